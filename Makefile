@@ -1,0 +1,49 @@
+# Entry points of the project. The README's first two commands are `make demo` and `make test`.
+# Everything installs into a project-local venv from the pinned lock (requirements.txt).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+# Project root and plugins/ on the path, as Airflow's dag processor and the Astro runtime do.
+export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
+
+.PHONY: install demo test test-fast lock migrate emulator bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(UV) pip sync --quiet --python $(PY) requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## demo: install, then run the nightly sync and the response import on embedded defaults
+demo: install
+	$(PY) scripts/demo.py
+
+## test: install, then run the whole test suite (PostgreSQL tests skip without a server)
+test: install
+	$(PY) -m pytest
+
+## test-fast: the suite without the end-to-end tests
+test-fast: install
+	$(PY) -m pytest -m "not e2e"
+
+## lock: regenerate requirements.txt from requirements.in
+lock: install
+	$(UV) pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
+
+## migrate: apply the staging migrations to URL (default: the embedded SQLite database)
+migrate: install
+	$(PY) -m include.crm_sync.staging.migrate $(if $(URL),--url $(URL))
+
+## emulator: run the Optimizely Campaign emulator in the foreground
+emulator: install
+	$(PY) -m include.emulators.optimizely
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf .local .pytest_cache

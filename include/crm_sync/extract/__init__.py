@@ -1,0 +1,18 @@
+"""Extraction: a list's selection, scoped to its one consent, frozen as the list run's snapshot.
+
+``extract_snapshot`` writes the snapshot inside the database (no rows pass through Python);
+``iter_snapshot`` reads it back in upload order for the refill.
+"""
+
+from include.crm_sync.extract.reasons import ExclusionReason
+from include.crm_sync.extract.snapshot_reader import SnapshotGapError, iter_snapshot
+from include.crm_sync.extract.snapshot_writer import ExtractionError, ExtractionReport, extract_snapshot
+
+__all__ = [
+    "ExclusionReason",
+    "ExtractionError",
+    "ExtractionReport",
+    "SnapshotGapError",
+    "extract_snapshot",
+    "iter_snapshot",
+]

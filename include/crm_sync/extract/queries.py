@@ -1,0 +1,109 @@
+"""The extraction statements of one list, rendered for the staging database's dialect.
+
+The SQL itself lives in ``sql/queries/extract_*.sql``; this module fills the few places where
+PostgreSQL and SQLite spell things differently (regex match, JSON array, byte-wise collation)
+and collects the bind parameters. Only SQL written in this repository is spliced into text; every
+value -- consent id, opt-in id, e-mail regex, filter values -- is a bind parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from include.crm_sync.config.models import CRM_ATTRIBUTE_COLUMNS, ListDefinition
+from include.crm_sync.config.paths import SQL_ROOT
+from include.crm_sync.extract.selection import selection_sql
+from include.crm_sync.extract.sql_text import render_query
+from include.crm_sync.validate.email_syntax import EMAIL_MAX_LENGTH, EMAIL_REGEX
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    email_matches: str
+    json_array: str
+    collate: str
+
+
+_DIALECTS = {
+    # psycopg2 sends binds as untyped literals; CAST gives json_build_array a type to work with.
+    "postgresql": _Dialect(
+        "length(e.email_normalized) <= :sys_email_max_length AND e.email_normalized ~ :sys_email_regex",
+        "json_build_array",
+        'COLLATE "C"',
+    ),
+    # SQLAlchemy's pysqlite dialect registers REGEXP as Python's re.search on every connection.
+    "sqlite": _Dialect(
+        "length(e.email_normalized) <= :sys_email_max_length AND e.email_normalized REGEXP :sys_email_regex",
+        "json_array",
+        "COLLATE BINARY",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExtractionQueries:
+    counts: str
+    insert: str
+    params: dict[str, Any]
+
+
+def _dialect(name: str) -> _Dialect:
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise NotImplementedError(f"staging database dialect {name!r} is not supported") from None
+
+
+def _attr_values_sql(list_def: ListDefinition, dialect: _Dialect) -> str:
+    """JSON array expression over ``k.*`` in ``list_def.attribute_names`` order."""
+    items = [
+        "CAST(:sys_optin_process_id AS TEXT)",
+        "CAST(:sys_description AS TEXT)",
+        "CAST(:sys_media_type AS TEXT)",
+        "k.entity_type",
+        "k.entity_id",
+    ]
+    for column in list_def.attributes.values():
+        # The model restricts columns to the whitelist; asserted again because it is spliced.
+        if column not in CRM_ATTRIBUTE_COLUMNS:
+            raise ValueError(f"column {column!r} is not an allowed CRM attribute column")
+        # A platform attribute is always a string: an empty CRM field is sent as "".
+        items.append(f"COALESCE(k.{column}, '')")
+    return f"{dialect.json_array}({', '.join(items)})"
+
+
+def build_queries(
+    list_def: ListDefinition,
+    *,
+    dialect_name: str,
+    list_run_id: int,
+    global_unsubscribe_applies: bool,
+    sql_root: Path = SQL_ROOT,
+) -> ExtractionQueries:
+    dialect = _dialect(dialect_name)
+    selection, selection_params = selection_sql(list_def, sql_root)
+    classified = render_query(
+        "extract_classify", sql_root, selection=selection, email_matches=dialect.email_matches
+    )
+    counts = render_query("extract_counts", sql_root, classified=classified)
+    insert = render_query(
+        "extract_insert",
+        sql_root,
+        classified=classified,
+        collate=dialect.collate,
+        attr_values=_attr_values_sql(list_def, dialect),
+    )
+    params: dict[str, Any] = {
+        **selection_params,
+        "sys_consent_id": list_def.consent,
+        "sys_global_unsubscribe": 1 if global_unsubscribe_applies else 0,
+        "sys_email_regex": EMAIL_REGEX,
+        "sys_email_max_length": EMAIL_MAX_LENGTH,
+        "sys_list_run_id": list_run_id,
+        "sys_optin_process_id": list_def.optin_process_id,
+        "sys_description": list_def.description_value,
+        "sys_media_type": list_def.media_type,
+    }
+    return ExtractionQueries(counts=counts, insert=insert, params=params)

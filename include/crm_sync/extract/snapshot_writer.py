@@ -1,0 +1,181 @@
+"""Extract one list into a frozen snapshot: consent-scoped, every exclusion counted by reason.
+
+``extract_snapshot`` never pulls the list into Python. Two statements run inside the database,
+in one transaction that sees one consistent state of the CRM:
+
+1. ``extract_counts.sql`` counts the selected entities per exclusion reason (NULL = eligible);
+2. ``extract_insert.sql`` writes the eligible rows, one per normalised address, into
+   ``list_snapshot`` with ``INSERT ... SELECT`` (seq, normalised address, attribute JSON).
+
+Duplicates are the eligible rows the insert did not write, so
+``selected == snapshot_rows + sum(excluded)`` holds by construction and is checked anyway. Memory
+is flat whatever the list size; on PostgreSQL the transaction runs REPEATABLE READ (both
+statements see the same snapshot of the CRM), on SQLite it holds the write lock from the start.
+
+Preconditions, refused with a clear error: the sync run exists and its feedback import succeeded
+(a snapshot taken before today's unsubscribes are applied would re-add those people), and the
+list's consent exists in ``crm_consent_type`` (a typo would otherwise yield an empty list).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, text, update
+
+from include.crm_sync.config.models import ListDefinition
+from include.crm_sync.config.paths import SQL_ROOT
+from include.crm_sync.extract.list_runs import forget_snapshot, mark_failed, open_list_run
+from include.crm_sync.extract.queries import build_queries
+from include.crm_sync.extract.reasons import ExclusionReason
+from include.crm_sync.masking import mask_text
+from include.crm_sync.staging.tables import crm_consent_type, list_run, sync_run
+
+log = logging.getLogger(__name__)
+
+
+class ExtractionError(RuntimeError):
+    """The extraction cannot run (preconditions) or produced inconsistent counts."""
+
+
+@dataclass(frozen=True)
+class ExtractionReport:
+    """What one extraction did; ``selected == snapshot_rows + sum(excluded.values())``."""
+
+    list_run_id: int
+    run_id: str
+    list_name: str
+    selected: int
+    snapshot_rows: int
+    excluded: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+    def summary(self) -> str:
+        """One log line in plain words (counts only: no addresses)."""
+        parts = ", ".join(f"{reason} {n:,}" for reason, n in self.excluded.items() if n)
+        rate = self.selected / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"list {self.list_name}: {self.selected:,} selected, {self.snapshot_rows:,} in the snapshot, "
+            f"{self.excluded_total:,} excluded ({parts or 'none'}) in {self.seconds:.1f}s ({rate:,.0f} rows/s)"
+        )
+
+
+def extract_snapshot(
+    engine: Engine,
+    list_def: ListDefinition,
+    *,
+    run_id: str,
+    require_feedback: bool = True,
+    sql_root: Path = SQL_ROOT,
+) -> ExtractionReport:
+    """Write the snapshot of ``list_def`` for ``run_id`` and return the counts.
+
+    Creates the ``list_run`` row, or reuses and resets it when the same run extracts again (the
+    previous snapshot, batches and refusals of that row are replaced, never duplicated). Ends in
+    status ``extracted``; on error the row is marked ``failed`` and the error re-raised.
+    ``require_feedback=False`` skips the feedback precondition (tools and tests only).
+    """
+    started = time.monotonic()
+    with engine.begin() as conn:
+        global_unsubscribe = _check_preconditions(conn, list_def, run_id, require_feedback)
+        list_run_id = open_list_run(conn, list_def, run_id)
+
+    queries = build_queries(
+        list_def,
+        dialect_name=engine.dialect.name,
+        list_run_id=list_run_id,
+        global_unsubscribe_applies=global_unsubscribe,
+        sql_root=sql_root,
+    )
+    try:
+        with _consistent_connection(engine) as conn, conn.begin():
+            forget_snapshot(conn, list_run_id)
+            counts = _reason_counts(conn.execute(text(queries.counts), queries.params).all())
+            written = conn.execute(text(queries.insert), queries.params).rowcount
+            report = _report(list_run_id, run_id, list_def.name, counts, written, time.monotonic() - started)
+            conn.execute(
+                update(list_run)
+                .where(list_run.c.list_run_id == list_run_id)
+                .values(
+                    status="extracted",
+                    selected=report.selected,
+                    excluded=report.excluded,
+                    snapshot_rows=report.snapshot_rows,
+                )
+            )
+    except Exception as exc:
+        with engine.begin() as conn:
+            mark_failed(conn, list_run_id, mask_text(f"extraction failed: {type(exc).__name__}: {exc}"))
+        raise
+    log.info(report.summary())
+    return report
+
+
+def _check_preconditions(conn: Any, list_def: ListDefinition, run_id: str, require_feedback: bool) -> bool:
+    """Raise unless the run may extract; return whether consent-less unsubscribes apply."""
+    feedback_ok = conn.execute(select(sync_run.c.feedback_ok).where(sync_run.c.run_id == run_id)).first()
+    if feedback_ok is None:
+        raise ExtractionError(f"list {list_def.name}: sync run {run_id!r} does not exist; start it first")
+    if require_feedback and not feedback_ok[0]:
+        raise ExtractionError(
+            f"list {list_def.name}: the feedback import of run {run_id!r} has not succeeded; a snapshot "
+            "taken now could contain people who unsubscribed or bounced since the last run"
+        )
+    is_marketing = conn.execute(
+        select(crm_consent_type.c.is_marketing).where(crm_consent_type.c.consent_id == list_def.consent)
+    ).first()
+    if is_marketing is None:
+        raise ExtractionError(
+            f"list {list_def.name}: consent {list_def.consent!r} does not exist in crm_consent_type "
+            "(check 'consent' in the lists file)"
+        )
+    # An unsubscribe without consent scope revokes every *marketing* consent (staging schema).
+    return bool(is_marketing[0])
+
+
+def _consistent_connection(engine: Engine) -> Any:
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        # Both statements must see the same CRM state, or the counts would not add up.
+        return conn.execution_options(isolation_level="REPEATABLE READ")
+    # SQLite: take the write lock at BEGIN; no writer can change the CRM between the statements.
+    return conn.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def _reason_counts(rows: list[Any]) -> dict[str | None, int]:
+    counts: dict[str | None, int] = {}
+    for reason, n in rows:
+        counts[reason] = counts.get(reason, 0) + int(n)
+    unknown = set(counts) - {None, *ExclusionReason}
+    if unknown:
+        raise ExtractionError(f"extraction query produced unknown reasons {sorted(map(str, unknown))}")
+    return counts
+
+
+def _report(
+    list_run_id: int, run_id: str, list_name: str, counts: dict[str | None, int], written: int, seconds: float
+) -> ExtractionReport:
+    eligible = counts.get(None, 0)
+    if not 0 <= written <= eligible:
+        raise ExtractionError(
+            f"list {list_name}: the snapshot insert reported {written} rows for {eligible} eligible entities"
+        )
+    excluded = {reason.value: counts.get(reason.value, 0) for reason in ExclusionReason}
+    excluded[ExclusionReason.DUPLICATE_ADDRESS.value] = eligible - written
+    return ExtractionReport(
+        list_run_id=list_run_id,
+        run_id=run_id,
+        list_name=list_name,
+        selected=sum(counts.values()),
+        snapshot_rows=written,
+        excluded=excluded,
+        seconds=seconds,
+    )

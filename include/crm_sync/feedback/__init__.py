@@ -1,0 +1,36 @@
+"""Bounce and unsubscribe import from the campaign platform into the CRM (step 1 of every sync).
+
+Public API: ``import_feedback`` (both exports, window + landing + ledger + apply + watermark) and
+``apply_feedback_file`` (re-apply one landed file), their reports, counts and errors. Modules:
+``window`` (watermark, overlap, retention gap), ``landing`` (CSV landing files), ``csv_schema``
+(the file format), ``ledger`` (file ledger), ``load`` (structure check + chunked validation),
+``stage`` (temporary tables, bulk insert), ``apply`` (set-based apply), ``counts``, ``report``.
+"""
+
+from include.crm_sync.feedback.counts import FeedbackCounts
+from include.crm_sync.feedback.errors import (
+    CountMismatchError,
+    FeedbackConfigError,
+    FeedbackError,
+    FeedbackFileError,
+    FeedbackGapError,
+    FeedbackImportError,
+    LedgerConflictError,
+)
+from include.crm_sync.feedback.importer import apply_feedback_file, import_feedback
+from include.crm_sync.feedback.report import FeedbackFileReport, FeedbackImportReport
+
+__all__ = [
+    "CountMismatchError",
+    "FeedbackConfigError",
+    "FeedbackCounts",
+    "FeedbackError",
+    "FeedbackFileError",
+    "FeedbackFileReport",
+    "FeedbackGapError",
+    "FeedbackImportError",
+    "FeedbackImportReport",
+    "LedgerConflictError",
+    "apply_feedback_file",
+    "import_feedback",
+]

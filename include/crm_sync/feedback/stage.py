@@ -1,0 +1,109 @@
+"""Per-connection temporary tables of the apply step, and the fastest bulk insert per dialect.
+
+The rows of one file go into ``tmp_feedback_stage`` (PostgreSQL: ``COPY``; SQLite: one
+``executemany`` per chunk), after which everything is set-based SQL between these tables and the
+CRM tables. The tables live only for the apply transaction: dropped before (a pooled SQLite
+connection may keep them from an aborted attempt) and after use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+from include.crm_sync.staging.tables import EMAIL, ID
+from include.crm_sync.staging.types import UTCDateTime
+
+_meta = MetaData()
+_TEMP = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"}
+
+def _event_columns() -> list[Column]:
+    return [
+        Column("event_key", String(64), nullable=False),
+        Column("recipient_id", ID),
+        Column("email_normalized", EMAIL),
+        Column("category", String(32), nullable=False),
+        Column("marks_bounced", Integer, nullable=False),
+        Column("occurred_at", UTCDateTime, nullable=False),
+        Column("list_id", String(64)),
+        Column("consent_id", ID),
+        Column("mailing_id", String(64)),
+    ]
+
+
+#: one row per valid line of the file
+stage = Table(
+    "tmp_feedback_stage",
+    _meta,
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    *_event_columns(),
+    **_TEMP,
+)
+#: one row per (distinct event, matched entity), the event's columns carried along;
+#: entity_id NULL = the event matched no CRM entity
+match = Table(
+    "tmp_feedback_match",
+    _meta,
+    Column("line_no", Integer, nullable=False),
+    Column("entity_id", ID),
+    Column("row_key", String(64), nullable=False),
+    *_event_columns(),
+    **_TEMP,
+)
+TABLES = (stage, match)
+STAGE_INSERT_COLUMNS = (
+    "line_no", "event_key", "recipient_id", "email_normalized", "category", "marks_bounced",
+    "occurred_at", "list_id", "consent_id", "mailing_id",
+)
+
+
+def create(conn: sa.Connection) -> None:
+    drop(conn)
+    for table in TABLES:
+        table.create(conn)
+
+
+def drop(conn: sa.Connection) -> None:
+    for table in reversed(TABLES):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
+    """Append column-wise rows (``STAGE_INSERT_COLUMNS``; ``occurred_at`` as ``…T…Z`` UTC text)."""
+    if not columns["line_no"]:
+        return
+    names = STAGE_INSERT_COLUMNS
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        _copy_psycopg2(conn, names, [columns[n] for n in names])
+    elif dialect.name == "sqlite":
+        # the text layout SQLAlchemy's SQLite DateTime uses, so values read back like any other
+        times = [f"{t[:10]} {t[11:26]}" for t in columns["occurred_at"]]
+        values = [times if n == "occurred_at" else columns[n] for n in names]
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(
+            f"INSERT INTO {stage.name} ({', '.join(names)}) VALUES ({placeholders})", list(zip(*values, strict=True))
+        )
+    else:
+        times = [datetime.fromisoformat(t) for t in columns["occurred_at"]]
+        values = [times if n == "occurred_at" else columns[n] for n in names]
+        conn.execute(stage.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)])
+
+
+def _copy_psycopg2(conn: sa.Connection, names: Sequence[str], values: list[Sequence]) -> None:
+    buffer = io.StringIO()
+    # COPY's NULL is the unquoted empty field: None is written as exactly that (the loader never
+    # hands over '' -- empty values are None already)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(zip(*values, strict=True))
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()

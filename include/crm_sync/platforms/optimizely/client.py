@@ -1,0 +1,660 @@
+"""``OptimizelyCampaignClient``: the Optimizely Campaign SOAP webservices, the way this project uses them.
+
+Structure
+---------
+* One zeep client per webservice (``RpcSession``, ``RpcRecipient``, ...), built on first use from
+  its WSDL (``<base>/Rpc<Name>?wsdl``) and cached for the client's lifetime. The service endpoint
+  is always ``<base>/Rpc<Name>``, whatever address the WSDL names, so the same code talks to the
+  platform and to the emulator.
+* One shared ``requests.Session`` (keep-alive, connection pool sized to ``max_parallel_calls``)
+  under all of them, with a (connect, read) timeout on every request. Schemas are served offline
+  (``transport.py``).
+* zeep builds and sends each request; ``rpc_response.py`` reads the answer (value or fault).
+  ``String[]``/``String[][]`` arguments are ``soap_arrays.EncodedArray`` values.
+* Every call runs as: retry policy (``retry.py``) -> session (``session.py``: login on first use,
+  re-login + repeat once on an expired session) -> one HTTP request. Errors are the
+  Permanent/Transient classes of ``errors.py`` with scrubbed messages.
+
+Uploading (``add_all``)
+-----------------------
+``add_all`` reads the recipients lazily, ``batch_size`` (<= 1000) at a time, validates each batch
+*before* sending it (XML-illegal control characters, attribute count; ``InvalidRecipientDataError``
+names the recipient, the masked address and the field) and keeps at most ``max_parallel_calls``
+batches in flight on a thread pool. Results are typed (``AddResult`` per recipient,
+``AddOutcome`` counts) and handed, batch by batch, to an optional ``on_batch`` callback *in the
+calling thread*, so a caller can store them without locking.
+
+Exactly-once, as far as a client can make it: a batch is submitted once and only repeated when
+that very call failed. If the connection drops *after* the platform applied a batch, the repeat
+finds those recipients in the list and the platform answers code 5 "already in the list" for them
+(or re-adds a pending double opt-in): that outcome counts as accepted (``AddOutcome.accepted``) and
+the list ends up the same. An expired session is refused before the operation runs, so the
+re-login repeat cannot double-apply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import zeep
+import zeep.exceptions
+from requests.adapters import HTTPAdapter
+
+from include.crm_sync.masking import mask_email
+from include.crm_sync.platforms.base import AddOutcome, AddResult, PermanentPlatformError, Recipient
+from include.crm_sync.platforms.optimizely.closed_loop_columns import CLOSED_LOOP_COLUMNS, MAX_ROWS_PER_CALL
+from include.crm_sync.platforms.optimizely.errors import (
+    InvalidRecipientDataError,
+    OptimizelyPermanentConfigError,
+    Scrubber,
+    error_for_http_status,
+    error_for_request_exception,
+)
+from include.crm_sync.platforms.optimizely.retry import RetryPolicy
+from include.crm_sync.platforms.optimizely.rpc_response import decode_response
+from include.crm_sync.platforms.optimizely.session import SessionManager
+from include.crm_sync.platforms.optimizely.soap_arrays import string_array, string_matrix
+from include.crm_sync.platforms.optimizely.transport import OfflineSchemaTransport, hardened_settings
+
+log = logging.getLogger(__name__)
+
+#: the platform's ceiling for recipients per addAll3 call
+MAX_BATCH_SIZE = 1000
+
+WEBSERVICES = (
+    "Session",
+    "Recipient",
+    "RecipientList",
+    "OptinProcess",
+    "Blacklist",
+    "Unsubscribe",
+    "ClosedLoop",
+    "Response",
+)
+
+# XML 1.0 Char production: everything else cannot be carried by a SOAP message at all.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The outcome of one addAll3 call of ``add_all``.
+
+    ``index`` is the batch number (0-based), ``offset`` the position of its first recipient in the
+    input; ``results`` has one entry per recipient, in input order.
+    """
+
+    index: int
+    offset: int
+    results: tuple[AddResult, ...]
+
+    @property
+    def counts(self) -> Counter[AddOutcome]:
+        return Counter(r.outcome for r in self.results)
+
+
+@dataclass
+class AddAllReport:
+    """Totals of one ``add_all`` call (per-recipient results went to the ``on_batch`` callback)."""
+
+    list_id: int
+    recipients: int = 0
+    batches: int = 0
+    counts: Counter[AddOutcome] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def accepted(self) -> int:
+        """Recipients in the list afterwards (added or already there)."""
+        return sum(n for outcome, n in self.counts.items() if outcome.accepted)
+
+    @property
+    def rejected(self) -> int:
+        return self.recipients - self.accepted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "list_id": self.list_id,
+            "recipients": self.recipients,
+            "batches": self.batches,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "counts": {outcome.name.lower(): self.counts.get(outcome, 0) for outcome in AddOutcome},
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Webservice:
+    client: zeep.Client
+    proxy: Any  # zeep ServiceProxy bound to our endpoint
+
+
+def normalise_base_url(base_url: str) -> str:
+    """``https://host`` or ``https://host/soap11/`` -> ``https://host/soap11``."""
+    url = (base_url or "").strip().rstrip("/")
+    split = urlsplit(url)
+    if split.scheme not in ("http", "https") or not split.netloc:
+        raise ValueError(f"SOAP base URL must look like https://host/soap11, got {base_url!r}")
+    if split.query or split.fragment:
+        raise ValueError("SOAP base URL must not have a query or fragment")
+    if not url.endswith("/soap11"):
+        url += "/soap11"
+    return url
+
+
+class OptimizelyCampaignClient:
+    """Client of the Optimizely Campaign SOAP API (thread-safe; use as a context manager).
+
+    :param base_url: SOAP base URL, e.g. ``https://api.campaign.episerver.net/soap11`` (``/soap11``
+        is appended when missing)
+    :param mandator_id: the client (mandator) id
+    :param user: webservice user
+    :param password: its password (kept in memory only; never logged)
+    :param timeout: read timeout of one request in seconds
+    :param connect_timeout: connect timeout in seconds
+    :param batch_size: recipients per addAll3 call in ``add_all`` (1..1000)
+    :param max_parallel_calls: addAll3 calls in flight at once in ``add_all`` (the platform allows
+        10 simultaneous requests per client; stay well below)
+    :param retry_policy: retries of transient failures (``RetryPolicy()`` by default)
+    :param session_max_age: seconds after which a session id is replaced before use
+    :param verify: TLS verification (``requests`` semantics: bool or CA bundle path)
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        mandator_id: int,
+        user: str,
+        password: str,
+        *,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        batch_size: int = MAX_BATCH_SIZE,
+        max_parallel_calls: int = 4,
+        retry_policy: RetryPolicy | None = None,
+        session_max_age: float | None = 15 * 60,
+        verify: bool | str = True,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
+        if not 1 <= max_parallel_calls <= 10:
+            raise ValueError(f"max_parallel_calls must be between 1 and 10, got {max_parallel_calls}")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if not user or not password:
+            raise ValueError("user and password are required")
+        self.base_url = normalise_base_url(base_url)
+        self.mandator_id = int(mandator_id)
+        self._user = user
+        self._password = password
+        self.batch_size = batch_size
+        self.max_parallel_calls = max_parallel_calls
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._scrubber = Scrubber([password])
+
+        self._http = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_parallel_calls + 2, max_retries=0)
+        self._http.mount("https://", adapter)
+        self._http.mount("http://", adapter)
+        self._http.verify = verify
+        self._transport = OfflineSchemaTransport(
+            session=self._http, allowed_prefix=self.base_url, timeout=(connect_timeout, timeout)
+        )
+        self._http.headers["User-Agent"] = f"crm-sync-optimizely/1 zeep/{zeep.__version__}"
+        self._services: dict[str, _Webservice] = {}
+        self._services_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._closed = False
+        self._session = SessionManager(
+            self._login, self._logout, scrubber=self._scrubber, max_age_seconds=session_max_age
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    def __repr__(self) -> str:
+        return (
+            f"OptimizelyCampaignClient({self.base_url!r}, mandator_id={self.mandator_id}, user={self._user!r})"
+        )
+
+    def _webservice(self, name: str) -> _Webservice:
+        if name not in WEBSERVICES:
+            raise ValueError(f"unknown webservice {name!r}")
+        with self._services_lock:
+            service = self._services.get(name)
+            if service is None:
+                service = self._services[name] = self._build_webservice(name)
+            return service
+
+    def _build_webservice(self, name: str) -> _Webservice:
+        endpoint = f"{self.base_url}/Rpc{name}"
+        settings = hardened_settings()
+        settings.raw_response = True  # responses are read by rpc_response.py
+        try:
+            client = zeep.Client(f"{endpoint}?wsdl", transport=self._transport, settings=settings)
+        except requests.HTTPError as exc:  # raised by the transport for a non-2xx WSDL answer
+            status = exc.response.status_code if exc.response is not None else 0
+            error = error_for_http_status(status, None, operation=f"{name} WSDL")
+            if isinstance(error, PermanentPlatformError):
+                raise OptimizelyPermanentConfigError(
+                    f"cannot load {endpoint}?wsdl (HTTP {status}); check the SOAP base URL",
+                    operation=f"{name} WSDL",
+                ) from None
+            raise error from None
+        except requests.RequestException as exc:
+            raise error_for_request_exception(exc, operation=f"{name} WSDL") from exc
+        except zeep.exceptions.Error as exc:
+            raise OptimizelyPermanentConfigError(f"unusable WSDL: {exc}", operation=f"{name} WSDL") from exc
+        settings.forbid_external = True  # nothing may be fetched after loading
+        bindings = list(client.wsdl.bindings)
+        if len(bindings) != 1:
+            raise OptimizelyPermanentConfigError(
+                f"expected one binding in the WSDL, found {len(bindings)}", operation=f"{name} WSDL"
+            )
+        proxy = client.create_service(bindings[0], endpoint)
+        log.debug("loaded WSDL of Rpc%s", name)
+        return _Webservice(client, proxy)
+
+    def _send(self, webservice: str, operation: str, args: Sequence[Any]) -> Any:
+        """One HTTP request: serialise with zeep, post, decode. No retry, no session handling."""
+        name = f"{webservice}.{operation}"
+        proxy = self._webservice(webservice).proxy
+        with self._stats_lock:
+            self._calls[name] += 1
+        try:
+            response = proxy[operation](*args)
+        except requests.RequestException as exc:
+            raise error_for_request_exception(exc, operation=name) from exc
+        except (zeep.exceptions.ValidationError, TypeError) as exc:
+            raise OptimizelyPermanentConfigError(
+                f"cannot serialise the arguments: {self._scrubber(str(exc))}", operation=name
+            ) from None
+        return decode_response(
+            response.status_code, response.reason, response.content, operation=name, scrub=self._scrubber
+        )
+
+    def _call(self, webservice: str, operation: str, *args: Any) -> Any:
+        """A session call (session id prepended) with re-login and the retry policy."""
+        if self._closed:
+            raise RuntimeError("client is closed")
+
+        def attempt() -> Any:
+            return self._session.call(lambda sid: self._send(webservice, operation, (sid, *args)))
+
+        return self.retry_policy.call(f"{webservice}.{operation}", attempt)
+
+    def _login(self) -> str:
+        session_id = self._send("Session", "login", (self.mandator_id, self._user, self._password))
+        if not session_id:
+            raise OptimizelyPermanentConfigError("login returned no session id", operation="Session.login")
+        return str(session_id)
+
+    def _logout(self, session_id: str) -> None:
+        self._send("Session", "logout", (session_id,))
+
+    @property
+    def call_counts(self) -> dict[str, int]:
+        """HTTP requests sent per ``Webservice.operation`` (retries and logins included)."""
+        with self._stats_lock:
+            return dict(self._calls)
+
+    @property
+    def logins(self) -> int:
+        return self._session.logins
+
+    # ------------------------------------------------------------------ session
+
+    def login(self) -> None:
+        """Log in now (normally done on first use). Raises ``InvalidCredentialsError`` etc."""
+        self.retry_policy.call("Session.login", self._session.current)
+
+    def logout(self) -> None:
+        """Log out if logged in (best effort, never raises)."""
+        self._session.close()
+
+    def close(self) -> None:
+        """Log out and release connections. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self._session.close()
+        finally:
+            self._closed = True
+            self._http.close()
+
+    def __enter__(self) -> "OptimizelyCampaignClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ recipients
+
+    def clear(self, list_id: int) -> None:
+        """Remove every recipient of the list (irreversible)."""
+        self._call("Recipient", "clear", int(list_id))
+
+    def count(self, list_id: int) -> int:
+        """Recipients in the list (pending ones included)."""
+        return int(self._call("Recipient", "getCount", int(list_id), 0))
+
+    def contains(self, list_id: int, recipient_id: str) -> bool:
+        return _as_bool(self._call("Recipient", "contains", int(list_id), recipient_id))
+
+    def get_all(self, list_id: int, attribute_names: Sequence[str] = ()) -> list[list[str]]:
+        """Every recipient of the list: ``[recipient_id, email, *attribute values]`` per row."""
+        rows = self._call("Recipient", "getAll", int(list_id), string_array(list(attribute_names))) or []
+        return [["" if v is None else v for v in row] for row in rows]
+
+    def add_batch(
+        self,
+        list_id: int,
+        optin_process_id: int,
+        attribute_names: Sequence[str],
+        recipients: Sequence[Recipient],
+        *,
+        offset: int = 0,
+    ) -> list[AddResult]:
+        """One addAll3 call (at most ``MAX_BATCH_SIZE`` recipients), validated first.
+
+        Returns one ``AddResult`` per recipient in input order. ``offset`` is only used to name
+        the position of an invalid recipient in error messages.
+        """
+        names = _check_names(attribute_names)
+        if len(recipients) > MAX_BATCH_SIZE:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_SIZE} recipients, got {len(recipients)}")
+        ids, emails, rows = _encode_batch(recipients, names, offset)
+        return self._send_batch(int(list_id), int(optin_process_id), names, ids, emails, rows)
+
+    def _send_batch(
+        self,
+        list_id: int,
+        optin_process_id: int,
+        names: list[str],
+        ids: list[str],
+        emails: list[str],
+        rows: list[list[str]],
+    ) -> list[AddResult]:
+        if not ids:
+            return []
+        codes = self._call(
+            "Recipient",
+            "addAll3",
+            list_id,
+            optin_process_id,
+            string_array(ids),
+            string_array(emails),
+            string_array(names),
+            string_matrix(rows),
+        )
+        if not isinstance(codes, list) or len(codes) != len(ids):
+            raise OptimizelyPermanentConfigError(
+                f"addAll3 returned {len(codes) if isinstance(codes, list) else type(codes).__name__} "
+                f"result codes for {len(ids)} recipients",
+                operation="Recipient.addAll3",
+            )
+        return [AddResult(rid, _outcome(code)) for rid, code in zip(ids, codes)]
+
+    def add_all(
+        self,
+        list_id: int,
+        optin_process_id: int,
+        attribute_names: Sequence[str],
+        recipients: Iterable[Recipient],
+        *,
+        on_batch: Callable[[BatchResult], None] | None = None,
+    ) -> AddAllReport:
+        """Add every recipient, ``batch_size`` per addAll3 call, up to ``max_parallel_calls`` at once.
+
+        ``recipients`` is consumed lazily; at most ``max_parallel_calls + 1`` batches exist in
+        memory at any time. ``on_batch`` receives each finished batch in the calling thread (in
+        completion order; ``BatchResult.index``/``offset`` say where it belongs).
+
+        On a failure no further batch is sent; batches already in flight are finished and
+        reported, then the error is raised (a note on it says how far the upload got).
+        ``InvalidRecipientDataError`` is raised before the batch holding the bad value is sent.
+        """
+        list_id, optin_process_id = int(list_id), int(optin_process_id)
+        names = _check_names(attribute_names)
+        report = AddAllReport(list_id=list_id)
+        started = time.perf_counter()
+        iterator = iter(recipients)
+        pending: dict[Future[list[AddResult]], tuple[int, int]] = {}
+        failure: BaseException | None = None
+        batch_index = 0
+        offset = 0
+
+        callback_failed = False
+
+        def collect(done: Iterable[Future[list[AddResult]]]) -> None:
+            nonlocal failure, callback_failed
+            for future in done:
+                index, first = pending.pop(future)
+                try:
+                    results = future.result()
+                except BaseException as exc:  # noqa: BLE001 - re-raised below
+                    if failure is None:
+                        failure = exc
+                    continue
+                report.batches += 1
+                report.recipients += len(results)
+                report.counts.update(r.outcome for r in results)
+                # Batches finishing after another one failed are still reported: they were applied.
+                if on_batch is not None and not callback_failed:
+                    try:
+                        on_batch(BatchResult(index, first, tuple(results)))
+                    except BaseException as exc:  # noqa: BLE001 - re-raised below
+                        callback_failed = True
+                        if failure is None:
+                            failure = exc
+
+        executor = ThreadPoolExecutor(
+            max_workers=self.max_parallel_calls, thread_name_prefix="optimizely-addAll3"
+        )
+        try:
+            while failure is None:
+                try:
+                    batch = list(itertools.islice(iterator, self.batch_size))
+                    if not batch:
+                        break
+                    ids, emails, rows = _encode_batch(batch, names, offset)
+                except BaseException as exc:  # noqa: BLE001 - bad value, failing source, task killed:
+                    failure = exc  # finish and report the batches in flight first, then raise
+                    break
+                future = executor.submit(
+                    self._send_batch, list_id, optin_process_id, names, ids, emails, rows
+                )
+                pending[future] = (batch_index, offset)
+                batch_index += 1
+                offset += len(batch)
+                del batch, ids, emails, rows
+                if len(pending) >= self.max_parallel_calls:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    collect(done)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                collect(done)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+        report.seconds = time.perf_counter() - started
+        if failure is not None:
+            if isinstance(failure, Exception):
+                failure.add_note(
+                    f"add_all to list {list_id} stopped: {report.batches} batches "
+                    f"({report.recipients} recipients) completed and reported before the failure"
+                )
+            raise failure
+        log.info(
+            "added %d recipients to list %d in %d batches in %.1fs: %s",
+            report.recipients,
+            list_id,
+            report.batches,
+            report.seconds,
+            {o.name.lower(): n for o, n in sorted(report.counts.items())},
+        )
+        return report
+
+    # ------------------------------------------------------------------ lists, opt-in, blocklist
+
+    def list_ids(self) -> list[int]:
+        return [int(v) for v in self._call("RecipientList", "getAllIds") or []]
+
+    def list_name(self, list_id: int) -> str:
+        return self._call("RecipientList", "getName", int(list_id)) or ""
+
+    def list_description(self, list_id: int) -> str:
+        return self._call("RecipientList", "getDescription", int(list_id)) or ""
+
+    def list_attribute_names(self, list_id: int, locale: str = "en") -> list[str]:
+        return [v or "" for v in self._call("RecipientList", "getAttributeNames", int(list_id), locale) or []]
+
+    def optin_process_ids(self) -> list[int]:
+        return [int(v) for v in self._call("OptinProcess", "getIds") or []]
+
+    def optin_process_name(self, process_id: int) -> str:
+        return self._call("OptinProcess", "getName", int(process_id)) or ""
+
+    def optin_process_type(self, process_id: int) -> str:
+        """``single``, ``confirmed`` or ``double``."""
+        return self._call("OptinProcess", "getType", int(process_id)) or ""
+
+    def is_blocklisted(self, email: str) -> bool:
+        """Whether the address matches the blocklist (``BlacklistWebservice.isBlacklisted``)."""
+        _check_value(email, field="email", recipient_id=None, email=email, position=None)
+        return _as_bool(self._call("Blacklist", "isBlacklisted", email))
+
+    # ------------------------------------------------------------------ closed loop
+
+    def current_time_ms(self) -> int:
+        """The platform's clock in epoch milliseconds (``ClosedLoopWebservice.getCurrentTime``)."""
+        return int(self._call("ClosedLoop", "getCurrentTime"))
+
+    def closed_loop_rows(
+        self, method: str, since_ms: int, until_ms: int, *, page_size: int = MAX_ROWS_PER_CALL
+    ) -> Iterator[list[str | None]]:
+        """Every row of a ClosedLoop export in ``[since_ms, until_ms)``, paged ``page_size`` at a time.
+
+        Pages with ``startRow`` until a page comes back shorter than asked. Columns by position,
+        see ``closed_loop_columns.CLOSED_LOOP_COLUMNS``.
+        """
+        if method not in CLOSED_LOOP_COLUMNS:
+            raise ValueError(f"unknown ClosedLoop export {method!r}; known: {sorted(CLOSED_LOOP_COLUMNS)}")
+        if not 1 <= page_size <= MAX_ROWS_PER_CALL:
+            raise ValueError(f"page_size must be between 1 and {MAX_ROWS_PER_CALL}")
+        start = 0
+        while True:
+            rows = self._call("ClosedLoop", method, int(since_ms), int(until_ms), start, page_size) or []
+            for row in rows:
+                yield list(row) if isinstance(row, list) else [row]
+            if len(rows) < page_size:
+                return
+            start += len(rows)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _as_bool(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1")
+
+
+def _outcome(code: Any) -> AddOutcome:
+    try:
+        return AddOutcome(int(code))
+    except (TypeError, ValueError):
+        log.warning("unknown addAll3 result code %r counted as ERROR", code)
+        return AddOutcome.ERROR
+
+
+def _check_names(attribute_names: Sequence[str]) -> list[str]:
+    names = list(attribute_names)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"attribute names must be non-empty strings, got {name!r}")
+        if _XML_ILLEGAL.search(name):
+            raise ValueError(f"attribute name {name!r} contains a character XML cannot carry")
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate attribute names in {names}")
+    return names
+
+
+def _check_value(
+    value: Any, *, field: str, recipient_id: str | None, email: str | None, position: int | None
+) -> None:
+    if not isinstance(value, str):
+        raise InvalidRecipientDataError(
+            f"recipient {recipient_id!r} ({mask_email(email)}) at position {position}: "
+            f"{field} must be a string, got {type(value).__name__}",
+            recipient_id=recipient_id,
+            email=email,
+            field=field,
+            position=position,
+        )
+    match = _XML_ILLEGAL.search(value)
+    if match:
+        raise InvalidRecipientDataError(
+            f"recipient {recipient_id!r} ({mask_email(email)}) at position {position}: {field} contains "
+            f"the character U+{ord(match.group()):04X} at index {match.start()}, which XML 1.0 cannot "
+            "carry; clean the value at the source. Nothing of this batch was sent.",
+            recipient_id=recipient_id,
+            email=email,
+            field=field,
+            position=position,
+        )
+
+
+def _encode_batch(
+    recipients: Sequence[Recipient], names: list[str], offset: int
+) -> tuple[list[str], list[str], list[list[str]]]:
+    """Split a batch into addAll3's parallel arrays, validating every value first.
+
+    Fast path: one regex scan over the joined batch; only when it finds something (or a value
+    is not a string) is the offending recipient and field looked up.
+    """
+    width = len(names)
+    ids: list[str] = []
+    emails: list[str] = []
+    rows: list[list[str]] = []
+    for position, recipient in enumerate(recipients, start=offset):
+        attributes = recipient.attributes
+        if len(attributes) != width:
+            raise InvalidRecipientDataError(
+                f"recipient {recipient.recipient_id!r} ({mask_email(recipient.email)}) "
+                f"at position {position}: "
+                f"{len(attributes)} attribute values for {width} attribute names",
+                recipient_id=recipient.recipient_id,
+                email=recipient.email,
+                field="attributes",
+                position=position,
+            )
+        ids.append(recipient.recipient_id)
+        emails.append(recipient.email)
+        rows.append(["" if v is None else v for v in attributes] if width else [])
+    try:
+        joined = "\t".join(itertools.chain(ids, emails, itertools.chain.from_iterable(rows)))
+        clean = _XML_ILLEGAL.search(joined) is None
+    except TypeError:  # a non-string value
+        clean = False
+    if not clean:
+        for position, (rid, email, row) in enumerate(zip(ids, emails, rows), start=offset):
+            address = email if isinstance(email, str) else None
+            where = {"recipient_id": rid, "email": address, "position": position}
+            _check_value(rid, field="recipient_id", **where)
+            _check_value(email, field="email", **where)
+            for name, value in zip(names, row):
+                _check_value(value, field=f"attribute {name!r}", **where)
+    if not width:
+        rows = []
+    return ids, emails, rows

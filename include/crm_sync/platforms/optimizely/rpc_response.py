@@ -1,0 +1,141 @@
+"""Decoding of SOAP 1.1 RPC/encoded responses: the return value, or the fault as an error.
+
+zeep builds and sends the requests (from the WSDL); responses are read here instead of by zeep
+because zeep's reading of SOAP-encoded arrays loses data that this project depends on:
+
+* members that are empty or ``xsi:nil`` are *dropped* from arrays, which shifts every later
+  column of a closed-loop export row (columns are positional);
+* ``String[][]`` members are typed as strings (zeep strips ``[][]`` from ``wsdl:arrayType``);
+* Axis multi-reference values (``href="#id0"`` + ``<multiRef id="id0">``) are not followed.
+
+The decoder is small because the API only returns scalars and arrays of scalars: a value is an
+array when it says so (``soapenc:arrayType``, an ``*Array``/``ArrayOf*`` ``xsi:type``) or has
+child elements; nil is ``None``; every scalar is returned as text and converted by the caller
+(``int(...)`` for counts, ...). Parsing is hardened: no DTD, no entities, no network, no recovery.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from lxml import etree
+
+from include.crm_sync.platforms.optimizely.errors import (
+    ConnectionFailedError,
+    error_for_fault,
+    error_for_http_status,
+)
+
+SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP_ENC_NS = "http://schemas.xmlsoap.org/soap/encoding/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+_BODY = f"{{{SOAP_ENV_NS}}}Body"
+_FAULT = f"{{{SOAP_ENV_NS}}}Fault"
+_XSI_TYPE = f"{{{XSI_NS}}}type"
+_XSI_NIL = f"{{{XSI_NS}}}nil"
+_ARRAY_TYPE = f"{{{SOAP_ENC_NS}}}arrayType"
+_ROOT = f"{{{SOAP_ENC_NS}}}root"
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+class _NotSoap(Exception):
+    pass
+
+
+def parse_envelope(content: bytes) -> etree._Element:
+    """Parse a SOAP envelope safely; raises ``_NotSoap`` for anything else."""
+    if not content:
+        raise _NotSoap("empty response")
+    try:
+        root = etree.fromstring(content, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise _NotSoap(f"not well-formed XML ({exc.msg})") from None
+    if root.getroottree().docinfo.doctype:
+        raise _NotSoap("DOCTYPE in a SOAP response")
+    if root.tag != f"{{{SOAP_ENV_NS}}}Envelope":
+        raise _NotSoap(f"root element is {etree.QName(root).localname!r}, not a SOAP 1.1 Envelope")
+    return root
+
+
+def decode_response(
+    status_code: int,
+    reason: str | None,
+    content: bytes,
+    *,
+    operation: str,
+    scrub: Callable[[str], str],
+) -> Any:
+    """The decoded return value of ``operation`` (``None`` for void), or raise the mapped error.
+
+    ``scrub`` cleans fault texts of secrets and e-mail addresses before they enter a message.
+    """
+    try:
+        envelope = parse_envelope(content)
+    except _NotSoap as exc:
+        if status_code != 200:
+            raise error_for_http_status(status_code, reason, operation=operation) from None
+        raise ConnectionFailedError(f"unreadable response: {exc}", operation=operation) from None
+
+    body = envelope.find(_BODY)
+    if body is None:
+        raise ConnectionFailedError("SOAP response without Body", operation=operation)
+    fault = body.find(_FAULT)
+    if fault is not None:
+        raise error_for_fault(
+            fault.findtext("faultcode"), fault.findtext("faultstring"), operation=operation, scrub=scrub
+        )
+    if status_code != 200:
+        raise error_for_http_status(status_code, reason, operation=operation)
+
+    ids = {el.get("id"): el for el in body.iter() if el.get("id") is not None}
+    wrapper = next((el for el in body if el.get(_ROOT) != "0" and isinstance(el.tag, str)), None)
+    if wrapper is None:
+        raise ConnectionFailedError("SOAP response Body is empty", operation=operation)
+    returned = next((el for el in wrapper if isinstance(el.tag, str)), None)
+    if returned is None:
+        return None  # void
+    return decode_value(returned, ids)
+
+
+def _resolve(element: etree._Element, ids: dict[str, etree._Element], depth: int = 0) -> etree._Element:
+    href = element.get("href")
+    if href and href.startswith("#"):
+        if depth > 32 or href[1:] not in ids:
+            raise ValueError(f"unresolvable multi-reference {href!r}")
+        return _resolve(ids[href[1:]], ids, depth + 1)
+    return element
+
+
+def _is_array(element: etree._Element) -> bool:
+    if element.get(_ARRAY_TYPE) is not None:
+        return True
+    xsi_type = element.get(_XSI_TYPE) or ""
+    local = xsi_type.rpartition(":")[2]
+    if local == "Array" or local.startswith("ArrayOf"):
+        return True
+    return any(isinstance(child.tag, str) for child in element)
+
+
+def decode_value(element: etree._Element, ids: dict[str, etree._Element] | None = None, _depth: int = 0) -> Any:
+    """A scalar as ``str`` (``None`` when nil), an array as a ``list`` of decoded members."""
+    if _depth > 16:
+        raise ValueError("array nesting too deep")
+    element = _resolve(element, ids or {})
+    if element.get(_XSI_NIL) in ("true", "1"):
+        return None
+    if _is_array(element):
+        return [decode_value(child, ids, _depth + 1) for child in element if isinstance(child.tag, str)]
+    return element.text or ""

@@ -1,0 +1,294 @@
+"""The CRM staging schema as SQLAlchemy Core tables: the single source of truth for code.
+
+The database itself is only ever changed by the Alembic migrations in ``sql/migrations``; a test
+checks that migrating an empty database yields exactly this metadata. Tables fall in four groups:
+
+* CRM model: ``crm_entity``, ``crm_consent_type``, ``crm_consent``, ``crm_marketing_list``,
+  ``crm_marketing_list_member``, ``crm_blocklist``.
+* Feedback received from the platform: ``feedback_bounce``, ``feedback_unsubscribe`` (each row
+  keeps the ledger file it came from), ``file_ledger``, ``rejected_row``, ``export_watermark``.
+* Sync audit: ``sync_run``, ``list_run``, ``list_snapshot`` (the frozen recipients of one list
+  run), ``list_batch`` (one row per addAll3 batch with every recipient's result code) and
+  ``list_rejected`` (recipients the platform refused, with their code).
+
+Naming: ``entity_id`` is the CRM's stable id and is what we upload as the platform's recipient
+id. ``email_normalized`` is ``lower(trim(email))``: every comparison of addresses uses it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from include.crm_sync.staging.types import UTCDateTime
+
+# Deterministic constraint names so migrations and metadata agree on both dialects.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+EMAIL = String(320)
+# Nullable JSON columns store Python None as SQL NULL. Plain JSON would store the JSON text 'null',
+# which `IS NULL` does not match -- a quiet trap for any query that looks for "not set yet".
+NULLABLE_JSON = JSON(none_as_null=True)
+
+# --------------------------------------------------------------------------- CRM model
+
+crm_entity = Table(
+    "crm_entity",
+    metadata,
+    Column("entity_id", ID, primary_key=True, comment="stable CRM id, uploaded as recipient id"),
+    Column("entity_type", String(16), nullable=False, comment="contact | lead | account"),
+    Column("email", EMAIL, nullable=True, comment="as entered in the CRM"),
+    Column("email_normalized", EMAIL, nullable=True, comment="lower(trim(email))"),
+    Column("first_name", String(200), nullable=True),
+    Column("last_name", String(200), nullable=True),
+    Column("company_name", String(200), nullable=True),
+    Column("language", String(8), nullable=True),
+    Column("city", String(200), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("attributes", NULLABLE_JSON, nullable=True, comment="further CRM fields, free form"),
+    Column("is_bounced", Boolean, nullable=False, default=False, server_default="0"),
+    Column("bounced_at", UTCDateTime, nullable=True),
+    Column("bounce_category", String(32), nullable=True, comment="hardbounce | overflow"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_crm_entity_email_normalized", crm_entity.c.email_normalized)
+
+crm_consent_type = Table(
+    "crm_consent_type",
+    metadata,
+    Column("consent_id", ID, primary_key=True, comment="e.g. newsletter; one per list"),
+    Column("name", String(200), nullable=False),
+    Column("is_marketing", Boolean, nullable=False, default=True, server_default="1",
+           comment="a global unsubscribe revokes every marketing consent"),
+)
+
+crm_consent = Table(
+    "crm_consent",
+    metadata,
+    Column("entity_id", ID, ForeignKey("crm_entity.entity_id"), primary_key=True),
+    Column("consent_id", ID, ForeignKey("crm_consent_type.consent_id"), primary_key=True),
+    Column("status", String(16), nullable=False, comment="granted | revoked"),
+    Column("granted_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("source", String(200), nullable=False, comment="crm, or the feedback file that revoked it"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_crm_consent_consent_id_status", crm_consent.c.consent_id, crm_consent.c.status)
+
+crm_marketing_list = Table(
+    "crm_marketing_list",
+    metadata,
+    Column("list_key", ID, primary_key=True, comment="marketing list / report key used by selections"),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+)
+
+crm_marketing_list_member = Table(
+    "crm_marketing_list_member",
+    metadata,
+    Column("list_key", ID, ForeignKey("crm_marketing_list.list_key"), primary_key=True),
+    Column("entity_id", ID, ForeignKey("crm_entity.entity_id"), primary_key=True),
+)
+Index("ix_crm_marketing_list_member_entity_id", crm_marketing_list_member.c.entity_id)
+
+crm_blocklist = Table(
+    "crm_blocklist",
+    metadata,
+    Column("email_normalized", EMAIL, primary_key=True,
+           comment="address, or pattern with * and ? as on the platform"),
+    Column("is_pattern", Boolean, nullable=False, default=False, server_default="0"),
+    Column("reason", String(200), nullable=True),
+    Column("source", String(200), nullable=False, comment="platform refusal (code 3), import, ..."),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+# --------------------------------------------------------------------------- feedback
+
+file_ledger = Table(
+    "file_ledger",
+    metadata,
+    Column("file_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False, comment="bounces | unsubscribes | responses"),
+    Column("file_name", String(300), nullable=False, unique=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(300), nullable=True, comment="e.g. soap:getResponses or sftp:/out/x.csv"),
+    Column("window_since", UTCDateTime, nullable=True),
+    Column("window_until", UTCDateTime, nullable=True),
+    Column("run_id", String(250), nullable=True),
+    Column("status", String(16), nullable=False, comment="received | applied | failed | duplicate"),
+    Column("rows_read", Integer, nullable=True),
+    Column("rows_applied", Integer, nullable=True),
+    Column("rows_known", Integer, nullable=True, comment="valid rows whose effect was already in the CRM"),
+    Column("rows_rejected", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=True),
+)
+Index("ix_file_ledger_kind_sha256", file_ledger.c.kind, file_ledger.c.sha256)
+
+rejected_row = Table(
+    "rejected_row",
+    metadata,
+    Column("rejected_id", Integer, primary_key=True, autoincrement=True),
+    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
+    Column("line_no", Integer, nullable=False, comment="1-based line in the file, header = 1"),
+    Column("field", String(100), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=True),
+)
+Index("ix_rejected_row_file_id", rejected_row.c.file_id)
+
+feedback_bounce = Table(
+    "feedback_bounce",
+    metadata,
+    Column("bounce_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_key", String(64), nullable=False, unique=True,
+           comment="hash of the normalised event: the same bounce twice is stored once"),
+    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("recipient_id", ID, nullable=True),
+    Column("email_normalized", EMAIL, nullable=True),
+    Column("entity_id", ID, nullable=True, comment="matched CRM entity, if any"),
+    Column("category", String(32), nullable=False, comment="hardbounce | softbounce | overflow"),
+    Column("platform_list_id", String(64), nullable=True),
+    Column("mailing_id", String(64), nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+Index("ix_feedback_bounce_email_normalized", feedback_bounce.c.email_normalized)
+
+feedback_unsubscribe = Table(
+    "feedback_unsubscribe",
+    metadata,
+    Column("unsubscribe_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_key", String(64), nullable=False, unique=True),
+    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("recipient_id", ID, nullable=True),
+    Column("email_normalized", EMAIL, nullable=True),
+    Column("entity_id", ID, nullable=True),
+    Column("platform_list_id", String(64), nullable=True),
+    Column("consent_id", ID, nullable=True,
+           comment="consent of the list it came from; NULL = every marketing consent"),
+    Column("mailing_id", String(64), nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+Index("ix_feedback_unsubscribe_email_normalized", feedback_unsubscribe.c.email_normalized)
+
+export_watermark = Table(
+    "export_watermark",
+    metadata,
+    Column("export_name", String(100), primary_key=True, comment="e.g. optimizely:bounces"),
+    Column("watermark", UTCDateTime, nullable=False, comment="platform time up to which all is applied"),
+    Column("last_success_at", UTCDateTime, nullable=False),
+    Column("last_file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=True),
+)
+
+# --------------------------------------------------------------------------- sync audit
+
+sync_run = Table(
+    "sync_run",
+    metadata,
+    Column("run_id", String(250), primary_key=True, comment="Airflow run id, or a CLI-made id"),
+    Column("dag_id", String(250), nullable=True),
+    Column("dry_run", Boolean, nullable=False, default=False, server_default="0"),
+    Column("forced", Boolean, nullable=False, default=False, server_default="0"),
+    Column("feedback_ok", Boolean, nullable=False, default=False, server_default="0",
+           comment="the feedback import of this run succeeded; refills require it"),
+    Column("status", String(16), nullable=False, comment="running | success | failed"),
+    Column("summary", NULLABLE_JSON, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+)
+
+list_run = Table(
+    "list_run",
+    metadata,
+    Column("list_run_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(250), ForeignKey("sync_run.run_id"), nullable=False),
+    Column("list_name", String(200), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("platform_list_id", String(64), nullable=False),
+    Column("optin_process_id", String(64), nullable=False),
+    Column("consent_id", ID, nullable=False),
+    Column("attribute_names", JSON, nullable=False, comment="order of list_snapshot.attr_values"),
+    Column("status", String(24), nullable=False,
+           comment="extracting | extracted | validated | invalid | guarded | refilling | synced | failed | dry_run"),
+    Column("selected", Integer, nullable=True, comment="rows the selection returned"),
+    Column("excluded", NULLABLE_JSON, nullable=True, comment="{reason: count}"),
+    Column("snapshot_rows", Integer, nullable=True),
+    Column("validation", NULLABLE_JSON, nullable=True, comment="expectation results in plain words"),
+    Column("guard", NULLABLE_JSON, nullable=True, comment="guard checks, and whether forced past"),
+    Column("uploaded", Integer, nullable=True),
+    Column("accepted", Integer, nullable=True, comment="codes 0 and 5"),
+    Column("result_codes", NULLABLE_JSON, nullable=True, comment="{code: count}"),
+    Column("rejected", Integer, nullable=True),
+    Column("platform_count", Integer, nullable=True, comment="getCount after the refill"),
+    Column("cleared_at", UTCDateTime, nullable=True),
+    Column("last_batch_at", UTCDateTime, nullable=True),
+    Column("window_seconds", Integer, nullable=True, comment="empty-list window, clear to last batch"),
+    Column("error", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("run_id", "list_name", name="uq_list_run_run_id_list_name"),
+)
+Index("ix_list_run_list_name_status", list_run.c.list_name, list_run.c.status)
+
+list_snapshot = Table(
+    "list_snapshot",
+    metadata,
+    Column("list_run_id", Integer, ForeignKey("list_run.list_run_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False, comment="upload order, 0-based"),
+    Column("recipient_id", ID, nullable=False),
+    Column("email", EMAIL, nullable=False, comment="normalised address as uploaded"),
+    Column("attr_values", JSON, nullable=False, comment="ordered like list_run.attribute_names"),
+    UniqueConstraint("list_run_id", "recipient_id", name="uq_list_snapshot_list_run_id_recipient_id"),
+    UniqueConstraint("list_run_id", "email", name="uq_list_snapshot_list_run_id_email"),
+)
+
+list_batch = Table(
+    "list_batch",
+    metadata,
+    Column("list_run_id", Integer, ForeignKey("list_run.list_run_id"), primary_key=True),
+    Column("batch_no", Integer, primary_key=True, autoincrement=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("codes", Text, nullable=False,
+           comment="one digit per recipient in seq order: every recipient's result, compactly"),
+    Column("accepted", Integer, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=False),
+)
+
+list_rejected = Table(
+    "list_rejected",
+    metadata,
+    Column("list_run_id", Integer, ForeignKey("list_run.list_run_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("recipient_id", ID, nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("reason", String(100), nullable=False),
+)

@@ -1,0 +1,147 @@
+"""The emulator as a transport-independent application: SOAP dispatch with sessions, call
+counting and fault injection. server.py only moves bytes between HTTP and this class.
+
+Order of events for one SOAP call:
+  parse and decode (malformed -> fault) -> count the call -> draw a fault-injection rule ->
+  ``before`` injections (slow / drop / http500 / soap_fault) -> ``expire_session`` ->
+  session check -> take a concurrent-request slot on the session -> handler ->
+  ``after`` injections (still holding the slot) -> response.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from include.emulators.optimizely import errors, soap
+from include.emulators.optimizely.clock import ControllableClock
+from include.emulators.optimizely.config import EmulatorConfig
+from include.emulators.optimizely.faults import FaultInjector, Injection
+from include.emulators.optimizely.services import WEBSERVICES
+from include.emulators.optimizely.services.base import CallContext, Webservice
+from include.emulators.optimizely.sessions import SessionStore
+from include.emulators.optimizely.state import EmulatorState
+from include.emulators.optimizely.wsdl import render_wsdl
+
+log = logging.getLogger(__name__)
+
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+# What a reverse proxy answers when the application behind it fails (the shape of nginx's page).
+# It is not XML (an unclosed <hr>), so zeep raises TransportError(status_code=500); a well-formed
+# HTML page would instead surface as Fault("Unknown fault occured") with code None.
+_HTTP500_BODY = (
+    b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
+    b"<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = SOAP_CONTENT_TYPE
+    drop: bool = False  # close the connection without sending anything
+
+
+def fault_reply(fault: errors.SoapFault) -> Reply:
+    return Reply(500, soap.encode_fault(fault))
+
+
+class Emulator:
+    def __init__(self, config: EmulatorConfig, clock: ControllableClock | None = None) -> None:
+        self.config = config
+        self.clock = clock or ControllableClock()
+        self.state = EmulatorState(self.clock, config.seed_path)
+        self.sessions = SessionStore(
+            self.clock, config.session_ttl_seconds, config.max_concurrent_per_session
+        )
+        self.faults = FaultInjector()
+        self._calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ control
+    def reset(self) -> None:
+        """Back to the seed: state, sessions, fault rules, call counters and the clock."""
+        self.clock.reset()
+        self.faults.clear()
+        self.sessions.clear()
+        with self._calls_lock:
+            self._calls.clear()
+        self.state.reset()
+
+    def call_counts(self) -> dict[str, int]:
+        with self._calls_lock:
+            return dict(sorted(self._calls.items()))
+
+    # --------------------------------------------------------------------- SOAP
+    @staticmethod
+    def webservice(path: str) -> Webservice | None:
+        return WEBSERVICES.get(path.rstrip("/"))
+
+    def wsdl(self, service: Webservice, base_url: str) -> bytes:
+        return render_wsdl(service, base_url)
+
+    def handle_soap(self, service: Webservice, body: bytes) -> Reply:
+        try:
+            request = soap.parse_request(body)
+            operation = service.operations.get(request.operation)
+            if operation is None:
+                raise errors.SoapFault(
+                    "no_such_operation", f"No such operation '{request.operation}'", errors.CLIENT_FAULT
+                )
+            with self._calls_lock:
+                self._calls[f"{service.name}.{operation.name}"] += 1
+            args = soap.decode_params(request, operation.params)
+        except errors.SoapFault as fault:
+            return fault_reply(fault)
+
+        injection = self.faults.draw(service.name, operation.name)
+        if injection is not None and injection.when == "before" and injection.kind != "expire_session":
+            early = self._inject(injection)
+            if early is not None:
+                return early
+
+        ctx = CallContext(self.state, self.sessions, self.config)
+        try:
+            if operation.needs_session:
+                if injection is not None and injection.kind == "expire_session":
+                    self.sessions.invalidate(args[0])
+                ctx.session = self.sessions.get(args[0])
+                slot = self.sessions.in_flight(ctx.session)
+                args = args[1:]
+            else:
+                slot = nullcontext()
+            with slot:
+                result = operation.handler(ctx, *args)
+                if injection is not None and injection.when == "after" and injection.kind != "expire_session":
+                    late = self._inject(injection)
+                    if late is not None:
+                        return late
+            return Reply(
+                200, soap.encode_response(service.namespace, operation.name, operation.returns, result)
+            )
+        except errors.SoapFault as fault:
+            return fault_reply(fault)
+        except Exception:  # a bug in the emulator: report it like Axis would, keep serving
+            log.exception("Unhandled error in %s.%s", service.name, operation.name)
+            return fault_reply(errors.SoapFault("runtime", "Internal error in the emulator"))
+
+    @staticmethod
+    def _inject(injection: Injection) -> Reply | None:
+        """The reply an injection forces, or None to carry on (after a ``slow`` delay)."""
+        if injection.kind == "slow":
+            # A real delay on purpose: it simulates a slow platform for client timeouts.
+            time.sleep(injection.delay_seconds)
+            return None
+        if injection.kind == "drop":
+            return Reply(0, drop=True)
+        if injection.kind == "http500":
+            return Reply(500, _HTTP500_BODY, content_type="text/html; charset=utf-8")
+        if injection.kind == "soap_fault":
+            return fault_reply(errors.SoapFault("runtime", injection.message))
+        return None

@@ -1,0 +1,301 @@
+"""Hook for Optimizely Campaign (SOAP API), reading the ``optimizely_campaign_default`` connection.
+
+Connection fields:
+
+==============  ==========================================================================
+host            SOAP base URL, e.g. ``https://api.campaign.episerver.net/soap11`` (a bare
+                host name means ``https://<host>[:<port>]/soap11``)
+login           webservice user
+password        its password
+extra           JSON: ``mandator_id`` (required, integer), optional ``batch_size`` (1-1000,
+                default 1000), ``timeout`` (seconds per request, default 60),
+                ``connect_timeout`` (default 10), ``max_parallel_calls`` (1-10, default 4),
+                ``verify`` (TLS verification: true/false or a CA bundle path, default true)
+==============  ==========================================================================
+
+Example (environment variable, JSON form)::
+
+    AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT='{"conn_type": "optimizely_campaign",
+        "host": "https://api.campaign.episerver.net/soap11", "login": "api-user",
+        "password": "...", "extra": {"mandator_id": 123456, "max_parallel_calls": 4}}'
+
+The password and session ids are never logged; ``test_connection`` logs in and out and reports
+the outcome without either. zeep and the client are imported lazily (DAG parsing stays cheap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.sdk.bases.hook import BaseHook
+
+if TYPE_CHECKING:
+    from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
+    from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
+    from include.crm_sync.platforms.optimizely.retry import RetryPolicy
+
+
+class OptimizelyConnectionError(ValueError):
+    """The Airflow connection is incomplete or has an invalid value (names connection and field)."""
+
+
+@dataclass(frozen=True)
+class OptimizelyConnectionSettings:
+    """Everything the client needs, parsed and validated from one Airflow connection."""
+
+    base_url: str
+    user: str
+    password: str
+    mandator_id: int
+    batch_size: int = 1000
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_parallel_calls: int = 4
+    verify: bool | str = True
+
+    def __repr__(self) -> str:  # never show the password
+        return (
+            f"OptimizelyConnectionSettings(base_url={self.base_url!r}, user={self.user!r}, password='***', "
+            f"mandator_id={self.mandator_id}, batch_size={self.batch_size}, timeout={self.timeout}, "
+            f"max_parallel_calls={self.max_parallel_calls})"
+        )
+
+
+_KNOWN_EXTRAS = {"mandator_id", "batch_size", "timeout", "connect_timeout", "max_parallel_calls", "verify"}
+
+
+def parse_connection(conn_id: str, host: str | None, port: int | None, login: str | None,
+                     password: str | None, extra: dict[str, Any]) -> OptimizelyConnectionSettings:
+    """Validate the connection's fields and extras; errors name the connection and the field."""
+
+    def fail(field: str, problem: str) -> OptimizelyConnectionError:
+        return OptimizelyConnectionError(f"connection {conn_id!r}: {field} {problem}")
+
+    def integer(name: str, default: int | None, low: int, high: int | None) -> int:
+        raw = extra.get(name, default)
+        if raw is None or raw == "":
+            raise fail(f"extra '{name}'", "is required")
+        if isinstance(raw, bool):
+            raise fail(f"extra '{name}'", f"must be an integer, got {raw!r}")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise fail(f"extra '{name}'", f"must be an integer, got {raw!r}") from None
+        if value < low or (high is not None and value > high):
+            limits = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise fail(f"extra '{name}'", f"must be {limits}, got {value}")
+        return value
+
+    def seconds(name: str, default: float) -> float:
+        raw = extra.get(name, default)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise fail(f"extra '{name}'", f"must be a number of seconds, got {raw!r}") from None
+        if not 0 < value <= 3600:
+            raise fail(f"extra '{name}'", f"must be between 0 and 3600 seconds, got {value}")
+        return value
+
+    if not isinstance(extra, dict):
+        raise fail("extra", "must be a JSON object")
+    unknown = set(extra) - _KNOWN_EXTRAS
+    if unknown:
+        raise fail("extra", f"has unknown key(s) {sorted(unknown)}; known: {sorted(_KNOWN_EXTRAS)}")
+    if not host or not host.strip():
+        raise fail("host", "(SOAP base URL) is required, e.g. https://api.campaign.episerver.net/soap11")
+    host = host.strip()
+    if "://" not in host:
+        host = f"https://{host}{f':{port}' if port else ''}/soap11"
+    split = urlsplit(host)
+    if split.scheme not in ("http", "https") or not split.netloc:
+        raise fail("host", f"must be an http(s) URL, got {host!r}")
+    if split.username or split.password:
+        raise fail("host", "must not contain credentials; use the login and password fields")
+    if not login:
+        raise fail("login", "(webservice user) is required")
+    if not password:
+        raise fail("password", "is required")
+    verify = extra.get("verify", True)
+    if isinstance(verify, str) and verify.lower() in ("true", "false"):
+        verify = verify.lower() == "true"
+    if not isinstance(verify, (bool, str)):
+        raise fail("extra 'verify'", "must be true, false or a CA bundle path")
+    return OptimizelyConnectionSettings(
+        base_url=host,
+        user=login,
+        password=password,
+        mandator_id=integer("mandator_id", None, 1, None),
+        batch_size=integer("batch_size", 1000, 1, 1000),
+        timeout=seconds("timeout", 60.0),
+        connect_timeout=seconds("connect_timeout", 10.0),
+        max_parallel_calls=integer("max_parallel_calls", 4, 1, 10),
+        verify=verify,
+    )
+
+
+class OptimizelyCampaignHook(BaseHook):
+    """Interact with Optimizely Campaign through its SOAP API.
+
+    :param optimizely_campaign_conn_id: the Airflow connection to use
+    :param retry_policy: override the client's retry policy (tests use tiny waits)
+    """
+
+    conn_name_attr = "optimizely_campaign_conn_id"
+    default_conn_name = "optimizely_campaign_default"
+    conn_type = "optimizely_campaign"
+    hook_name = "Optimizely Campaign"
+
+    def __init__(
+        self,
+        optimizely_campaign_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.optimizely_campaign_conn_id = optimizely_campaign_conn_id
+        self._retry_policy = retry_policy
+        self._client: OptimizelyCampaignClient | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {"host": "SOAP base URL", "login": "Webservice user", "password": "Password"},
+            "placeholders": {
+                "host": "https://api.campaign.episerver.net/soap11",
+                "login": "webservice user name",
+                "extra": '{"mandator_id": 123456, "batch_size": 1000, "timeout": 60, "max_parallel_calls": 4}',
+            },
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra form fields (only where the Flask/WTForms connection form is available)."""
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import IntegerField
+            from wtforms.validators import NumberRange, Optional
+        except ImportError:
+            return {}
+        return {
+            "mandator_id": IntegerField(
+                lazy_gettext("Mandator (client) id"), validators=[NumberRange(min=1)], widget=BS3TextFieldWidget()
+            ),
+            "batch_size": IntegerField(
+                lazy_gettext("Recipients per addAll3 call"),
+                validators=[Optional(), NumberRange(min=1, max=1000)],
+                widget=BS3TextFieldWidget(),
+                default=1000,
+            ),
+            "timeout": IntegerField(
+                lazy_gettext("Request timeout (seconds)"),
+                validators=[Optional(), NumberRange(min=1, max=3600)],
+                widget=BS3TextFieldWidget(),
+                default=60,
+            ),
+            "max_parallel_calls": IntegerField(
+                lazy_gettext("Parallel calls"),
+                validators=[Optional(), NumberRange(min=1, max=10)],
+                widget=BS3TextFieldWidget(),
+                default=4,
+            ),
+        }
+
+    def connection_settings(self) -> OptimizelyConnectionSettings:
+        """The connection, parsed and validated (raises ``OptimizelyConnectionError``)."""
+        conn = self.get_connection(self.optimizely_campaign_conn_id)
+        return parse_connection(
+            self.optimizely_campaign_conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
+        )
+
+    def _new_client(self) -> OptimizelyCampaignClient:
+        from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
+
+        settings = self.connection_settings()
+        self.log.info(
+            "Optimizely Campaign: %s, mandator %s, user %s, batch size %s, %s parallel calls",
+            settings.base_url,
+            settings.mandator_id,
+            settings.user,
+            settings.batch_size,
+            settings.max_parallel_calls,
+        )
+        return OptimizelyCampaignClient(
+            settings.base_url,
+            settings.mandator_id,
+            settings.user,
+            settings.password,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            batch_size=settings.batch_size,
+            max_parallel_calls=settings.max_parallel_calls,
+            retry_policy=self._retry_policy,
+            verify=settings.verify,
+        )
+
+    def get_conn(self) -> OptimizelyCampaignClient:
+        """The hook's client, created on first use and cached (close it with ``close``)."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    def get_platform(self) -> OptimizelyCampaignPlatform:
+        """The ``RecipientListPlatform`` over the hook's client (closing it logs out; the hook
+        still owns the connections)."""
+        from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
+
+        return OptimizelyCampaignPlatform(self.get_conn(), owns_client=False)
+
+    def close(self) -> None:
+        """Log out and release the HTTP connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> "OptimizelyCampaignHook":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Log in and out with the connection's credentials; never raises."""
+        from include.crm_sync.platforms.base import PlatformError
+        from include.crm_sync.platforms.optimizely.retry import RetryPolicy
+
+        try:
+            settings = self.connection_settings()
+        except OptimizelyConnectionError as exc:
+            return False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
+            return False, f"connection {self.optimizely_campaign_conn_id!r} could not be read: {type(exc).__name__}"
+
+        from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
+
+        try:
+            client = OptimizelyCampaignClient(
+                settings.base_url,
+                settings.mandator_id,
+                settings.user,
+                settings.password,
+                timeout=min(settings.timeout, 30.0),
+                connect_timeout=settings.connect_timeout,
+                retry_policy=self._retry_policy or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
+                verify=settings.verify,
+            )
+        except ValueError as exc:
+            return False, f"connection {self.optimizely_campaign_conn_id!r}: {exc}"
+        try:
+            client.login()
+            client.logout()
+        except PlatformError as exc:
+            return False, f"Optimizely Campaign login failed: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
+            return False, f"Optimizely Campaign login failed: {type(exc).__name__}"
+        finally:
+            client.close()
+        return True, f"Logged in to Optimizely Campaign as {settings.user!r} (mandator {settings.mandator_id})"

@@ -1,0 +1,1 @@
+"""Failure notifiers for the sync DAGs (pluggable; logging by default)."""

@@ -1,0 +1,172 @@
+"""Fixtures of the feedback-import tests: a minimal CRM (entities, consent types, granted consents)
+inserted with SQLAlchemy Core into the migrated staging database (SQLite and PostgreSQL), landing
+files written byte for byte, and readers of the CRM state the import may change."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from include.crm_sync.feedback.csv_schema import COLUMN_NAMES
+from include.crm_sync.staging.tables import (
+    crm_consent,
+    crm_consent_type,
+    crm_entity,
+    feedback_bounce,
+    feedback_unsubscribe,
+    file_ledger,
+    rejected_row,
+)
+
+#: consent id -> is_marketing
+CONSENT_TYPES = {"newsletter-nl": True, "product-updates": True, "events": True, "service-mail": False}
+#: platform list id -> consent id (the seed lists of the emulator)
+LIST_CONSENTS = {"1001": "newsletter-nl", "1002": "product-updates", "1003": "events"}
+CRM_TIME = datetime(2025, 6, 1, tzinfo=UTC)
+N_ENTITIES = 40
+#: a contact and a lead sharing one address (matched together by e-mail)
+SHARED_EMAIL = "shared.person@example.com"
+SHARED_ENTITIES = ("C-SHARED", "L-SHARED")
+
+
+def entity_id(i: int) -> str:
+    return f"C{i:06d}"
+
+
+def email_of(i: int) -> str:
+    return f"person{i}@example.com"
+
+
+def seed_crm(
+    engine: sa.Engine,
+    entities: Iterable[tuple[str, str | None]],
+    consent_types: dict[str, bool] = CONSENT_TYPES,
+) -> None:
+    """Entities (id, e-mail) with every consent type granted."""
+    entities = list(entities)
+    with engine.begin() as conn:
+        conn.execute(
+            crm_consent_type.insert(),
+            [{"consent_id": c, "name": c, "is_marketing": m} for c, m in consent_types.items()],
+        )
+        conn.execute(
+            crm_entity.insert(),
+            [
+                {
+                    "entity_id": eid,
+                    "entity_type": "lead" if eid.startswith("L") else "contact",
+                    "email": email,
+                    "email_normalized": email.strip().lower() if email else None,
+                    "is_bounced": False,
+                    "created_at": CRM_TIME,
+                    "updated_at": CRM_TIME,
+                }
+                for eid, email in entities
+            ],
+        )
+        conn.execute(
+            crm_consent.insert(),
+            [
+                {"entity_id": eid, "consent_id": c, "status": "granted", "granted_at": CRM_TIME,
+                 "source": "crm", "updated_at": CRM_TIME}
+                for eid, _ in entities
+                for c in consent_types
+            ],
+        )
+
+
+def default_entities(n: int = N_ENTITIES) -> list[tuple[str, str | None]]:
+    return [(entity_id(i), email_of(i)) for i in range(n)] + [
+        (SHARED_ENTITIES[0], SHARED_EMAIL),
+        (SHARED_ENTITIES[1], "  Shared.Person@Example.COM "),
+    ]
+
+
+@pytest.fixture
+def crm(staging_engine: sa.Engine) -> sa.Engine:
+    """The staging engine with ``default_entities`` and every consent granted."""
+    seed_crm(staging_engine, default_entities())
+    return staging_engine
+
+
+@dataclass(frozen=True)
+class CrmState:
+    """Everything of the CRM the feedback import may change."""
+
+    entities: dict[str, tuple]  # entity_id -> (is_bounced, bounced_at, bounce_category, updated_at)
+    consents: dict[tuple[str, str], tuple]  # (entity_id, consent_id) -> (status, revoked_at, source, updated_at)
+
+    @property
+    def bounced(self) -> set[str]:
+        return {e for e, (flag, *_rest) in self.entities.items() if flag}
+
+    @property
+    def revoked(self) -> set[tuple[str, str]]:
+        return {k for k, (status, *_rest) in self.consents.items() if status == "revoked"}
+
+
+def crm_state(engine: sa.Engine) -> CrmState:
+    with engine.connect() as conn:
+        entities = {
+            r.entity_id: (bool(r.is_bounced), r.bounced_at, r.bounce_category, r.updated_at)
+            for r in conn.execute(sa.select(crm_entity))
+        }
+        consents = {
+            (r.entity_id, r.consent_id): (r.status, r.revoked_at, r.source, r.updated_at)
+            for r in conn.execute(sa.select(crm_consent))
+        }
+    return CrmState(entities, consents)
+
+
+def table_rows(engine: sa.Engine, table: sa.Table, *order_by) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(table).order_by(*(order_by or table.primary_key.columns))))
+
+
+def feedback_state(engine: sa.Engine) -> dict[str, list]:
+    """Stored events, ledger and rejected rows (ids left out: they are allowed to differ)."""
+    return {
+        "bounces": sorted((r.event_key, r.entity_id, r.category, r.occurred_at)
+                          for r in table_rows(engine, feedback_bounce)),
+        "unsubscribes": sorted((r.event_key, r.entity_id, r.consent_id, r.occurred_at)
+                               for r in table_rows(engine, feedback_unsubscribe)),
+    }
+
+
+def ledger_rows(engine: sa.Engine) -> list[sa.Row]:
+    return table_rows(engine, file_ledger, file_ledger.c.file_id)
+
+
+def rejected_rows(engine: sa.Engine, file_id: int | None = None) -> list[sa.Row]:
+    rows = table_rows(engine, rejected_row, rejected_row.c.rejected_id)
+    return [r for r in rows if file_id is None or r.file_id == file_id]
+
+
+def csv_text(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMN_NAMES) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMN_NAMES) -> Path:
+    path.write_bytes(csv_text(rows, header).encode("utf-8"))
+    return path
+
+
+def bounce(recipient_id: str = "", email: str = "", category: str = "hardbounce",
+           at: str = "2026-01-05T10:00:00.000000Z", list_id: str = "1001", mailing_id: str = "7001") -> list[str]:
+    return [recipient_id, email, category, at, list_id, mailing_id]
+
+
+def unsubscribe(recipient_id: str = "", email: str = "", at: str = "2026-01-05T10:00:00.000000Z",
+                list_id: str = "", mailing_id: str = "") -> list[str]:
+    return [recipient_id, email, "unsubscribe", at, list_id, mailing_id]

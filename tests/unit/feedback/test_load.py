@@ -1,0 +1,200 @@
+"""Reading landing files: the structure check refuses broken files whole; row checks reject rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from include.crm_sync.feedback.csv_schema import COLUMN_NAMES
+from include.crm_sync.feedback.errors import FeedbackFileError
+from include.crm_sync.feedback.event_key import event_keys
+from include.crm_sync.feedback.load import check_structure, read_chunks
+from include.crm_sync.platforms.base import FeedbackKind
+
+HEADER = ",".join(COLUMN_NAMES)
+GOOD = "C000001,a@example.com,hardbounce,2026-01-05T10:00:00.000000Z,1001,7001"
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "f.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def load(path: Path, kind: FeedbackKind = FeedbackKind.BOUNCES, chunk_rows: int = 50_000):
+    structure = check_structure(path)
+    chunks = list(read_chunks(path, kind, structure, chunk_rows=chunk_rows))
+    rows: dict[str, list] = {}
+    for chunk in chunks:
+        for key, values in chunk.rows.items():
+            rows.setdefault(key, []).extend(values)
+    rejected = [r for chunk in chunks for r in chunk.rejected]
+    return structure, rows, rejected
+
+
+# ------------------------------------------------------------------ whole file refused
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"", "the file is empty"),
+        ("recipient_id,email,category,occurred_at,list_id\n", "missing column(s) mailing_id"),
+        (HEADER + ",extra\n", "unexpected column(s) 'extra'"),
+        (HEADER + ",email\n", "repeated column(s) email"),
+        ("\ufeff" + HEADER + "\n", "byte-order mark"),
+        ("Recipient_Id" + HEADER[len("recipient_id"):] + "\n", "missing column(s) recipient_id"),
+    ],
+)
+def test_wrong_header_refuses_the_file_naming_file_and_line(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(FeedbackFileError) as err:
+        check_structure(path)
+    assert expected in str(err.value)
+    assert "f.csv" in str(err.value)
+    if text:
+        assert "line 1" in str(err.value)
+
+
+def test_header_columns_may_come_in_any_order(tmp_path):
+    order = list(reversed(COLUMN_NAMES))
+    values = dict(zip(COLUMN_NAMES, GOOD.split(","), strict=True))
+    path = write(tmp_path, ",".join(order) + "\n" + ",".join(values[c] for c in order) + "\n")
+    _, rows, rejected = load(path)
+    assert rejected == [] and rows["recipient_id"] == ["C000001"] and rows["mailing_id"] == ["7001"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ([GOOD, GOOD + ",surplus"], "line 3 has 7 fields, expected 6"),
+        ([GOOD, GOOD, "C1,a@example.com,hardbounce"], "line 4 has 3 fields, expected 6"),
+        ([GOOD, "", GOOD], "line 3 is empty"),
+    ],
+)
+def test_a_record_with_missing_or_extra_fields_refuses_the_file(tmp_path, lines, expected):
+    path = write(tmp_path, HEADER + "\n" + "\n".join(lines) + "\n")
+    with pytest.raises(FeedbackFileError, match=expected):
+        check_structure(path)
+
+
+def test_invalid_utf8_refuses_the_file_naming_the_line(tmp_path):
+    latin1 = "C2,jos\u00e9@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001".encode("latin-1")
+    path = write(tmp_path, (HEADER + "\n" + GOOD + "\n").encode() + latin1 + b"\n")
+    with pytest.raises(FeedbackFileError, match=r"f\.csv: line 3 is not valid UTF-8"):
+        check_structure(path)
+
+
+def test_utf16_file_is_refused(tmp_path):
+    path = write(tmp_path, (HEADER + "\n" + GOOD + "\n").encode("utf-16"))
+    with pytest.raises(FeedbackFileError, match="not valid UTF-8"):
+        check_structure(path)
+
+
+def test_malformed_quoting_refuses_the_file(tmp_path):
+    path = write(tmp_path, HEADER + "\n" + 'C1,"a@example.com"x,hardbounce,2026-01-05T10:00:00Z,1001,7001\n')
+    with pytest.raises(FeedbackFileError, match="line 2: malformed CSV"):
+        check_structure(path)
+
+
+def test_header_only_file_has_no_rows(tmp_path):
+    structure, rows, rejected = load(write(tmp_path, HEADER + "\n"))
+    assert structure.records == 0 and rejected == [] and rows.get("line_no", []) == []
+
+
+# ------------------------------------------------------------------ rows rejected, with line and field
+
+
+def test_each_bad_row_is_rejected_with_line_field_and_reason(tmp_path):
+    bad = {
+        3: ("C2,b@example.com,hardbounce,2026-13-05T10:00:00Z,1001,7001", "occurred_at", "malformed timestamp"),
+        4: ("C3,c@example.com,hardbounce,2026-01-05T10:00:00,1001,7001", "occurred_at", "malformed timestamp"),
+        5: ("C4,d@example.com,hardbounce,yesterday,1001,7001", "occurred_at", "malformed timestamp"),
+        6: ("C5,e@example.com,bounced,2026-01-05T10:00:00Z,1001,7001", "category", "unknown category"),
+        7: (",,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "neither recipient id nor e-mail"),
+        8: ("=1+1,f@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "formula trigger"),
+        9: ("C8, @evil.example,hardbounce,2026-01-05T10:00:00Z,1001,7001", "email", "formula trigger"),
+        10: ("C9,g@example.com,hardbounce,2026-01-05T10:00:00Z,+1001,7001", "list_id", "formula trigger"),
+        11: ("C10,h@example.com,hardbounce,2026-01-05T10:00:00Z,1001,-7001", "mailing_id", "formula trigger"),
+        12: ("C11,i@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "email", "non-printable"),
+        13: ("C12\u202e,j@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "non-printable"),
+        14: ("C" + "9" * 64 + ",k@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id",
+             "longer than 64"),
+        15: ("C14,l@example.com,unsubscribe,2026-01-05T10:00:00Z,1001,7001", "category", "unknown category"),
+    }
+    lines = [HEADER, GOOD] + [bad[n][0] for n in sorted(bad)] + [GOOD.replace("C000001", "C000099")]
+    _, rows, rejected = load(write(tmp_path, "\n".join(lines) + "\n"))
+    assert [r.line_no for r in rejected] == sorted(bad)
+    for r in rejected:
+        _, field, reason = bad[r.line_no]
+        assert r.field == field and reason in r.reason, (r.line_no, r)
+        assert r.raw is not None and "\\u0007" not in r.raw or r.line_no == 12
+    assert rows["line_no"] == [2, len(lines)]
+    assert rows["recipient_id"] == ["C000001", "C000099"]
+
+
+def test_control_characters_survive_into_raw_only_escaped(tmp_path):
+    path = write(tmp_path, HEADER + "\n" + 'C1,"a\nb@example.com",hardbounce,2026-01-05T10:00:00Z,1001,7001\n' + GOOD + "\n")
+    structure, rows, rejected = load(path)
+    assert structure.records == 2
+    assert [(r.line_no, r.field) for r in rejected] == [(2, "email")]
+    assert "\n" not in rejected[0].raw and "\\n" in rejected[0].raw
+    assert rows["line_no"] == [4]  # the next record starts on line 4: line numbers are physical lines
+
+
+def test_unsubscribe_categories(tmp_path):
+    path = write(tmp_path, HEADER + "\nC1,,unsubscribe,2026-01-05T10:00:00Z,,\nC2,,hardbounce,2026-01-05T10:00:00Z,,\n")
+    _, rows, rejected = load(path, FeedbackKind.UNSUBSCRIBES)
+    assert rows["recipient_id"] == ["C1"] and rows["marks_bounced"] == [0]
+    assert [(r.line_no, r.field) for r in rejected] == [(3, "category")]
+
+
+# ------------------------------------------------------------------ normalisation
+
+
+def test_values_are_normalised_and_times_made_canonical_utc(tmp_path):
+    lines = [
+        " C1 , Jane.Doe@Example.COM ,hardbounce,2026-01-05T11:00:00+01:00,1001,",
+        "C1,jane.doe@example.com,hardbounce,2026-01-05T10:00:00.000Z,1001,",
+        ",x@example.com,overflow,2026-01-05T10:00:00.5Z,,",
+        "C3,,softbounce,2026-01-05T10:00:00.123456Z,,7001",
+    ]
+    _, rows, rejected = load(write(tmp_path, HEADER + "\n" + "\n".join(lines) + "\n"))
+    assert rejected == []
+    assert rows["recipient_id"] == ["C1", "C1", None, "C3"]
+    assert rows["email_normalized"] == ["jane.doe@example.com", "jane.doe@example.com", "x@example.com", None]
+    assert rows["occurred_at"] == ["2026-01-05T10:00:00.000000Z", "2026-01-05T10:00:00.000000Z",
+                                   "2026-01-05T10:00:00.500000Z", "2026-01-05T10:00:00.123456Z"]
+    assert rows["marks_bounced"] == [1, 1, 1, 0]
+    assert rows["list_id"] == ["1001", "1001", None, None]
+    assert rows["mailing_id"] == [None, None, None, "7001"]
+    # the same event written two ways has one key
+    assert rows["event_key"][0] == rows["event_key"][1] != rows["event_key"][2]
+
+
+def test_event_key_depends_on_every_field():
+    base = ["C1", "a@example.com", "hardbounce", "2026-01-05T10:00:00.000000Z", "1001", "7001"]
+    keys = {event_keys("bounces", *([v] for v in base))[0]}
+    for i in range(len(base)):
+        changed = list(base)
+        changed[i] = changed[i] + "x"
+        keys.add(event_keys("bounces", *([v] for v in changed))[0])
+    keys.add(event_keys("unsubscribes", *([v] for v in base))[0])
+    assert len(keys) == len(base) + 2
+    # no ambiguity from moving characters between fields
+    assert event_keys("bounces", ["C1"], ["x"], ["c"], ["t"], [""], [""]) != \
+        event_keys("bounces", ["C1x"], [""], ["c"], ["t"], [""], [""])
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 1000])
+def test_chunking_does_not_change_the_result(tmp_path, chunk_rows):
+    lines = [f"C{i},p{i}@example.com,{'hardbounce' if i % 3 else 'bogus'},2026-01-05T10:00:{i % 60:02d}Z,1001,7001"
+             for i in range(20)]
+    lines[7] = 'C7,"p7@exa\nmple.com",hardbounce,2026-01-05T10:00:00Z,1001,7001'  # a two-line record
+    path = write(tmp_path, HEADER + "\n" + "\n".join(lines) + "\n")
+    reference = load(path, chunk_rows=10_000)
+    structure, rows, rejected = load(path, chunk_rows=chunk_rows)
+    assert (structure.records, rows, rejected) == (20, reference[1], reference[2])
+    # record 7 spans lines 9-10, so every later record starts one line further down
+    assert [r.line_no for r in rejected] == [2, 5, 8, 9, 12, 15, 18, 21]
