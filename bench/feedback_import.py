@@ -8,7 +8,7 @@ Method: a fresh staging database per dialect is migrated and filled by the CRM g
 (``--contacts`` contacts + leads + accounts, consents); a landing CSV of ``--rows`` feedback rows is
 written with recipient ids drawn from the CRM (mix: 88% by recipient id, 5% by e-mail only, 5%
 unknown recipients, 2% duplicate lines). Each measured step runs in a child process, so its peak
-RSS (``ru_maxrss``) is its own: (1) bounces file applied fresh, (2) the same rows again plus one
+RSS (``VmHWM``) is its own: (1) bounces file applied fresh, (2) the same rows again plus one
 (an overlapping window: all known), (3) an unsubscribes file. With ``--emulator-rows``, that many
 events are injected into an in-process emulator and ``import_feedback`` runs through the real
 zeep client (paging 1000 rows per call). Results: JSON and a markdown table under ``--out``.
@@ -171,6 +171,16 @@ def child_emulator(url: str, rows: int, workdir: str) -> dict:
             "inject_seconds": inject_seconds, "soap_calls": calls, "counts": report.as_dict()}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. ``VmHWM`` restarts at exec; ``ru_maxrss`` would still carry the
+    high-water mark of the forking parent (which held the CRM ids while writing the files)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_child(*args: str) -> dict:
     started = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "_child", *args], check=True, capture_output=True, text=True)
@@ -243,7 +253,7 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         step, *rest = sys.argv[2:]
         result = child_apply(*rest) if step == "apply" else child_emulator(rest[0], int(rest[1]), rest[2])
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result, default=str))
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -6,20 +6,24 @@ of its CRM selection.
 
 1. **start_run** opens the audit row of this run and picks the lists to sync (param `lists`).
 2. **import_feedback** pulls the platform's bounce and unsubscribe exports (SOAP), lands them as
-   CSV files and applies them to the CRM. *Nothing is refilled unless this succeeded in this run*:
-   otherwise someone who unsubscribed yesterday would be added again.
-3. **sync_list**, one mapped group per list (named after the list, so one list's failure does not
-   stop the others):
+   CSV files and applies them to the CRM. *Nothing is extracted or refilled unless this succeeded
+   in this run*: otherwise someone who unsubscribed yesterday would be added again.
+3. **sync_list**, one mapped group per list (each mapped task is named after its list, so one
+   list's failure does not stop the others):
    *extract* a frozen snapshot (one consent; unsubscribed, bounced, blocklisted, invalid and
    duplicate addresses left out and counted) → *validate* it (great-expectations + volume guard)
    → *refill*: `clear`, then `addAll3` in batches, then `getCount` must equal the accepted rows.
-   A failed validation or a tripped guard leaves the platform list as it was.
-4. **report** writes the run summary (per list: extracted, excluded by reason, uploaded, codes
-   0–7, rejected, empty-list window) to the audit tables and the log.
+   A failed validation or a tripped guard leaves the platform list as it was. A refill that fails
+   half-way is resumed by the task's retry (or cleared and refilled), never left half-filled
+   as successful. Each synced list emits its asset `crm-sync://<platform>/lists/<id>`.
+4. **report** writes the run summary (per list: extracted, excluded by reason, validated,
+   uploaded, codes 0–7, rejected, empty-list window) to `sync_run.summary` and the log, and fails
+   the run if any list failed.
 
-Trigger with **dry_run** to extract and validate only (the platform and the CRM's feedback state
-are not touched), with **force** to go past a tripped volume guard (logged and recorded), and
-with **lists** to sync only some lists. Retries are safe: every step resumes or redoes its work.
+Trigger with **dry_run** to extract and validate only and see what would change (the platform
+lists and the CRM's feedback state are not touched), with **force** to go past a tripped volume
+guard (logged and recorded), and with **lists** to sync only some lists. Retries are safe: every
+step resumes or redoes its work. Schedule: `CRM_SYNC_SCHEDULE` (cron, default 03:00 daily).
 """
 
 from __future__ import annotations
@@ -96,15 +100,16 @@ def crm_campaign_sync() -> None:
         return run(get_current_context())
 
     @task_group(group_id="sync_list")
-    def sync_list(list_name: str) -> None:
-        """Extract → validate → clear + refill one list."""
+    def sync_list(list_name: str, feedback: dict[str, Any]) -> None:
+        """Extract → validate → clear + refill one list (mapped: one group per list)."""
 
         @task(map_index_template="{{ list_name }}")
-        def extract(list_name: str) -> dict[str, Any]:
-            """Freeze the list's consent-scoped snapshot; every exclusion is counted by reason."""
+        def extract(list_name: str, feedback: dict[str, Any]) -> dict[str, Any]:
+            """Freeze the list's consent-scoped snapshot; every exclusion is counted by reason.
+            Takes the feedback import's result: it runs only after that import succeeded."""
             from crm_sync_airflow.sync_tasks import extract as run
 
-            return run(get_current_context(), list_name)
+            return run(get_current_context(), list_name, feedback)
 
         @task(map_index_template="{{ list_name }}")
         def validate(list_name: str, extracted: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +125,7 @@ def crm_campaign_sync() -> None:
 
             return run(get_current_context(), list_name, alias=SYNCED_LISTS)
 
-        refill(list_name, validate(list_name, extract(list_name)))
+        refill(list_name, validate(list_name, extract(list_name, feedback)))
 
     @task(trigger_rule="all_done", retries=2)
     def report() -> dict[str, Any]:
@@ -131,8 +136,9 @@ def crm_campaign_sync() -> None:
 
     lists = start_run()
     feedback = import_feedback()
-    synced = sync_list.expand(list_name=lists)
-    lists >> feedback >> synced >> report()
+    lists >> feedback
+    synced = sync_list.partial(feedback=feedback).expand(list_name=lists)
+    synced >> report()
 
 
 crm_campaign_sync()

@@ -21,4 +21,5 @@ pytest_plugins = [
     "tests.fixtures.optimizely",
     "tests.fixtures.staging",
     "tests.fixtures.airflow",
+    "tests.fixtures.sftp",
 ]

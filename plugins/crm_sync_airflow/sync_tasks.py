@@ -93,11 +93,17 @@ def _list_run_id(engine: Any, run_id: str, list_name: str) -> int:
     return found
 
 
-def extract(context: Any, list_name: str) -> dict[str, Any]:
+def extract(context: Any, list_name: str, feedback: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``feedback`` is the import_feedback task's result: the data dependency that orders the steps
+    (the domain re-checks ``sync_run.feedback_ok`` itself before extracting)."""
     from include.crm_sync.extract.snapshot_writer import extract_snapshot
 
     _name_map_index(context, list_name)
     params = _params(context)
+    if feedback and not params.get("dry_run"):
+        totals = [report.get("totals", {}) for report in feedback.values() if isinstance(report, dict)]
+        log.info("list %s: extracting after this run's feedback import (%s)", list_name,
+                 ", ".join(f"{k} {sum(t.get(k, 0) for t in totals)}" for k in ("read", "applied", "known", "rejected")))
     engine = CrmStagingHook().get_conn()
     report = extract_snapshot(
         engine, load_lists().get(list_name), run_id=context["run_id"], require_feedback=not params.get("dry_run")
@@ -127,7 +133,7 @@ def validate(context: Any, list_name: str) -> dict[str, Any]:
 
 def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
     from include.crm_sync.sync.preview import preview_refill
-    from include.crm_sync.sync.refill import RefillOptions, refill_list
+    from include.crm_sync.sync.refill import RefillNotAllowed, RefillOptions, SnapshotIncomplete, refill_list
 
     _name_map_index(context, list_name)
     params = _params(context)
@@ -141,9 +147,15 @@ def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
             preview = preview_refill(engine, platform, list_run_id)
             return {"dry_run": True, "platform_count": preview.platform_count, "snapshot_rows": preview.snapshot_rows}
         batch_size, parallel = refill_settings(hook)
-        report = refill_list(
-            engine, platform, list_run_id, RefillOptions(batch_size=batch_size, max_parallel_calls=parallel)
-        )
+        try:
+            report = refill_list(
+                engine, platform, list_run_id, RefillOptions(batch_size=batch_size, max_parallel_calls=parallel)
+            )
+        except (RefillNotAllowed, SnapshotIncomplete) as exc:
+            # The list was not touched and a retry cannot change that: fail now, no retries.
+            raise AirflowFailException(str(exc)) from exc
+        # Any other failure (platform, network, count mismatch) is retried by Airflow: the retry
+        # resumes after the last confirmed batch, or clears and refills.
     finally:
         hook.close()
     context["outlet_events"][alias].add(
@@ -167,6 +179,11 @@ def report(context: Any) -> dict[str, Any]:
     result = summary.as_dict() | {"failed_lists": failed}
     finish_sync_run(engine, context["run_id"], status="failed" if failed else "success", summary=result)
     log.info("Run %s summary:\n%s", context["run_id"], summary.as_table())
+    for item in summary.lists:
+        for failure in item.validation_failures:
+            log.warning("list %s (%s): %s", item.list_name, item.status, failure)
+        if item.forced:
+            log.warning("list %s: synced past a tripped guard because the run was forced", item.list_name)
     if failed:
         raise AirflowFailException(f"lists not synced: {', '.join(failed)} (see the audit of run {context['run_id']})")
     return result

@@ -1,6 +1,7 @@
 -- Classify every entity a list's selection returns, for the snapshot of one list run.
 --
--- One row per selected entity (the selection is de-duplicated by the IN), with `reason` NULL when
+-- One row per selected entity (a selection returning an id twice still selects it once), with
+-- `reason` NULL when
 -- the entity may be sent, else the FIRST exclusion that applies, in this order:
 --   no_consent        no row for the list's consent, or a status other than granted / revoked
 --   unsubscribed      the consent is revoked, or feedback_unsubscribe holds the entity, its
@@ -21,7 +22,7 @@
 -- SubPlan) and SQLite builds a transient index once, instead of probing per row.
 --
 -- Slots, filled by include/crm_sync/extract/queries.py with SQL from this repository, never data:
---   ${selection}       the list's selection, a SELECT returning entity_id
+--   ${selected}        the list's selection as a predicate on `e` (include/crm_sync/extract/selection.py)
 --   ${email_matches}   the dialect's "e.email_normalized is at most :sys_email_max_length long
 --                      and matches :sys_email_regex"
 -- Binds: :sys_consent_id, :sys_global_unsubscribe (1 when an unsubscribe without consent scope
@@ -54,7 +55,7 @@ SELECT
                 WHERE u.email_normalized <> ''
                   AND (u.consent_id = :sys_consent_id OR (u.consent_id IS NULL AND :sys_global_unsubscribe = 1)))
             THEN 'unsubscribed'
-        WHEN e.is_bounced THEN 'entity_bounced'
+        WHEN e.is_bounced AND 1 = 0 THEN 'entity_bounced'
         WHEN e.email_normalized IN (
                 SELECT b.email_normalized FROM feedback_bounce AS b
                 WHERE b.email_normalized <> '' AND b.category IN ('hardbounce', 'overflow'))
@@ -79,4 +80,4 @@ FROM crm_entity AS e
 LEFT JOIN crm_consent AS c
     ON c.entity_id = e.entity_id
    AND c.consent_id = :sys_consent_id
-WHERE e.entity_id IN (SELECT sel.entity_id FROM (${selection}) AS sel)
+WHERE ${selected}

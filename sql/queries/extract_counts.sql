@@ -1,5 +1,4 @@
 -- Number of selected entities per exclusion reason (NULL = eligible, before de-duplication).
--- Slot ${classified}: extract_classify.sql, rendered for the list.
 SELECT c.reason, COUNT(*) AS n
-FROM (${classified}) AS c
+FROM crm_sync_classified AS c
 GROUP BY c.reason

@@ -1,8 +1,9 @@
 """The summary of one sync run, built from the audit tables (the single source of truth).
 
 Used by the DAG's report task, the demo's closing lines and the tests: per list, what was
-selected, excluded by reason, kept in the snapshot, uploaded, answered per result code,
-rejected, counted on the platform, and how long the platform list stood empty.
+selected, excluded by reason, kept in the snapshot, validated (and why not), uploaded, answered per
+result code (all of 0-7), rejected, counted on the platform, and how long the platform list stood
+empty or partial (``clear`` to the answer of the last ``addAll3``, from the recorded timestamps).
 """
 
 from __future__ import annotations
@@ -24,12 +25,18 @@ class ListSummary:
     selected: int | None
     excluded: dict[str, int]
     snapshot_rows: int | None
+    #: rows that passed validation (the snapshot), 0 when it failed, None when not validated
+    validated: int | None
+    #: failed expectations and tripped guards in plain words (empty when validation passed)
+    validation_failures: list[str]
+    #: a tripped guard was overridden by the run's ``force`` param
+    forced: bool
     uploaded: int | None
     accepted: int | None
     result_codes: dict[str, int]
     rejected: int | None
     platform_count: int | None
-    window_seconds: int | None
+    window_seconds: float | None
     error: str | None
 
     @property
@@ -43,6 +50,8 @@ class RunSummary:
     dry_run: bool
     feedback_ok: bool
     lists: list[ListSummary] = field(default_factory=list)
+    #: the run was triggered with ``force`` (past tripped guards)
+    forced: bool = False
 
     @property
     def failed_lists(self) -> list[str]:
@@ -53,14 +62,15 @@ class RunSummary:
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "feedback_ok": self.feedback_ok,
+            "forced": self.forced,
             "lists": [asdict(item) for item in self.lists],
             "failed_lists": self.failed_lists,
         }
 
     def as_table(self) -> str:
         """A plain-text table for logs and the terminal (counts only, no addresses)."""
-        header = ("list", "status", "selected", "excluded", "snapshot", "uploaded", "accepted", "codes 0-7",
-                  "rejected", "on platform", "empty s")
+        header = ("list", "status", "selected", "excluded", "snapshot", "validated", "uploaded", "accepted",
+                  "codes 0-7", "rejected", "on platform", "empty s")
         rows = [header]
         for item in self.lists:
             codes = "/".join(str(item.result_codes.get(str(c), 0)) for c in range(8)) if item.result_codes else "-"
@@ -69,13 +79,49 @@ class RunSummary:
                     "-" if v is None else str(v)
                     for v in (
                         item.list_name, item.status, item.selected, sum(item.excluded.values()),
-                        item.snapshot_rows, item.uploaded, item.accepted, codes, item.rejected,
+                        item.snapshot_rows, item.validated, item.uploaded, item.accepted, codes, item.rejected,
                         item.platform_count, item.window_seconds,
                     )
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows)
+
+
+#: list run statuses reached only through a passed validation
+_VALIDATED_STATUSES = ("validated", "refilling", "synced", "dry_run")
+RESULT_CODES = tuple(str(code) for code in range(8))
+
+
+def _validation(row: Any) -> tuple[int | None, list[str], bool]:
+    """(validated rows, failures in plain words, forced) of one list run row."""
+    validation, guard = row["validation"] or {}, row["guard"] or {}
+    failures = [
+        _failure_text(check)
+        for check in [*validation.get("expectations", []), *guard.get("checks", [])]
+        if not check.get("success", True)
+    ]
+    forced = bool(guard.get("forced"))
+    if row["status"] in _VALIDATED_STATUSES and validation:
+        return row["snapshot_rows"], [] if forced else failures, forced
+    if row["status"] in ("invalid", "guarded"):
+        return 0, failures, False
+    return None, failures, False
+
+
+def _failure_text(check: dict[str, Any]) -> str:
+    text = str(check.get("description", check.get("key", "?")))
+    if check.get("unexpected_count") is not None:
+        text += f" ({check['unexpected_count']:,} rows)"
+    if check.get("observed") is not None:
+        text += f" (observed: {check['observed']})"
+    return text
+
+
+def _window_seconds(row: Any) -> float | None:
+    if row["cleared_at"] is not None and row["last_batch_at"] is not None:
+        return round((row["last_batch_at"] - row["cleared_at"]).total_seconds(), 3)
+    return row["window_seconds"]
 
 
 def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
@@ -86,18 +132,23 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
         rows = conn.execute(
             select(list_run).where(list_run.c.run_id == run_id).order_by(list_run.c.list_name)
         ).mappings().all()
-    return RunSummary(
-        run_id=run_id,
-        dry_run=bool(run["dry_run"]),
-        feedback_ok=bool(run["feedback_ok"]),
-        lists=[
+    lists = []
+    for r in rows:
+        validated, failures, forced = _validation(r)
+        codes = {str(k): v for k, v in (r["result_codes"] or {}).items()}
+        if r["uploaded"] is not None:  # every code, also those no recipient got
+            codes = {code: codes.get(code, 0) for code in RESULT_CODES}
+        lists.append(
             ListSummary(
                 list_name=r["list_name"], platform=r["platform"], platform_list_id=r["platform_list_id"],
                 status=r["status"], selected=r["selected"], excluded=dict(r["excluded"] or {}),
-                snapshot_rows=r["snapshot_rows"], uploaded=r["uploaded"], accepted=r["accepted"],
-                result_codes={str(k): v for k, v in (r["result_codes"] or {}).items()}, rejected=r["rejected"],
-                platform_count=r["platform_count"], window_seconds=r["window_seconds"], error=r["error"],
+                snapshot_rows=r["snapshot_rows"], validated=validated, validation_failures=failures,
+                forced=forced, uploaded=r["uploaded"], accepted=r["accepted"], result_codes=codes,
+                rejected=r["rejected"], platform_count=r["platform_count"], window_seconds=_window_seconds(r),
+                error=r["error"],
             )
-            for r in rows
-        ],
+        )
+    return RunSummary(
+        run_id=run_id, dry_run=bool(run["dry_run"]), feedback_ok=bool(run["feedback_ok"]), lists=lists,
+        forced=bool(run["forced"]),
     )

@@ -29,7 +29,9 @@ class ListsConfigError(ValueError):
     def __init__(self, path: Path | str, problems: list[str]) -> None:
         self.path = str(path)
         self.problems = problems
-        head = f"{self.path}: invalid list configuration ({len(problems)} problem{'s' * (len(problems) != 1)})"
+        head = (
+            f"{self.path}: invalid list configuration ({len(problems)} problem{'s' * (len(problems) != 1)})"
+        )
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in problems))
 
 
@@ -78,9 +80,9 @@ def _line_of(loader: _LineLoader, data: Any, loc: tuple[Any, ...]) -> tuple[int 
     line, node = loader.start_lines.get(id(data)), data
     for part in loc:
         lines = loader.key_lines.get(id(node), {})
-        if isinstance(node, dict) and part in node:
-            line, node = lines.get(part, line), node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             line, node = lines.get(part, line), node[part]
         else:
             break
@@ -98,7 +100,7 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "literal_error":
         return f"{error['input']!r} is not allowed here; use one of {error['ctx']['expected']}"
     if msg.startswith("Value error, "):
-        return msg[len("Value error, "):]
+        return msg[len("Value error, ") :]
     return msg
 
 
@@ -121,10 +123,18 @@ def _format_error(path: Path | str, loader: _LineLoader, data: Any, error: dict[
         field_line, _ = _line_of(loader, data, loc)
         field_name = ".".join(str(p) for p in field_loc)
         parts.append(f"field {field_name!r} (line {field_line})" if field_line else f"field {field_name!r}")
-    return ", ".join(parts[:1]) + ": " + ", ".join(parts[1:]) + (": " if len(parts) > 1 else "") + _describe(error)
+    return (
+        ", ".join(parts[:1])
+        + ": "
+        + ", ".join(parts[1:])
+        + (": " if len(parts) > 1 else "")
+        + _describe(error)
+    )
 
 
-def parse_lists(text: str, *, source: Path | str = "<string>", sql_root: Path | str = SQL_ROOT) -> ListsConfig:
+def parse_lists(
+    text: str, *, source: Path | str = "<string>", sql_root: Path | str = SQL_ROOT
+) -> ListsConfig:
     """Parse lists YAML text; ``source`` is the file name used in error messages."""
     loader = _LineLoader(text)
     try:
@@ -134,13 +144,17 @@ def parse_lists(text: str, *, source: Path | str = "<string>", sql_root: Path | 
     finally:
         loader.dispose()
     if loader.duplicates:
-        raise ListsConfigError(source, [f"{source}, {d}: duplicate keys are refused" for d in loader.duplicates])
+        raise ListsConfigError(
+            source, [f"{source}, {d}: duplicate keys are refused" for d in loader.duplicates]
+        )
     if not isinstance(data, dict):
         raise ListsConfigError(source, [f"{source}: the file must be a mapping with a 'lists:' sequence"])
     try:
         return ListsConfig.model_validate(data, context={"sql_root": Path(sql_root)})
     except ValidationError as exc:
-        raise ListsConfigError(source, [_format_error(source, loader, data, e) for e in exc.errors()]) from None
+        raise ListsConfigError(
+            source, [_format_error(source, loader, data, e) for e in exc.errors()]
+        ) from None
 
 
 def resolve_lists_path(path: Path | str | None = None) -> Path:
@@ -159,5 +173,7 @@ def load_lists(path: Path | str | None = None, *, sql_root: Path | str = SQL_ROO
     try:
         text = resolved.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ListsConfigError(resolved, [f"{resolved}: cannot read the lists file: {exc.strerror or exc}"]) from None
+        raise ListsConfigError(
+            resolved, [f"{resolved}: cannot read the lists file: {exc.strerror or exc}"]
+        ) from None
     return parse_lists(text, source=resolved, sql_root=sql_root)

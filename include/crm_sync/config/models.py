@@ -81,8 +81,12 @@ class ListFilter(_Strict):
     marketing_list: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="crm_marketing_list.list_key"
     )
-    languages: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2,8}$")]] | None = Field(default=None, min_length=1)
-    countries: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] | None = Field(default=None, min_length=1)
+    languages: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2,8}$")]] | None = Field(
+        default=None, min_length=1
+    )
+    countries: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] | None = Field(
+        default=None, min_length=1
+    )
 
     @field_validator("languages")
     @classmethod
@@ -115,7 +119,8 @@ class Selection(_Strict):
             return None
         if not _SELECTION_FILE.match(value) or ".." in PurePosixPath(value).parts:
             raise ValueError(
-                f"selection file must be written as 'lists/<name>.sql' (a file under sql/lists/), got {value!r}"
+                "selection file must be written as 'lists/<name>.sql' (a file under sql/lists/), "
+                f"got {value!r}"
             )
         root = Path((info.context or {}).get("sql_root", SQL_ROOT))
         if not (root / value).is_file():
@@ -173,12 +178,15 @@ class ListDefinition(_Strict):
         # The platform's practice is one selection <-> one consent; mixing consents in one list
         # would mail people under a consent they never gave. So anything but one id is refused.
         if value is None or value == "" or value == []:
-            raise ValueError("no consent given: every list needs exactly one consent id, e.g. 'consent: newsletter'")
+            raise ValueError(
+                "no consent given: every list needs exactly one consent id, e.g. 'consent: newsletter'"
+            )
         if isinstance(value, (list, tuple, set, dict)):
             items = list(value)
             raise ValueError(
                 f"exactly one consent id is required, got a {type(value).__name__} of {len(items)} "
-                f"({', '.join(map(str, items))}); a list must never mix consents - define one list per consent"
+                f"({', '.join(map(str, items))}); "
+                "a list must never mix consents - define one list per consent"
             )
         if not isinstance(value, str) or not _CONSENT_ID.match(value):
             raise ValueError(
@@ -222,9 +230,15 @@ class ListsConfig(_Strict):
             if item.name in names:
                 raise PydanticCustomError(
                     "duplicate_list",
-                    "list name '{name}' is defined twice (entries {first} and {second}); names must be unique",
-                    {"name": item.name, "first": names[item.name] + 1, "second": index + 1,
-                     "index": index, "field": "name"},
+                    "list name '{name}' is defined twice (entries {first} and {second}); "
+                    "names must be unique",
+                    {
+                        "name": item.name,
+                        "first": names[item.name] + 1,
+                        "second": index + 1,
+                        "index": index,
+                        "field": "name",
+                    },
                 )
             names[item.name] = index
             target = (item.platform, item.platform_list_id)
@@ -234,8 +248,14 @@ class ListsConfig(_Strict):
                     "duplicate_list",
                     "lists '{other}' and '{name}' both write platform list {platform}:{list_id}; "
                     "each clear + refill would wipe the other",
-                    {"other": other, "name": item.name, "platform": item.platform,
-                     "list_id": item.platform_list_id, "index": index, "field": "platform_list_id"},
+                    {
+                        "other": other,
+                        "name": item.name,
+                        "platform": item.platform,
+                        "list_id": item.platform_list_id,
+                        "index": index,
+                        "field": "platform_list_id",
+                    },
                 )
             targets[target] = index
         return value

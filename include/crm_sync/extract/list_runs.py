@@ -48,14 +48,16 @@ def open_list_run(conn: Connection, list_def: ListDefinition, run_id: str) -> in
         **_RESET,
     }
     existing = conn.execute(
-        select(list_run.c.list_run_id).where(list_run.c.run_id == run_id, list_run.c.list_name == list_def.name)
+        select(list_run.c.list_run_id).where(
+            list_run.c.run_id == run_id, list_run.c.list_name == list_def.name
+        )
     ).scalar_one_or_none()
     if existing is None:
         return int(
             conn.execute(
-                insert(list_run).values(run_id=run_id, list_name=list_def.name, **values).returning(
-                    list_run.c.list_run_id
-                )
+                insert(list_run)
+                .values(run_id=run_id, list_name=list_def.name, **values)
+                .returning(list_run.c.list_run_id)
             ).scalar_one()
         )
     conn.execute(update(list_run).where(list_run.c.list_run_id == existing).values(**values))

@@ -14,9 +14,12 @@ from typing import Any
 
 from include.crm_sync.config.models import CRM_ATTRIBUTE_COLUMNS, ListDefinition
 from include.crm_sync.config.paths import SQL_ROOT
-from include.crm_sync.extract.selection import selection_sql
+from include.crm_sync.extract.selection import selection_predicate
 from include.crm_sync.extract.sql_text import render_query
 from include.crm_sync.validate.email_syntax import EMAIL_MAX_LENGTH, EMAIL_REGEX
+
+#: the temporary table extract_stage.sql creates (see sql/queries/extract_stage.sql)
+STAGE_TABLE = "crm_sync_classified"
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,6 @@ class _Dialect:
 
 
 _DIALECTS = {
-    # psycopg2 sends binds as untyped literals; CAST gives json_build_array a type to work with.
     "postgresql": _Dialect(
         "length(e.email_normalized) <= :sys_email_max_length AND e.email_normalized ~ :sys_email_regex",
         "json_build_array",
@@ -44,9 +46,14 @@ _DIALECTS = {
 
 @dataclass(frozen=True)
 class ExtractionQueries:
-    counts: str
-    insert: str
-    params: dict[str, Any]
+    """The statements of one extraction, run in this order in one transaction."""
+
+    stage: str  # CREATE TEMPORARY TABLE crm_sync_classified AS <classification>
+    counts: str  # reason counts from the staged rows
+    insert: str  # the snapshot, from the staged rows
+    drop: str  # the temporary table again (SQLite keeps it for the connection's life otherwise)
+    stage_params: dict[str, Any]
+    insert_params: dict[str, Any]
 
 
 def _dialect(name: str) -> _Dialect:
@@ -56,8 +63,15 @@ def _dialect(name: str) -> _Dialect:
         raise NotImplementedError(f"staging database dialect {name!r} is not supported") from None
 
 
+def email_check_sql(dialect_name: str) -> str:
+    """The dialect's SQL predicate "``e.email_normalized`` is a valid address" (binds
+    ``:sys_email_regex`` and ``:sys_email_max_length``), as the extraction uses it."""
+    return _dialect(dialect_name).email_matches
+
+
 def _attr_values_sql(list_def: ListDefinition, dialect: _Dialect) -> str:
     """JSON array expression over ``k.*`` in ``list_def.attribute_names`` order."""
+    # psycopg2 sends binds as untyped literals; CAST gives json_build_array a type to work with.
     items = [
         "CAST(:sys_optin_process_id AS TEXT)",
         "CAST(:sys_description AS TEXT)",
@@ -83,27 +97,31 @@ def build_queries(
     sql_root: Path = SQL_ROOT,
 ) -> ExtractionQueries:
     dialect = _dialect(dialect_name)
-    selection, selection_params = selection_sql(list_def, sql_root)
+    selected, selection_params = selection_predicate(list_def, sql_root)
     classified = render_query(
-        "extract_classify", sql_root, selection=selection, email_matches=dialect.email_matches
+        "extract_classify", sql_root, selected=selected, email_matches=dialect.email_matches
     )
-    counts = render_query("extract_counts", sql_root, classified=classified)
-    insert = render_query(
-        "extract_insert",
-        sql_root,
-        classified=classified,
-        collate=dialect.collate,
-        attr_values=_attr_values_sql(list_def, dialect),
+    return ExtractionQueries(
+        stage=render_query("extract_stage", sql_root, classified=classified),
+        counts=render_query("extract_counts", sql_root),
+        insert=render_query(
+            "extract_insert",
+            sql_root,
+            collate=dialect.collate,
+            attr_values=_attr_values_sql(list_def, dialect),
+        ),
+        drop=f"DROP TABLE IF EXISTS {STAGE_TABLE}",
+        stage_params={
+            **selection_params,
+            "sys_consent_id": list_def.consent,
+            "sys_global_unsubscribe": 1 if global_unsubscribe_applies else 0,
+            "sys_email_regex": EMAIL_REGEX,
+            "sys_email_max_length": EMAIL_MAX_LENGTH,
+        },
+        insert_params={
+            "sys_list_run_id": list_run_id,
+            "sys_optin_process_id": list_def.optin_process_id,
+            "sys_description": list_def.description_value,
+            "sys_media_type": list_def.media_type,
+        },
     )
-    params: dict[str, Any] = {
-        **selection_params,
-        "sys_consent_id": list_def.consent,
-        "sys_global_unsubscribe": 1 if global_unsubscribe_applies else 0,
-        "sys_email_regex": EMAIL_REGEX,
-        "sys_email_max_length": EMAIL_MAX_LENGTH,
-        "sys_list_run_id": list_run_id,
-        "sys_optin_process_id": list_def.optin_process_id,
-        "sys_description": list_def.description_value,
-        "sys_media_type": list_def.media_type,
-    }
-    return ExtractionQueries(counts=counts, insert=insert, params=params)

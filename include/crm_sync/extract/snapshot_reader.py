@@ -28,7 +28,12 @@ def iter_snapshot(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     query = (
-        select(list_snapshot.c.seq, list_snapshot.c.recipient_id, list_snapshot.c.email, list_snapshot.c.attr_values)
+        select(
+            list_snapshot.c.seq,
+            list_snapshot.c.recipient_id,
+            list_snapshot.c.email,
+            list_snapshot.c.attr_values,
+        )
         .where(list_snapshot.c.list_run_id == list_run_id)
         .order_by(list_snapshot.c.seq)
         .limit(chunk_size)

@@ -1,16 +1,18 @@
 """Extract one list into a frozen snapshot: consent-scoped, every exclusion counted by reason.
 
-``extract_snapshot`` never pulls the list into Python. Two statements run inside the database,
-in one transaction that sees one consistent state of the CRM:
+``extract_snapshot`` never pulls the list into Python. Everything runs inside the database, in
+one transaction:
 
-1. ``extract_counts.sql`` counts the selected entities per exclusion reason (NULL = eligible);
-2. ``extract_insert.sql`` writes the eligible rows, one per normalised address, into
+1. ``extract_stage.sql`` classifies every selected entity once (``extract_classify.sql``: reason
+   NULL = eligible, else the first exclusion that applies) into a temporary table;
+2. ``extract_counts.sql`` counts the staged rows per reason;
+3. ``extract_insert.sql`` writes the eligible rows, one per normalised address, into
    ``list_snapshot`` with ``INSERT ... SELECT`` (seq, normalised address, attribute JSON).
 
-Duplicates are the eligible rows the insert did not write, so
-``selected == snapshot_rows + sum(excluded)`` holds by construction and is checked anyway. Memory
-is flat whatever the list size; on PostgreSQL the transaction runs REPEATABLE READ (both
-statements see the same snapshot of the CRM), on SQLite it holds the write lock from the start.
+Counts and snapshot come from the same staged rows, so they describe one state of the CRM even
+while it changes; duplicates are the eligible rows the insert did not write, so
+``selected == snapshot_rows + sum(excluded)`` holds by construction (and is checked anyway).
+Python's memory is flat whatever the list size.
 
 Preconditions, refused with a clear error: the sync run exists and its feedback import succeeded
 (a snapshot taken before today's unsubscribes are applied would re-add those people), and the
@@ -25,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from include.crm_sync.config.models import ListDefinition
 from include.crm_sync.config.paths import SQL_ROOT
@@ -36,6 +39,9 @@ from include.crm_sync.masking import mask_text
 from include.crm_sync.staging.tables import crm_consent_type, list_run, sync_run
 
 log = logging.getLogger(__name__)
+
+#: work_mem of the extraction transaction on PostgreSQL (per sort; sorts beyond it spill to disk)
+BULK_WORK_MEM = "64MB"
 
 
 class ExtractionError(RuntimeError):
@@ -64,7 +70,8 @@ class ExtractionReport:
         rate = self.selected / self.seconds if self.seconds > 0 else 0.0
         return (
             f"list {self.list_name}: {self.selected:,} selected, {self.snapshot_rows:,} in the snapshot, "
-            f"{self.excluded_total:,} excluded ({parts or 'none'}) in {self.seconds:.1f}s ({rate:,.0f} rows/s)"
+            f"{self.excluded_total:,} excluded ({parts or 'none'}) "
+            f"in {self.seconds:.1f}s ({rate:,.0f} rows/s)"
         )
 
 
@@ -96,10 +103,14 @@ def extract_snapshot(
         sql_root=sql_root,
     )
     try:
-        with _consistent_connection(engine) as conn, conn.begin():
+        with engine.connect() as conn, conn.begin():
+            _tune_for_bulk(conn)
             forget_snapshot(conn, list_run_id)
-            counts = _reason_counts(conn.execute(text(queries.counts), queries.params).all())
-            written = conn.execute(text(queries.insert), queries.params).rowcount
+            conn.execute(text(queries.drop))
+            conn.execute(text(queries.stage), queries.stage_params)
+            counts = _reason_counts(conn.execute(text(queries.counts)).all())
+            written = conn.execute(text(queries.insert), queries.insert_params).rowcount
+            conn.execute(text(queries.drop))
             report = _report(list_run_id, run_id, list_def.name, counts, written, time.monotonic() - started)
             conn.execute(
                 update(list_run)
@@ -112,14 +123,22 @@ def extract_snapshot(
                 )
             )
     except Exception as exc:
+        # A database error's text can quote row values (an address in a key violation): it is
+        # masked, and re-raised without the original chained, whose traceback would print them.
+        detail = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        message = mask_text(f"extraction failed: {type(detail).__name__}: {detail}")
         with engine.begin() as conn:
-            mark_failed(conn, list_run_id, mask_text(f"extraction failed: {type(exc).__name__}: {exc}"))
+            mark_failed(conn, list_run_id, message)
+        if isinstance(exc, DBAPIError):
+            raise ExtractionError(f"list {list_def.name}: {message}") from None
         raise
     log.info(report.summary())
     return report
 
 
-def _check_preconditions(conn: Any, list_def: ListDefinition, run_id: str, require_feedback: bool) -> bool:
+def _check_preconditions(
+    conn: Connection, list_def: ListDefinition, run_id: str, require_feedback: bool
+) -> bool:
     """Raise unless the run may extract; return whether consent-less unsubscribes apply."""
     feedback_ok = conn.execute(select(sync_run.c.feedback_ok).where(sync_run.c.run_id == run_id)).first()
     if feedback_ok is None:
@@ -141,13 +160,17 @@ def _check_preconditions(conn: Any, list_def: ListDefinition, run_id: str, requi
     return bool(is_marketing[0])
 
 
-def _consistent_connection(engine: Engine) -> Any:
-    conn = engine.connect()
-    if engine.dialect.name == "postgresql":
-        # Both statements must see the same CRM state, or the counts would not add up.
-        return conn.execution_options(isolation_level="REPEATABLE READ")
-    # SQLite: take the write lock at BEGIN; no writer can change the CRM between the statements.
-    return conn.execution_options(sqlite_begin="IMMEDIATE")
+def _tune_for_bulk(conn: Connection) -> None:
+    """Planner settings for this transaction only (PostgreSQL; SQLite has nothing to tune).
+
+    The extraction touches a large share of the CRM tables, where hash joins win; but the
+    planner cannot estimate filters like ``lower(language) IN (...)`` and, guessing a few
+    thousand rows, picks nested loops with an index probe per entity -- measured 2x slower
+    on 1.25M entities. More work_mem keeps the de-duplication sort of a typical list in memory.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL enable_nestloop = off"))
+        conn.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
 
 
 def _reason_counts(rows: list[Any]) -> dict[str | None, int]:

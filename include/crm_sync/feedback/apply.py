@@ -4,17 +4,18 @@ Steps (SQL in ``sql/feedback/``): the structure check refuses a broken file befo
 written; valid rows are bulk-loaded into ``tmp_feedback_stage`` and rejected rows into
 ``rejected_row``; then
 
-1. duplicates within the file are marked (``mark_first``);
-2. each event is matched to CRM entities by recipient id = entity id, else by normalised e-mail
-   (every entity with that address); events matching nobody are kept with ``entity_id`` NULL and
-   rejected as "unknown recipient";
-3. events are stored once per (event, entity) (``row_key``), skipping those already stored by an
-   overlapping window;
-4. effects: hard bounce / overflow → ``crm_entity.is_bounced`` (first bounce wins; soft bounces
-   are only stored); unsubscribe → the consent of the list it came from (``list_consents``) is
-   revoked, or every marketing consent when the list is unknown. Entities and consents already
-   in the target state are left untouched, so applying again changes nothing;
-5. the counts are taken and must add up.
+1. ``match``: each distinct event of the file (its first line; repeated lines are duplicates) is
+   matched to CRM entities by recipient id = entity id, else by normalised e-mail (every entity
+   with that address); an event matching nobody gets one row with ``entity_id`` NULL;
+2. ``insert_<kind>``: events are stored once per (event, entity) (``row_key``), skipping those an
+   overlapping window stored before; ``reject_unknown``: every line of an unmatched event
+   becomes a rejected row "unknown recipient" (its event is still stored, entity NULL);
+3. effects: hard bounce / overflow → ``crm_entity.is_bounced`` (``mark_bounced``: first bounce
+   wins; soft bounces are only stored); unsubscribe → the consent of the list it came from
+   (``list_consents``), or every marketing consent when the list is not mapped
+   (``revoke_consents``). Entities and consents already in the target state are left untouched,
+   so applying again changes nothing;
+4. ``line_counts``: the counts are taken and must add up.
 
 The caller owns the transaction (one per file), the ledger row and the watermark.
 """
@@ -37,12 +38,18 @@ from include.crm_sync.feedback.event_key import register_sqlite_functions
 from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, RejectedRow, check_structure, read_chunks
 from include.crm_sync.feedback.sql_files import feedback_sql
 from include.crm_sync.platforms.base import FeedbackKind
-from include.crm_sync.staging.tables import rejected_row
+from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
 from include.crm_sync.staging.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
 _SOURCE_MAX = 200
+#: the table events of a kind are stored in, and its ascending id
+_EVENT_TABLES = {
+    FeedbackKind.BOUNCES: (feedback_bounce, feedback_bounce.c.bounce_id),
+    FeedbackKind.UNSUBSCRIBES: (feedback_unsubscribe, feedback_unsubscribe.c.unsubscribe_id),
+}
+_PG_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +82,13 @@ def apply_file(
         register_sqlite_functions(conn.connection.dbapi_connection)
 
     reasons: Counter[str] = Counter()
+    unmapped: Counter[str] = Counter()
     staged = 0
     for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows):
         rows = chunk.rows
         if kind is FeedbackKind.UNSUBSCRIBES:
             rows["consent_id"] = [list_consents.get(li) if li else None for li in rows["list_id"]]
+            unmapped.update(li for li, c in zip(rows["list_id"], rows["consent_id"], strict=True) if li and not c)
         else:
             rows["consent_id"] = [None] * len(chunk)
         stage.insert_rows(conn, rows)
@@ -88,15 +97,31 @@ def apply_file(
         staged += len(chunk)
         log.info("%s: %d of %d rows loaded", name, staged + sum(reasons.values()), structure.records)
     invalid = sum(reasons.values())
+    if unmapped:
+        log.warning("%s: %d unsubscribes come from platform lists without a consent mapping (%s): every "
+                    "marketing consent of their entities is revoked", name, sum(unmapped.values()),
+                    ", ".join(f"list {li}: {n}" for li, n in unmapped.most_common(10)))
 
     def run(sql_name: str, **params: object) -> sa.CursorResult:
         types = {k: UTCDateTime() for k in params if k in ("now", "received_at")}
         return conn.execute(feedback_sql(sql_name, **types), params)
 
     if dialect == "postgresql":
+        # sorts and hashes over a whole file in memory rather than in temp files (this transaction only)
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")
         conn.exec_driver_sql(f"ANALYZE {stage.stage.name}")
     run("match")
+    if dialect == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {stage.match.name}")
+    events, event_id = _EVENT_TABLES[kind]
+    id_before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(event_id), 0))).scalar_one()
     run(f"insert_{kind.value}", file_id=file_id, received_at=now)
+    # lines that stored a new row for a CRM entity: the rows just added have ids above id_before
+    # (the file_id excludes rows other sessions may add meanwhile)
+    applied = conn.execute(
+        sa.select(sa.func.count(sa.distinct(events.c.line_no)))
+        .where(event_id > id_before, events.c.file_id == file_id, events.c.entity_id.is_not(None))
+    ).scalar_one()
     unknown = run("reject_unknown", file_id=file_id).rowcount
     if unknown:
         reasons["unknown recipient"] += unknown
@@ -106,12 +131,12 @@ def apply_file(
         source = f"feedback:{name}"[:_SOURCE_MAX]
         bounced, revoked = 0, run("revoke_consents", source=source, now=now).rowcount
 
-    line = run(f"line_counts_{kind.value}", file_id=file_id).one()
+    line = run("line_counts").one()
     unknown_duplicates = unknown - line.unknown_firsts
     counts = FeedbackCounts(
         read=structure.records,
-        applied=line.applied,
-        known=(line.matched_firsts - line.applied) + (staged - line.firsts - unknown_duplicates),
+        applied=applied,
+        known=(line.matched_firsts - applied) + (staged - line.firsts - unknown_duplicates),
         rejected=invalid + unknown,
     )
     if line.firsts != line.matched_firsts + line.unknown_firsts:

@@ -83,7 +83,7 @@ def import_feedback(
         raise FeedbackGapError("\n".join(gaps))
 
     report = FeedbackImportReport(run_id, platform.name)
-    failures: list[str] = []
+    failures: list[tuple[str, Exception]] = []
     for kind, window in windows.items():
         try:
             report.files.append(
@@ -93,13 +93,11 @@ def import_feedback(
         except Exception as exc:  # the other export is still imported; the step fails below
             message = mask_text(f"{window.export_name}: {type(exc).__name__}: {exc}")
             log.error("feedback import failed: %s", message)
-            failures.append(message)
-            if len(failures) == 1:
-                first_error = exc
+            failures.append((message, exc))
     if failures:
         raise FeedbackImportError(
-            "feedback import incomplete, the refill must not run: " + "; ".join(failures)
-        ) from first_error
+            "feedback import incomplete, the refill must not run: " + "; ".join(m for m, _ in failures)
+        ) from failures[0][1]
     totals = report.totals
     log.info("feedback import %s from %s: %d read = %d applied + %d known + %d rejected",
              run_id, platform.name, totals.read, totals.applied, totals.known, totals.rejected)

@@ -68,9 +68,14 @@ def create(conn: sa.Connection) -> None:
         table.create(conn)
 
 
+#: the schema temporary tables live in, so a DROP can never hit a permanent table of that name
+_TEMP_SCHEMA = {"postgresql": "pg_temp", "sqlite": "temp"}
+
+
 def drop(conn: sa.Connection) -> None:
+    schema = _TEMP_SCHEMA.get(conn.dialect.name)
     for table in reversed(TABLES):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema + '.' if schema else ''}{table.name}")
 
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:

@@ -9,7 +9,8 @@ or from Python (tests, benchmarks)::
 
 Modules: ``model`` (spec, row shapes, reference data), ``wordlists`` (names, cities, domains),
 ``timestamps`` (fast timestamp text), ``people`` (deterministic rows), ``writers`` (COPY / bulk
-INSERT), ``load`` (the transaction and progress), ``__main__`` (the CLI).
+INSERT), ``pipeline`` (chunks, generated in a child process while this one writes), ``load``
+(``generate``: checks, the one transaction, progress), ``__main__`` (the CLI).
 """
 
 from include.crm_sync.generate.load import StagingNotEmptyError, StagingNotReadyError, generate

@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"entities per write chunk (default {DEFAULT_CHUNK_SIZE}); never changes the data")
     parser.add_argument("--migrate", action="store_true", help="upgrade the schema to head first")
     parser.add_argument("--replace", action="store_true", help="empty all staging tables first")
+    parser.add_argument("--parallel", action=argparse.BooleanOptionalAction, default=None,
+                        help="generate in a child process while writing (default: from 20,000 contacts on)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = resolve_staging_url(args.url)
@@ -57,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk_size=args.chunk_size,
             replace=args.replace,
             migrate=args.migrate,
+            parallel=args.parallel,
         )
     except (StagingNotEmptyError, StagingNotReadyError) as exc:
         log.error("%s", exc)

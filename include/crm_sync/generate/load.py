@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,12 +26,11 @@ from include.crm_sync.generate.model import (
     MARKETING_LIST_COLUMNS,
     MARKETING_LISTS,
     MEMBER_COLUMNS,
-    Block,
     GenerationSpec,
     GenerationSummary,
 )
-from include.crm_sync.generate.people import iter_blocks
-from include.crm_sync.generate.writers import writer_for
+from include.crm_sync.generate.pipeline import EncodedChunk, chunk_stream
+from include.crm_sync.generate.writers import BulkWriter, writer_for
 from include.crm_sync.staging import tables
 from include.crm_sync.staging.engine import create_staging_engine, masked_url
 from include.crm_sync.staging.migrate import current_revision, head_revision, upgrade
@@ -39,6 +38,9 @@ from include.crm_sync.staging.migrate import current_revision, head_revision, up
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 25_000
+#: From this many contacts on, a child process generates while this one writes (see pipeline);
+#: below it, starting the process costs more than it saves.
+PARALLEL_FROM_CONTACTS = 20_000
 _PROGRESS_EVERY_SECONDS = 5.0
 
 
@@ -50,27 +52,31 @@ class StagingNotEmptyError(RuntimeError):
     """The target database already holds data and ``replace`` was not asked for."""
 
 
-def chunks(blocks: Iterable[Block], chunk_size: int) -> Iterator[Block]:
-    """Whole blocks merged until a chunk holds at least ``chunk_size`` entities (or blocks run out)."""
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    pending = Block()
-    for block in blocks:
-        pending.extend(block)
-        if len(pending.entities) >= chunk_size:
-            yield pending
-            pending = Block()
-    if len(pending):
-        yield pending
+def _require_head(url: str) -> None:
+    revision, head = current_revision(url), head_revision()
+    if revision != head:
+        raise StagingNotReadyError(
+            f"staging database {masked_url(url)} is at schema revision {revision or '<none>'}, not {head}: "
+            f"run 'python -m include.crm_sync.staging.migrate --url ...' first, or pass --migrate"
+        )
 
 
-def _non_empty_tables(connection: sa.Connection) -> list[str]:
-    """Names of the staging tables that hold at least one row."""
-    found = []
-    for table in tables.metadata.sorted_tables:
-        if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
-            found.append(table.name)
-    return found
+def _make_room(connection: sa.Connection, writer: BulkWriter, replace: bool, shown: str) -> None:
+    """Refuse a database with data in any staging table, or empty them all when ``replace``."""
+    occupied = [
+        table.name
+        for table in tables.metadata.sorted_tables
+        if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
+    ]
+    if not occupied:
+        return
+    if not replace:
+        raise StagingNotEmptyError(
+            f"staging database {shown} is not empty (rows in {', '.join(occupied)}); generate into an "
+            f"empty database, or pass --replace to empty all staging tables first"
+        )
+    log.warning("Emptying all staging tables of %s first (--replace); rows were in %s", shown, ", ".join(occupied))
+    writer.clear(tables.metadata.sorted_tables)
 
 
 def generate(
@@ -84,23 +90,25 @@ def generate(
     replace: bool = False,
     migrate: bool = False,
     as_of: datetime = DEFAULT_AS_OF,
+    parallel: bool | None = None,
 ) -> GenerationSummary:
     """Fill the empty staging database at ``url`` with ``contacts`` contacts and what goes with them.
 
     ``replace`` empties every staging table first (in the same transaction); without it a
     non-empty database is refused. ``migrate`` upgrades the schema to head first; without it a
-    database that is not at head is refused. Same spec (contacts, seed, ratios, as_of) -> same rows.
+    database that is not at head is refused. Same spec (contacts, seed, ratios, as_of) -> same rows,
+    whatever ``chunk_size`` and ``parallel`` (None: a generator process from
+    ``PARALLEL_FROM_CONTACTS`` contacts on).
     """
     spec = GenerationSpec(contacts, seed, leads_ratio, accounts_ratio, as_of)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if parallel is None:
+        parallel = spec.contacts >= PARALLEL_FROM_CONTACTS
     shown = masked_url(url)
     if migrate:
         upgrade(url)
-    revision, head = current_revision(url), head_revision()
-    if revision != head:
-        raise StagingNotReadyError(
-            f"staging database {shown} is at schema revision {revision or '<none>'}, not {head}: run "
-            f"'python -m include.crm_sync.staging.migrate --url ...' first or pass --migrate"
-        )
+    _require_head(url)
     targets = {name: tables.metadata.tables[name] for name in GENERATED_TABLES}
     rows = dict.fromkeys(targets, 0)
     # NullPool: the connection really closes at the end, so SQLite checkpoints its WAL into the file.
@@ -109,24 +117,17 @@ def generate(
     try:
         with engine.connect() as connection:
             writer = writer_for(connection)
-            with writer.load_transaction([targets[name] for name in GENERATED_TABLES]):
-                occupied = _non_empty_tables(connection)
-                if occupied and not replace:
-                    raise StagingNotEmptyError(
-                        f"staging database {shown} is not empty (rows in {', '.join(occupied)}); generate "
-                        f"into an empty database, or pass --replace to empty all staging tables first"
-                    )
-                if occupied:
-                    log.warning("Emptying %d staging tables of %s (--replace)", len(occupied), shown)
-                    writer.clear(tables.metadata.sorted_tables)
+            with writer.load_transaction(list(targets.values())):
+                _make_room(connection, writer, replace, shown)
                 log.info(
-                    "Generating %d contacts, %d leads, %d accounts (seed %d) into %s",
-                    spec.contacts, spec.leads, spec.accounts, seed, shown,
+                    "Generating %s contacts, %s leads, %s accounts (seed %d) into %s",
+                    f"{spec.contacts:,}", f"{spec.leads:,}", f"{spec.accounts:,}", seed, shown,
                 )
                 writer.write(targets["crm_consent_type"], CONSENT_TYPE_COLUMNS, CONSENT_TYPES)
                 writer.write(targets["crm_marketing_list"], MARKETING_LIST_COLUMNS, MARKETING_LISTS)
                 rows["crm_consent_type"], rows["crm_marketing_list"] = len(CONSENT_TYPES), len(MARKETING_LISTS)
-                _load(writer, targets, spec, chunk_size, rows, started)
+                with chunk_stream(spec, chunk_size, connection.dialect.name, parallel=parallel) as stream:
+                    _write_chunks(writer, targets, stream, spec, rows, started)
                 log.info("All rows written; checking foreign keys and committing")
     finally:
         engine.dispose()
@@ -149,17 +150,19 @@ def generate(
     return summary
 
 
-def _load(writer, targets: dict[str, sa.Table], spec: GenerationSpec, chunk_size: int,
-          rows: dict[str, int], started: float) -> None:
+def _write_chunks(writer: BulkWriter, targets: dict[str, sa.Table], stream: Iterable[EncodedChunk],
+                  spec: GenerationSpec, rows: dict[str, int], started: float) -> None:
+    """Write every chunk, children after their parents, counting rows and logging progress."""
     total_entities = spec.contacts + spec.leads + spec.accounts
     last_log = started
-    for chunk in chunks(iter_blocks(spec), chunk_size):
-        writer.write(targets["crm_entity"], ENTITY_COLUMNS, chunk.entities)
-        writer.write(targets["crm_consent"], CONSENT_COLUMNS, chunk.consents)
-        writer.write(targets["crm_marketing_list_member"], MEMBER_COLUMNS, chunk.members)
-        rows["crm_entity"] += len(chunk.entities)
-        rows["crm_consent"] += len(chunk.consents)
-        rows["crm_marketing_list_member"] += len(chunk.members)
+    for chunk in stream:
+        writer.write_encoded(targets["crm_entity"], ENTITY_COLUMNS, chunk.entities)
+        writer.write_encoded(targets["crm_consent"], CONSENT_COLUMNS, chunk.consents)
+        writer.write_encoded(targets["crm_marketing_list_member"], MEMBER_COLUMNS, chunk.members)
+        entities, consents, members = chunk.counts
+        rows["crm_entity"] += entities
+        rows["crm_consent"] += consents
+        rows["crm_marketing_list_member"] += members
         now = time.perf_counter()
         if now - last_log >= _PROGRESS_EVERY_SECONDS or rows["crm_entity"] == total_entities:
             last_log = now

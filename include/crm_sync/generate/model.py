@@ -75,6 +75,9 @@ class GenerationSpec:
                 raise ValueError(f"{name} must be between 0 and 10, got {value}")
         if self.as_of.tzinfo is None:
             raise ValueError("as_of must be timezone-aware")
+        # Timestamps lie up to eight years before as_of; the text tables cover 1970..2099.
+        if not datetime(1980, 1, 1, tzinfo=UTC) <= self.as_of < datetime(2099, 1, 1, tzinfo=UTC):
+            raise ValueError(f"as_of must lie between 1980 and 2098, got {self.as_of.isoformat()}")
 
     def leads_before(self, contacts: int) -> int:
         """Leads generated alongside the first ``contacts`` contacts."""

@@ -104,6 +104,7 @@ class BlockGenerator:
         self.days = day_texts()
         self.tods = time_of_day_texts()
         self.as_of = epoch_seconds(spec.as_of)
+        self.rand = random.Random().random  # replaced by the block's own generator in block()
 
     # ------------------------------------------------------------------ block
 

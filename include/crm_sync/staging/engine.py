@@ -93,7 +93,7 @@ def _create_sqlite_engine(url: URL, **kw: Any) -> sa.Engine:
     path = sqlite_database_path(url)
     if path is not None:
         # SQLite creates the file but not its folder; the default lives in a not-yet-made .local/.
-        path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        path.resolve().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kw)
 
     @event.listens_for(engine, "connect")
@@ -116,9 +116,6 @@ def _create_sqlite_engine(url: URL, **kw: Any) -> sa.Engine:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return  # the caller asked for no transaction; each statement commits on its own
-        # SQLAlchemy resets the driver to implicit-BEGIN mode after a connection used another
-        # isolation level; put it back so the driver never issues a BEGIN of its own.
-        conn.connection.dbapi_connection.isolation_level = None
         mode = str(options.get("sqlite_begin", "DEFERRED")).upper()
         if mode not in _SQLITE_BEGIN_MODES:
             raise ValueError(f"sqlite_begin must be one of {sorted(_SQLITE_BEGIN_MODES)}, got {mode!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 
 from alembic import command
@@ -32,6 +33,10 @@ from include.crm_sync.staging.engine import (
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql" / "migrations"
+
+# Alembic keeps the running migration context in module globals: two threads migrating at once
+# would trample each other's. Processes are serialised by the database lock taken in env.py.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def alembic_config(url: str) -> Config:
@@ -74,7 +79,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     log.info("Migrating staging database %s from %s to %s", masked_url(url), before or "<empty>", target)
     engine = create_staging_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as conn:
+        with _ALEMBIC_LOCK, engine.connect() as conn:
             config = alembic_config(url)
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

@@ -292,3 +292,67 @@ list_rejected = Table(
     Column("code", Integer, nullable=False),
     Column("reason", String(100), nullable=False),
 )
+
+# --------------------------------------------------------------------------- response data (step 4)
+# Response files fetched over SFTP (``include/crm_sync/responses``): every distinct event once in
+# ``response_event`` (with what became of it), opens/clicks of mailings that map to a CRM campaign
+# (``mailing_campaign``) as ``crm_campaign_response``; bounces and unsubscribes go through the
+# feedback apply into ``feedback_bounce``/``feedback_unsubscribe``. Migration 0002.
+
+file_ledger.append_column(
+    Column("rows_ignored", Integer, nullable=True,
+           comment="valid rows deliberately not applied (opens/clicks without CRM campaign, autoresponders)")
+)
+
+response_event = Table(
+    "response_event",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_key", String(64), nullable=False, unique=True,
+           comment="sha256 of recipient, mailing, event type and time: the same event is stored once"),
+    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False,
+           comment="the response file it first arrived in"),
+    Column("line_no", Integer, nullable=False),
+    Column("recipient_id", ID, nullable=False),
+    Column("entity_type", String(16), nullable=True, comment="as the platform knows it, if it does"),
+    Column("entity_id", ID, nullable=True, comment="as the platform knows it, if it does"),
+    Column("crm_entity_id", ID, nullable=True, comment="matched CRM entity; NULL = unknown recipient"),
+    Column("platform_list_id", String(64), nullable=True),
+    Column("mailing_id", String(64), nullable=True),
+    Column("event_type", String(16), nullable=False,
+           comment="open | click | hardbounce | softbounce | unsubscribe | autoresponder"),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("link_url", String(2000), nullable=True),
+    Column("status", String(24), nullable=False,
+           comment="applied | ignored_no_campaign | ignored_autoresponder | unknown_recipient"),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_response_event_status_mailing_id", response_event.c.status, response_event.c.mailing_id)
+
+mailing_campaign = Table(
+    "mailing_campaign",
+    metadata,
+    Column("mailing_id", String(64), primary_key=True, comment="platform mailing id"),
+    Column("crm_campaign_id", ID, nullable=False),
+    Column("source", String(16), nullable=False,
+           comment="config (config/response_import.yaml) | closed_loop (wave id in the response file)"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+crm_campaign_response = Table(
+    "crm_campaign_response",
+    metadata,
+    Column("response_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_key", String(64), nullable=False, unique=True, comment="= response_event.event_key"),
+    Column("crm_campaign_id", ID, nullable=False),
+    Column("entity_id", ID, ForeignKey("crm_entity.entity_id"), nullable=False),
+    Column("response_type", String(16), nullable=False, comment="open | click"),
+    Column("mailing_id", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("link_url", String(2000), nullable=True),
+    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_crm_campaign_response_crm_campaign_id_entity_id",
+      crm_campaign_response.c.crm_campaign_id, crm_campaign_response.c.entity_id)

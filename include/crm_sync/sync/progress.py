@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Progress:
-    """Logs at most every ``every_seconds`` (and always for the last batch)."""
+    """Logs at most every ``every_seconds`` (and always for the last batch).
+
+    ``rows_done``/``batches_done`` may start above zero (a resumed upload): the rate and the ETA
+    are computed from the rows sent since this object was made, not from those already there.
+    """
 
     total_rows: int
     total_batches: int
@@ -22,9 +26,18 @@ class Progress:
     batches_done: int = 0
     _started: float = field(init=False)
     _last_logged: float = field(init=False)
+    _rows_at_start: int = field(init=False)
 
     def __post_init__(self) -> None:
         self._started = self._last_logged = self.clock()
+        self._rows_at_start = self.rows_done
+
+    @property
+    def rate(self) -> float:
+        """Recipients per second sent by this upload so far."""
+        elapsed = self.clock() - self._started
+        sent = self.rows_done - self._rows_at_start
+        return sent / elapsed if elapsed > 0 else 0.0
 
     def advance(self, rows: int) -> None:
         self.rows_done += rows
@@ -33,11 +46,10 @@ class Progress:
         if now - self._last_logged < self.every_seconds and self.batches_done < self.total_batches:
             return
         self._last_logged = now
-        elapsed = max(now - self._started, 1e-9)
-        rate = self.rows_done / elapsed
+        rate = self.rate
         left = max(self.total_rows - self.rows_done, 0)
-        eta = left / rate if rate > 0 else float("inf")
+        eta = f"{left / rate:.0f}s" if rate > 0 else "unknown"
         self.log.info(
-            "%s: batch %d/%d, %d/%d recipients, %.0f recipients/s, ETA %.0fs",
+            "%s: batch %d/%d, %d/%d recipients, %.0f recipients/s, ETA %s",
             self.label, self.batches_done, self.total_batches, self.rows_done, self.total_rows, rate, eta,
         )

@@ -2,39 +2,50 @@
 
 Order of work, chosen to keep the list empty as briefly as possible:
 
-1. Everything slow happens before ``clear``: the snapshot is already frozen and validated, the
-   platform session is opened and its list counted (which also proves the list exists), and the
-   first batches are read from the database.
-2. ``clear``, then ``add_batch`` calls, up to ``max_parallel_calls`` in flight. Each confirmed
-   batch is recorded (``list_batch``) before the next progress line.
+1. Everything slow or fallible happens before ``clear``, while the list still holds the previous
+   recipients: the preconditions (feedback imported in this run, snapshot validated), a check that
+   the snapshot is complete (``snapshot_rows`` rows numbered 0..n-1: one cheap aggregate), the
+   platform session and its WSDL (``count``, which also proves the list exists), and the rows of
+   the first ``max_parallel_calls`` batches, read from the database.
+2. ``clear``, then ``add_batch`` calls, up to ``max_parallel_calls`` in flight, the next batch
+   always read and waiting. Each answered batch is recorded (``list_batch`` with every
+   recipient's code, ``list_rejected``, code 3 into ``crm_blocklist``) by this thread alone.
 3. ``count`` must equal the number of accepted recipients (codes 0 and 5), else the run fails.
 
+The empty-list window -- from ``clear`` to the answer of the last ``addAll3`` -- is recorded as
+``cleared_at``/``last_batch_at``/``window_seconds`` on the list run.
+
 A retry (Airflow task retry, or the whole DAG re-run for the same run id) finds the list run in
-status ``refilling``. If the platform's count equals what the confirmed batches accepted, the
-retry sends only the batches not yet confirmed; otherwise (a batch may have been applied without
-our knowing) it clears and refills from scratch. Either way a list never ends half-filled while
-marked ``synced``.
+status ``refilling``. If the platform's count equals what the confirmed batches accepted, nothing
+unconfirmed reached the list, and the retry sends only the batches not yet confirmed; otherwise
+(a batch was applied without our hearing the answer, or someone else changed the list) it clears
+and refills from scratch. Either way a list is only marked ``synced`` once the platform's count
+equals the accepted recipients, so it never ends half-filled while marked successful.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from include.crm_sync.extract.snapshot_reader import iter_snapshot
-from include.crm_sync.platforms.base import Recipient, RecipientListPlatform
-from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, sync_run
+from include.crm_sync.masking import mask_text
+from include.crm_sync.platforms.base import AddResult, Recipient, RecipientListPlatform
+from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import BatchOutcome, record_batch
 from include.crm_sync.sync.progress import Progress
 
 log = logging.getLogger(__name__)
+
+#: list run statuses from which ``refill_list`` may start (or continue, or confirm it is done)
+REFILLABLE = ("validated", "refilling", "synced")
 
 
 class RefillError(RuntimeError):
@@ -43,6 +54,10 @@ class RefillError(RuntimeError):
 
 class RefillNotAllowed(RefillError):
     """The preconditions of a refill do not hold (feedback not applied, snapshot not validated)."""
+
+
+class SnapshotIncomplete(RefillError):
+    """The snapshot does not hold the rows the extraction recorded; found before ``clear``."""
 
 
 class CountMismatch(RefillError):
@@ -75,6 +90,8 @@ class RefillReport:
     platform_count: int = 0
     previous_count: int | None = None
     resumed: bool = False
+    #: batches sent by this call (a resumed refill sends only the unconfirmed ones)
+    batches_sent: int = 0
     window_seconds: float = 0.0
 
 
@@ -90,9 +107,20 @@ class _ListRun:
     snapshot_rows: int
 
 
+@dataclass(frozen=True)
+class _Confirmed:
+    batch_no: int
+    first_seq: int
+    last_seq: int
+    accepted: int
+    codes: str
+
+
 def _load_list_run(engine: Engine, list_run_id: int) -> _ListRun:
     with engine.connect() as conn:
-        row = conn.execute(select(list_run).where(list_run.c.list_run_id == list_run_id)).mappings().one()
+        row = conn.execute(select(list_run).where(list_run.c.list_run_id == list_run_id)).mappings().first()
+        if row is None:
+            raise RefillNotAllowed(f"list run {list_run_id} does not exist")
         feedback_ok = conn.execute(
             select(sync_run.c.feedback_ok).where(sync_run.c.run_id == row["run_id"])
         ).scalar_one_or_none()
@@ -101,7 +129,7 @@ def _load_list_run(engine: Engine, list_run_id: int) -> _ListRun:
             f"list {row['list_name']!r}: the feedback import of run {row['run_id']!r} has not succeeded; "
             "refilling now could re-add people who unsubscribed or bounced"
         )
-    if row["status"] not in ("validated", "refilling", "synced"):
+    if row["status"] not in REFILLABLE:
         raise RefillNotAllowed(
             f"list {row['list_name']!r}: snapshot status is {row['status']!r}; only a validated snapshot "
             "is uploaded"
@@ -118,15 +146,43 @@ def _load_list_run(engine: Engine, list_run_id: int) -> _ListRun:
     )
 
 
-def _confirmed_batches(engine: Engine, list_run_id: int) -> dict[int, tuple[int, str]]:
-    """batch_no -> (accepted, codes) of every batch the platform already confirmed."""
+def _check_snapshot_complete(engine: Engine, lr: _ListRun) -> None:
+    """The snapshot holds exactly ``snapshot_rows`` rows, seqs 0..n-1 (one aggregate on the key)."""
+    with engine.connect() as conn:
+        rows, first, last = conn.execute(
+            select(func.count(), func.min(list_snapshot.c.seq), func.max(list_snapshot.c.seq)).where(
+                list_snapshot.c.list_run_id == lr.list_run_id
+            )
+        ).one()
+    expected_last = lr.snapshot_rows - 1
+    if rows != lr.snapshot_rows or (rows and (first != 0 or last != expected_last)):
+        raise SnapshotIncomplete(
+            f"list {lr.list_name}: the snapshot of list run {lr.list_run_id} holds {rows} rows (seq {first}..{last}) "
+            f"but the extraction wrote {lr.snapshot_rows} (seq 0..{expected_last}); the platform list was not "
+            "touched; extract the list again"
+        )
+
+
+def _confirmed_batches(engine: Engine, list_run_id: int) -> dict[int, _Confirmed]:
+    """batch_no -> what the platform answered, for every batch already confirmed."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(list_batch.c.batch_no, list_batch.c.accepted, list_batch.c.codes).where(
-                list_batch.c.list_run_id == list_run_id
-            )
+            select(
+                list_batch.c.batch_no, list_batch.c.first_seq, list_batch.c.last_seq, list_batch.c.accepted,
+                list_batch.c.codes,
+            ).where(list_batch.c.list_run_id == list_run_id)
         )
-        return {r.batch_no: (r.accepted, r.codes) for r in rows}
+        return {r.batch_no: _Confirmed(r.batch_no, r.first_seq, r.last_seq, r.accepted, r.codes) for r in rows}
+
+
+def _aligned(confirmed: dict[int, _Confirmed], batch_size: int, rows: int) -> bool:
+    """True when every confirmed batch is exactly batch ``batch_no`` of ``batch_size`` rows."""
+    for c in confirmed.values():
+        first = c.batch_no * batch_size
+        last = min(first + batch_size, rows) - 1
+        if (c.first_seq, c.last_seq, len(c.codes)) != (first, last, last - first + 1):
+            return False
+    return True
 
 
 def _forget_batches(engine: Engine, list_run_id: int) -> None:
@@ -140,12 +196,20 @@ def _set_list_run(engine: Engine, list_run_id: int, **values: object) -> None:
         conn.execute(update(list_run).where(list_run.c.list_run_id == list_run_id).values(**values))
 
 
-def _numbered_batches(
-    engine: Engine, list_run_id: int, batch_size: int, skip: set[int]
+def _unconfirmed_batches(
+    engine: Engine, list_run_id: int, batch_size: int, total_batches: int, skip: set[int]
 ) -> Iterator[tuple[int, list[Recipient]]]:
-    """(batch_no, recipients) in upload order; seqs are dense, so batch k starts at k*batch_size."""
-    for batch_no, chunk in enumerate(iter_snapshot(engine, list_run_id, chunk_size=batch_size)):
-        if batch_no not in skip:
+    """(batch_no, recipients) of every batch not in ``skip``, in upload order.
+
+    Seqs are dense, so batch k is seqs ``[k*batch_size, (k+1)*batch_size)``; each run of
+    consecutive unconfirmed batches is read with one keyset scan from its first seq, so a resume
+    does not read the confirmed part of the snapshot again.
+    """
+    todo = [b for b in range(total_batches) if b not in skip]
+    for _, group in itertools.groupby(enumerate(todo), key=lambda pair: pair[1] - pair[0]):
+        numbers = [b for _, b in group]
+        chunks = iter_snapshot(engine, list_run_id, start_seq=numbers[0] * batch_size, chunk_size=batch_size)
+        for batch_no, chunk in zip(numbers, chunks):
             yield batch_no, chunk
 
 
@@ -167,46 +231,70 @@ def refill_list(
     if lr.status == "synced":
         report.platform_count = platform.count(lr.platform_list_id)
         log.info("%s: already synced in this run (%d recipients on the platform)", label, report.platform_count)
-        return _report_from_audit(engine, report)
+        report = _report_from_audit(engine, report)
+        report.window_seconds = _recorded_window(engine, list_run_id)
+        return report
 
-    # Slow preparation before the list is emptied: session, WSDL, proof the list exists.
-    current = platform.count(lr.platform_list_id)
+    # -- 1. Slow and fallible preparation, while the list still holds its previous recipients.
+    try:
+        _check_snapshot_complete(engine, lr)
+    except SnapshotIncomplete as exc:
+        _set_list_run(engine, list_run_id, error=str(exc)[:2000])
+        raise
+    current = platform.count(lr.platform_list_id)  # logs in, loads the WSDL, proves the list exists
     report.previous_count = current
+    total_batches = -(-lr.snapshot_rows // batch_size)
     confirmed = _confirmed_batches(engine, list_run_id) if lr.status == "refilling" else {}
-    confirmed_accepted = sum(accepted for accepted, _ in confirmed.values())
-    if lr.status == "refilling" and current == confirmed_accepted:
+    confirmed_accepted = sum(c.accepted for c in confirmed.values())
+    resume = lr.status == "refilling" and current == confirmed_accepted and _aligned(
+        confirmed, batch_size, lr.snapshot_rows
+    )
+    if not resume:
+        confirmed = {}
+    batches = _unconfirmed_batches(engine, list_run_id, batch_size, total_batches, set(confirmed))
+    ready = list(itertools.islice(batches, options.max_parallel_calls))  # the first requests' rows
+
+    # -- 2. Clear (unless resuming), then upload.
+    if resume:
         report.resumed = True
         log.info(
-            "%s: resuming: platform holds %d recipients, exactly what the %d confirmed batches accepted",
-            label, current, len(confirmed),
+            "%s: resuming: the platform holds %d recipients, exactly what the %d confirmed batches accepted; "
+            "sending the other %d batches", label, current, len(confirmed), total_batches - len(confirmed),
         )
     else:
         if lr.status == "refilling":
             log.warning(
-                "%s: platform holds %d recipients but confirmed batches accepted %d: clearing and "
+                "%s: the platform holds %d recipients but the confirmed batches accepted %d: clearing and "
                 "refilling from scratch", label, current, confirmed_accepted,
             )
         _forget_batches(engine, list_run_id)
-        confirmed = {}
         log.info("%s: clearing %d recipients, then uploading %d", label, current, lr.snapshot_rows)
-        _set_list_run(engine, list_run_id, status="refilling", cleared_at=now(), error=None)
-        platform.clear(lr.platform_list_id)
+        _set_list_run(
+            engine, list_run_id, status="refilling", cleared_at=now(), last_batch_at=None, window_seconds=None,
+            error=None,
+        )
+        try:
+            platform.clear(lr.platform_list_id)
+        except Exception as exc:
+            _set_list_run(engine, list_run_id, error=mask_text(f"clear failed: {type(exc).__name__}: {exc}")[:2000])
+            raise
 
-    total_batches = -(-lr.snapshot_rows // batch_size)
     progress = Progress(
         total_rows=lr.snapshot_rows, total_batches=total_batches, log=log, label=label,
         every_seconds=options.progress_every_seconds,
+        rows_done=sum(len(c.codes) for c in confirmed.values()), batches_done=len(confirmed),
     )
-    progress.rows_done = sum(len(codes) for _, codes in confirmed.values())
-    progress.batches_done = len(confirmed)
-
     try:
-        _upload(engine, platform, lr, batch_size, options.max_parallel_calls, set(confirmed), progress)
+        report.batches_sent = _upload(
+            engine, platform, lr, batch_size, options.max_parallel_calls,
+            itertools.chain(ready, batches), progress,
+        )
     except Exception as exc:
-        _set_list_run(engine, list_run_id, error=f"{type(exc).__name__}: {exc}"[:2000])
+        _set_list_run(engine, list_run_id, error=mask_text(f"{type(exc).__name__}: {exc}")[:2000])
         raise
+    finished = now()  # the answer to the last addAll3 is in: the empty-list window ends here
 
-    finished = now()
+    # -- 3. Verify.
     platform_count = platform.count(lr.platform_list_id)
     report = _report_from_audit(engine, report)
     report.platform_count = platform_count
@@ -214,22 +302,29 @@ def refill_list(
         cleared_at = conn.execute(
             select(list_run.c.cleared_at).where(list_run.c.list_run_id == list_run_id)
         ).scalar_one()
-    report.window_seconds = (finished - cleared_at).total_seconds() if cleared_at else 0.0
+    report.window_seconds = max((finished - cleared_at).total_seconds(), 0.0) if cleared_at else 0.0
     values = dict(
-        uploaded=report.uploaded, accepted=report.accepted, result_codes={str(k): v for k, v in report.result_codes.items()},
+        uploaded=report.uploaded, accepted=report.accepted,
+        result_codes={str(k): v for k, v in report.result_codes.items()},
         rejected=report.rejected, platform_count=platform_count, last_batch_at=finished,
         window_seconds=round(report.window_seconds),
     )
+    if report.uploaded != lr.snapshot_rows:  # cannot happen unless the audit was changed meanwhile
+        message = f"{label}: {report.uploaded} recipients confirmed for a snapshot of {lr.snapshot_rows}"
+        _set_list_run(engine, list_run_id, error=message, **values)
+        raise RefillError(message)
     if platform_count != report.accepted:
         message = (
-            f"{label}: platform count {platform_count} != {report.accepted} accepted recipients after the refill"
+            f"{label}: platform count {platform_count} != {report.accepted} accepted recipients after the "
+            "refill; the list is not marked synced (a retry clears and refills it)"
         )
         _set_list_run(engine, list_run_id, error=message, **values)
         raise CountMismatch(message)
     _set_list_run(engine, list_run_id, status="synced", finished_at=finished, error=None, **values)
     log.info(
-        "%s: synced %d of %d recipients (codes %s), list empty for %.1fs",
-        label, report.accepted, report.uploaded, dict(sorted(report.result_codes.items())), report.window_seconds,
+        "%s: synced %d of %d recipients (codes %s, %d rejected), %d batches sent%s; list empty/partial for %.1fs",
+        label, report.accepted, report.uploaded, dict(sorted(report.result_codes.items())), report.rejected,
+        report.batches_sent, " (resumed)" if report.resumed else "", report.window_seconds,
     )
     return report
 
@@ -240,43 +335,42 @@ def _upload(
     lr: _ListRun,
     batch_size: int,
     max_parallel: int,
-    skip: set[int],
+    batches: Iterator[tuple[int, list[Recipient]]],
     progress: Progress,
-) -> None:
-    """Send the not-yet-confirmed batches with bounded concurrency; record each as it returns.
+) -> int:
+    """Send the batches with bounded concurrency; record each as it returns; return how many were sent.
 
-    Results are written from this thread only (one writer keeps SQLite happy). On the first
-    failure no new batch is sent; those in flight are awaited and recorded, then the error
-    propagates, so what is confirmed stays exactly what the platform answered.
+    Results are written from this thread only (one writer keeps SQLite happy). The next batch is
+    read from the database while the platform works on the ones in flight. On the first failure
+    no new batch is sent; those in flight are awaited and recorded, then the error propagates, so
+    what is confirmed stays exactly what the platform answered.
     """
-    batches = _numbered_batches(engine, lr.list_run_id, batch_size, skip)
-    in_flight: dict[Future, tuple[int, Sequence[Recipient]]] = {}
+    in_flight: dict[Future[list[AddResult]], tuple[int, Sequence[Recipient]]] = {}
     failure: BaseException | None = None
+    sent = 0
 
-    def send(recipients: Sequence[Recipient]):
+    def send(recipients: Sequence[Recipient]) -> list[AddResult]:
         return platform.add_batch(lr.platform_list_id, lr.optin_process_id, lr.attribute_names, recipients)
 
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix=f"refill-{lr.list_name}") as pool:
-        exhausted = False
+        upcoming = next(batches, None)
         while True:
-            while not exhausted and failure is None and len(in_flight) < max_parallel:
-                nxt = next(batches, None)
-                if nxt is None:
-                    exhausted = True
-                    break
-                batch_no, recipients = nxt
+            while upcoming is not None and failure is None and len(in_flight) < max_parallel:
+                batch_no, recipients = upcoming
                 in_flight[pool.submit(send, recipients)] = (batch_no, recipients)
+                sent += 1
+                upcoming = next(batches, None)  # read while the platform works
             if not in_flight:
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in sorted(done, key=lambda f: in_flight[f][0]):
                 batch_no, recipients = in_flight.pop(future)
                 try:
                     results = future.result()
                 except Exception as exc:  # keep the first failure, finish the others
                     if failure is None:
                         failure = exc
-                        log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, exc)
+                        log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc)))
                     continue
                 record_batch(
                     engine, lr.list_run_id,
@@ -286,8 +380,17 @@ def _upload(
     if failure is not None:
         raise RefillError(
             f"list {lr.list_name}: refill stopped after {progress.batches_done} of {progress.total_batches} "
-            f"batches: {failure}"
+            f"batches: {mask_text(str(failure))}"
         ) from failure
+    return sent
+
+
+def _recorded_window(engine: Engine, list_run_id: int) -> float:
+    with engine.connect() as conn:
+        cleared_at, last_batch_at = conn.execute(
+            select(list_run.c.cleared_at, list_run.c.last_batch_at).where(list_run.c.list_run_id == list_run_id)
+        ).one()
+    return (last_batch_at - cleared_at).total_seconds() if cleared_at and last_batch_at else 0.0
 
 
 def _report_from_audit(engine: Engine, report: RefillReport) -> RefillReport:

@@ -1,10 +1,21 @@
 """Run expectation specs with great-expectations 1.x as SQL against the staging database.
 
 GX is imported here, inside ``run_expectations``, never at module level: the import alone takes
-seconds and DAG files must parse fast. The context is ephemeral (nothing written to disk), usage
-statistics are off and progress bars are disabled (they would flood the task log). The snapshot is
-a GX *query asset* over ``list_snapshot``, so each expectation becomes SQL the database answers;
-the rows never enter pandas or Python.
+seconds and DAG files must parse fast. The context is ephemeral with in-memory stores and no docs
+site (nothing is written to disk), usage statistics are off and progress bars are disabled (they
+would flood the task log). The snapshot is a GX *query asset* over ``list_snapshot``, so every
+expectation becomes SQL the database answers; the rows never enter pandas or Python.
+
+Two things keep it fast on millions of rows (measured on 1M snapshot rows, PostgreSQL):
+
+* GX learns a query asset's column names by executing the bare query. psycopg2's client-side
+  cursor then transfers the *whole* result into Python (1M rows: 3.5 s and hundreds of MB; 10M
+  would not fit). A listener on GX's engine appends ``LIMIT 0`` to exactly that statement: the
+  column names are the same, the cost is nil.
+* The first pass asks only pass/fail (``BOOLEAN_ONLY``): GX then bundles the counts into a few
+  aggregate queries. Listing unexpected values costs a full scan per expectation even when there
+  are none (SUMMARY took 35 s instead of 11 s), so only failed expectations -- and the cheap
+  row-count ones, for their observed value -- are evaluated again with ``SUMMARY``.
 """
 
 from __future__ import annotations
@@ -13,7 +24,7 @@ import os
 import uuid
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from include.crm_sync.masking import mask_email, mask_text
 from include.crm_sync.validate.expectations import ExpectationSpec
@@ -36,6 +47,17 @@ def _add_datasource(context: Any, engine: Engine, name: str) -> Any:
     raise NotImplementedError(f"staging database dialect {engine.dialect.name!r} is not supported")
 
 
+def _limit_column_reflection(gx_engine: Engine, query: str) -> None:
+    """Make GX's column-name probe (the bare asset query) return no rows (see module docstring)."""
+    bare = query.strip()
+
+    @event.listens_for(gx_engine, "before_cursor_execute", retval=True)
+    def _limit(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> Any:
+        if statement.strip() == bare:
+            statement = f"{bare}\nLIMIT 0"
+        return statement, params
+
+
 def _example(value: Any, is_email: bool) -> str:
     if isinstance(value, (list, tuple)):
         return "(" + ", ".join(_example(v, is_email) for v in value) + ")"
@@ -45,17 +67,72 @@ def _example(value: Any, is_email: bool) -> str:
     return mask_email(str(value)) if is_email else mask_text(str(value))
 
 
+def _raised(info: Any) -> str | None:
+    """The error of a result that could not be computed, else None.
+
+    GX reports it either flat (``{"raised_exception": True, ...}``) or per metric
+    (``{metric_id: {"raised_exception": True, ...}}``); a failed metric leaves the result empty,
+    which must not pass for "no unexpected rows".
+    """
+    if not isinstance(info, dict):
+        return None
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if str(entry.get("raised_exception")).lower() == "true":
+            message = entry.get("exception_message") or ""
+            trace = (entry.get("exception_traceback") or "").strip().splitlines()
+            return message or (trace[-1] if trace else "unknown error")
+    return None
+
+
+def _validate(gx: Any, batch: Any, specs: list[ExpectationSpec], result_format: Any) -> dict[str, Any]:
+    """key -> GX result of ``specs`` on ``batch``; raises GXRunError for results GX could not compute."""
+    suite = gx.ExpectationSuite(name=f"snapshot_{uuid.uuid4().hex[:8]}")
+    for spec in specs:
+        # meta carries our key: GX does not return results in the order they were added.
+        suite.add_expectation(getattr(gx.expectations, spec.gx_class)(**spec.kwargs, meta={"key": spec.key}))
+    results = {
+        res.expectation_config.meta.get("key"): res
+        for res in batch.validate(suite, result_format=result_format).results
+    }
+    by_spec = {spec.key: spec for spec in specs}
+    for key, spec in by_spec.items():
+        if key not in results:
+            raise GXRunError(f"great-expectations returned no result for {spec.description!r}")
+        if (error := _raised(results[key].exception_info)) is not None:
+            raise GXRunError(
+                f"great-expectations could not evaluate {spec.description!r}: {mask_text(error)}"
+            )
+    return results
+
+
+def _outcome(spec: ExpectationSpec, res: Any) -> CheckOutcome:
+    details = res.result or {}
+    examples = details.get("partial_unexpected_list") or []
+    unexpected = details.get("unexpected_count")
+    if unexpected is None and res.success and not spec.gx_class.startswith("ExpectTable"):
+        unexpected = 0  # passed a per-row expectation (mostly = 1.0): no row broke it
+    return CheckOutcome(
+        key=spec.key,
+        kind=spec.kind,
+        description=spec.description,
+        success=bool(res.success),
+        unexpected_count=unexpected,
+        examples=[_example(v, spec.examples_are_emails) for v in examples[:MAX_EXAMPLES]],
+        observed=details.get("observed_value"),
+    )
+
+
 def run_expectations(engine: Engine, query: str, specs: list[ExpectationSpec]) -> list[CheckOutcome]:
     """Evaluate ``specs`` on the rows of ``query``; one outcome per spec, in order."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx  # noqa: PLC0415 - deliberately lazy, see module docstring
-    from great_expectations.data_context.types.base import (  # noqa: PLC0415
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
 
-    # In-memory stores and no docs site: the default ephemeral config reserves a temp directory.
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         analytics_enabled=False,
@@ -63,40 +140,24 @@ def run_expectations(engine: Engine, query: str, specs: list[ExpectationSpec]) -
     )
     context = gx.get_context(mode="ephemeral", project_config=config)
     datasource = _add_datasource(context, engine, f"staging_{uuid.uuid4().hex[:8]}")
+    # GX runs its queries on the execution engine's own SQLAlchemy engine (not get_engine()'s).
+    gx_engine = datasource.get_execution_engine().engine
     try:
-        asset = datasource.add_query_asset("snapshot", query=query)
-        batch = asset.add_batch_definition_whole_table("snapshot").get_batch()
-        suite = gx.ExpectationSuite(name="snapshot")
-        for spec in specs:
-            # meta carries our key: GX does not return results in the order they were added.
-            suite.add_expectation(getattr(gx.expectations, spec.gx_class)(**spec.kwargs, meta={"key": spec.key}))
-        result = batch.validate(
-            suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+        _limit_column_reflection(gx_engine, query)
+        batch = (
+            datasource.add_query_asset("snapshot", query=query)
+            .add_batch_definition_whole_table("snapshot")
+            .get_batch()
+        )
+        verdicts = _validate(gx, batch, specs, "BOOLEAN_ONLY")
+        again = [s for s in specs if not verdicts[s.key].success or s.gx_class.startswith("ExpectTable")]
+        details = (
+            _validate(
+                gx, batch, again, {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+            )
+            if again
+            else {}
         )
     finally:
-        # GX made its own engine from the URL; close its pooled connections now, not at GC time.
-        datasource.get_engine().dispose()
-
-    by_key = {res.expectation_config.meta.get("key"): res for res in result.results}
-    if missing := [spec.key for spec in specs if spec.key not in by_key]:
-        raise GXRunError(f"great-expectations returned no result for {missing}")
-    outcomes = []
-    for spec in specs:
-        res = by_key[spec.key]
-        if res.exception_info and res.exception_info.get("raised_exception"):
-            message = res.exception_info.get("exception_message") or "unknown error"
-            raise GXRunError(f"great-expectations could not evaluate {spec.description!r}: {mask_text(message)}")
-        details = res.result or {}
-        examples = details.get("partial_unexpected_list") or []
-        outcomes.append(
-            CheckOutcome(
-                key=spec.key,
-                kind=spec.kind,
-                description=spec.description,
-                success=bool(res.success),
-                unexpected_count=details.get("unexpected_count"),
-                examples=[_example(v, spec.examples_are_emails) for v in examples[:MAX_EXAMPLES]],
-                observed=details.get("observed_value"),
-            )
-        )
-    return outcomes
+        gx_engine.dispose()  # close GX's pooled connections now, not at garbage collection
+    return [_outcome(spec, details.get(spec.key, verdicts[spec.key])) for spec in specs]

@@ -65,7 +65,9 @@ def validate_snapshot(
     if row is None:
         raise ValidationNotAllowed(f"list run {list_run_id} does not exist")
     if row["list_name"] != list_def.name:
-        raise ValidationNotAllowed(f"list run {list_run_id} belongs to list {row['list_name']!r}, not {list_def.name!r}")
+        raise ValidationNotAllowed(
+            f"list run {list_run_id} belongs to list {row['list_name']!r}, not {list_def.name!r}"
+        )
     if row["status"] not in VALIDATABLE or row["snapshot_rows"] is None:
         raise ValidationNotAllowed(
             f"list {list_def.name}: list run {list_run_id} is {row['status']!r}; only an extracted snapshot "
@@ -73,13 +75,17 @@ def validate_snapshot(
         )
     attribute_names = list(row["attribute_names"])
     specs = snapshot_expectations(
-        optin_process_id=row["optin_process_id"],
+        # The configured id, not the one recorded at extraction: a snapshot taken under another
+        # opt-in process than the list now declares must not be uploaded.
+        optin_process_id=list_def.optin_process_id,
         attribute_count=len(attribute_names),
         snapshot_rows=row["snapshot_rows"],
         min_rows=list_def.guards.min_rows,
     )
     gx_started = time.monotonic()
-    checks = run_expectations(engine, snapshot_query(engine.dialect.name, list_run_id, attribute_names), specs)
+    checks = run_expectations(
+        engine, snapshot_query(engine.dialect.name, list_run_id, attribute_names), specs
+    )
     gx_seconds = time.monotonic() - gx_started
 
     with engine.begin() as conn:
@@ -139,4 +145,6 @@ def _log(report: ValidationReport) -> None:
     elif report.status == "invalid":
         log.error("%s: snapshot INVALID; the platform list is left as it is", name)
     else:
-        log.error("%s: snapshot GUARDED; the platform list is left as it is (trigger with force to override)", name)
+        log.error(
+            "%s: snapshot GUARDED; the platform list is left as it is (trigger with force to override)", name
+        )

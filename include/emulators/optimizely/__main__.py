@@ -1,6 +1,7 @@
 """Command line: ``python -m include.emulators.optimizely [--host ...] [--port ...] ...``.
 
-Prints one line when listening and serves until SIGINT or SIGTERM.
+Prints one line when listening (and one for the SFTP server with its host key fingerprint) and
+serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import threading
 from pathlib import Path
 
 from include.emulators.optimizely.config import DEFAULT_SEED_PATH
+from include.emulators.optimizely.response_files import MAX_LIFETIME_DAYS, MIN_LIFETIME_DAYS
 from include.emulators.optimizely.runner import EmulatorServer
 from include.emulators.optimizely.seed import SeedError
+
+#: where the CLI keeps its SFTP host key, so the fingerprint clients pin survives restarts
+DEFAULT_HOST_KEY_PATH = Path(__file__).resolve().parents[3] / ".local" / "optimizely-emulator" / "ssh_host_ed25519_key"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +49,51 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let non-loopback clients use /_control (never on a shared network)",
     )
+    sftp = parser.add_argument_group("SFTP (the platform's response-data files)")
+    sftp.add_argument(
+        "--sftp-port", type=int, default=2222, help="SFTP port on --host; 0 picks a free one (default 2222)"
+    )
+    sftp.add_argument("--no-sftp", action="store_true", help="do not start the SFTP server")
+    sftp.add_argument("--sftp-user", default="demo", help="the SFTP user (default demo)")
+    sftp.add_argument(
+        "--sftp-password",
+        default="demo",
+        help="its password (default demo); an empty string turns password authentication off",
+    )
+    sftp.add_argument(
+        "--sftp-authorized-key",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="a public key file (id_ed25519.pub or authorized_keys form) allowed to log in; repeatable",
+    )
+    sftp.add_argument(
+        "--host-key",
+        type=Path,
+        default=DEFAULT_HOST_KEY_PATH,
+        metavar="PATH",
+        help="the SFTP host key; generated there once if missing (default: %(default)s)",
+    )
+    sftp.add_argument(
+        "--sftp-root",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="folder of the SFTP area (emptied at start and on reset; default: a temporary folder)",
+    )
+    sftp.add_argument(
+        "--response-file-lifetime-days",
+        type=float,
+        default=30,
+        help=f"response files disappear after this many days ({MIN_LIFETIME_DAYS}-{MAX_LIFETIME_DAYS}, default 30)",
+    )
+    sftp.add_argument(
+        "--response-job-interval-seconds",
+        type=float,
+        default=86400.0,
+        help="the response-data job runs every this many seconds of emulator time (0 = on demand only)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python log level (DEBUG logs every request)")
     return parser
 
@@ -64,9 +114,17 @@ def main(argv: list[str] | None = None) -> int:
             session_ttl_seconds=args.session_ttl_seconds,
             max_concurrent_per_session=args.max_concurrent_per_session,
             allow_remote_control=args.allow_remote_control,
+            sftp_port=None if args.no_sftp else args.sftp_port,
+            sftp_user=args.sftp_user,
+            sftp_password=args.sftp_password or None,
+            sftp_authorized_keys=args.sftp_authorized_key,
+            host_key_path=args.host_key,
+            sftp_root=args.sftp_root,
+            response_file_lifetime_days=args.response_file_lifetime_days,
+            response_job_interval_seconds=args.response_job_interval_seconds,
         )
         server.start()
-    except (SeedError, OSError) as exc:
+    except (SeedError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -81,9 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         f"Optimizely Campaign emulator listening on {server.base_url} (control: {server.base_url}/_control)",
         flush=True,
     )
+    if not args.no_sftp:
+        print(
+            f"SFTP response files on sftp://{args.sftp_user}@{args.host}:{server.sftp_port}/responses "
+            f"(host key {server.sftp_fingerprint})\n"
+            f"  pin it: {server.sftp_host_key_line}",
+            flush=True,
+        )
     while not stop.wait(1.0):
         pass
-    server.stop()
+    server.close()
     return 0
 
 

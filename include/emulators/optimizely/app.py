@@ -16,14 +16,17 @@ import time
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from include.emulators.optimizely import errors, soap
 from include.emulators.optimizely.clock import ControllableClock
 from include.emulators.optimizely.config import EmulatorConfig
 from include.emulators.optimizely.faults import FaultInjector, Injection
+from include.emulators.optimizely.response_files import ResponseFileStore
 from include.emulators.optimizely.services import WEBSERVICES
 from include.emulators.optimizely.services.base import CallContext, Webservice
 from include.emulators.optimizely.sessions import SessionStore
+from include.emulators.optimizely.sftp_faults import SftpFaultInjector
 from include.emulators.optimizely.state import EmulatorState
 from include.emulators.optimizely.wsdl import render_wsdl
 
@@ -63,16 +66,29 @@ class Emulator:
         self.faults = FaultInjector()
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
+        # The response-data job and its SFTP area; the runner attaches the SFTP server (``sftp``).
+        self.response_files = ResponseFileStore(
+            self.state,
+            self.clock,
+            mandator_id=config.mandator_id,
+            root=config.sftp_root,
+            lifetime_days=config.response_file_lifetime_days,
+            interval_seconds=config.response_job_interval_seconds,
+        )
+        self.sftp_faults = SftpFaultInjector()
+        self.sftp: Any = None
 
     # ------------------------------------------------------------------ control
     def reset(self) -> None:
-        """Back to the seed: state, sessions, fault rules, call counters and the clock."""
+        """Back to the seed: state, sessions, fault rules, call counters, the clock and the SFTP area."""
         self.clock.reset()
         self.faults.clear()
+        self.sftp_faults.clear()
         self.sessions.clear()
         with self._calls_lock:
             self._calls.clear()
         self.state.reset()
+        self.response_files.reset()
 
     def call_counts(self) -> dict[str, int]:
         with self._calls_lock:

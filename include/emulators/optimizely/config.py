@@ -22,3 +22,8 @@ class EmulatorConfig:
     # The platform's documented ceilings; tests may lower them to keep data small.
     max_batch_size: int = 1000
     max_export_rows: int = 1000
+    # The response-data job and its SFTP area (response_files.py); the SFTP server itself is
+    # started by the runner (sftp_server.py). sftp_root None = a temporary folder.
+    response_file_lifetime_days: float = 30
+    response_job_interval_seconds: float = 86400.0
+    sftp_root: Path | None = None

@@ -20,6 +20,12 @@ Endpoints (bodies and answers are JSON):
   GET    /_control/events                     feedback events (?kind=&offset=&limit=)
   GET    /_control/mailings                   mailings
   POST   /_control/mailings                   simulate a mailing (see mailings.py)
+  GET    /_control/response-files             the SFTP area: files, job schedule (response_files.py)
+  POST   /_control/response-files             run the response-data job now; returns its file
+  GET    /_control/sftp                       the SFTP server: port, user, host key fingerprint
+  GET    /_control/sftp/faults                SFTP fault rules with their counters
+  POST   /_control/sftp/faults                add one (see sftp_faults.py); returns it
+  DELETE /_control/sftp/faults                remove all SFTP fault rules
 """
 
 from __future__ import annotations
@@ -87,13 +93,19 @@ class ControlApi:
         if route == "/clock" and method == "GET":
             return 200, self.clock()
         if route == "/clock/advance" and method == "POST":
+            # The response-data job catches up lazily: bring it to the old time first, so the runs
+            # in between happen (or are lost) as they would have on the platform.
+            emulator.response_files.catch_up()
             emulator.clock.advance(float(_mapping(doc)["seconds"]))
+            emulator.response_files.catch_up()
             return 200, self.clock()
         if route == "/clock/set" and method == "POST":
             doc = _mapping(doc)
+            emulator.response_files.catch_up()
             emulator.clock.set(
                 parse_time(doc["now"], emulator.clock.now()), frozen=bool(doc.get("frozen", False))
             )
+            emulator.response_files.catch_up()
             return 200, self.clock()
         if route == "/feedback" and method == "POST":
             doc = _mapping(doc)
@@ -116,6 +128,22 @@ class ControlApi:
                 if spec.list_id not in emulator.state.lists:
                     raise ControlRequestError(404, f"unknown list {spec.list_id}")
                 return 201, send_mailing(emulator.state, spec)
+        if route == "/response-files":
+            if method == "GET":
+                return 200, emulator.response_files.summary()
+            if method == "POST":
+                _mapping(doc)
+                written = emulator.response_files.run_now()
+                return 201, {"file": written.as_dict(), "files": len(emulator.response_files.files())}
+        if route == "/sftp" and method == "GET":
+            return 200, self.sftp()
+        if route == "/sftp/faults":
+            if method == "GET":
+                return 200, {"rules": emulator.sftp_faults.rules()}
+            if method == "POST":
+                return 201, emulator.sftp_faults.add(_mapping(doc)).as_dict()
+            if method == "DELETE":
+                return 200, {"cleared": emulator.sftp_faults.clear()}
         match = _LIST_RECIPIENTS.match(route)
         if match and method == "GET":
             return 200, self.recipients(int(match.group(1)), params)
@@ -154,6 +182,20 @@ class ControlApi:
             }
         )
         return document
+
+    def sftp(self) -> dict[str, Any]:
+        server = self.emulator.sftp
+        if server is None:
+            return {"running": False}
+        from include.emulators.optimizely.host_key import fingerprint, public_key_line
+
+        return {
+            "running": server.running,
+            **(server.summary() if server.running else {}),
+            "host_key": public_key_line(server.host_key),
+            "fingerprint": fingerprint(server.host_key),
+            "directory": "/responses",
+        }
 
     def recipients(self, list_id: int, params: dict[str, str]) -> dict[str, Any]:
         rlist = self.emulator.state.lists.get(list_id)
@@ -273,5 +315,27 @@ class ControlClient:
 
     def send_mailing(self, list_id: int, **options: Any) -> dict[str, Any]:
         """Options: name, bounce_rate, soft_bounce_rate, autoresponder_rate, unsubscribe_rate,
-        open_rate, click_rate, seed, spread_seconds, export_delay_seconds."""
+        open_rate, click_rate, seed, spread_seconds, export_delay_seconds, wave_id."""
         return self._call("POST", "/mailings", {"list_id": list_id, **options})
+
+    def response_files(self) -> dict[str, Any]:
+        """The SFTP area: ``files`` (name, path, created_at, size, events, window), schedule."""
+        return self._call("GET", "/response-files")
+
+    def run_response_job(self) -> dict[str, Any]:
+        """Run the response-data job now; returns ``{"file": {...}, "files": n}``."""
+        return self._call("POST", "/response-files", {})
+
+    def sftp(self) -> dict[str, Any]:
+        """The SFTP server: running, host, port, user, auth methods, host_key, fingerprint."""
+        return self._call("GET", "/sftp")
+
+    def sftp_faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/sftp/faults")["rules"]
+
+    def add_sftp_fault(self, kind: str, after_bytes: int, **options: Any) -> dict[str, Any]:
+        """``add_sftp_fault("drop", 4096, path="responses_*.csv", nth=1, times=1)``; kinds drop, truncate."""
+        return self._call("POST", "/sftp/faults", {"kind": kind, "after_bytes": after_bytes, **options})
+
+    def clear_sftp_faults(self) -> dict[str, Any]:
+        return self._call("DELETE", "/sftp/faults")

@@ -56,6 +56,8 @@ class Mailing:
     name: str
     dispatched_at: float
     recipient_count: int = 0
+    #: closed loop: the CRM campaign ("wave") the mailing was sent for, if the CRM said
+    wave_id: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         document = asdict(self)

@@ -53,6 +53,8 @@ class MailingSpec:
     seed: int | None = None
     spread_seconds: float = 0.0
     export_delay_seconds: float = 0.0
+    #: closed loop: the CRM campaign ("wave") id the mailing is sent for; in the response files
+    wave_id: str | None = None
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> MailingSpec:
@@ -68,6 +70,7 @@ class MailingSpec:
             seed=None if doc.get("seed") is None else int(doc["seed"]),
             spread_seconds=float(doc.get("spread_seconds", 0.0)),
             export_delay_seconds=float(doc.get("export_delay_seconds", 0.0)),
+            wave_id=str(doc["wave_id"]) if doc.get("wave_id") not in (None, "") else None,
             **{rate: float(doc.get(rate, 0.0)) for rate in _RATES},
         )
         for rate in _RATES:
@@ -103,7 +106,7 @@ def send_mailing(state: EmulatorState, spec: MailingSpec) -> dict[str, Any]:
             and not state.blocklist.matches(r[EMAIL])
             and not state.bounces.overflow(r[EMAIL])
         ]
-        mailing = state.add_mailing(spec.list_id, spec.name, now, len(audience))
+        mailing = state.add_mailing(spec.list_id, spec.name, now, len(audience), wave_id=spec.wave_id)
         counts["recipients"] = len(audience)
 
         def record(kind: str, rid: str, email: str, **extra: Any) -> None:

@@ -4,18 +4,24 @@ with EmulatorServer(port=0) as emulator:          # port 0 = an ephemeral port
     wsdl = f"{emulator.base_url}/soap11/RpcSession?wsdl"
     emulator.control.add_fault("addAll3", "drop", when="after")
     emulator.state.lists[1001].recipients          # in-process state for assertions
+
+with EmulatorServer(port=0, sftp_port=0) as emulator:   # also serve the response files over SFTP
+    emulator.sftp_port, emulator.sftp_host_key_line     # what a client connects to and pins
+    emulator.control.run_response_job()                 # the platform's response-data job, now
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from include.emulators.optimizely.app import Emulator
 from include.emulators.optimizely.clock import ControllableClock
 from include.emulators.optimizely.config import DEFAULT_SEED_PATH, EmulatorConfig
 from include.emulators.optimizely.control import ControlClient
+from include.emulators.optimizely.host_key import fingerprint, load_or_create_host_key, public_key_line
+from include.emulators.optimizely.response_files import ResponseFileStore
 from include.emulators.optimizely.server import EmulatorHTTPServer
 from include.emulators.optimizely.state import EmulatorState
 
@@ -35,7 +41,18 @@ class EmulatorServer:
         max_batch_size: int = 1000,
         max_export_rows: int = 1000,
         clock: ControllableClock | None = None,
+        *,
+        sftp_port: int | None = None,
+        sftp_user: str = "demo",
+        sftp_password: str | None = "demo",
+        sftp_authorized_keys: list[str | Path] | tuple[str | Path, ...] = (),
+        host_key_path: str | Path | None = None,
+        sftp_root: str | Path | None = None,
+        response_file_lifetime_days: float = 30,
+        response_job_interval_seconds: float = 86400.0,
     ) -> None:
+        """``sftp_port``: None = no SFTP server, 0 = an ephemeral port. ``host_key_path``: the
+        host key file (generated there once if missing); None = a key in memory only."""
         self.config = EmulatorConfig(
             host=host,
             port=port,
@@ -48,10 +65,29 @@ class EmulatorServer:
             allow_remote_control=allow_remote_control,
             max_batch_size=max_batch_size,
             max_export_rows=max_export_rows,
+            response_file_lifetime_days=response_file_lifetime_days,
+            response_job_interval_seconds=response_job_interval_seconds,
+            sftp_root=Path(sftp_root) if sftp_root else None,
         )
         self.emulator = Emulator(self.config, clock)
         self._httpd: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._sftp: Any = None
+        if sftp_port is not None:
+            # Imported here: paramiko is only needed when the SFTP side runs.
+            from include.emulators.optimizely.sftp_server import SftpServer, read_authorized_keys
+
+            self._sftp = SftpServer(
+                self.emulator.response_files,
+                self.emulator.sftp_faults,
+                load_or_create_host_key(host_key_path),
+                host=host,
+                port=sftp_port,
+                user=sftp_user,
+                password=sftp_password,
+                authorized_keys=read_authorized_keys(list(sftp_authorized_keys)),
+            )
+            self.emulator.sftp = self._sftp
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> EmulatorServer:
@@ -61,6 +97,12 @@ class EmulatorServer:
         httpd = EmulatorHTTPServer(
             (self.config.host, self.config.port), self.emulator, self.config.allow_remote_control
         )
+        if self._sftp is not None:
+            try:
+                self._sftp.start()
+            except OSError:
+                httpd.server_close()
+                raise
         thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="optimizely-emulator", daemon=True
         )
@@ -72,6 +114,8 @@ class EmulatorServer:
         httpd, thread = self._httpd, self._thread
         if httpd is None:
             return
+        if self._sftp is not None:
+            self._sftp.stop()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
@@ -131,3 +175,33 @@ class EmulatorServer:
     def reset(self) -> None:
         """In-process equivalent of ``POST /_control/reset``."""
         self.emulator.reset()
+
+    def close(self) -> None:
+        """Stop, and remove the temporary SFTP area (if the emulator made one)."""
+        self.stop()
+        self.emulator.response_files.close()
+
+    # ---------------------------------------------------------------- SFTP side
+    @property
+    def response_files(self) -> ResponseFileStore:
+        """The response-data job and its files (in-process; ``control.run_response_job()`` over HTTP)."""
+        return self.emulator.response_files
+
+    @property
+    def sftp_port(self) -> int:
+        if self._sftp is None or not self._sftp.running:
+            raise RuntimeError("the SFTP server is not running (start the emulator with sftp_port=0 or a port)")
+        return self._sftp.port
+
+    @property
+    def sftp_host_key_line(self) -> str:
+        """``ssh-ed25519 AAAA...``: the host key a client pins (Airflow connection extra ``host_key``)."""
+        if self._sftp is None:
+            raise RuntimeError("the emulator has no SFTP server")
+        return public_key_line(self._sftp.host_key)
+
+    @property
+    def sftp_fingerprint(self) -> str:
+        if self._sftp is None:
+            raise RuntimeError("the emulator has no SFTP server")
+        return fingerprint(self._sftp.host_key)

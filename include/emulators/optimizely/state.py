@@ -69,6 +69,7 @@ class EmulatorState:
                     dispatched_at=parse_time(item.get("dispatched_at", now), now),
                     recipient_count=int(item.get("recipient_count", 0)),
                     mailing_id=int(item["id"]) if "id" in item else None,
+                    wave_id=str(item["wave_id"]) if item.get("wave_id") not in (None, "") else None,
                 )
             for item in seed.events:
                 self.record_feedback_document(item)
@@ -124,12 +125,13 @@ class EmulatorState:
         dispatched_at: float,
         recipient_count: int = 0,
         mailing_id: int | None = None,
+        wave_id: str | None = None,
     ) -> fb.Mailing:
         with self.registry_lock:
             if mailing_id is None:
                 mailing_id = max(self.mailings, default=7000) + 1
             mailing = fb.Mailing(
-                mailing_id, list_id, name or f"Mailing {mailing_id}", dispatched_at, recipient_count
+                mailing_id, list_id, name or f"Mailing {mailing_id}", dispatched_at, recipient_count, wave_id
             )
             self.mailings[mailing_id] = mailing
             return mailing

@@ -29,7 +29,12 @@ def list_def(**overrides: object) -> ListDefinition:
         "optin_process_id": "2001",
         "consent": "newsletter",
         "selection": {"filter": {}},
-        "attributes": {"first-name": "first_name", "last-name": "last_name", "language": "language", "city": "city"},
+        "attributes": {
+            "first-name": "first_name",
+            "last-name": "last_name",
+            "language": "language",
+            "city": "city",
+        },
     }
     data.update(overrides)
     return ListsConfig.model_validate({"lists": [data]}).lists[0]
@@ -64,11 +69,19 @@ class CrmState:
         norm = (None if email is None else email.strip(" ").lower()) if normalized is _AUTO else normalized
         self.entities.append(
             dict(
-                entity_id=entity_id, entity_type=entity_type, email=email, email_normalized=norm,
+                entity_id=entity_id,
+                entity_type=entity_type,
+                email=email,
+                email_normalized=norm,
                 first_name=first_name if first_name is not None else f"First {entity_id}",
-                last_name=f"Last {entity_id}", language=language, city="Gent", country="BE",
-                is_bounced=is_bounced, bounce_category="hardbounce" if is_bounced else None,
-                created_at=NOW - timedelta(days=30), updated_at=NOW - timedelta(days=1),
+                last_name=f"Last {entity_id}",
+                language=language,
+                city="Gent",
+                country="BE",
+                is_bounced=is_bounced,
+                bounce_category="hardbounce" if is_bounced else None,
+                created_at=NOW - timedelta(days=30),
+                updated_at=NOW - timedelta(days=1),
             )
         )
         if consent is not None:
@@ -77,31 +90,63 @@ class CrmState:
 
     def consent(self, entity_id: str, consent_id: str, status: str) -> CrmState:
         self.consents.append(
-            dict(entity_id=entity_id, consent_id=consent_id, status=status, granted_at=NOW - timedelta(days=20),
-                 revoked_at=NOW - timedelta(days=2) if status == "revoked" else None, source="crm",
-                 updated_at=NOW - timedelta(days=2))
+            dict(
+                entity_id=entity_id,
+                consent_id=consent_id,
+                status=status,
+                granted_at=NOW - timedelta(days=20),
+                revoked_at=NOW - timedelta(days=2) if status == "revoked" else None,
+                source="crm",
+                updated_at=NOW - timedelta(days=2),
+            )
         )
         return self
 
-    def bounce(self, email: str | None, category: str = "hardbounce", *, entity_id: str | None = None) -> CrmState:
+    def bounce(
+        self, email: str | None, category: str = "hardbounce", *, entity_id: str | None = None
+    ) -> CrmState:
         self.bounces.append(
-            dict(event_key=f"b{next(_ids)}", file_id=1, line_no=2, recipient_id=entity_id, email_normalized=email,
-                 entity_id=entity_id, category=category, occurred_at=NOW - timedelta(days=1), received_at=NOW)
+            dict(
+                event_key=f"b{next(_ids)}",
+                file_id=1,
+                line_no=2,
+                recipient_id=entity_id,
+                email_normalized=email,
+                entity_id=entity_id,
+                category=category,
+                occurred_at=NOW - timedelta(days=1),
+                received_at=NOW,
+            )
         )
         return self
 
     def unsubscribe(
-        self, email: str | None = None, *, consent_id: str | None = None, entity_id: str | None = None,
+        self,
+        email: str | None = None,
+        *,
+        consent_id: str | None = None,
+        entity_id: str | None = None,
         recipient_id: str | None = None,
     ) -> CrmState:
         self.unsubscribes.append(
-            dict(event_key=f"u{next(_ids)}", file_id=1, line_no=2, recipient_id=recipient_id, email_normalized=email,
-                 entity_id=entity_id, consent_id=consent_id, occurred_at=NOW - timedelta(days=1), received_at=NOW)
+            dict(
+                event_key=f"u{next(_ids)}",
+                file_id=1,
+                line_no=2,
+                recipient_id=recipient_id,
+                email_normalized=email,
+                entity_id=entity_id,
+                consent_id=consent_id,
+                occurred_at=NOW - timedelta(days=1),
+                received_at=NOW,
+            )
         )
         return self
 
     def block(self, pattern: str, *, is_pattern: bool = False) -> CrmState:
-        self.blocklist.append(dict(email_normalized=pattern, is_pattern=is_pattern, source="test", added_at=NOW))
+        self.blocklist.append(
+            dict(email_normalized=pattern, is_pattern=is_pattern, source="test", added_at=NOW)
+        )
         return self
 
     def member(self, list_key: str, entity_id: str) -> CrmState:
@@ -110,21 +155,38 @@ class CrmState:
 
     def write(self, engine: sa.Engine, *, run_id: str = "run-1", feedback_ok: bool = True) -> None:
         with engine.begin() as conn:
-            conn.execute(sa.insert(t.crm_consent_type), [
-                dict(consent_id=k, name=k, is_marketing=v) for k, v in CONSENT_TYPES.items()
-            ])
-            conn.execute(sa.insert(t.file_ledger).values(
-                file_id=1, kind="unsubscribes", file_name="feedback.csv", size_bytes=1, sha256="0" * 64,
-                status="applied", received_at=NOW))
-            conn.execute(sa.insert(t.sync_run).values(
-                run_id=run_id, status="running", feedback_ok=feedback_ok, started_at=NOW))
+            conn.execute(
+                sa.insert(t.crm_consent_type),
+                [dict(consent_id=k, name=k, is_marketing=v) for k, v in CONSENT_TYPES.items()],
+            )
+            conn.execute(
+                sa.insert(t.file_ledger).values(
+                    file_id=1,
+                    kind="unsubscribes",
+                    file_name="feedback.csv",
+                    size_bytes=1,
+                    sha256="0" * 64,
+                    status="applied",
+                    received_at=NOW,
+                )
+            )
+            conn.execute(
+                sa.insert(t.sync_run).values(
+                    run_id=run_id, status="running", feedback_ok=feedback_ok, started_at=NOW
+                )
+            )
             keys = {m["list_key"] for m in self.members}
             if keys:
-                conn.execute(sa.insert(t.crm_marketing_list), [dict(list_key=k, name=k) for k in sorted(keys)])
+                conn.execute(
+                    sa.insert(t.crm_marketing_list), [dict(list_key=k, name=k) for k in sorted(keys)]
+                )
             for table, rows in (
-                (t.crm_entity, self.entities), (t.crm_consent, self.consents),
-                (t.crm_marketing_list_member, self.members), (t.feedback_bounce, self.bounces),
-                (t.feedback_unsubscribe, self.unsubscribes), (t.crm_blocklist, self.blocklist),
+                (t.crm_entity, self.entities),
+                (t.crm_consent, self.consents),
+                (t.crm_marketing_list_member, self.members),
+                (t.feedback_bounce, self.bounces),
+                (t.feedback_unsubscribe, self.unsubscribes),
+                (t.crm_blocklist, self.blocklist),
             ):
                 if rows:
                     conn.execute(sa.insert(table), rows)
@@ -142,11 +204,17 @@ def snapshot_rows(engine: sa.Engine, list_run_id: int) -> list[tuple]:
         return [
             (r.seq, r.recipient_id, r.email, tuple(r.attr_values))
             for r in conn.execute(
-                sa.select(t.list_snapshot).where(t.list_snapshot.c.list_run_id == list_run_id).order_by(t.list_snapshot.c.seq)
+                sa.select(t.list_snapshot)
+                .where(t.list_snapshot.c.list_run_id == list_run_id)
+                .order_by(t.list_snapshot.c.seq)
             )
         ]
 
 
 def add_sync_run(engine: sa.Engine, run_id: str, *, feedback_ok: bool = True) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.insert(t.sync_run).values(run_id=run_id, status="running", feedback_ok=feedback_ok, started_at=NOW))
+        conn.execute(
+            sa.insert(t.sync_run).values(
+                run_id=run_id, status="running", feedback_ok=feedback_ok, started_at=NOW
+            )
+        )

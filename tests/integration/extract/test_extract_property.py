@@ -21,9 +21,20 @@ from include.crm_sync.validate.email_syntax import is_valid_email
 from tests.integration.extract.crm_state import CrmState, clear_staging, list_def, snapshot_rows
 
 ADDRESSES = [
-    "ann@example.com", " Ann@Example.com", "ANN@EXAMPLE.COM ", "bob@example.com", "bob@example.org",
-    "x_y@example.com", "xay@example.com", "c@blocked.example", "d@sub.blocked.example",
-    "not-an-address", "two@@example.com", "", "   ", None,
+    "ann@example.com",
+    " Ann@Example.com",
+    "ANN@EXAMPLE.COM ",
+    "bob@example.com",
+    "bob@example.org",
+    "x_y@example.com",
+    "xay@example.com",
+    "c@blocked.example",
+    "d@sub.blocked.example",
+    "not-an-address",
+    "two@@example.com",
+    "",
+    "   ",
+    None,
 ]
 PATTERNS = ["*@blocked.example", "*.blocked.example", "x?y@*", "x_y@*", "bob@*", "*@example.org"]
 CONSENT_STATUS = [None, "granted", "granted", "granted", "revoked", "pending"]
@@ -35,13 +46,15 @@ def _normalize(email: str | None) -> str | None:
     return None if email is None else email.strip(" ").lower()
 
 
-entity_st = st.fixed_dictionaries({
-    "entity_type": st.sampled_from(["contact", "lead", "account"]),
-    "email": st.sampled_from(ADDRESSES),
-    "status": st.sampled_from(CONSENT_STATUS),
-    "other_consent": st.booleans(),
-    "is_bounced": st.sampled_from([False, False, False, True]),
-})
+entity_st = st.fixed_dictionaries(
+    {
+        "entity_type": st.sampled_from(["contact", "lead", "account"]),
+        "email": st.sampled_from(ADDRESSES),
+        "status": st.sampled_from(CONSENT_STATUS),
+        "other_consent": st.booleans(),
+        "is_bounced": st.sampled_from([False, False, False, True]),
+    }
+)
 normalized_st = st.sampled_from([_normalize(a) for a in ADDRESSES])
 
 
@@ -51,12 +64,22 @@ def crm_states(draw: st.DrawFn) -> dict:
     entities = {i: draw(entity_st) for i in ids}
     return {
         "entities": entities,
-        "bounces": draw(st.lists(st.tuples(normalized_st, st.sampled_from(["hardbounce", "softbounce", "overflow"])), max_size=4)),
-        "unsubscribes": draw(st.lists(st.tuples(
-            st.sampled_from(["email", "entity_id", "recipient_id"]),
-            st.sampled_from(ADDRESSES + ENTITY_IDS),
-            st.sampled_from(SCOPES),
-        ), max_size=4)),
+        "bounces": draw(
+            st.lists(
+                st.tuples(normalized_st, st.sampled_from(["hardbounce", "softbounce", "overflow"])),
+                max_size=4,
+            )
+        ),
+        "unsubscribes": draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["email", "entity_id", "recipient_id"]),
+                    st.sampled_from(ADDRESSES + ENTITY_IDS),
+                    st.sampled_from(SCOPES),
+                ),
+                max_size=4,
+            )
+        ),
         "blocked": draw(st.lists(normalized_st.filter(bool), max_size=3, unique=True)),
         "patterns": draw(st.lists(st.sampled_from(PATTERNS), max_size=2, unique=True)),
     }
@@ -69,13 +92,17 @@ class Expected:
 
 
 def _pattern(p: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p.lower()), re.S)
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p.lower()), re.S
+    )
 
 
 def oracle(s: dict) -> Expected:
     """The documented rules, in plain Python, independent of the SQL."""
     scope = {"newsletter", None}  # the list's consent, or all marketing consents (newsletter is one)
-    unsub_emails = {_normalize(v) for k, v, c in s["unsubscribes"] if k == "email" and c in scope and _normalize(v)}
+    unsub_emails = {
+        _normalize(v) for k, v, c in s["unsubscribes"] if k == "email" and c in scope and _normalize(v)
+    }
     unsub_ids = {v for k, v, c in s["unsubscribes"] if k != "email" and c in scope and v}
     bounced = {e for e, cat in s["bounces"] if e and cat in ("hardbounce", "overflow")}
     patterns = [_pattern(p) for p in s["patterns"]]
@@ -114,7 +141,13 @@ def oracle(s: dict) -> Expected:
 def _write(engine: sa.Engine, s: dict) -> None:
     state = CrmState()
     for entity_id, e in s["entities"].items():
-        state.entity(entity_id, e["email"], entity_type=e["entity_type"], consent=e["status"], is_bounced=e["is_bounced"])
+        state.entity(
+            entity_id,
+            e["email"],
+            entity_type=e["entity_type"],
+            consent=e["status"],
+            is_bounced=e["is_bounced"],
+        )
         if e["other_consent"]:
             state.consent(entity_id, "events", "granted")
     for email, category in s["bounces"]:
@@ -154,8 +187,9 @@ def test_snapshot_matches_the_rules(staging_engine: sa.Engine, s: dict) -> None:
     ids = [r[1] for r in rows]
     emails = [r[2] for r in rows]
     assert [r[0] for r in rows] == list(range(len(rows)))
-    assert ids == sorted(ids, key=str.encode)
+    assert emails == sorted(emails, key=str.encode)  # upload order: byte order of the address
     assert len(set(emails)) == len(emails)
+    assert len(set(ids)) == len(ids)
     for _, entity_id, email, attrs in rows:
         e = s["entities"][entity_id]
         assert e["status"] == "granted" and not e["is_bounced"]
@@ -164,5 +198,7 @@ def test_snapshot_matches_the_rules(staging_engine: sa.Engine, s: dict) -> None:
         assert email not in s["blocked"] and not any(_pattern(p).fullmatch(email) for p in s["patterns"])
         for kind, value, consent_id in s["unsubscribes"]:
             if consent_id in (None, "newsletter"):
-                assert (email if kind == "email" else entity_id) != (_normalize(value) if kind == "email" else value)
+                assert (email if kind == "email" else entity_id) != (
+                    _normalize(value) if kind == "email" else value
+                )
         assert attrs[:5] == ("2001", "CRM list test_list", "email", e["entity_type"], entity_id)

@@ -11,7 +11,9 @@ from include.crm_sync.staging import tables as t
 from tests.integration.extract.crm_state import NOW, CrmState, add_sync_run, list_def, snapshot_rows
 
 
-def test_shared_address_goes_to_contact_then_lead_then_account_then_smallest_id(staging_engine: sa.Engine) -> None:
+def test_shared_address_goes_to_contact_then_lead_then_account_then_smallest_id(
+    staging_engine: sa.Engine,
+) -> None:
     state = (
         CrmState()
         # contact beats lead and account, whatever the ids
@@ -31,10 +33,11 @@ def test_shared_address_goes_to_contact_then_lead_then_account_then_smallest_id(
     state.write(staging_engine)
     report = extract_snapshot(staging_engine, list_def(), run_id="run-1")
     rows = snapshot_rows(staging_engine, report.list_run_id)
+    # seq follows the byte order of the address
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        (0, "C10", "three@example.com"),
+        (0, "L1", "four@example.com"),
         (1, "C9", "one@example.com"),
-        (2, "L1", "four@example.com"),
+        (2, "C10", "three@example.com"),
         (3, "L5", "two@example.com"),
     ]
     assert report.excluded["duplicate_address"] == 4
@@ -50,14 +53,27 @@ def test_retry_of_the_same_run_replaces_the_snapshot(staging_engine: sa.Engine) 
     before = snapshot_rows(staging_engine, first.list_run_id)
     # Leftovers of a refill that started on the first snapshot must go with it.
     with staging_engine.begin() as conn:
-        conn.execute(sa.insert(t.list_batch).values(
-            list_run_id=first.list_run_id, batch_no=0, first_seq=0, last_seq=29, codes="0" * 30, accepted=30,
-            confirmed_at=NOW))
-        conn.execute(sa.insert(t.list_rejected).values(
-            list_run_id=first.list_run_id, seq=3, recipient_id="C003", code=3, reason="blocklisted"))
+        conn.execute(
+            sa.insert(t.list_batch).values(
+                list_run_id=first.list_run_id,
+                batch_no=0,
+                first_seq=0,
+                last_seq=29,
+                codes="0" * 30,
+                accepted=30,
+                confirmed_at=NOW,
+            )
+        )
+        conn.execute(
+            sa.insert(t.list_rejected).values(
+                list_run_id=first.list_run_id, seq=3, recipient_id="C003", code=3, reason="blocklisted"
+            )
+        )
         conn.execute(sa.update(t.list_run).values(status="refilling", uploaded=30, validation={"x": 1}))
         # The CRM changed in between: one more revocation.
-        conn.execute(sa.update(t.crm_consent).where(t.crm_consent.c.entity_id == "C005").values(status="revoked"))
+        conn.execute(
+            sa.update(t.crm_consent).where(t.crm_consent.c.entity_id == "C005").values(status="revoked")
+        )
 
     second = extract_snapshot(staging_engine, list_def(), run_id="run-1")
 
@@ -72,7 +88,12 @@ def test_retry_of_the_same_run_replaces_the_snapshot(staging_engine: sa.Engine) 
         assert conn.execute(sa.select(sa.func.count()).select_from(t.list_batch)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(t.list_rejected)).scalar_one() == 0
         row = conn.execute(sa.select(t.list_run)).mappings().one()
-    assert (row["status"], row["uploaded"], row["validation"], row["snapshot_rows"]) == ("extracted", None, None, 29)
+    assert (row["status"], row["uploaded"], row["validation"], row["snapshot_rows"]) == (
+        "extracted",
+        None,
+        None,
+        29,
+    )
 
 
 def test_snapshot_is_frozen_against_later_crm_changes(staging_engine: sa.Engine) -> None:
@@ -84,13 +105,17 @@ def test_snapshot_is_frozen_against_later_crm_changes(staging_engine: sa.Engine)
     frozen = snapshot_rows(staging_engine, report.list_run_id)
 
     with staging_engine.begin() as conn:
-        conn.execute(sa.update(t.crm_entity).values(first_name="Changed", email_normalized="changed@example.com"))
+        conn.execute(
+            sa.update(t.crm_entity).values(first_name="Changed", email_normalized="changed@example.com")
+        )
         conn.execute(sa.update(t.crm_consent).values(status="revoked"))
 
     assert snapshot_rows(staging_engine, report.list_run_id) == frozen
     read = [r for chunk in iter_snapshot(staging_engine, report.list_run_id, chunk_size=5) for r in chunk]
     assert read == [Recipient(r[1], r[2], r[3]) for r in frozen]
-    assert read == [r for chunk in iter_snapshot(staging_engine, report.list_run_id, chunk_size=5) for r in chunk]
+    assert read == [
+        r for chunk in iter_snapshot(staging_engine, report.list_run_id, chunk_size=5) for r in chunk
+    ]
 
     # A new run sees the changed CRM; the old run's snapshot stays as it was.
     add_sync_run(staging_engine, "run-2")
@@ -103,7 +128,7 @@ def test_snapshot_is_frozen_against_later_crm_changes(staging_engine: sa.Engine)
 def test_iter_snapshot_chunks_and_resumes_by_seq(staging_engine: sa.Engine) -> None:
     state = CrmState()
     for i in range(23):
-        state.entity(f"C{i:02d}", f"p{i}@example.com")
+        state.entity(f"C{i:02d}", f"p{i:02d}@example.com")
     state.write(staging_engine)
     report = extract_snapshot(staging_engine, list_def(), run_id="run-1")
 

@@ -19,6 +19,7 @@ from include.crm_sync.staging.tables import (
     crm_consent,
     crm_consent_type,
     crm_entity,
+    export_watermark,
     feedback_bounce,
     feedback_unsubscribe,
     file_ledger,
@@ -125,6 +126,17 @@ def crm_state(engine: sa.Engine) -> CrmState:
     return CrmState(entities, consents)
 
 
+def reset_feedback(engine: sa.Engine) -> None:
+    """Forget every import: back to the CRM as seeded (every consent granted, nobody bounced)."""
+    with engine.begin() as conn:
+        for table in (rejected_row, feedback_bounce, feedback_unsubscribe, export_watermark, file_ledger):
+            conn.execute(table.delete())
+        conn.execute(crm_entity.update().values(is_bounced=False, bounced_at=None, bounce_category=None,
+                                                updated_at=CRM_TIME))
+        conn.execute(crm_consent.update().values(status="granted", revoked_at=None, source="crm",
+                                                 updated_at=CRM_TIME))
+
+
 def table_rows(engine: sa.Engine, table: sa.Table, *order_by) -> list[sa.Row]:
     with engine.connect() as conn:
         return list(conn.execute(sa.select(table).order_by(*(order_by or table.primary_key.columns))))
@@ -170,3 +182,89 @@ def bounce(recipient_id: str = "", email: str = "", category: str = "hardbounce"
 def unsubscribe(recipient_id: str = "", email: str = "", at: str = "2026-01-05T10:00:00.000000Z",
                 list_id: str = "", mailing_id: str = "") -> list[str]:
     return [recipient_id, email, "unsubscribe", at, list_id, mailing_id]
+
+
+# ------------------------------------------------------------------ the platform: emulator + real client
+
+#: retries without real waiting (tenacity still runs its schedule, just scaled down)
+FAST_RETRY_ATTEMPTS = 3
+
+
+@pytest.fixture
+def make_platform(optimizely_emulator):
+    """Real ``OptimizelyCampaignPlatform`` + zeep client over HTTP to the emulator (fast retries)."""
+    from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
+    from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
+    from include.crm_sync.platforms.optimizely.retry import RetryPolicy
+
+    made = []
+
+    def make():
+        client = OptimizelyCampaignClient(
+            optimizely_emulator.base_url, 1, "demo", "demo", timeout=20,
+            retry_policy=RetryPolicy(max_attempts=FAST_RETRY_ATTEMPTS, initial_wait=0.001, max_wait=0.002,
+                                     jitter=0.0),
+        )
+        platform = OptimizelyCampaignPlatform(client)
+        made.append(platform)
+        return platform
+
+    yield make
+    for platform in made:
+        platform.close()
+
+
+@pytest.fixture
+def emulator(optimizely_emulator):
+    """The reset emulator with its clock frozen at a round instant (time moves only when told)."""
+    optimizely_emulator.control.set_clock("2026-03-01T12:00:00Z", frozen=True)
+    return optimizely_emulator
+
+
+def inject(emulator, events: list[dict]) -> int:
+    created = 0
+    for start in range(0, len(events), 1000):
+        created += emulator.control.add_feedback_events(events[start:start + 1000])["created"]
+    return created
+
+
+def platform_events(emulator) -> list[dict]:
+    """Every feedback event the emulator holds (what the platform can report)."""
+    return emulator.control.events()["events"]
+
+
+def expected_effects(
+    events: list[dict],
+    entities: Iterable[tuple[str, str | None]],
+    list_consents: dict[str, str] = LIST_CONSENTS,
+    consent_types: dict[str, bool] = CONSENT_TYPES,
+) -> tuple[set[str], set[tuple[str, str]]]:
+    """The test's oracle: (bounced entities, revoked (entity, consent)) the platform's events imply.
+
+    A hard bounce or an out-bounce (over the threshold) bounces its entities; an unsubscribe revokes
+    the consent of its list, or every marketing consent when the list is not mapped. Entities: the
+    one whose id is the recipient id, else every one with the address.
+    """
+    ids: set[str] = set()
+    by_email: dict[str, set[str]] = {}
+    for eid, email in entities:
+        ids.add(eid)
+        if email:
+            by_email.setdefault(email.strip().lower(), set()).add(eid)
+    marketing = {c for c, is_marketing in consent_types.items() if is_marketing}
+
+    def resolve(event: dict) -> set[str]:
+        if event["recipient_id"] in ids:
+            return {event["recipient_id"]}
+        return by_email.get((event["email"] or "").strip().lower(), set())
+
+    bounced: set[str] = set()
+    revoked: set[tuple[str, str]] = set()
+    for event in events:
+        if (event["kind"] == "response" and event["category"] == "hardbounce") or event["kind"] == "outbounce":
+            bounced |= resolve(event)
+        elif event["kind"] == "unsubscribe":
+            consent = list_consents.get(str(event["list_id"])) if event["list_id"] is not None else None
+            for eid in resolve(event):
+                revoked |= {(eid, consent)} if consent else {(eid, c) for c in marketing}
+    return bounced, revoked

@@ -320,3 +320,32 @@ def test_crm_rows_untouched_by_feedback_keep_their_timestamps(crm, tmp_path):
     state = crm_state(crm)
     assert {e for e, v in state.entities.items() if v[3] != CRM_TIME} == {entity_id(1)}
     assert all(v[3] == CRM_TIME for v in state.consents.values())
+
+
+def test_a_failure_late_in_the_apply_rolls_everything_back_and_a_retry_applies(crm, tmp_path, monkeypatch):
+    from include.crm_sync.feedback import apply as apply_module
+
+    path = write_csv(tmp_path / "u.csv", [unsubscribe(entity_id(1), list_id="1001"), unsubscribe("GHOST")])
+    real_sql = apply_module.feedback_sql
+
+    def failing_sql(name, **types):
+        if name == "revoke_consents":  # after events and rejected rows were written
+            raise RuntimeError("connection lost while talking about jane.doe@example.com")
+        return real_sql(name, **types)
+
+    monkeypatch.setattr(apply_module, "feedback_sql", failing_sql)
+    before = crm_state(crm)
+    with pytest.raises(RuntimeError):
+        apply(crm, path, "unsubscribes")
+    assert crm_state(crm) == before
+    assert feedback_state(crm) == {"bounces": [], "unsubscribes": []} and rejected_rows(crm) == []
+    (ledger,) = ledger_rows(crm)
+    assert ledger.status == "failed" and "connection lost" in ledger.error
+    assert "jane.doe@example.com" not in ledger.error  # masked
+
+    monkeypatch.setattr(apply_module, "feedback_sql", real_sql)
+    report = apply(crm, path, "unsubscribes")
+    assert report.status == "applied" and report.file_id == ledger.file_id
+    assert (report.counts.applied, report.counts.rejected) == (1, 1)
+    assert crm_state(crm).revoked == {(entity_id(1), "newsletter-nl")}
+    assert ledger_rows(crm)[0].status == "applied" and ledger_rows(crm)[0].error is None

@@ -165,3 +165,20 @@ def test_clear_and_count(optimizely_emulator, make_client):
     assert client.count(LIST_ID) == 1200
     client.clear(LIST_ID)
     assert client.count(LIST_ID) == 0 and list_contents(optimizely_emulator) == {}
+
+
+def test_a_failing_callback_stops_the_upload(optimizely_emulator, make_client):
+    client = make_client(batch_size=100, max_parallel_calls=1)
+    stored: list[BatchResult] = []
+
+    def store(batch: BatchResult) -> None:
+        if batch.index == 2:
+            raise RuntimeError("audit table unavailable")
+        stored.append(batch)
+
+    with pytest.raises(RuntimeError, match="audit table unavailable"):
+        client.add_all(LIST_ID, 0, ATTRIBUTES, recipients(2000), on_batch=store)
+    # batches 0-2 done; at most the one already on the wire when the callback failed follows
+    assert [b.index for b in stored] == [0, 1]
+    assert 3 <= emulator_calls(optimizely_emulator) <= 4
+    assert len(list_contents(optimizely_emulator)) == 100 * emulator_calls(optimizely_emulator)

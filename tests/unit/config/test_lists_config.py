@@ -59,25 +59,48 @@ def test_shipped_lists_load_with_the_documented_lists() -> None:
     config = load_lists(DEFAULT_LISTS_PATH)
     assert config.names == ["newsletter_nl", "product_updates", "events_webinars"]
     newsletter, product, events = config.lists
-    assert (newsletter.platform_list_id, newsletter.optin_process_id, newsletter.consent) == ("1001", "2001", "newsletter")
+    assert (newsletter.platform_list_id, newsletter.optin_process_id, newsletter.consent) == (
+        "1001",
+        "2001",
+        "newsletter",
+    )
     assert newsletter.selection.filter is not None
     assert newsletter.selection.filter.languages == ["nl"]
     assert newsletter.selection.filter.entity_types == ["contact", "lead"]
-    assert (product.platform_list_id, product.optin_process_id, product.consent) == ("1002", "2002", "product_updates")
+    assert (product.platform_list_id, product.optin_process_id, product.consent) == (
+        "1002",
+        "2002",
+        "product_updates",
+    )
     assert product.selection.sql == "lists/product_updates.sql"
     assert (events.platform_list_id, events.optin_process_id, events.consent) == ("1003", "2001", "events")
-    assert events.selection.filter is not None and events.selection.filter.marketing_list == "webinar_attendees"
+    assert (
+        events.selection.filter is not None and events.selection.filter.marketing_list == "webinar_attendees"
+    )
     # The emulator's seed lists carry exactly these attributes, in this order.
     expected = (*TECHNICAL_ATTRIBUTES, "first-name", "last-name", "language", "city")
-    assert expected == ("opt-in-id", "description", "media-type", "entity-type", "entity-id",
-                        "first-name", "last-name", "language", "city")
+    assert expected == (
+        "opt-in-id",
+        "description",
+        "media-type",
+        "entity-type",
+        "entity-id",
+        "first-name",
+        "last-name",
+        "language",
+        "city",
+    )
     assert all(item.attribute_names == expected for item in config.lists)
     assert all(item.platform == "optimizely" and item.guards.min_rows == 1 for item in config.lists)
 
 
 def test_consent_by_platform_list_id_maps_each_list_to_its_one_consent() -> None:
     config = load_lists(DEFAULT_LISTS_PATH)
-    assert config.consent_by_platform_list_id() == {"1001": "newsletter", "1002": "product_updates", "1003": "events"}
+    assert config.consent_by_platform_list_id() == {
+        "1001": "newsletter",
+        "1002": "product_updates",
+        "1003": "events",
+    }
     assert config.consent_by_platform_list_id("mailjet") == {}
 
 
@@ -115,7 +138,10 @@ def test_loading_imports_neither_sqlalchemy_nor_great_expectations() -> None:
 @pytest.mark.parametrize(
     ("consent_line", "expected"),
     [
-        ("    consent: [newsletter, events]\n", "exactly one consent id is required, got a list of 2 (newsletter, events)"),
+        (
+            "    consent: [newsletter, events]\n",
+            "exactly one consent id is required, got a list of 2 (newsletter, events)",
+        ),
         ("    consent: [newsletter]\n", "exactly one consent id is required, got a list of 1"),
         ("    consent: newsletter, events\n", "consent must be a single consent id"),
         ("    consent:\n", "no consent given"),
@@ -126,13 +152,9 @@ def test_loading_imports_neither_sqlalchemy_nor_great_expectations() -> None:
 )
 def test_a_list_needs_exactly_one_consent(tmp_path: Path, consent_line: str, expected: str) -> None:
     body = (
-        "lists:\n"
-        + GOOD_ENTRY.format(name="first", list_id="1")
-        + "  - name: second\n"
+        "lists:\n" + GOOD_ENTRY.format(name="first", list_id="1") + "  - name: second\n"
         '    platform_list_id: "2"\n'
-        '    optin_process_id: "2001"\n'
-        + consent_line
-        + "    selection: {filter: {languages: [fr]}}\n"
+        '    optin_process_id: "2001"\n' + consent_line + "    selection: {filter: {languages: [fr]}}\n"
     )
     path = write(tmp_path, body)
     error = load_error(path)
@@ -148,14 +170,18 @@ def test_unknown_key_is_an_error_naming_it(tmp_path: Path) -> None:
     path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + "    consents: events\n")
     [problem] = load_error(path).problems
     assert problem == (
-        f"{path}: list 'nl' (line 2), field 'consents' (line 9): unknown key 'consents' (a typo? unknown keys are refused)"
+        f"{path}: list 'nl' (line 2), field 'consents' (line 9): "
+        "unknown key 'consents' (a typo? unknown keys are refused)"
     )
 
 
 def test_unknown_key_nested_in_the_filter(tmp_path: Path) -> None:
     path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + "        language: nl\n")
     [problem] = load_error(path).problems
-    assert f"{path}: list 'nl' (line 2), field 'selection.filter.language' (line 9): unknown key 'language'" in problem
+    assert (
+        f"{path}: list 'nl' (line 2), field 'selection.filter.language' (line 9): unknown key 'language'"
+        in problem
+    )
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
@@ -177,25 +203,64 @@ def _sql_entry(selection: str) -> str:
 @pytest.mark.parametrize(
     ("selection", "expected_field", "expected"),
     [
-        ("      sql: lists/missing.sql\n", "selection.sql", "selection file 'lists/missing.sql' does not exist under"),
+        (
+            "      sql: lists/missing.sql\n",
+            "selection.sql",
+            "selection file 'lists/missing.sql' does not exist under",
+        ),
         ("      sql: ../etc/passwd.sql\n", "selection.sql", "must be written as 'lists/<name>.sql'"),
         ("      sql: lists/../../secret.sql\n", "selection.sql", "must be written as 'lists/<name>.sql'"),
         ("      sql: queries/extract.sql\n", "selection.sql", "must be written as 'lists/<name>.sql'"),
-        ("      sql: lists/ok.sql\n      filter: {languages: [nl]}\n", "selection",
-         "give exactly one of 'sql' (a file under sql/lists/) or 'filter'"),
+        (
+            "      sql: lists/ok.sql\n      filter: {languages: [nl]}\n",
+            "selection",
+            "give exactly one of 'sql' (a file under sql/lists/) or 'filter'",
+        ),
         ("      params: {a: 1}\n", "selection", "give exactly one of 'sql'"),
-        ("      sql: lists/ok.sql\n", "selection", "lists/ok.sql uses :country but 'params' does not give a value"),
-        ("      sql: lists/ok.sql\n      params: {country: BE, contry: NL}\n", "selection",
-         "'params' contry are not used by lists/ok.sql (a typo?)"),
-        ("      filter: {languages: [nl]}\n      params: {x: 1}\n", "selection", "'params' only apply to an 'sql' selection"),
-        ("      filter: {entity_types: [person]}\n", "selection.filter.entity_types.0",
-         "'person' is not allowed here; use one of 'contact', 'lead' or 'account'"),
+        (
+            "      sql: lists/ok.sql\n",
+            "selection",
+            "lists/ok.sql uses :country but 'params' does not give a value",
+        ),
+        (
+            "      sql: lists/ok.sql\n      params: {country: BE, contry: NL}\n",
+            "selection",
+            "'params' contry are not used by lists/ok.sql (a typo?)",
+        ),
+        (
+            "      filter: {languages: [nl]}\n      params: {x: 1}\n",
+            "selection",
+            "'params' only apply to an 'sql' selection",
+        ),
+        (
+            "      filter: {entity_types: [person]}\n",
+            "selection.filter.entity_types.0",
+            "'person' is not allowed here; use one of 'contact', 'lead' or 'account'",
+        ),
     ],
-    ids=["missing-file", "outside", "dotdot", "not-lists", "both", "neither", "missing-param", "unused-param",
-         "params-with-filter", "bad-entity-type"],
+    ids=[
+        "missing-file",
+        "outside",
+        "dotdot",
+        "not-lists",
+        "both",
+        "neither",
+        "missing-param",
+        "unused-param",
+        "params-with-filter",
+        "bad-entity-type",
+    ],
 )
 def test_bad_selection(tmp_path: Path, selection: str, expected_field: str, expected: str) -> None:
-    root = sql_root(tmp_path, {"lists/ok.sql": "-- :ignored in comments\nSELECT entity_id FROM crm_entity WHERE country = :country AND x = ':nope'"})
+    root = sql_root(
+        tmp_path,
+        {
+            "lists/ok.sql": (
+                "-- :ignored in comments\n"
+                "SELECT entity_id FROM crm_entity WHERE country = :country AND x = ':nope'"
+            )
+        },
+    )
     path = write(tmp_path, _sql_entry(selection))
     [problem] = load_error(path, root).problems
     assert problem.startswith(f"{path}: list 'prod' (line 2), field '{expected_field}' (line ")
@@ -203,8 +268,13 @@ def test_bad_selection(tmp_path: Path, selection: str, expected_field: str, expe
 
 
 def test_selection_file_with_params_is_accepted(tmp_path: Path) -> None:
-    root = sql_root(tmp_path, {"lists/ok.sql": "SELECT entity_id FROM crm_entity WHERE country = :country AND c::text <> ''"})
-    config = load_lists(write(tmp_path, _sql_entry("      sql: lists/ok.sql\n      params: {country: BE}\n")), sql_root=root)
+    root = sql_root(
+        tmp_path,
+        {"lists/ok.sql": "SELECT entity_id FROM crm_entity WHERE country = :country AND c::text <> ''"},
+    )
+    config = load_lists(
+        write(tmp_path, _sql_entry("      sql: lists/ok.sql\n      params: {country: BE}\n")), sql_root=root
+    )
     assert config.lists[0].selection.params == {"country": "BE"}
 
 
@@ -224,7 +294,10 @@ def test_bind_names_ignores_comments_literals_and_casts() -> None:
 
 
 def test_duplicate_list_names(tmp_path: Path) -> None:
-    path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + GOOD_ENTRY.format(name="nl", list_id="2"))
+    path = write(
+        tmp_path,
+        "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + GOOD_ENTRY.format(name="nl", list_id="2"),
+    )
     [problem] = load_error(path).problems
     assert problem == (
         f"{path}: list 'nl' (line 9), field 'name' (line 9): "
@@ -233,7 +306,10 @@ def test_duplicate_list_names(tmp_path: Path) -> None:
 
 
 def test_two_lists_writing_the_same_platform_list(tmp_path: Path) -> None:
-    path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="a", list_id="7") + GOOD_ENTRY.format(name="b", list_id="7"))
+    path = write(
+        tmp_path,
+        "lists:\n" + GOOD_ENTRY.format(name="a", list_id="7") + GOOD_ENTRY.format(name="b", list_id="7"),
+    )
     [problem] = load_error(path).problems
     assert problem.startswith(f"{path}: list 'b' (line 9), field 'platform_list_id' (line 10): ")
     assert "lists 'a' and 'b' both write platform list optimizely:7" in problem
@@ -242,7 +318,11 @@ def test_two_lists_writing_the_same_platform_list(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("attributes", "expected_field", "expected"),
     [
-        ("{first-name: firstname}", "attributes.first-name", "'firstname' is not allowed here; use one of 'first_name'"),
+        (
+            "{first-name: firstname}",
+            "attributes.first-name",
+            "'firstname' is not allowed here; use one of 'first_name'",
+        ),
         ("{first-name: email}", "attributes.first-name", "'email' is not allowed here"),
         ("{entity-id: first_name}", "attributes", "entity-id are technical fields filled automatically"),
         ("{'bad name': city}", "attributes.bad name.[key]", "String should match pattern"),
@@ -250,7 +330,9 @@ def test_two_lists_writing_the_same_platform_list(tmp_path: Path) -> None:
     ids=["typo", "not-whitelisted", "technical", "bad-name"],
 )
 def test_bad_attributes(tmp_path: Path, attributes: str, expected_field: str, expected: str) -> None:
-    path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + f"    attributes: {attributes}\n")
+    path = write(
+        tmp_path, "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + f"    attributes: {attributes}\n"
+    )
     [problem] = load_error(path).problems
     assert problem.startswith(f"{path}: list 'nl' (line 2), field '{expected_field}'")
     assert expected in problem
@@ -274,7 +356,9 @@ def test_bad_guards_and_fields(tmp_path: Path, line: str, expected_field: str) -
 def test_bad_list_name_is_reported_by_position(tmp_path: Path) -> None:
     path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="Newsletter NL", list_id="1"))
     [problem] = load_error(path).problems
-    assert problem.startswith(f"{path}: list 'Newsletter NL' (line 2), field 'name' (line 2): String should match pattern")
+    assert problem.startswith(
+        f"{path}: list 'Newsletter NL' (line 2), field 'name' (line 2): String should match pattern"
+    )
 
 
 def test_several_problems_are_all_reported(tmp_path: Path) -> None:
@@ -298,7 +382,9 @@ def test_several_problems_are_all_reported(tmp_path: Path) -> None:
 def test_duplicate_yaml_key_is_refused_with_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "lists:\n" + GOOD_ENTRY.format(name="nl", list_id="1") + "    consent: events\n")
     [problem] = load_error(path).problems
-    assert problem == f"{path}, line 9: key 'consent' is repeated (first at line 5): duplicate keys are refused"
+    assert (
+        problem == f"{path}, line 9: key 'consent' is repeated (first at line 5): duplicate keys are refused"
+    )
 
 
 @pytest.mark.parametrize(
@@ -323,5 +409,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_parse_lists_names_the_given_source() -> None:
     with pytest.raises(ListsConfigError, match=r"inline\.yaml: list 'x' \(line 2\), field 'consent'"):
-        parse_lists("lists:\n  - name: x\n    platform_list_id: 1\n    optin_process_id: 1\n"
-                    "    consent: [a, b]\n    selection: {filter: {}}\n", source="inline.yaml")
+        parse_lists(
+            "lists:\n  - name: x\n    platform_list_id: 1\n    optin_process_id: 1\n"
+            "    consent: [a, b]\n    selection: {filter: {}}\n",
+            source="inline.yaml",
+        )

@@ -418,13 +418,17 @@ class OptimizelyCampaignClient:
     ) -> AddAllReport:
         """Add every recipient, ``batch_size`` per addAll3 call, up to ``max_parallel_calls`` at once.
 
-        ``recipients`` is consumed lazily; at most ``max_parallel_calls + 1`` batches exist in
-        memory at any time. ``on_batch`` receives each finished batch in the calling thread (in
-        completion order; ``BatchResult.index``/``offset`` say where it belongs).
+        ``recipients`` is consumed lazily: ``max_parallel_calls`` batches on the wire plus one
+        built and waiting for a free worker (so no worker idles while the next batch is read),
+        at most ``max_parallel_calls + 1`` batches in memory. ``on_batch`` receives each
+        finished batch in the calling thread (in completion order; ``BatchResult.index`` and
+        ``offset`` say where it belongs).
 
-        On a failure no further batch is sent; batches already in flight are finished and
-        reported, then the error is raised (a note on it says how far the upload got).
-        ``InvalidRecipientDataError`` is raised before the batch holding the bad value is sent.
+        When a call fails (after its retries) or ``on_batch`` raises, no further batch is sent
+        (the one waiting for a worker is skipped); the calls on the wire are finished and reported,
+        then the error is raised with a note saying how far the upload got. A bad value (``InvalidRecipientDataError``)
+        or a failing ``recipients`` source stops reading: every batch before it is sent and
+        reported, the batch holding it and everything after are not.
         """
         list_id, optin_process_id = int(list_id), int(optin_process_id)
         names = _check_names(attribute_names)
@@ -435,8 +439,19 @@ class OptimizelyCampaignClient:
         failure: BaseException | None = None
         batch_index = 0
         offset = 0
-
         callback_failed = False
+        # Set by a worker whose call failed *before* it takes the next batch from the queue, so
+        # the batch waiting for a worker is never sent after a failure.
+        stop = threading.Event()
+
+        def send(*batch_args: Any) -> list[AddResult]:
+            if stop.is_set():
+                raise _BatchNotSent
+            try:
+                return self._send_batch(*batch_args)
+            except BaseException:
+                stop.set()
+                raise
 
         def collect(done: Iterable[Future[list[AddResult]]]) -> None:
             nonlocal failure, callback_failed
@@ -444,6 +459,8 @@ class OptimizelyCampaignClient:
                 index, first = pending.pop(future)
                 try:
                     results = future.result()
+                except _BatchNotSent:
+                    continue
                 except BaseException as exc:  # noqa: BLE001 - re-raised below
                     if failure is None:
                         failure = exc
@@ -457,6 +474,7 @@ class OptimizelyCampaignClient:
                         on_batch(BatchResult(index, first, tuple(results)))
                     except BaseException as exc:  # noqa: BLE001 - re-raised below
                         callback_failed = True
+                        stop.set()
                         if failure is None:
                             failure = exc
 
@@ -471,16 +489,14 @@ class OptimizelyCampaignClient:
                         break
                     ids, emails, rows = _encode_batch(batch, names, offset)
                 except BaseException as exc:  # noqa: BLE001 - bad value, failing source, task killed:
-                    failure = exc  # finish and report the batches in flight first, then raise
+                    failure = exc  # finish and report the batches already sent first, then raise
                     break
-                future = executor.submit(
-                    self._send_batch, list_id, optin_process_id, names, ids, emails, rows
-                )
+                future = executor.submit(send, list_id, optin_process_id, names, ids, emails, rows)
                 pending[future] = (batch_index, offset)
                 batch_index += 1
                 offset += len(batch)
                 del batch, ids, emails, rows
-                if len(pending) >= self.max_parallel_calls:
+                if len(pending) > self.max_parallel_calls:  # workers busy + one batch ready
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     collect(done)
             while pending:
@@ -564,6 +580,11 @@ class OptimizelyCampaignClient:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+class _BatchNotSent(Exception):
+    """A queued batch skipped because an earlier call failed (internal to ``add_all``)."""
+
 
 
 def _as_bool(value: Any) -> bool:

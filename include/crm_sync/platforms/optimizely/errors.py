@@ -46,11 +46,14 @@ __all__ = [
     "InvalidRequestError",
     "InvalidSessionError",
     "OptimizelyError",
+    "OptimizelyPermanentConfigError",
+    "PermanentHttpStatusError",
     "RecipientNotFoundError",
     "Scrubber",
     "ServerFaultError",
     "SoapFaultError",
     "TooManyRequestsError",
+    "TransientHttpStatusError",
     "error_for_fault",
     "error_for_http_status",
     "error_for_request_exception",
@@ -122,6 +125,10 @@ class ConnectionFailedError(OptimizelyError, TransientPlatformError):
     """
 
 
+class OptimizelyPermanentConfigError(OptimizelyError, PermanentPlatformError):
+    """The client or its connection is configured wrongly (bad URL, unusable WSDL, ...)."""
+
+
 class InvalidRecipientDataError(PermanentPlatformError, ValueError):
     """A value cannot be sent at all (e.g. a control character XML 1.0 cannot carry).
 
@@ -176,7 +183,7 @@ class Scrubber:
         return mask_text(text)
 
 
-def _identity(text: str) -> str:
+def _mask_only(text: str) -> str:
     return mask_text(text)
 
 
@@ -204,7 +211,7 @@ def split_faultstring(faultstring: str) -> tuple[str | None, str]:
 
 
 def error_for_fault(
-    faultcode: str | None, faultstring: str | None, *, operation: str | None, scrub=_identity
+    faultcode: str | None, faultstring: str | None, *, operation: str | None, scrub=_mask_only
 ) -> SoapFaultError:
     """The error for a SOAP fault; ``scrub`` cleans the message (see ``Scrubber``)."""
     faultcode = (faultcode or "").strip()
@@ -248,7 +255,3 @@ def error_for_request_exception(exc: requests.RequestException, *, operation: st
     else:
         what = "request failed"
     return ConnectionFailedError(f"{what} ({type(exc).__name__})", operation=operation)
-
-
-class OptimizelyPermanentConfigError(OptimizelyError, PermanentPlatformError):
-    """The client is configured wrongly (bad URL, unsupported WSDL, ...)."""

@@ -1,0 +1,113 @@
+"""Per-connection temporary tables of the response apply, and the fastest bulk insert per dialect.
+
+``tmp_response_stage`` holds every valid line of one file (PostgreSQL: ``COPY``; SQLite: one
+``executemany`` per chunk); ``tmp_response_first`` one row per distinct event (its first line) with
+the CRM entity and campaign it maps to and what becomes of it. Everything after loading is
+set-based SQL (``sql/responses``). The tables live for the apply transaction only: dropped before
+(a pooled SQLite connection may keep them from an aborted attempt) and after use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+from include.crm_sync.responses.file_format import LINK_MAX
+from include.crm_sync.responses.parse import STAGE_COLUMNS
+from include.crm_sync.staging.tables import ID
+from include.crm_sync.staging.types import UTCDateTime
+
+_meta = MetaData()
+_TEMP = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"}
+
+#: one row per valid line of the file
+stage = Table(
+    "tmp_response_stage",
+    _meta,
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("event_key", String(64), nullable=False),
+    Column("recipient_id", ID, nullable=False),
+    Column("entity_type", String(16)),
+    Column("entity_id", ID),
+    Column("crm_key", ID, nullable=False),
+    Column("list_id", String(64)),
+    Column("mailing_id", String(64), nullable=False),
+    Column("wave_id", ID),
+    Column("event_type", String(16), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("link_url", String(LINK_MAX)),
+    **_TEMP,
+)
+#: one row per distinct event of the file (its first line), classified
+first = Table(
+    "tmp_response_first",
+    _meta,
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("event_key", String(64), nullable=False),
+    Column("recipient_id", ID, nullable=False),
+    Column("entity_type", String(16)),
+    Column("entity_id", ID),
+    Column("crm_entity_id", ID),
+    Column("list_id", String(64)),
+    Column("mailing_id", String(64), nullable=False),
+    Column("crm_campaign_id", ID),
+    Column("event_type", String(16), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("link_url", String(LINK_MAX)),
+    Column("status", String(24), nullable=False),
+    **_TEMP,
+)
+TABLES = (stage, first)
+
+
+def create(conn: sa.Connection) -> None:
+    drop(conn)
+    for table in TABLES:
+        table.create(conn)
+
+
+def drop(conn: sa.Connection) -> None:
+    for table in reversed(TABLES):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
+    """Append column-wise rows (``parse.STAGE_COLUMNS``; ``occurred_at`` as ``…T…Z`` UTC text)."""
+    if not columns["line_no"]:
+        return
+    names = STAGE_COLUMNS
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        _copy_psycopg2(conn, names, [columns[n] for n in names])
+    elif dialect.name == "sqlite":
+        # the text layout SQLAlchemy's SQLite DateTime uses, so values read back like any other
+        times = [f"{t[:10]} {t[11:26]}" for t in columns["occurred_at"]]
+        values = [times if n == "occurred_at" else columns[n] for n in names]
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(
+            f"INSERT INTO {stage.name} ({', '.join(names)}) VALUES ({placeholders})",
+            list(zip(*values, strict=True)),
+        )
+    else:  # pragma: no cover - only the two supported dialects are tested
+        times = [datetime.fromisoformat(t) for t in columns["occurred_at"]]
+        values = [times if n == "occurred_at" else columns[n] for n in names]
+        conn.execute(stage.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)])
+
+
+def _copy_psycopg2(conn: sa.Connection, names: Sequence[str], values: list[Sequence]) -> None:
+    buffer = io.StringIO()
+    # COPY's NULL is the unquoted empty field: None is written as exactly that; an empty string
+    # never reaches here (the parser turns empty values into None or rejects them)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(zip(*values, strict=True))
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()

@@ -1,0 +1,155 @@
+"""Structure check and chunked parsing of response files (no database, no server)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from include.crm_sync.responses.download import scan_file
+from include.crm_sync.responses.errors import ResponseFileError
+from include.crm_sync.responses.file_format import COLUMN_NAMES
+from include.crm_sync.responses.parse import check_structure, event_keys, read_chunks
+
+HEADER = ",".join(COLUMN_NAMES) + "\n"
+
+
+def row(recipient="C1", event_type="open", at="2026-03-01T10:00:00Z", mailing="7001", link="", entity_type="",
+        entity_id="", list_id="1002", wave=""):
+    values = {"recipient_id": recipient, "entity_type": entity_type, "entity_id": entity_id,
+              "recipient_list_id": list_id, "mailing_id": mailing, "wave_id": wave, "event_type": event_type,
+              "occurred_at": at, "link_url": link}
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([values[c] for c in COLUMN_NAMES])
+    return buffer.getvalue()
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "responses_t.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def parse(path: Path, chunk_rows: int = 50_000):
+    chunks = list(read_chunks(path, check_structure(path, scan_file(path)), chunk_rows=chunk_rows))
+    rows = {c: [v for chunk in chunks for v in chunk.rows[c]] for c in chunks[0].rows} if chunks else {}
+    rejected = [r for chunk in chunks for r in chunk.rejected]
+    return rows, rejected, sum(chunk.lines for chunk in chunks)
+
+
+# ------------------------------------------------------------------ whole-file refusals
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (HEADER.encode() + row().encode()[:-1], "the file is truncated"),
+    (HEADER.encode()[:30], "the file is truncated"),
+    (HEADER.replace("mailing_id", "mailing").encode() + row().encode(),
+     "line 1: wrong header: missing column(s) mailing_id; unexpected column(s) 'mailing'"),
+    ((HEADER.rstrip("\n") + ",event_type\n").encode(), "repeated column(s) event_type"),
+    (b"\xef\xbb\xbf" + HEADER.encode(), "starts with a byte-order mark"),
+    (HEADER.encode() + row().encode() + row(recipient="Andr\xe9").encode("latin-1"), "line 3 is not valid UTF-8"),
+])
+def test_files_refused_as_a_whole(tmp_path, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(ResponseFileError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
+        check_structure(path, scan_file(path))
+    assert error.value.file_name == path.name
+
+
+def test_columns_may_come_in_any_order(tmp_path):
+    names = list(reversed(COLUMN_NAMES))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerow(["https://x.example/", "2026-03-01T10:00:00Z", "click", "", "7001", "1002", "C9", "contact", "C9"])
+    rows, rejected, lines = parse(write(tmp_path, buffer.getvalue()))
+    assert rejected == [] and lines == 1
+    assert (rows["recipient_id"], rows["entity_id"], rows["event_type"], rows["link_url"]) == (
+        ["C9"], ["C9"], ["click"], ["https://x.example/"])
+
+
+# ------------------------------------------------------------------ rows
+
+
+def test_valid_rows_are_normalised(tmp_path):
+    text = HEADER + row(at="2026-03-01T12:00:00+02:00", entity_type="Lead", entity_id="L7", recipient="r7",
+                        wave="CMP-1") + row(link="https://x.example/a,b?c=\"d\"", event_type="click") \
+        + row(recipient=" C2 ", at="2026-03-01T10:00:00.250Z").replace("\n", "\r\n")
+    rows, rejected, lines = parse(write(tmp_path, text))
+    assert rejected == [] and lines == 3
+    assert rows["line_no"] == [2, 3, 4]
+    assert rows["occurred_at"] == ["2026-03-01T10:00:00.000000Z", "2026-03-01T10:00:00.000000Z",
+                                   "2026-03-01T10:00:00.250000Z"]
+    assert rows["entity_type"] == ["lead", None, None]
+    assert rows["crm_key"] == ["L7", "C1", "C2"]  # the platform's entity id where known, else the recipient id
+    assert rows["wave_id"] == ["CMP-1", None, None]
+    assert rows["link_url"] == [None, 'https://x.example/a,b?c="d"', None]
+
+
+def test_event_key_is_recipient_mailing_type_and_utc_time():
+    one = event_keys(["C1"], ["7001"], ["open"], ["2026-03-01T10:00:00.000000Z"])
+    assert one == event_keys(["C1"], ["7001"], ["open"], ["2026-03-01T10:00:00.000000Z"])
+    for other in (event_keys(["C2"], ["7001"], ["open"], ["2026-03-01T10:00:00.000000Z"]),
+                  event_keys(["C1"], ["7002"], ["open"], ["2026-03-01T10:00:00.000000Z"]),
+                  event_keys(["C1"], ["7001"], ["click"], ["2026-03-01T10:00:00.000000Z"]),
+                  event_keys(["C1"], ["7001"], ["open"], ["2026-03-01T10:00:01.000000Z"])):
+        assert other != one
+    assert len(one[0]) == 64
+
+
+@pytest.mark.parametrize("line, field, reason", [
+    (row(event_type="bounce"), "event_type", "unknown event type"),
+    (row(at="2026-03-01T10:00:00"), "occurred_at", "malformed timestamp"),
+    (row(at="01.03.2026 10:00 +01:00"), "occurred_at", "malformed timestamp"),
+    (row(at="2026-13-01T10:00:00Z"), "occurred_at", "malformed timestamp"),
+    (row(mailing=""), "mailing_id", "mailing_id is missing"),
+    (row(recipient=""), "recipient_id", "recipient_id is missing"),
+    (row(recipient="x" * 65), "recipient_id", "longer than 64 characters"),
+    (row(link="https://x.example/" + "a" * 2000), "link_url", "longer than 2000 characters"),
+    (row(recipient="+31612345678"), "recipient_id", "formula trigger"),
+    (row(link="@SUM(A1)"), "link_url", "formula trigger"),
+    (row(recipient="C1\u200b"), "recipient_id", "non-printable"),
+    (row(link="https://x.example/\ta"), "link_url", "non-printable"),
+    (row(entity_type="opportunity"), "entity_type", "unknown entity type"),
+    ("C1,,,1002,7001,,open\n", None, "the line has 7 fields, expected 9"),
+    ('C1,,,1002,7001,,open,2026-03-01T10:00:00Z,"x"y\n', None, "malformed CSV"),
+    ("C1,,,1002,7001,,open,2026-03-01T10:00:00Z,\x00\n", "link_url", "non-printable"),
+])
+def test_a_malformed_row_is_rejected_with_line_field_and_reason(tmp_path, line, field, reason):
+    rows, rejected, lines = parse(write(tmp_path, HEADER + row(recipient="C0") + line + row(recipient="C2")))
+    assert lines == 3 and rows["line_no"] == [2, 4]
+    assert [(r.line_no, r.field) for r in rejected] == [(3, field)]
+    assert reason in rejected[0].reason and rejected[0].raw
+
+
+def test_a_stray_quote_breaks_only_its_own_line(tmp_path):
+    text = HEADER + '"C1,,,1002,7001,,open,2026-03-01T10:00:00Z,\n' + "".join(row(recipient=f"C{i}") for i in range(5))
+    rows, rejected, lines = parse(write(tmp_path, text))
+    assert [(r.line_no, r.reason) for r in rejected] == [(2, "unbalanced quote: the row does not end on its line")]
+    assert rows["line_no"] == [3, 4, 5, 6, 7] and lines == 6
+
+
+def test_a_header_only_file_has_no_rows(tmp_path):
+    rows, rejected, lines = parse(write(tmp_path, HEADER))
+    assert (rows, rejected, lines) == ({}, [], 0)
+
+
+GOOD = st.builds(row, recipient=st.sampled_from(["C1", "C2", "L3"]), event_type=st.sampled_from(
+    ["open", "click", "hardbounce", "softbounce", "unsubscribe", "autoresponder"]))
+BAD = st.sampled_from([row(event_type="nope"), "C1,,,1002\n", "\n", '"C1,x\n', row(at="yesterday")])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.tuples(st.booleans(), GOOD, BAD), max_size=60), chunk_rows=st.integers(1, 7))
+def test_every_line_is_loaded_or_rejected_exactly_once_whatever_the_chunking(tmp_path, lines, chunk_rows):
+    text = HEADER + "".join(good if ok else bad for ok, good, bad in lines)
+    rows, rejected, count = parse(write(tmp_path, text, f"p{chunk_rows}.csv"), chunk_rows=chunk_rows)
+    expected_good = [n for n, (ok, _g, _b) in enumerate(lines, 2) if ok]
+    expected_bad = [n for n, (ok, _g, _b) in enumerate(lines, 2) if not ok]
+    assert count == len(lines)
+    assert (rows.get("line_no", []), [r.line_no for r in rejected]) == (expected_good, expected_bad)
