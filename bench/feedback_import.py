@@ -10,8 +10,8 @@ written with recipient ids drawn from the CRM (mix: 88% by recipient id, 5% by e
 unknown recipients, 2% duplicate lines). Each measured step runs in a child process, so its peak
 RSS (``VmHWM``) is its own: (1) bounces file applied fresh, (2) the same rows again plus one
 (an overlapping window: all known), (3) an unsubscribes file. With ``--emulator-rows``, that many
-events are injected into an in-process emulator and ``import_feedback`` runs through the real
-zeep client (paging 1000 rows per call). Results: JSON and a markdown table under ``--out``.
+events are injected into an emulator (a process of its own) and ``import_feedback`` runs
+through the real zeep client (paging 1000 rows per call). Results: JSON and a markdown table under ``--out``.
 """
 
 from __future__ import annotations
@@ -125,50 +125,80 @@ def child_apply(url: str, path: str, kind: str) -> dict:
     return {"seconds": seconds, "counts": report.as_dict(), "rows": report.counts.read}
 
 
-def child_emulator(url: str, rows: int, workdir: str) -> dict:
+def child_emulator(url: str, base_url: str, workdir: str) -> dict:
     from include.crm_sync.feedback import import_feedback
     from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
     from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
     from include.crm_sync.staging.engine import create_staging_engine
-    from include.emulators.optimizely import EmulatorServer
 
-    people = entities(url)
     engine = create_staging_engine(url)
-    with EmulatorServer(port=0) as server:
-        control = server.control
-        control.reset()
-        now = datetime.fromisoformat(control.clock()["now"].replace("Z", "+00:00"))
-        rng = random.Random(7)
-        batch = []
-        injected = 0
-        inject_started = time.perf_counter()
-        for i in range(rows):
-            eid, email = people[rng.randrange(len(people))]
-            at = (now - timedelta(days=2) + timedelta(milliseconds=i)).isoformat()
-            if i % 2:
-                batch.append({"kind": "bounce", "category": rng.choice(("hardbounce", "softbounce")),
-                              "recipient_id": eid, "email": email or f"{eid}@example.com",
-                              "list_id": 1001, "occurred_at": at})
-            else:
-                batch.append({"kind": "unsubscribe", "recipient_id": eid, "email": email or f"{eid}@example.com",
-                              "list_id": rng.choice((1001, 1002, 1003)), "occurred_at": at})
-            if len(batch) == 5000:
-                injected += control.add_feedback_events(batch)["created"]
-                batch = []
-        if batch:
-            injected += control.add_feedback_events(batch)["created"]
-        inject_seconds = time.perf_counter() - inject_started
-        client = OptimizelyCampaignClient(server.base_url, 1, "demo", "demo", timeout=120)
-        platform = OptimizelyCampaignPlatform(client)
-        started = time.perf_counter()
-        report = import_feedback(engine, platform, landing_dir=Path(workdir) / "landing", run_id="bench",
-                                 list_consents=LIST_CONSENTS)
-        seconds = time.perf_counter() - started
-        calls = sum(client.call_counts.values())
-        platform.close()
+    client = OptimizelyCampaignClient(base_url, 1, "demo", "demo", timeout=120)
+    platform = OptimizelyCampaignPlatform(client)
+    started = time.perf_counter()
+    report = import_feedback(engine, platform, landing_dir=Path(workdir) / "landing", run_id="bench",
+                             list_consents=LIST_CONSENTS)
+    seconds = time.perf_counter() - started
+    calls = dict(client.call_counts)
+    platform.close()
     engine.dispose()
-    return {"seconds": seconds, "rows": report.totals.read, "events_injected": injected,
-            "inject_seconds": inject_seconds, "soap_calls": calls, "counts": report.as_dict()}
+    return {"seconds": seconds, "rows": report.totals.read, "soap_calls": sum(calls.values()),
+            "calls": calls, "counts": report.as_dict()}
+
+
+def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """The emulator in a process of its own, so the measured child's RSS is the importer's alone."""
+    import socket
+
+    from include.emulators.optimizely import ControlClient, ControlError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "include.emulators.optimizely", "--port", str(port), "--no-sftp",
+         "--log-level", "WARNING"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(workdir / "emulator.log", "w"),
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # wait until it answers (start-up imports zeep, lxml, ...)
+        try:
+            ControlClient(base_url, timeout=2).clock()
+            return process, base_url
+        except (OSError, ControlError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"emulator did not start; see {workdir / 'emulator.log'}") from None
+            time.sleep(0.2)
+
+
+def inject_events(base_url: str, rows: int, people: list[tuple[str, str | None]]) -> tuple[int, float]:
+    """``rows`` events (half bounces, half unsubscribes) over recipient ids of the CRM, two days old."""
+    from include.emulators.optimizely import ControlClient
+
+    control = ControlClient(base_url, timeout=300)
+    control.reset()
+    now = datetime.fromisoformat(control.clock()["now"].replace("Z", "+00:00"))
+    rng = random.Random(7)
+    batch: list[dict] = []
+    injected = 0
+    started = time.perf_counter()
+    for i in range(rows):
+        eid, email = people[rng.randrange(len(people))]
+        at = (now - timedelta(days=2) + timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        common = {"recipient_id": eid, "email": email or f"{eid.lower()}@example.com", "occurred_at": at}
+        if i % 2:
+            batch.append({"kind": "bounce", "category": rng.choice(("hardbounce", "softbounce")),
+                          "list_id": 1001, **common})
+        else:
+            batch.append({"kind": "unsubscribe", "list_id": rng.choice((1001, 1002, 1003, None)), **common})
+        if len(batch) == 5000:
+            injected += control.add_feedback_events(batch)["created"]
+            batch = []
+    if batch:
+        injected += control.add_feedback_events(batch)["created"]
+    return injected, time.perf_counter() - started
 
 
 def peak_rss_mb() -> float:
@@ -221,10 +251,17 @@ def bench_dialect(dialect: str, args: argparse.Namespace, workdir: Path) -> list
     if args.emulator_rows:
         url = fresh_database(dialect, workdir, args.pg_url)
         generate(url, contacts=args.contacts, seed=42, migrate=True)
-        log(f"{dialect}: emulator end to end, {args.emulator_rows:,} events")
-        result = run_child("emulator", url, str(args.emulator_rows), str(workdir))
-        result.update(dialect=dialect, step="import_feedback via emulator (SOAP paging + load + apply)",
-                      crm_entities=len(people), file_mb=None, crm_rows=summary.total_rows)
+        process, base_url = start_emulator(workdir)
+        try:
+            injected, inject_seconds = inject_events(base_url, args.emulator_rows, people)
+            log(f"{dialect}: emulator holds {injected:,} events (injected in {inject_seconds:.0f} s); importing")
+            result = run_child("emulator", url, base_url, str(workdir))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        result.update(dialect=dialect, step="import_feedback via emulator (SOAP paging + landing + load + apply)",
+                      crm_entities=len(people), file_mb=None, crm_rows=summary.total_rows,
+                      events_injected=injected)
         results.append(result)
         log(f"{dialect}: emulator: {result['rows']:,} rows in {result['seconds']:.1f} s, "
             f"{result['soap_calls']} SOAP calls, peak RSS {result['peak_rss_mb']:.0f} MB")
@@ -237,14 +274,18 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         "",
         f"CRM from the generator: {args.contacts:,} contacts (+ leads, accounts); see bench/feedback_import.py.",
         "",
-        "| dialect | step | rows | seconds | rows/s | peak RSS MB | applied | known | rejected |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| dialect | step | rows | seconds | rows/s | importer CPU s | load avg | peak RSS MB | applied | known "
+        "| rejected |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         totals = r["counts"].get("totals") or r["counts"]
+        cpu = f"{r['cpu_seconds']:.0f}" if "cpu_seconds" in r else "-"
+        load = f"{r['load_avg']:.1f}" if "load_avg" in r else "-"
         lines.append(
             f"| {r['dialect']} | {r['step']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
-            f"| {r['peak_rss_mb']:.0f} | {totals['applied']:,} | {totals['known']:,} | {totals['rejected']:,} |"
+            f"| {cpu} | {load} | {r['peak_rss_mb']:.0f} | {totals['applied']:,} | {totals['known']:,} "
+            f"| {totals['rejected']:,} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -252,8 +293,11 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         step, *rest = sys.argv[2:]
-        result = child_apply(*rest) if step == "apply" else child_emulator(rest[0], int(rest[1]), rest[2])
+        result = child_apply(*rest) if step == "apply" else child_emulator(*rest)
         result["peak_rss_mb"] = peak_rss_mb()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # this process only (not the PG server)
+        result["load_avg"] = os.getloadavg()[0]
         print(json.dumps(result, default=str))
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

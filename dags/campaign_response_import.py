@@ -25,7 +25,7 @@ mailings) from its SFTP area into the CRM, independent of the nightly list sync.
 Trigger with **dry_run** to see what would be applied (everything is rolled back), with
 **reimport_from** / **reimport_to** (dates, UTC, of the files on the server) to import files again
 (only what is missing is applied, e.g. opens of a mailing mapped to a campaign since), and with
-**allow_gap** as above. Schedule: `CRM_SYNC_RESPONSE_SCHEDULE` (default `@daily`; `@hourly` works).
+**allow_gap** as above. Schedule: `CRM_SYNC_RESPONSES_SCHEDULE` (default `@daily`; `@hourly` works).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ default_args: dict[str, Any] = {
 
 @dag(
     dag_id="campaign_response_import",
-    schedule=os.environ.get("CRM_SYNC_RESPONSE_SCHEDULE", "@daily"),
+    schedule=os.environ.get("CRM_SYNC_RESPONSES_SCHEDULE", "@daily"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -72,18 +73,15 @@ def airflow_env(staging_url: str, emulator: EmulatorServer) -> dict[str, str]:
 
 def sftp_env(emulator: EmulatorServer) -> dict[str, str]:
     """The SFTP connection of the response import, with the emulator's host key pinned."""
-    sftp = getattr(emulator, "sftp", None)
-    if sftp is None:
-        return {}
     return {
         "AIRFLOW_CONN_OPTIMIZELY_SFTP_DEFAULT": json.dumps(
             {
                 "conn_type": "sftp",
-                "host": sftp.host,
-                "port": sftp.port,
+                "host": "127.0.0.1",
+                "port": emulator.sftp_port,
                 "login": "demo",
                 "password": "demo",
-                "extra": {"host_key": sftp.host_key_public, "no_host_key_check": False},
+                "extra": {"host_key": emulator.sftp_host_key_line, "look_for_keys": "false"},
             }
         )
     }
@@ -112,6 +110,8 @@ def dags_test(env: dict[str, str], dag_id: str, logical_date: str, log_name: str
 
 
 def main() -> None:
+    # The in-process SFTP server logs every client disconnect; the demo's output is the story.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=20_000, help="CRM contacts to generate (default 20000)")
     parser.add_argument("--seed", type=int, default=42)
@@ -126,7 +126,7 @@ def main() -> None:
     summary = generate(staging_url, contacts=args.contacts, seed=args.seed)
     print(f"    {summary}")
 
-    with EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp") as emulator:
+    with EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp", host_key_path=DEMO / "sftp_host_key") as emulator:
         print(f"    Optimizely Campaign emulator on {emulator.base_url}")
         env = airflow_env(staging_url, emulator)
 
@@ -142,12 +142,16 @@ def main() -> None:
                 list_id, bounce_rate=0.02, soft_bounce_rate=0.02, unsubscribe_rate=0.03,
                 open_rate=0.3, click_rate=0.1, seed=args.seed + list_id,
             )
-            print(f"    list {list_id}: mailing {mailing.get('mailing_id')} sent to {mailing.get('recipients')} recipients")
+            counts = mailing["counts"]
+            print(
+                f"    list {list_id}: mailing {mailing['mailing']['id']} to {counts['recipients']} recipients: "
+                f"{counts['hardbounce']} hard / {counts['softbounce']} soft bounces, "
+                f"{counts['unsubscribe']} unsubscribes, {counts['open']} opens, {counts['click']} clicks"
+            )
 
-        if "AIRFLOW_CONN_OPTIMIZELY_SFTP_DEFAULT" in env:
-            step("campaign_response_import: response files over SFTP into the CRM")
-            emulator.control.run_response_job()
-            dags_test(env, "campaign_response_import", "2026-11-25T06:00:00+00:00", "campaign_response_import")
+        step("campaign_response_import: the platform's response files over SFTP into the CRM")
+        emulator.control.run_response_job()
+        dags_test(env, "campaign_response_import", "2026-11-25T06:00:00+00:00", "campaign_response_import")
 
         step("Night 2: crm_campaign_sync applies the feedback first, then refills")
         dags_test(env, "crm_campaign_sync", "2026-11-25T03:00:00+00:00", "night-2-crm_campaign_sync")

@@ -23,6 +23,21 @@ def platform_hook(platform: str) -> Any:
     raise ValueError(f"platform {platform!r} has no hook yet; known: optimizely")
 
 
+#: Platforms whose unsubscribes apply to the whole client account, not to one list. Optimizely
+#: Campaign keeps one unsubscribe list per client by default: whoever unsubscribes from a mailing of
+#: list A is refused (code 2) on every list. The CRM must then revoke every marketing consent, or the
+#: next night would upload that person to the other lists again.
+CLIENT_WIDE_UNSUBSCRIBES = frozenset({"optimizely"})
+
+
+def unsubscribe_consents(platform: str, list_consents: dict[str, str]) -> dict[str, str]:
+    """The platform-list -> consent mapping the feedback import attributes unsubscribes with.
+
+    Empty for client-wide unsubscribes, so every unsubscribe revokes all marketing consents.
+    """
+    return {} if platform in CLIENT_WIDE_UNSUBSCRIBES else list_consents
+
+
 def refill_settings(hook: Any) -> tuple[int, int]:
     """(batch_size, max_parallel_calls) from the platform connection's extras."""
     settings = hook.connection_settings()
@@ -34,4 +49,4 @@ def list_asset(platform: str, platform_list_id: str) -> Asset:
     return Asset(name=f"{platform}_list_{platform_list_id}", uri=f"crm-sync://{platform}/lists/{platform_list_id}")
 
 
-__all__ = ["RecipientListPlatform", "list_asset", "platform_hook", "refill_settings"]
+__all__ = ["RecipientListPlatform", "list_asset", "platform_hook", "refill_settings", "unsubscribe_consents"]

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import select
 
 from crm_sync_airflow.hooks.crm_staging import CrmStagingHook
-from crm_sync_airflow.platforms import list_asset, platform_hook, refill_settings
+from crm_sync_airflow.platforms import list_asset, platform_hook, refill_settings, unsubscribe_consents
 from include.crm_sync.audit.runs import finish_sync_run, mark_feedback_ok, start_sync_run
 from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.config.loader import load_lists
@@ -69,7 +69,8 @@ def import_feedback(context: Any) -> dict[str, Any]:
         try:
             report = run_import(
                 engine, hook.get_platform(), landing_dir=landing_dir(), run_id=context["run_id"],
-                list_consents=lists.consent_by_platform_list_id(name), allow_gap=bool(params.get("allow_gap")),
+                list_consents=unsubscribe_consents(name, lists.consent_by_platform_list_id(name)),
+                allow_gap=bool(params.get("allow_gap")),
             )
         finally:
             hook.close()
@@ -91,6 +92,15 @@ def _list_run_id(engine: Any, run_id: str, list_name: str) -> int:
     if found is None:
         raise AirflowFailException(f"list {list_name}: no snapshot was extracted in run {run_id}")
     return found
+
+
+#: list run statuses a snapshot only reaches after passing validation
+ALREADY_VALIDATED = ("refilling", "synced", "dry_run")
+
+
+def _list_run_status(engine: Any, list_run_id: int) -> str:
+    with engine.connect() as conn:
+        return conn.execute(select(list_run.c.status).where(list_run.c.list_run_id == list_run_id)).scalar_one()
 
 
 def extract(context: Any, list_name: str, feedback: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -119,6 +129,13 @@ def validate(context: Any, list_name: str) -> dict[str, Any]:
     params = _params(context)
     engine = CrmStagingHook().get_conn()
     list_run_id = _list_run_id(engine, context["run_id"], list_name)
+    status = _list_run_status(engine, list_run_id)
+    if status in ALREADY_VALIDATED:
+        # The task was cleared (or retried) after its refill had started: this frozen snapshot passed
+        # validation then, and the refill task resumes or finishes it. Validating again is not allowed
+        # (and would not change the data); failing here would strand a half-filled list.
+        log.info("list %s: snapshot already validated (list run %d is %s); nothing to do", list_name, list_run_id, status)
+        return {"list_run_id": list_run_id, "status": status, "forced": False}
     report = validate_snapshot(engine, load_lists().get(list_name), list_run_id, force=bool(params.get("force")))
     if not report.passed:
         # No retry can fix the data: fail at once, the platform list stays as it was.

@@ -55,7 +55,9 @@ def _run_on(connection: Connection) -> None:
     try:
         with connection.begin():
             if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK_KEY})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK_KEY}
+                )
             # Configured inside our transaction, Alembic treats it as external and adds none.
             context.configure(
                 connection=connection,

@@ -55,7 +55,7 @@ SELECT
                 WHERE u.email_normalized <> ''
                   AND (u.consent_id = :sys_consent_id OR (u.consent_id IS NULL AND :sys_global_unsubscribe = 1)))
             THEN 'unsubscribed'
-        WHEN e.is_bounced AND 1 = 0 THEN 'entity_bounced'
+        WHEN e.is_bounced THEN 'entity_bounced'
         WHEN e.email_normalized IN (
                 SELECT b.email_normalized FROM feedback_bounce AS b
                 WHERE b.email_normalized <> '' AND b.category IN ('hardbounce', 'overflow'))

@@ -9,3 +9,4 @@ FROM tmp_response_first f
 WHERE f.status = 'applied'
   AND f.event_type IN ('open', 'click')
   AND NOT EXISTS (SELECT 1 FROM crm_campaign_response c WHERE c.event_key = f.event_key)
+ORDER BY f.event_key

@@ -45,7 +45,7 @@ def test_dag_shape(dag):
 
 
 def test_the_schedule_is_configurable(monkeypatch):
-    monkeypatch.setenv("CRM_SYNC_RESPONSE_SCHEDULE", "@hourly")
+    monkeypatch.setenv("CRM_SYNC_RESPONSES_SCHEDULE", "@hourly")
     bag = DagBag(dag_folder=str(DAGS_DIR / f"{DAG_ID}.py"))
     assert bag.dags[DAG_ID].schedule == "@hourly"
 

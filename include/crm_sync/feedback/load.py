@@ -7,8 +7,8 @@ Two passes over the file, both streaming with flat memory:
    the file and line, raised before anything is applied: the whole file is refused. It also
    counts the records (an independent count for the read = applied + known + rejected check) and
    maps records to physical line numbers (a quoted field may span lines).
-2. ``read_chunks``: pandas in chunks (``dtype=str``, strict UTF-8). Each row is validated with
-   vectorised checks; a failing row becomes a ``RejectedRow`` (line, field, reason), the first
+2. ``read_chunks``: pandas in chunks (``dtype=str``, strict UTF-8). Each row is validated (whole
+   chunk at a time); a failing row becomes a ``RejectedRow`` (line, field, reason) with its first
    failing check (see ``_validate``). Valid rows are normalised (trimmed ids, lower-cased
    e-mail, UTC time) and get their ``event_key``.
 
@@ -45,7 +45,7 @@ _FORMULA_TRIGGERS = frozenset("=+-@")
 _FORMULA = "value starts with a formula trigger (= + - @; CSV injection guard)"
 _NON_PRINTABLE = "control or other non-printable character in value (CSV/XML injection guard)"
 
-#: columns of the normalised frame handed to the apply step
+#: the columns of ``LoadedChunk.rows``, handed to the apply step
 NORMALISED_COLUMNS = (
     "line_no", "event_key", "recipient_id", "email_normalized", "category", "marks_bounced",
     "occurred_at", "list_id", "mailing_id",
@@ -206,26 +206,29 @@ def _validate(
     reason: list[str | None] = [None] * n
     failed: list[str | None] = [None] * n
 
-    def mark(column: str, why: str, hits: Iterable[bool]) -> None:
-        for i, hit in enumerate(hits):
-            if hit and reason[i] is None:
+    def mark(column: str, why: str, hits: Iterable[int]) -> None:
+        for i in hits:  # row indexes; usually none or a few
+            if reason[i] is None:
                 reason[i], failed[i] = why, column
 
     for spec in COLUMNS:
-        column = spec.name
-        mark(column, _NON_PRINTABLE, (not v.isprintable() for v in raw[column]))
-        mark(column, _FORMULA, (v[:1] in _FORMULA_TRIGGERS for v in value[column]))
-        mark(column, f"longer than {spec.max_length} characters", (len(v) > spec.max_length for v in value[column]))
+        column, limit, raws, values = spec.name, spec.max_length, raw[spec.name], value[spec.name]
+        suspects = [i for i, (r, v) in enumerate(zip(raws, values, strict=True))
+                    if not r.isprintable() or v[:1] in _FORMULA_TRIGGERS or len(v) > limit]
+        mark(column, _NON_PRINTABLE, (i for i in suspects if not raws[i].isprintable()))
+        mark(column, _FORMULA, (i for i in suspects if values[i][:1] in _FORMULA_TRIGGERS))
+        mark(column, f"longer than {limit} characters", (i for i in suspects if len(values[i]) > limit))
     allowed = CATEGORIES[kind]
     mark("category", f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
-         (v not in allowed for v in value["category"]))
+         [i for i, v in enumerate(value["category"]) if v not in allowed])
     times = pd.to_datetime(
         pd.Series([v if _has_offset(v) else None for v in value["occurred_at"]], dtype=object),
         format="ISO8601", utc=True, errors="coerce",
     )
-    mark("occurred_at", "malformed timestamp (expected ISO 8601 with UTC offset)", times.isna().tolist())
+    mark("occurred_at", "malformed timestamp (expected ISO 8601 with UTC offset)",
+         np.flatnonzero(times.isna().to_numpy()).tolist())
     mark("recipient_id", "neither recipient id nor e-mail",
-         (not r and not e for r, e in zip(value["recipient_id"], value["email"], strict=True)))
+         [i for i, (r, e) in enumerate(zip(value["recipient_id"], value["email"], strict=True)) if not r and not e])
 
     rejected = [
         RejectedRow(int(lines[i]), failed[i], reason[i], _raw([raw[c][i] for c in COLUMN_NAMES]))

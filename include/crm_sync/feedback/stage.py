@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
+from include.crm_sync.feedback.load import NORMALISED_COLUMNS
 from include.crm_sync.staging.tables import EMAIL, ID
 from include.crm_sync.staging.types import UTCDateTime
 
@@ -56,10 +57,8 @@ match = Table(
     **_TEMP,
 )
 TABLES = (stage, match)
-STAGE_INSERT_COLUMNS = (
-    "line_no", "event_key", "recipient_id", "email_normalized", "category", "marks_bounced",
-    "occurred_at", "list_id", "consent_id", "mailing_id",
-)
+#: what the apply step inserts per row: the loader's normalised columns + the consent of the list
+STAGE_INSERT_COLUMNS = (*NORMALISED_COLUMNS, "consent_id")
 
 
 def create(conn: sa.Connection) -> None:

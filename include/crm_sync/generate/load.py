@@ -75,7 +75,9 @@ def _make_room(connection: sa.Connection, writer: BulkWriter, replace: bool, sho
             f"staging database {shown} is not empty (rows in {', '.join(occupied)}); generate into an "
             f"empty database, or pass --replace to empty all staging tables first"
         )
-    log.warning("Emptying all staging tables of %s first (--replace); rows were in %s", shown, ", ".join(occupied))
+    log.warning(
+        "Emptying all staging tables of %s first (--replace); rows were in %s", shown, ", ".join(occupied)
+    )
     writer.clear(tables.metadata.sorted_tables)
 
 
@@ -125,10 +127,11 @@ def generate(
                 )
                 writer.write(targets["crm_consent_type"], CONSENT_TYPE_COLUMNS, CONSENT_TYPES)
                 writer.write(targets["crm_marketing_list"], MARKETING_LIST_COLUMNS, MARKETING_LISTS)
-                rows["crm_consent_type"], rows["crm_marketing_list"] = len(CONSENT_TYPES), len(MARKETING_LISTS)
+                rows["crm_consent_type"] = len(CONSENT_TYPES)
+                rows["crm_marketing_list"] = len(MARKETING_LISTS)
                 with chunk_stream(spec, chunk_size, connection.dialect.name, parallel=parallel) as stream:
                     _write_chunks(writer, targets, stream, spec, rows, started)
-                log.info("All rows written; checking foreign keys and committing")
+                log.info("All rows written; building indexes, checking foreign keys, committing")
     finally:
         engine.dispose()
     summary = GenerationSummary(

@@ -115,7 +115,9 @@ class BlockGenerator:
         c0 = block_no * BLOCK_CONTACTS
         c1 = min(c0 + BLOCK_CONTACTS, spec.contacts)
         block = Block()
-        accounts = [self._account(block, n + 1) for n in range(spec.accounts_before(c0), spec.accounts_before(c1))]
+        accounts = [
+            self._account(block, n + 1) for n in range(spec.accounts_before(c0), spec.accounts_before(c1))
+        ]
         people: list[tuple] = []  # contacts whose clean address a lead may share
         for n in range(c0, c1):
             self._contact(block, n + 1, accounts, people)
@@ -264,7 +266,9 @@ class BlockGenerator:
                     revoked = granted + int(rand() * (as_of - granted))
                     granted_text = days[granted // _DAY] + tods[granted % _DAY]
                 revoked_text = days[revoked // _DAY] + tods[revoked % _DAY]
-                out.append((entity_id, consent_id, "revoked", granted_text, revoked_text, "crm", revoked_text))
+                out.append(
+                    (entity_id, consent_id, "revoked", granted_text, revoked_text, "crm", revoked_text)
+                )
             else:
                 granted_text = days[granted // _DAY] + tods[granted % _DAY]
                 out.append((entity_id, consent_id, "granted", granted_text, None, "crm", granted_text))

@@ -69,7 +69,9 @@ def chunks(blocks: Iterable[Block], chunk_size: int) -> Iterator[Block]:
         yield pending
 
 
-def encoded_chunks(spec: GenerationSpec, chunk_size: int, encode: Callable[..., Any]) -> Iterator[EncodedChunk]:
+def encoded_chunks(
+    spec: GenerationSpec, chunk_size: int, encode: Callable[..., Any]
+) -> Iterator[EncodedChunk]:
     """The data set as encoded chunks, generated in this process."""
     for chunk in chunks(iter_blocks(spec), chunk_size):
         yield EncodedChunk(

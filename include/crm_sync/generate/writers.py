@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -37,6 +38,14 @@ _SQL_DIR = PROJECT_ROOT / "sql" / "generate"
 
 def _sql(name: str) -> str:
     return (_SQL_DIR / name).read_text(encoding="utf-8")
+
+
+@contextmanager
+def _timed(message: str, *args: Any) -> Iterator[None]:
+    """Log ``message`` with how long the block took (the slow steps between last row and commit)."""
+    started = time.perf_counter()
+    yield
+    log.info(message + " in %.1f s", *args, time.perf_counter() - started)
 
 
 _NULL = "\\N"
@@ -58,6 +67,8 @@ def copy_text(rows: Sequence[Row], width: int) -> str:
     filtered), so the fast path joins without escaping. Counting separators proves that held for
     this chunk; if not, the chunk is encoded again with full escaping -- slow, never corrupt.
     """
+    if not rows:
+        return ""  # not "\n": COPY would read that as one row with an empty first column
     null = _NULL
     text = "\n".join(["\t".join([null if v is None else v for v in row]) for row in rows]) + "\n"
     nulls = sum(map(tuple.count, rows, repeat(None)))
@@ -156,10 +167,16 @@ class PostgresCopyWriter(BulkWriter):
                             "cannot drop them: %s", str(exc.orig).strip())
                 foreign_keys, indexes = [], []
             yield
-            for _index_name, definition in indexes:
-                connection.exec_driver_sql(definition)
-            for table_name, name, definition in foreign_keys:  # validates every row, in one join
-                connection.exec_driver_sql(f'ALTER TABLE {table_name} ADD CONSTRAINT "{name}" {definition}')
+            with _timed("Built %d indexes", len(indexes)):
+                for _index_name, definition in indexes:
+                    connection.exec_driver_sql(definition)
+            with _timed("Added and validated %d foreign keys", len(foreign_keys)):
+                for table_name, name, definition in foreign_keys:  # validates every row, in one join
+                    connection.exec_driver_sql(
+                        f'ALTER TABLE {table_name} ADD CONSTRAINT "{name}" {definition}'
+                    )
+            commit_started = time.perf_counter()
+        log.info("Committed in %.1f s", time.perf_counter() - commit_started)
 
     def clear(self, tables: Sequence[sa.Table]) -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)
@@ -197,23 +214,33 @@ class SqliteBulkWriter(BulkWriter):
             # IMMEDIATE: take the write lock up front, so no other writer slips in between the
             # caller's emptiness check and the load.
             with connection.execution_options(sqlite_begin="IMMEDIATE").begin():
-                # A big page cache keeps the indexes' B-trees in memory while rows stream in
-                # (negative = KiB). This connection only: it is closed after the load.
-                connection.exec_driver_sql("PRAGMA cache_size=-262144")
-                connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
+                # 64 MiB of page cache (negative = KiB) holds the working set: with the plain
+                # indexes built afterwards, rows only append to tables and primary keys. Also caps
+                # the index builds' sort memory; beyond it they spill to temporary files. This
+                # connection only: it is closed after the load.
+                connection.exec_driver_sql("PRAGMA cache_size=-65536")
                 indexes = connection.execute(
-                    sa.text(_sql("sqlite_plain_indexes.sql")).bindparams(sa.bindparam("tables", expanding=True)),
+                    sa.text(_sql("sqlite_plain_indexes.sql")).bindparams(
+                        sa.bindparam("tables", expanding=True)
+                    ),
                     {"tables": [t.name for t in tables]},
                 ).all()
                 for index_name, _definition in indexes:
                     connection.exec_driver_sql(f'DROP INDEX "{index_name}"')
                 yield
-                for _index_name, definition in indexes:  # one sorted build each
-                    connection.exec_driver_sql(definition)
-                for table in tables:
-                    broken = connection.exec_driver_sql(f'PRAGMA foreign_key_check("{table.name}")').first()
-                    if broken is not None:
-                        raise RuntimeError(f"generated rows violate a foreign key of {table.name}: {tuple(broken)}")
+                with _timed("Built %d indexes", len(indexes)):
+                    for _index_name, definition in indexes:  # one sorted build each
+                        connection.exec_driver_sql(definition)
+                with _timed("Checked the foreign keys of %d tables", len(tables)):
+                    for table in tables:
+                        check = f'PRAGMA foreign_key_check("{table.name}")'
+                        broken = connection.exec_driver_sql(check).first()
+                        if broken is not None:
+                            raise RuntimeError(
+                                f"generated rows violate a foreign key of {table.name}: {tuple(broken)}"
+                            )
+                commit_started = time.perf_counter()
+            log.info("Committed in %.1f s", time.perf_counter() - commit_started)
         finally:
             dbapi_connection.execute("PRAGMA foreign_keys=ON")
 

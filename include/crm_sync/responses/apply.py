@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_RECIPIENT_REASON = "unknown recipient"
 PG_WORK_MEM = "64MB"
+PG_TEMP_BUFFERS = "256MB"
 PROGRESS_EVERY_LINES = 200_000
 
 
@@ -115,6 +116,8 @@ def apply_response_file(
 
     # A re-import regenerates the file's rejected rows; a first import has none.
     conn.execute(rejected_row.delete().where(rejected_row.c.file_id == file_id))
+    if dialect == "postgresql":
+        _raise_temp_buffers(conn)
     stage.create(conn)
     invalid: Counter[str] = Counter()
     read = staged = 0
@@ -204,7 +207,7 @@ def apply_response_file(
         rejected_by_reason=rejected_by_reason,
     ).check(name)
     stage.drop(conn)
-    log.debug("%s: SQL seconds per step: %s", name, {k: round(v, 2) for k, v in timings.items()})
+    log.info("%s: SQL seconds per step: %s", name, {k: round(v, 1) for k, v in timings.items()})
     log.info(
         "%s: %d read = %d applied + %d known + %d ignored %s + %d rejected %s; %d campaign responses, "
         "%d entities newly bounced, %d consents revoked",
@@ -213,6 +216,18 @@ def apply_response_file(
     )
     return ApplyResult(counts, campaign_new, bounced, revoked, new_events, reapplied, closed_loop, conflicts,
                        derived_files)
+
+
+def _raise_temp_buffers(conn: sa.Connection) -> None:
+    """PostgreSQL keeps temporary tables in ``temp_buffers`` (8 MB by default): a file of a million
+    events stages a few hundred MB, which would otherwise go through temporary files on every scan.
+    The value can only be set before the session's first temporary table; a pooled session that had
+    one already keeps its value (the savepoint absorbs the refusal)."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"SET temp_buffers = '{PG_TEMP_BUFFERS}'")
+    except sa.exc.DBAPIError:
+        log.debug("temp_buffers already fixed for this database session")
 
 
 def _feedback_rows_of(conn: sa.Connection, kind: FeedbackKind, file_id: int) -> int:

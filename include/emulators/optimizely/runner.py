@@ -188,6 +188,11 @@ class EmulatorServer:
         return self.emulator.response_files
 
     @property
+    def sftp(self) -> Any:
+        """The running ``SftpServer`` (``host``, ``port``, ``user``, ``host_key_public``), or None."""
+        return self._sftp if self._sftp is not None and self._sftp.running else None
+
+    @property
     def sftp_port(self) -> int:
         if self._sftp is None or not self._sftp.running:
             raise RuntimeError("the SFTP server is not running (start the emulator with sftp_port=0 or a port)")

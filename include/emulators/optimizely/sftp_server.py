@@ -368,6 +368,11 @@ class SftpServer:
     def running(self) -> bool:
         return self._socket is not None
 
+    @property
+    def host_key_public(self) -> str:
+        """``ssh-ed25519 AAAA...``: what clients pin (Airflow connection extra ``host_key``)."""
+        return f"{self.host_key.get_name()} {self.host_key.get_base64()}"
+
     def count(self, what: str) -> None:
         with self._lock:
             self._counts[what] = self._counts.get(what, 0) + 1

@@ -140,6 +140,27 @@ def notifications(env: Env) -> list[dict]:
     return [json.loads(line) for line in env.notifications.read_text().splitlines()]
 
 
+# ------------------------------------------------------------------ wiring (parse only)
+
+
+def test_wiring_feedback_first_mapped_per_list_assets_and_schedule(monkeypatch):
+    from airflow.sdk import AssetAlias
+
+    monkeypatch.setenv("CRM_SYNC_SCHEDULE", "30 1 * * *")
+    dag = DagBag(dag_folder=str(DAGS_DIR / f"{DAG_ID}.py")).dags[DAG_ID]
+    assert dag.schedule == "30 1 * * *" and dag.max_active_runs == 1
+    # extract takes the feedback import's result (partial) and is mapped over start_run's lists (expand)
+    extract = dag.get_task("sync_list.extract")
+    assert {"import_feedback", "start_run"} <= extract.upstream_task_ids
+    assert type(dag.task_group.get_task_group_dict()["sync_list"]).__name__ == "MappedTaskGroup"
+    assert extract.op_kwargs["feedback"].operator.task_id == "import_feedback"  # .partial(feedback=...)
+    assert type(extract.op_kwargs["list_name"]).__name__ == "MappedArgument"  # .expand(list_name=...)
+    assert dag.get_task("sync_list.refill").outlets == [AssetAlias("crm_sync_platform_lists")]
+    for task in dag.tasks:
+        assert task.retries >= 1 and task.retry_exponential_backoff and task.on_failure_callback
+        assert task.doc_md, task.task_id
+
+
 # ------------------------------------------------------------------ scenarios
 
 
@@ -276,3 +297,56 @@ def test_a_tripped_guard_leaves_its_list_untouched_the_others_sync_and_force_ove
     assert status == "success" and report["forced"]
     assert report["lists"][0]["forced"] and report["lists"][0]["validation_failures"] == []
     assert list_runs(env.engine, night3.run_id)["events_webinars"]["guard"]["forced"] is True
+
+
+# ------------------------------------------------------------------ task bodies, without a DAG run
+
+
+@pytest.fixture
+def task_env(staging_url, staging_engine, optimizely_emulator, monkeypatch):
+    """The CRM of the refill tests (language nl, so newsletter_nl selects it) and both connections."""
+    from tests.integration.sync.scenario import build_crm
+
+    build_crm(staging_engine, 12)
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_STAGING_DEFAULT",
+                       json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}))
+    monkeypatch.setenv("AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT", json.dumps({
+        "conn_type": "optimizely_campaign", "host": optimizely_emulator.base_url, "login": "demo",
+        "password": "demo", "extra": {"mandator_id": 1},
+    }))
+    return staging_engine
+
+
+def _extract_newsletter(engine: sa.Engine) -> int:
+    from include.crm_sync.config.loader import load_lists
+    from include.crm_sync.extract import extract_snapshot
+
+    return extract_snapshot(engine, load_lists().get("newsletter_nl"), run_id="run-1").list_run_id
+
+
+@pytest.mark.parametrize("status", ["refilling", "synced"])
+def test_validate_cleared_after_the_refill_started_passes_without_touching_the_run(task_env, status):
+    """Clearing 'validate' (and downstream) in the UI after a refill failed half-way must let the
+    refill's retry finish the list, not fail on a snapshot that can no longer be re-validated."""
+    from crm_sync_airflow import sync_tasks
+    from tests.integration.sync.scenario import list_run_row, set_status
+
+    list_run_id = _extract_newsletter(task_env)
+    set_status(task_env, list_run_id, status)
+    before = list_run_row(task_env, list_run_id)
+
+    result = sync_tasks.validate({"params": {}, "run_id": "run-1"}, "newsletter_nl")
+
+    assert result == {"list_run_id": list_run_id, "status": status, "forced": False}
+    assert list_run_row(task_env, list_run_id) == before
+
+
+def test_a_refill_that_is_not_allowed_fails_without_retries(task_env, optimizely_emulator):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from crm_sync_airflow import sync_tasks
+
+    _extract_newsletter(task_env)  # extracted, never validated
+    with pytest.raises(AirflowFailException, match="only a validated snapshot"):
+        sync_tasks.refill({"params": {}, "run_id": "run-1"}, "newsletter_nl", alias=None)
+    assert calls(optimizely_emulator, "Recipient.clear") == calls(optimizely_emulator, "Recipient.addAll3") == 0

@@ -214,10 +214,20 @@ def make_platform(optimizely_emulator):
         platform.close()
 
 
+#: The emulator's frozen clock in these tests: years ahead of any real date the suite runs on, so
+#: the feedback of the emulator's seed (recorded relative to the real clock) is older than the
+#: 30-day retention and never exported: a test sees only the feedback it injects.
+EMULATOR_EPOCH = datetime(2036, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def freeze_emulator_clock(emulator) -> None:
+    emulator.control.set_clock(EMULATOR_EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ"), frozen=True)
+
+
 @pytest.fixture
 def emulator(optimizely_emulator):
-    """The reset emulator with its clock frozen at a round instant (time moves only when told)."""
-    optimizely_emulator.control.set_clock("2026-03-01T12:00:00Z", frozen=True)
+    """The reset emulator with its clock frozen at ``EMULATOR_EPOCH`` (time moves only when told)."""
+    freeze_emulator_clock(optimizely_emulator)
     return optimizely_emulator
 
 

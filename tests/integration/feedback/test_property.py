@@ -19,9 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from include.crm_sync.feedback import apply_feedback_file, import_feedback
 from tests.integration.feedback.conftest import (
     CRM_TIME,
+    EMULATOR_EPOCH,
     LIST_CONSENTS,
     crm_state,
     expected_effects,
+    freeze_emulator_clock,
     inject,
     platform_events,
     reset_feedback,
@@ -29,7 +31,6 @@ from tests.integration.feedback.conftest import (
 )
 
 MAX_LAG = timedelta(minutes=30)
-START = "2026-03-01T12:00:00Z"
 #: a contact and a lead share one address; G is in the platform but not in the CRM
 ENTITIES = [(f"C{i}", f"p{i}@example.com") for i in range(6)] + [("C-SH", "shared@example.com"),
                                                                    ("L-SH", "Shared@Example.com")]
@@ -78,7 +79,7 @@ def test_crm_has_exactly_the_reported_effects(staging_engine, optimizely_emulato
         seed_crm(engine, ENTITIES)
     reset_feedback(engine)
     emulator.control.reset()
-    emulator.control.set_clock(START, frozen=True)
+    freeze_emulator_clock(emulator)
     landing = tmp_path_factory.mktemp("landing")
     landed = []
     run_ids = count()
@@ -89,7 +90,7 @@ def test_crm_has_exactly_the_reported_effects(staging_engine, optimizely_emulato
             report = import_feedback(
                 engine, platform, landing_dir=landing, run_id=f"run-{next(run_ids)}",
                 list_consents=LIST_CONSENTS, overlap=timedelta(minutes=overlap_minutes),
-                now=datetime(2026, 4, 1, tzinfo=UTC),
+                now=EMULATOR_EPOCH + timedelta(days=30),
             )
         finally:
             platform.close()

@@ -112,6 +112,9 @@ def test_the_control_endpoint_reports_the_sftp_server(sftp_emulator):
     assert info["auth"] == ["password", "publickey"] and info["directory"] == "/responses"
     assert info["host_key"] == sftp_emulator.sftp_host_key_line
     assert info["fingerprint"] == sftp_emulator.sftp_fingerprint and info["fingerprint"].startswith("SHA256:")
+    server = sftp_emulator.sftp  # what scripts/demo.py builds its Airflow connection from
+    assert (server.host, server.port, server.host_key_public) == (
+        "127.0.0.1", sftp_emulator.sftp_port, sftp_emulator.sftp_host_key_line)
 
 
 # ------------------------------------------------------------------ authentication and host key

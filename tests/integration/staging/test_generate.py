@@ -122,7 +122,9 @@ def test_any_staging_table_with_rows_makes_the_database_non_empty(staging_url, s
         assert conn.execute(sa.select(sa.func.count()).select_from(metadata.tables["sync_run"])).scalar() == 0
 
 
-def test_a_failed_load_leaves_the_database_empty_and_the_schema_intact(staging_url, staging_engine, monkeypatch):
+def test_a_failed_load_leaves_the_database_empty_and_the_schema_intact(
+    staging_url, staging_engine, monkeypatch
+):
     cls = writer_class(staging_engine.dialect.name)
     original = cls.write_encoded
     calls = []
@@ -142,10 +144,12 @@ def test_a_failed_load_leaves_the_database_empty_and_the_schema_intact(staging_u
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
 
 
-def test_schema_and_foreign_keys_are_unchanged_by_a_load(staging_url, staging_engine):
+def test_schema_foreign_keys_and_indexes_are_unchanged_by_a_load(staging_url, staging_engine):
     generate(staging_url, 500, seed=1)
     with staging_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
         assert compare_metadata(context, metadata) == []
         fks = {fk["name"] for name in ("crm_consent", "crm_marketing_list_member")
                for fk in sa.inspect(conn).get_foreign_keys(name)}
@@ -173,7 +177,8 @@ def test_the_data_has_what_the_sync_tests_need(staging_url, staging_engine):
             other.c.email_normalized == e.email_normalized, other.c.entity_type == "lead",
             other.c.email != e.email)).where(e.entity_type == "contact")) >= 10
         assert count(sa.select(e.entity_id).where(e.email.is_(None))) > 0
-        assert count(sa.select(e.entity_id).where(e.email != e.email_normalized, e.email_normalized != "")) > 0
+        dirty = sa.select(e.entity_id).where(e.email != e.email_normalized, e.email_normalized != "")
+        assert count(dirty) > 0
         assert count(sa.select(e.entity_id).where(e.email_normalized.not_like("%_@_%._%"))) > 10
         assert count(sa.select(e.entity_id).where(e.email_normalized.like("%@blocked.example"))) > 0
         assert count(sa.select(e.entity_id).where(e.email_normalized.like("postmaster@%"))) > 0
@@ -189,6 +194,14 @@ def test_the_data_has_what_the_sync_tests_need(staging_url, staging_engine):
         lists = dict(conn.execute(sa.select(m.list_key, sa.func.count()).group_by(m.list_key)).all())
         assert set(lists) == {"nl_customers", "webinar_attendees", "vip_accounts", "de_prospects"}
         assert all(n > 0 for n in lists.values())
+
+
+@pytest.mark.parametrize("contacts", [0, 1])
+def test_tiny_data_sets_load(staging_url, staging_engine, contacts):
+    """Chunks with no rows for a table (no members, no leads) must not trip the writers."""
+    summary = generate(staging_url, contacts, seed=1)
+    assert summary.rows["crm_entity"] == contacts
+    assert _dump(staging_engine) == _expected(GenerationSpec(contacts, seed=1))
 
 
 def test_unmigrated_database_is_refused_unless_asked_to_migrate(tmp_path):
@@ -210,7 +223,7 @@ def test_cli_exit_codes_and_log(staging_url, caplog):
 
 @pytest.mark.postgres
 def test_postgres_role_that_does_not_own_the_tables_still_loads(pg_staging_url, caplog):
-    """Without ownership the foreign keys cannot be dropped: the load keeps them, and works."""
+    """Without ownership foreign keys and indexes cannot be dropped: the load keeps them, and works."""
     role = f"crm_gen_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(pg_staging_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -222,7 +235,7 @@ def test_postgres_role_that_does_not_own_the_tables_still_loads(pg_staging_url, 
         caplog.set_level(logging.WARNING)
         url = make_url(pg_staging_url).set(username=role).render_as_string(hide_password=False)
         summary = generate(url, 300, seed=5)
-        assert "foreign keys checked row by row" in caplog.text
+        assert "maintained row by row" in caplog.text
         engine = sa.create_engine(pg_staging_url)
         try:
             assert _dump(engine) == _expected(GenerationSpec(300, seed=5))
@@ -234,3 +247,21 @@ def test_postgres_role_that_does_not_own_the_tables_still_loads(pg_staging_url, 
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
             conn.exec_driver_sql(f'DROP ROLE "{role}"')
         admin.dispose()
+
+
+def test_foreign_keys_are_still_verified_when_checked_at_the_end(staging_url, staging_engine, monkeypatch):
+    """Rows are loaded with per-row checks off; a dangling reference must still fail the load."""
+    from include.crm_sync.generate import pipeline
+
+    def dangling(spec, chunk_size, encode):
+        block = next(iter_blocks(spec))
+        consent = ("C99999999",) + block.consents[0][1:]  # an entity that does not exist
+        yield pipeline.EncodedChunk(
+            encode(block.entities, 16), encode([consent], 7), encode([], 2), (len(block.entities), 1, 0)
+        )
+
+    monkeypatch.setattr(pipeline, "encoded_chunks", dangling)
+    with pytest.raises((sa.exc.IntegrityError, RuntimeError), match="(?i)foreign key"):
+        generate(staging_url, 1, seed=1, parallel=False)
+    with staging_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(crm_entity)).scalar() == 0

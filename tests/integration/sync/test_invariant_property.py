@@ -13,11 +13,12 @@ person must be on the list, and the list must equal the snapshot minus the platf
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from typing import Any
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from include.crm_sync.audit.runs import mark_feedback_ok
@@ -59,34 +60,101 @@ def _pattern(p: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p))
 
 
-entity_st = st.fixed_dictionaries({
-    "entity_type": st.sampled_from(["contact", "lead", "account"]),
-    "email": st.sampled_from(ADDRESSES),
-    "consent": st.sampled_from(["granted", "granted", "granted", "revoked", "pending", None]),
-    "is_bounced": st.sampled_from([False, False, True]),
-})
-platform_event_st = st.fixed_dictionaries({
-    "kind": st.sampled_from(["unsubscribe", "hardbounce", "softbounce"]),
-    "recipient_id": st.sampled_from(ENTITY_IDS + [UNKNOWN_ID]),
-    "email": st.sampled_from([a for a in ADDRESSES if _norm(a)] + [None]),
-    "list_id": st.sampled_from([1001, 1002, None]),
-})
+def entity_st(entity_id: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Mostly clean people (one reason at most is what makes a rule's failure visible), some dirty."""
+    own = f"{entity_id.lower()}@example.com"
+    return st.fixed_dictionaries({
+        "entity_type": st.sampled_from(["contact", "lead", "account"]),
+        "email": st.sampled_from([own] * 10 + [f" {entity_id}@Example.COM "] * 2 + ADDRESSES),
+        "consent": st.sampled_from(["granted"] * 5 + ["revoked", "pending", None]),
+        "is_bounced": st.sampled_from([False] * 5 + [True]),
+    })
+
+
+#: what the feedback says about one person (None: nothing); each is one way to become forbidden --
+#: or, for the "other"/"soft" ones, something that must not exclude anybody from this list
+ROLES = [
+    "crm_unsub_email", "crm_unsub_entity", "crm_unsub_recipient", "crm_unsub_other_consent",
+    "crm_hardbounce", "crm_overflow", "crm_softbounce", "crm_block", "crm_pattern",
+    "pf_unsub_this_list", "pf_unsub_other_list", "pf_unsub_no_list", "pf_unsub_by_address",
+    "pf_hardbounce", "pf_softbounce", None, None, None,
+]
+
+
+def empty_world(entities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"entities": entities, "crm_bounces": [], "crm_unsubscribes": [], "crm_blocked": [],
+            "crm_patterns": [], "platform_events": []}
+
+
+def add_role(world: dict[str, Any], eid: str, role: str | None, *, global_scope: bool, by_id: bool,
+             with_email: bool) -> None:
+    """Feedback that gives person ``eid`` its ``role`` (see ROLES); the flags pick the variant."""
+    email = world["entities"][eid]["email"]
+    scope = None if global_scope else "newsletter"
+    if role == "crm_unsub_email":
+        world["crm_unsubscribes"].append(("email", email, scope))
+    elif role == "crm_unsub_entity":
+        world["crm_unsubscribes"].append(("entity_id", eid, scope))
+    elif role == "crm_unsub_recipient":
+        world["crm_unsubscribes"].append(("recipient_id", eid, scope))
+    elif role == "crm_unsub_other_consent":
+        world["crm_unsubscribes"].append(("entity_id", eid, "events") if by_id else ("email", email, "events"))
+    elif role in ("crm_hardbounce", "crm_overflow", "crm_softbounce"):
+        world["crm_bounces"].append((_norm(email), role.removeprefix("crm_")))
+    elif role == "crm_block" and _norm(email) and _norm(email) not in world["crm_blocked"]:
+        world["crm_blocked"].append(_norm(email))
+    elif role == "crm_pattern":
+        world["crm_patterns"].append(f"{eid.lower()}@*.c?m")  # matches the own address only
+    elif role and role.startswith("pf_"):
+        by_address = role == "pf_unsub_by_address"
+        world["platform_events"].append({
+            "kind": {"pf_hardbounce": "hardbounce", "pf_softbounce": "softbounce"}.get(role, "unsubscribe"),
+            "recipient_id": UNKNOWN_ID if by_address else eid,
+            "email": _norm(email) if by_address or with_email else None,
+            "list_id": {"pf_unsub_other_list": 1002, "pf_unsub_no_list": None}.get(role, 1001),
+        })
 
 
 @st.composite
 def worlds(draw: st.DrawFn) -> dict[str, Any]:
     ids = draw(st.lists(st.sampled_from(ENTITY_IDS), min_size=3, max_size=8, unique=True))
-    return {
-        "entities": {i: draw(entity_st) for i in ids},
-        "crm_bounces": draw(st.lists(st.tuples(st.sampled_from(ADDRESSES).map(_norm),
-                                               st.sampled_from(["hardbounce", "softbounce", "overflow"])), max_size=4)),
-        "crm_unsubscribes": draw(st.lists(st.tuples(st.sampled_from(["email", "entity_id", "recipient_id"]),
-                                                    st.sampled_from(ADDRESSES + ENTITY_IDS),
-                                                    st.sampled_from(SCOPES)), max_size=4)),
-        "crm_blocked": draw(st.lists(st.sampled_from(ADDRESSES).map(_norm).filter(bool), max_size=3, unique=True)),
-        "crm_patterns": draw(st.lists(st.sampled_from(PATTERNS), max_size=1)),
-        "platform_events": draw(st.lists(platform_event_st, max_size=6)),
-    }
+    world = empty_world({i: draw(entity_st(i)) for i in ids})
+    # A seeded shuffle gives the people of one world different roles; st.permutations would favour
+    # near-identity orders and leave the last roles rarely tried.
+    roles = random.Random(draw(st.integers(0, 2**32 - 1))).sample(ROLES, len(ROLES))
+    for eid, role in zip(ids, roles):
+        add_role(world, eid, role, global_scope=draw(st.booleans()), by_id=draw(st.booleans()),
+                 with_email=draw(st.booleans()))
+    # and some feedback about anybody (other addresses, unknown recipients)
+    address = st.sampled_from(ADDRESSES).map(_norm)
+    world["crm_unsubscribes"] += draw(st.lists(st.tuples(st.just("email"), address, st.sampled_from(SCOPES)), max_size=1))
+    world["crm_bounces"] += draw(st.lists(st.tuples(address, st.sampled_from(["hardbounce", "overflow"])), max_size=1))
+    world["platform_events"] += draw(st.lists(st.fixed_dictionaries({
+        "kind": st.sampled_from(["unsubscribe", "hardbounce"]), "recipient_id": st.just(UNKNOWN_ID),
+        "email": address.filter(bool), "list_id": st.sampled_from([1001, None]),
+    }), max_size=1))
+    return world
+
+
+def every_rule_world() -> dict[str, Any]:
+    """One clean person per role and per CRM flag: every rule is tried in every run, whatever the
+    random examples happen to be."""
+    def person(eid: str, **overrides: Any) -> dict[str, Any]:
+        return {"entity_type": "contact", "email": f"{eid.lower()}@example.com", "consent": "granted",
+                "is_bounced": False} | overrides
+
+    entities = {f"R{i:02d}": person(f"R{i:02d}") for i, role in enumerate(ROLES) if role}
+    entities |= {"F-REVOKED": person("F-REVOKED", consent="revoked"), "F-PENDING": person("F-PENDING", consent="pending"),
+                 "F-NOCONSENT": person("F-NOCONSENT", consent=None), "F-BOUNCED": person("F-BOUNCED", is_bounced=True),
+                 "F-INVALID": person("F-INVALID", email="not-an-address"), "F-NOADDRESS": person("F-NOADDRESS", email=None),
+                 "F-PFBLOCK": person("F-PFBLOCK", email="x@blocked.example"),
+                 "F-PFUNSUB": person("F-PFUNSUB", email="jan.unsub@example.nl"),
+                 "F-PFBOUNCE": person("F-PFBOUNCE", email="hard.bounce@example.org")}
+    world = empty_world(entities)
+    for i, role in enumerate(ROLES):
+        if role:
+            add_role(world, f"R{i:02d}", role, global_scope=i % 2 == 0, by_id=i % 2 == 1, with_email=i % 3 == 0)
+    return world
 
 
 def forbidden(world: dict[str, Any]) -> set[str]:
@@ -164,6 +232,7 @@ def platform_events(world: dict[str, Any]) -> list[dict[str, Any]]:
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=worlds())
+@example(world=every_rule_world())
 def test_nobody_unsubscribed_bounced_blocklisted_or_without_consent_reaches_the_list(
     staging_engine, optimizely_emulator, tmp_path, world
 ):

@@ -9,7 +9,7 @@ import pytest
 from include.crm_sync.feedback.csv_schema import COLUMN_NAMES
 from include.crm_sync.feedback.errors import FeedbackFileError
 from include.crm_sync.feedback.event_key import event_keys
-from include.crm_sync.feedback.load import check_structure, read_chunks
+from include.crm_sync.feedback.load import NORMALISED_COLUMNS, check_structure, read_chunks
 from include.crm_sync.platforms.base import FeedbackKind
 
 HEADER = ",".join(COLUMN_NAMES)
@@ -162,6 +162,7 @@ def test_values_are_normalised_and_times_made_canonical_utc(tmp_path):
     ]
     _, rows, rejected = load(write(tmp_path, HEADER + "\n" + "\n".join(lines) + "\n"))
     assert rejected == []
+    assert tuple(rows) == NORMALISED_COLUMNS
     assert rows["recipient_id"] == ["C1", "C1", None, "C3"]
     assert rows["email_normalized"] == ["jane.doe@example.com", "jane.doe@example.com", "x@example.com", None]
     assert rows["occurred_at"] == ["2026-01-05T10:00:00.000000Z", "2026-01-05T10:00:00.000000Z",

@@ -68,6 +68,10 @@ def test_copy_text_fast_path():
     assert copy_text(rows, 3) == "a\t\\N\tMüller 中文\n\tx y\t\\N\n"
 
 
+def test_copy_text_of_no_rows_is_empty():
+    assert copy_text([], 3) == ""
+
+
 @given(st.lists(st.tuples(*[st.none() | st.text()] * 3), min_size=1, max_size=20))
 def test_copy_text_round_trips_any_text(rows):
     assert _parse_copy(copy_text(rows, 3)) == rows
