@@ -18,6 +18,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from crm_sync_airflow.hooks.crm_staging import CrmStagingHook
+from crm_sync_airflow.platforms import unsubscribe_consents
 from include.crm_sync.config.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def import_files(context: Any) -> dict[str, Any]:
     settings = _settings()
     reimport = reimport_range(params)
     engine = CrmStagingHook().get_conn()
-    list_consents = load_lists().consent_by_platform_list_id(settings.platform)
+    list_consents = unsubscribe_consents(settings.platform, load_lists().consent_by_platform_list_id(settings.platform))
     try:
         hook = OptimizelySftpHook()
     except InsecureHostKeyPolicyError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from include.crm_sync.platforms.base import Recipient
 from include.crm_sync.staging.tables import list_snapshot
@@ -22,9 +22,15 @@ class SnapshotGapError(RuntimeError):
 
 
 def iter_snapshot(
-    engine: Engine, list_run_id: int, start_seq: int = 0, chunk_size: int = 1000
+    engine: Engine | Connection, list_run_id: int, start_seq: int = 0, chunk_size: int = 1000
 ) -> Iterator[list[Recipient]]:
-    """Chunks of recipients of ``list_run_id`` from ``start_seq`` on, in seq order."""
+    """Chunks of recipients of ``list_run_id`` from ``start_seq`` on, in seq order.
+
+    Given an engine, each page checks a connection out of the pool and returns it. A long reader
+    (the refill) passes one ``Connection`` in ``AUTOCOMMIT`` mode instead: every page is then one
+    statement that commits on its own -- still no transaction or snapshot held between pages -- and
+    the pool's per-checkout ping and reset-on-return round trips are saved on every page.
+    """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     query = (
@@ -40,8 +46,12 @@ def iter_snapshot(
     )
     next_seq = start_seq
     while True:
-        with engine.connect() as conn:
-            rows = conn.execute(query.where(list_snapshot.c.seq >= next_seq)).all()
+        page = query.where(list_snapshot.c.seq >= next_seq)
+        if isinstance(engine, Connection):
+            rows = engine.execute(page).all()
+        else:
+            with engine.connect() as conn:
+                rows = conn.execute(page).all()
         if not rows:
             return
         if rows[0].seq != next_seq or rows[-1].seq != next_seq + len(rows) - 1:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from include.crm_sync.platforms.base import AddOutcome, AddResult, Recipient
 from include.crm_sync.staging.dml import insert_ignoring_conflicts
@@ -44,8 +44,12 @@ class BatchOutcome:
         return sum(1 for r in self.results if r.outcome.accepted)
 
 
-def record_batch(engine: Engine, list_run_id: int, outcome: BatchOutcome, run_id: str) -> None:
-    """Persist one confirmed batch. Idempotent: re-recording the same batch changes nothing."""
+def record_batch(engine: Engine | Connection, list_run_id: int, outcome: BatchOutcome, run_id: str) -> None:
+    """Persist one confirmed batch, in one transaction. Idempotent: re-recording it changes nothing.
+
+    ``engine`` may be a ``Connection`` (not in a transaction) that the caller keeps for many
+    batches: the refill does, to save a pool checkout (ping, reset) per batch.
+    """
     if len(outcome.results) != len(outcome.recipients):
         raise ValueError(
             f"batch {outcome.batch_no}: platform returned {len(outcome.results)} results "
@@ -76,21 +80,31 @@ def record_batch(engine: Engine, list_run_id: int, outcome: BatchOutcome, run_id
                     "added_at": now,
                 }
             )
-    with engine.begin() as conn:
-        insert_ignoring_conflicts(
-            conn,
-            list_batch,
-            [
-                {
-                    "list_run_id": list_run_id,
-                    "batch_no": outcome.batch_no,
-                    "first_seq": outcome.first_seq,
-                    "last_seq": outcome.first_seq + len(outcome.recipients) - 1,
-                    "codes": "".join(str(int(r.outcome)) for r in outcome.results),
-                    "accepted": outcome.accepted,
-                    "confirmed_at": now,
-                }
-            ],
-        )
-        insert_ignoring_conflicts(conn, list_rejected, rejected)
-        insert_ignoring_conflicts(conn, crm_blocklist, blocked)
+    if isinstance(engine, Connection):
+        with engine.begin():
+            _write(engine, list_run_id, outcome, now, rejected, blocked)
+    else:
+        with engine.begin() as conn:
+            _write(conn, list_run_id, outcome, now, rejected, blocked)
+
+
+def _write(
+    conn: Connection, list_run_id: int, outcome: BatchOutcome, now: datetime, rejected: list, blocked: list
+) -> None:
+    insert_ignoring_conflicts(
+        conn,
+        list_batch,
+        [
+            {
+                "list_run_id": list_run_id,
+                "batch_no": outcome.batch_no,
+                "first_seq": outcome.first_seq,
+                "last_seq": outcome.first_seq + len(outcome.recipients) - 1,
+                "codes": "".join(str(int(r.outcome)) for r in outcome.results),
+                "accepted": outcome.accepted,
+                "confirmed_at": now,
+            }
+        ],
+    )
+    insert_ignoring_conflicts(conn, list_rejected, rejected)
+    insert_ignoring_conflicts(conn, crm_blocklist, blocked)

@@ -33,7 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from include.crm_sync.extract.snapshot_reader import iter_snapshot
 from include.crm_sync.masking import mask_text
@@ -197,7 +197,7 @@ def _set_list_run(engine: Engine, list_run_id: int, **values: object) -> None:
 
 
 def _unconfirmed_batches(
-    engine: Engine, list_run_id: int, batch_size: int, total_batches: int, skip: set[int]
+    reader: Connection, list_run_id: int, batch_size: int, total_batches: int, skip: set[int]
 ) -> Iterator[tuple[int, list[Recipient]]]:
     """(batch_no, recipients) of every batch not in ``skip``, in upload order.
 
@@ -208,7 +208,7 @@ def _unconfirmed_batches(
     todo = [b for b in range(total_batches) if b not in skip]
     for _, group in itertools.groupby(enumerate(todo), key=lambda pair: pair[1] - pair[0]):
         numbers = [b for _, b in group]
-        chunks = iter_snapshot(engine, list_run_id, start_seq=numbers[0] * batch_size, chunk_size=batch_size)
+        chunks = iter_snapshot(reader, list_run_id, start_seq=numbers[0] * batch_size, chunk_size=batch_size)
         for batch_no, chunk in zip(numbers, chunks):
             yield batch_no, chunk
 
@@ -251,47 +251,53 @@ def refill_list(
     )
     if not resume:
         confirmed = {}
-    batches = _unconfirmed_batches(engine, list_run_id, batch_size, total_batches, set(confirmed))
-    ready = list(itertools.islice(batches, options.max_parallel_calls))  # the first requests' rows
+    # One reader (AUTOCOMMIT: each page its own statement, no snapshot held for the hours a big
+    # refill may take) and one writer for the whole upload: no pool checkout, ping and reset per batch.
+    with engine.connect() as reader, engine.connect() as writer:
+        reader.execution_options(isolation_level="AUTOCOMMIT")
+        batches = _unconfirmed_batches(reader, list_run_id, batch_size, total_batches, set(confirmed))
+        ready = list(itertools.islice(batches, options.max_parallel_calls))  # the first requests' rows
 
-    # -- 2. Clear (unless resuming), then upload.
-    if resume:
-        report.resumed = True
-        log.info(
-            "%s: resuming: the platform holds %d recipients, exactly what the %d confirmed batches accepted; "
-            "sending the other %d batches", label, current, len(confirmed), total_batches - len(confirmed),
-        )
-    else:
-        if lr.status == "refilling":
-            log.warning(
-                "%s: the platform holds %d recipients but the confirmed batches accepted %d: clearing and "
-                "refilling from scratch", label, current, confirmed_accepted,
+        # -- 2. Clear (unless resuming), then upload.
+        if resume:
+            report.resumed = True
+            log.info(
+                "%s: resuming: the platform holds %d recipients, exactly what the %d confirmed batches "
+                "accepted; sending the other %d batches", label, current, len(confirmed),
+                total_batches - len(confirmed),
             )
-        _forget_batches(engine, list_run_id)
-        log.info("%s: clearing %d recipients, then uploading %d", label, current, lr.snapshot_rows)
-        _set_list_run(
-            engine, list_run_id, status="refilling", cleared_at=now(), last_batch_at=None, window_seconds=None,
-            error=None,
+        else:
+            if lr.status == "refilling":
+                log.warning(
+                    "%s: the platform holds %d recipients but the confirmed batches accepted %d: clearing "
+                    "and refilling from scratch", label, current, confirmed_accepted,
+                )
+            _forget_batches(engine, list_run_id)
+            log.info("%s: clearing %d recipients, then uploading %d", label, current, lr.snapshot_rows)
+            _set_list_run(
+                engine, list_run_id, status="refilling", cleared_at=now(), last_batch_at=None,
+                window_seconds=None, error=None,
+            )
+            try:
+                platform.clear(lr.platform_list_id)
+            except Exception as exc:
+                message = mask_text(f"clear failed: {type(exc).__name__}: {exc}")
+                _set_list_run(engine, list_run_id, error=message[:2000])
+                raise
+
+        progress = Progress(
+            total_rows=lr.snapshot_rows, total_batches=total_batches, log=log, label=label,
+            every_seconds=options.progress_every_seconds,
+            rows_done=sum(len(c.codes) for c in confirmed.values()), batches_done=len(confirmed),
         )
         try:
-            platform.clear(lr.platform_list_id)
+            report.batches_sent = _upload(
+                writer, platform, lr, batch_size, options.max_parallel_calls,
+                itertools.chain(ready, batches), progress,
+            )
         except Exception as exc:
-            _set_list_run(engine, list_run_id, error=mask_text(f"clear failed: {type(exc).__name__}: {exc}")[:2000])
+            _set_list_run(engine, list_run_id, error=mask_text(f"{type(exc).__name__}: {exc}")[:2000])
             raise
-
-    progress = Progress(
-        total_rows=lr.snapshot_rows, total_batches=total_batches, log=log, label=label,
-        every_seconds=options.progress_every_seconds,
-        rows_done=sum(len(c.codes) for c in confirmed.values()), batches_done=len(confirmed),
-    )
-    try:
-        report.batches_sent = _upload(
-            engine, platform, lr, batch_size, options.max_parallel_calls,
-            itertools.chain(ready, batches), progress,
-        )
-    except Exception as exc:
-        _set_list_run(engine, list_run_id, error=mask_text(f"{type(exc).__name__}: {exc}")[:2000])
-        raise
     finished = now()  # the answer to the last addAll3 is in: the empty-list window ends here
 
     # -- 3. Verify.
@@ -330,7 +336,7 @@ def refill_list(
 
 
 def _upload(
-    engine: Engine,
+    writer: Connection,
     platform: RecipientListPlatform,
     lr: _ListRun,
     batch_size: int,
@@ -373,7 +379,7 @@ def _upload(
                         log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc)))
                     continue
                 record_batch(
-                    engine, lr.list_run_id,
+                    writer, lr.list_run_id,
                     BatchOutcome(batch_no, batch_no * batch_size, recipients, results), lr.run_id,
                 )
                 progress.advance(len(recipients))

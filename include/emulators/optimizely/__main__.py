@@ -18,6 +18,7 @@ from include.emulators.optimizely.response_files import MAX_LIFETIME_DAYS, MIN_L
 from include.emulators.optimizely.runner import EmulatorServer
 from include.emulators.optimizely.seed import SeedError
 
+DEFAULT_SFTP_PORT = 2222
 #: where the CLI keeps its SFTP host key, so the fingerprint clients pin survives restarts
 DEFAULT_HOST_KEY_PATH = Path(__file__).resolve().parents[3] / ".local" / "optimizely-emulator" / "ssh_host_ed25519_key"
 
@@ -51,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sftp = parser.add_argument_group("SFTP (the platform's response-data files)")
     sftp.add_argument(
-        "--sftp-port", type=int, default=2222, help="SFTP port on --host; 0 picks a free one (default 2222)"
+        "--sftp-port",
+        type=int,
+        default=None,
+        help="SFTP port on --host; 0 picks a free one (default 2222, or a free one when --port is 0)",
     )
     sftp.add_argument("--no-sftp", action="store_true", help="do not start the SFTP server")
     sftp.add_argument("--sftp-user", default="demo", help="the SFTP user (default demo)")
@@ -98,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sftp_port_of(args: argparse.Namespace) -> int:
+    """The SFTP port: as given; else 2222, or a free one when the HTTP port is a free one (tests)."""
+    if args.sftp_port is not None:
+        return args.sftp_port
+    return 0 if args.port == 0 else DEFAULT_SFTP_PORT
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -114,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             session_ttl_seconds=args.session_ttl_seconds,
             max_concurrent_per_session=args.max_concurrent_per_session,
             allow_remote_control=args.allow_remote_control,
-            sftp_port=None if args.no_sftp else args.sftp_port,
+            sftp_port=None if args.no_sftp else sftp_port_of(args),
             sftp_user=args.sftp_user,
             sftp_password=args.sftp_password or None,
             sftp_authorized_keys=args.sftp_authorized_key,

@@ -100,9 +100,10 @@ class EmulatorServer:
         if self._sftp is not None:
             try:
                 self._sftp.start()
-            except OSError:
+            except OSError as exc:
                 httpd.server_close()
-                raise
+                raise OSError(exc.errno, f"SFTP server on {self.config.host}:{self._sftp.requested_port}: "
+                                         f"{exc.strerror or exc}") from exc
         thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="optimizely-emulator", daemon=True
         )

@@ -153,8 +153,9 @@ def test_wiring_feedback_first_mapped_per_list_assets_and_schedule(monkeypatch):
     extract = dag.get_task("sync_list.extract")
     assert {"import_feedback", "start_run"} <= extract.upstream_task_ids
     assert type(dag.task_group.get_task_group_dict()["sync_list"]).__name__ == "MappedTaskGroup"
-    assert extract.op_kwargs["feedback"].operator.task_id == "import_feedback"  # .partial(feedback=...)
-    assert type(extract.op_kwargs["list_name"]).__name__ == "MappedArgument"  # .expand(list_name=...)
+    list_name, feedback = extract.op_args
+    assert type(list_name).__name__ == "MappedArgument"  # .expand(list_name=start_run())
+    assert feedback.operator.task_id == "import_feedback"  # .partial(feedback=import_feedback())
     assert dag.get_task("sync_list.refill").outlets == [AssetAlias("crm_sync_platform_lists")]
     for task in dag.tasks:
         assert task.retries >= 1 and task.retry_exponential_backoff and task.on_failure_callback
