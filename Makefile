@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 # Project root and plugins/ on the path, as Airflow's dag processor and the Astro runtime do.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: install demo test test-fast lock migrate emulator bench clean
+.PHONY: install demo test test-fast lock migrate emulator clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,6 @@ migrate: install
 ## emulator: run the Optimizely Campaign emulator in the foreground
 emulator: install
 	$(PY) -m include.emulators.optimizely
-
-bench: install
-	$(PY) -m bench
 
 clean:
 	rm -rf .local .pytest_cache
