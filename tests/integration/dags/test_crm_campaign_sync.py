@@ -165,6 +165,8 @@ def test_wiring_feedback_first_mapped_per_list_assets_and_schedule(monkeypatch):
 # ------------------------------------------------------------------ scenarios
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
     # -- night 1: every list filled with its snapshot
     night1 = run_dag()
@@ -249,6 +251,8 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
     assert notifications(env) == []
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_tripped_guard_leaves_its_list_untouched_the_others_sync_and_force_overrides(env):
     lists = ["newsletter_nl", "events_webinars"]
     night1 = run_dag(lists=lists)

@@ -17,6 +17,7 @@ import random
 import re
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -229,6 +230,7 @@ def platform_events(world: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(world=worlds())
