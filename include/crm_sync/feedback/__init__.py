@@ -1,10 +1,11 @@
 """Bounce and unsubscribe import from the campaign platform into the CRM (step 1 of every sync).
 
-Public API: ``import_feedback`` (both exports, window + landing + ledger + apply + watermark) and
+Public API: ``import_feedback`` (both exports: window + landing + ledger + apply + watermark) and
 ``apply_feedback_file`` (re-apply one landed file), their reports, counts and errors. Modules:
 ``window`` (watermark, overlap, retention gap), ``landing`` (CSV landing files), ``csv_schema``
 (the file format), ``ledger`` (file ledger), ``load`` (structure check + chunked validation),
-``stage`` (temporary tables, bulk insert), ``apply`` (set-based apply), ``counts``, ``report``.
+``event_key`` (event identity), ``stage`` (temporary tables, bulk insert), ``apply`` (set-based
+apply, SQL in ``sql/feedback/``), ``counts``, ``report``, ``errors``, ``importer``.
 """
 
 from include.crm_sync.feedback.counts import FeedbackCounts
