@@ -12,6 +12,7 @@ COPY --chown=airflow:root plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:root include/ /opt/airflow/include/
 COPY --chown=airflow:root sql/ /opt/airflow/sql/
 COPY --chown=airflow:root config/ /opt/airflow/config/
+COPY --chown=airflow:root scripts/ /opt/airflow/scripts/
 
 ENV PYTHONPATH=/opt/airflow:/opt/airflow/plugins
 WORKDIR /opt/airflow

@@ -1,0 +1,55 @@
+"""docker-compose init step: the emulator's SFTP host key and the pinned SFTP connection.
+
+The response import refuses an SFTP server whose key it does not know (see
+plugins/crm_sync_airflow/hooks/optimizely_sftp.py). A connection given as an environment variable
+cannot carry a key generated at start-up, so ``airflow-init`` runs this once:
+
+1. generates the emulator's host key in the shared ``emulator-keys`` volume (kept across restarts,
+   so the pin stays valid; the emulator service loads the same file);
+2. writes ``optimizely_sftp_default`` with that public key pinned into a connections file that
+   Airflow's ``LocalFilesystemBackend`` secrets backend serves to every Airflow service.
+
+Usage: ``python scripts/compose_sftp_connection.py KEY_PATH CONNECTIONS_JSON`` (the SFTP host,
+port, user and password come from ``OPTIMIZELY_SFTP_*`` variables, defaults for the emulator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from include.emulators.optimizely.host_key import (  # noqa: E402
+    fingerprint,
+    load_or_create_host_key,
+    public_key_line,
+)
+
+
+def main(key_path: Path, connections_file: Path) -> None:
+    key = load_or_create_host_key(key_path)
+    # The emulator runs as the Airflow user in the same image: let it read the key it serves.
+    os.chmod(key_path, 0o640)
+    connection = {
+        "conn_type": "sftp",
+        "host": os.environ.get("OPTIMIZELY_SFTP_HOST", "optimizely-emulator"),
+        "port": int(os.environ.get("OPTIMIZELY_SFTP_PORT", "2222")),
+        "login": os.environ.get("OPTIMIZELY_SFTP_USER", "demo"),
+        "password": os.environ.get("OPTIMIZELY_SFTP_PASSWORD", "demo"),
+        "extra": {"host_key": public_key_line(key), "look_for_keys": "false"},
+    }
+    connections_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = connections_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"optimizely_sftp_default": connection}, indent=2), encoding="utf-8")
+    tmp.replace(connections_file)
+    print(f"SFTP host key {fingerprint(key)} pinned in {connections_file}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
