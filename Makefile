@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 # Project root and plugins/ on the path, as Airflow's dag processor and the Astro runtime do.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: install demo test test-fast lock migrate emulator clean
+.PHONY: install demo ui test test-fast lock migrate emulator clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ install: $(VENV)/.installed
 ## demo: install, then run the nightly sync and the response import on embedded defaults
 demo: install
 	$(PY) scripts/demo.py
+
+## ui: the Airflow UI on the demo's data (run `make demo` first), until Ctrl-C
+ui: install
+	$(PY) scripts/ui.py
 
 ## test: install, then run the whole test suite (PostgreSQL tests skip without a server)
 test: install

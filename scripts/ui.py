@@ -1,0 +1,86 @@
+"""`make ui`: the Airflow UI on the demo's data (run `make demo` first), until Ctrl-C.
+
+Starts the Optimizely Campaign emulator (as scripts/demo.py does: same SFTP folder and host key
+under .local/demo) and a local Airflow -- api-server, scheduler (LocalExecutor), dag-processor --
+on the demo's metadata database (SQLite, .local/demo/airflow/airflow.db), so the demo's runs, task
+logs and sync reports are there to browse. The connections point at the demo's CRM staging
+database (.local/demo/crm_staging.db) and at this emulator, so runs triggered from the UI work too.
+The DAGs are unpaused but nothing runs on a schedule: only what you trigger.
+
+    python scripts/ui.py [--port 8080]
+
+The emulator starts empty: a run triggered here refills the platform lists from the demo's CRM.
+Process logs: .local/demo/airflow/process-logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
+from scripts.local_stack import LocalAirflowStack, StackError, demo_env, free_port  # noqa: E402
+
+DEMO = ROOT / ".local" / "demo"
+DAG_IDS = ("crm_campaign_sync", "campaign_response_import")
+
+
+def port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8080, help="UI port (default 8080; a free one if taken)")
+    args = parser.parse_args()
+
+    staging_db, metadata_db = DEMO / "crm_staging.db", DEMO / "airflow" / "airflow.db"
+    if not (staging_db.exists() and metadata_db.exists()):
+        raise SystemExit(f"No demo data under {DEMO.relative_to(ROOT)}: run `make demo` first.")
+    port = args.port if port_is_free(args.port) else free_port()
+    # The in-process SFTP server logs every client disconnect; this terminal shows the URL.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+    # as scripts/demo.py starts it: same SFTP folder and host key
+    emulator = EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp",
+                              host_key_path=DEMO / "sftp_host_key")
+    with emulator:
+        env = demo_env(f"sqlite:///{staging_db}", emulator, landing_dir=DEMO / "landing")
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(DEMO / "logs")  # where the demo's task logs are
+        stack = LocalAirflowStack(home=DEMO / "airflow", metadata_url=f"sqlite:///{metadata_db}",
+                                  executor="LocalExecutor", extra_env=env, api_port=port)
+        logs = stack.log_dir.relative_to(ROOT)
+        print(f"Starting Airflow (LocalExecutor, SQLite) -- process logs in {logs}/ ...", flush=True)
+        try:
+            stack.start()
+            stack.wait_until_healthy(timeout=300)
+            for dag_id in DAG_IDS:
+                stack.wait_for_dag(dag_id)
+                stack.unpause(dag_id)
+            print(f"\nAirflow UI:     {stack.base_url}/dags/crm_campaign_sync   (no login)")
+            print(f"Sync reports:   {stack.base_url}/crm-sync/")
+            print(f"Emulator:       {emulator.base_url}   (SFTP on 127.0.0.1:{emulator.sftp_port})")
+            print("Ctrl-C to stop.", flush=True)
+            while True:
+                stack.check_alive()  # a crashed process ends the script with its log's tail
+                time.sleep(2)
+        except KeyboardInterrupt:
+            print("\nStopping ...", flush=True)
+        except StackError as exc:
+            raise SystemExit(str(exc)) from None
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

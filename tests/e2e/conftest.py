@@ -1,0 +1,219 @@
+"""One real Airflow deployment for every end-to-end test of the session (tests/e2e/).
+
+``airflow_stack`` starts the processes of ``scripts/local_stack.py`` with the CeleryExecutor:
+api-server, scheduler, dag-processor and a Celery worker with two slots. It is started once and
+stopped as soon as the last test of tests/e2e is done (package scope), so its processes do not
+compete with the rest of the suite for the CPU. Around it:
+
+- metadata on the PostgreSQL server of ``CRM_SYNC_TEST_PG_URL`` (a fresh ``airflow_e2e_<pid>_...``
+  database, dropped afterwards; Celery's result backend lives there too);
+- the broker on Redis (``CRM_SYNC_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379``), in a
+  database number of its own (``1 + pid % 15``), flushed at the start and at the end;
+- the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
+  in which every list of config/lists.yaml has recipients);
+- the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server.
+
+A missing PostgreSQL, Redis or chromium skips with the reason, unless ``CRM_SYNC_REQUIRE_E2E=1``
+(set by CI): then it is a failure, so a green CI always means these tests ran.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from include.crm_sync.generate import generate
+from include.crm_sync.staging.migrate import upgrade
+from include.emulators.optimizely import EmulatorServer
+from scripts.local_stack import LocalAirflowStack, demo_env
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+ROOT = Path(__file__).resolve().parents[2]
+DAG_ID = "crm_campaign_sync"
+#: enough that each of the three lists has recipients, small enough that a run takes seconds per list
+CONTACTS = 3000
+#: the platform list id of each list in config/lists.yaml
+LIST_IDS = {"newsletter_nl": 1001, "product_updates": 1002, "events_webinars": 1003}
+
+
+def require_e2e() -> bool:
+    return os.environ.get("CRM_SYNC_REQUIRE_E2E", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> None:
+    """Skip with ``reason`` -- or fail, when CRM_SYNC_REQUIRE_E2E forbids skipping."""
+    if require_e2e():
+        pytest.fail(f"{reason} (CRM_SYNC_REQUIRE_E2E=1 forbids skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def e2e_pg_server_url() -> str:
+    url = os.environ.get("CRM_SYNC_TEST_PG_URL", DEFAULT_PG_URL)
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # any connect failure means "no server here"
+        where = make_url(url).render_as_string(hide_password=True)
+        unavailable(f"PostgreSQL not reachable at {where}: {exc}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="package")
+def e2e_redis_url() -> Iterator[str]:
+    """A Redis database of this session's own (``1 + pid % 15``), empty at the start and the end."""
+    import redis
+
+    server = os.environ.get("CRM_SYNC_TEST_REDIS_URL", DEFAULT_REDIS_URL).rstrip("/")
+    url = f"{server}/{1 + os.getpid() % 15}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except Exception as exc:
+        client.close()
+        unavailable(f"Redis not reachable at {server}: {exc}")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+class _PgDatabase:
+    """A fresh database on the test PostgreSQL server; dropped (connections forced out) on close."""
+
+    def __init__(self, server_url: str, prefix: str) -> None:
+        self.name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        self.url = make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="package")
+def e2e_staging_url(e2e_pg_server_url: str) -> Iterator[str]:
+    """The CRM staging database of the stack: migrated, with a generated CRM of CONTACTS contacts."""
+    db = _PgDatabase(e2e_pg_server_url, "crm_sync_e2e_staging")
+    try:
+        upgrade(db.url)
+        generate(db.url, contacts=CONTACTS, seed=7)
+        yield db.url
+    finally:
+        db.drop()
+
+
+@pytest.fixture(scope="package")
+def e2e_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
+    # The in-process SFTP server logs every client disconnect at ERROR; nothing to see here.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    home = tmp_path_factory.mktemp("e2e-emulator")
+    server = EmulatorServer(port=0, sftp_port=0, sftp_root=home / "sftp", host_key_path=home / "host_key")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def airflow_stack(
+    e2e_pg_server_url: str,
+    e2e_redis_url: str,
+    e2e_staging_url: str,
+    e2e_emulator: EmulatorServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LocalAirflowStack]:
+    """The running CeleryExecutor deployment, healthy, crm_campaign_sync parsed and unpaused."""
+    metadata = _PgDatabase(e2e_pg_server_url, "airflow_e2e")
+    home = tmp_path_factory.mktemp("airflow-e2e")
+    stack = LocalAirflowStack(
+        home=home,
+        metadata_url=metadata.url,
+        executor="CeleryExecutor",
+        broker_url=e2e_redis_url,
+        celery_concurrency=2,
+        extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
+    )
+    print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
+    try:
+        stack.start()
+        stack.wait_until_healthy(timeout=300)
+        stack.wait_for_dag(DAG_ID, timeout=180)
+        stack.unpause(DAG_ID)
+        print(f"Airflow e2e stack up at {stack.base_url}")
+        yield stack
+    finally:
+        stack.stop()
+        metadata.drop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[Path, Path]:
+    """(browser, driver) of Debian's chromium; skip (or fail under CRM_SYNC_REQUIRE_E2E) without them."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        unavailable(f"chromium not installed: {', '.join(missing)} missing "
+                    "(apt-get install chromium chromium-driver)")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture
+def browser(
+    chromium: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[WebDriver]:
+    """Headless Debian chromium through Selenium. The driver's path is given, so Selenium Manager
+    never runs (and SE_OFFLINE forbids it any download should it run anyway)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    binary, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(binary)
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+        "--window-size=1400,1000",
+        # no calls home (the machine has no network beyond loopback), a fresh profile
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(argument)
+    try:
+        driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
+    except Exception as exc:  # a chromium that cannot start is as good as none
+        unavailable(f"chromium did not start: {exc}")
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where browser screenshots go: $CRM_SYNC_ARTIFACTS_DIR or .local/test-artifacts, then browser/."""
+    base = Path(os.environ.get("CRM_SYNC_ARTIFACTS_DIR") or ROOT / ".local" / "test-artifacts")
+    path = base / "browser"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path

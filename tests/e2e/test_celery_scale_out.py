@@ -1,0 +1,103 @@
+"""crm_campaign_sync on a real CeleryExecutor deployment, triggered over the REST API.
+
+The run goes scheduler -> Redis -> Celery worker (two slots) -> task processes that reach the
+api-server's execution API, the CRM on PostgreSQL and the emulator over HTTP. At the end every
+platform list holds exactly what the audit says was accepted, and the per-list tasks ran side by
+side in the worker's two slots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from include.crm_sync.staging import tables as t
+from tests.e2e.conftest import DAG_ID, LIST_IDS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def celery_workloads_received(worker_log: Path) -> set[str]:
+    """Ids of the task instances whose workload the Celery worker took off the broker and ran
+    (logged by the worker's execute_workload task before it starts the task process)."""
+    pattern = re.compile(r"Executing workload in Celery: .*?ti=TaskInstanceDTO\(id=UUID\('([0-9a-f-]+)'\)")
+    return {m.group(1) for m in map(pattern.search, worker_log.read_text(errors="replace").splitlines()) if m}
+
+
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _name(ti: dict) -> str:
+    return f"{ti['task_id']}[{ti['rendered_map_index']}]"
+
+
+def overlapping_pairs(tis: list[dict]) -> list[tuple[str, str]]:
+    """Pairs of task instances whose [start, end] intervals intersect."""
+    return [
+        (_name(a), _name(b))
+        for a, b in itertools.combinations(tis, 2)
+        if _when(a["start_date"]) < _when(b["end_date"]) and _when(b["start_date"]) < _when(a["end_date"])
+    ]
+
+
+def audit(staging_url: str, run_id: str) -> tuple[str, dict, dict[int, int], dict[int, int]]:
+    """(sync_run status, list name -> list_run row, snapshot rows and rejected rows by list_run_id)."""
+    engine = sa.create_engine(staging_url)
+    try:
+        with engine.connect() as conn:
+            status = conn.execute(
+                sa.select(t.sync_run.c.status).where(t.sync_run.c.run_id == run_id)).scalar_one()
+            runs = {r.list_name: r for r in conn.execute(
+                sa.select(t.list_run).where(t.list_run.c.run_id == run_id))}
+            counts = [
+                dict(conn.execute(sa.select(table.c.list_run_id, sa.func.count())
+                                  .where(table.c.list_run_id.in_([r.list_run_id for r in runs.values()]))
+                                  .group_by(table.c.list_run_id)).all())
+                for table in (t.list_snapshot, t.list_rejected)
+            ]
+    finally:
+        engine.dispose()
+    return status, runs, counts[0], counts[1]
+
+
+@pytest.mark.timeout(900)
+def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
+    airflow_stack, e2e_staging_url, e2e_emulator
+):
+    stack = airflow_stack
+    run_id = stack.trigger(DAG_ID, conf={})  # the defaults: every list, no dry run
+
+    assert stack.wait_for_run(DAG_ID, run_id, timeout=600) == "success", stack.log_tails()
+
+    # -- every task ran, and ran through the Celery worker
+    tis = stack.task_instances(DAG_ID, run_id)
+    assert {ti["state"] for ti in tis} == {"success"}
+    mapped = [ti for ti in tis if ti["map_index"] >= 0]
+    assert sorted({ti["rendered_map_index"] for ti in mapped}) == sorted(LIST_IDS)
+    assert len(mapped) == 3 * len(LIST_IDS)  # extract, validate, refill per list
+    assert {ti["queue"] for ti in tis} == {"default"}  # the Celery queue the worker consumes
+    # every task instance's workload went through the broker to the Celery worker
+    received = celery_workloads_received(stack.log_dir / "celery-worker.log")
+    assert {ti["id"] for ti in tis} <= received, "task instances the Celery worker never received"
+    assert all(ti["hostname"] for ti in tis)
+
+    # -- both worker slots were used: per-list task instances ran at the same time
+    assert overlapping_pairs(mapped), [(_name(ti), ti["start_date"], ti["end_date"]) for ti in mapped]
+
+    # -- the platform holds exactly what the audit accepted: the snapshot minus its rejections
+    status, runs, snapshot, rejected = audit(e2e_staging_url, run_id)
+    assert status == "success"
+    assert set(runs) == set(LIST_IDS)
+    for name, list_id in LIST_IDS.items():
+        run = runs[name]
+        on_platform = e2e_emulator.control.recipients(list_id, limit=0)["count"]
+        assert run.status == "synced", (name, run.error)
+        assert on_platform > 0, name
+        assert on_platform == run.accepted == run.platform_count, name
+        assert on_platform == snapshot[run.list_run_id] - rejected.get(run.list_run_id, 0), name
