@@ -22,6 +22,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ _RAW_MAX = 2000
 _BOM = "\ufeff"
 #: spreadsheet formula triggers, checked after leading blanks (CSV injection)
 _FORMULA_TRIGGERS = frozenset("=+-@")
+_FORMULA_PREFIXES = tuple(sorted(_FORMULA_TRIGGERS))
 _FORMULA = "value starts with a formula trigger (= + - @; CSV injection guard)"
 _NON_PRINTABLE = "control or other non-printable character in value (CSV/XML injection guard)"
 
@@ -202,7 +204,7 @@ def _validate(
     n = len(frame)
     lines = structure.lines_of(np.arange(first, first + n))
     raw = {c: frame[c].tolist() for c in COLUMN_NAMES}
-    value = {c: [v.strip() for v in raw[c]] for c in COLUMN_NAMES}
+    value = {c: list(map(str.strip, raw[c])) for c in COLUMN_NAMES}
     reason: list[str | None] = [None] * n
     failed: list[str | None] = [None] * n
 
@@ -213,30 +215,57 @@ def _validate(
 
     for spec in COLUMNS:
         column, limit, raws, values = spec.name, spec.max_length, raw[spec.name], value[spec.name]
+        # whole-column tests in C first; the per-row scan only runs for a column that fails one
+        suspect_chars = not "".join(raws).isprintable()
+        suspect_formula = any(map(str.startswith, values, repeat(_FORMULA_PREFIXES)))
+        suspect_length = max(map(len, values), default=0) > limit
+        if not (suspect_chars or suspect_formula or suspect_length):
+            continue
         suspects = [i for i, (r, v) in enumerate(zip(raws, values, strict=True))
                     if not r.isprintable() or v[:1] in _FORMULA_TRIGGERS or len(v) > limit]
         mark(column, _NON_PRINTABLE, (i for i in suspects if not raws[i].isprintable()))
         mark(column, _FORMULA, (i for i in suspects if values[i][:1] in _FORMULA_TRIGGERS))
         mark(column, f"longer than {limit} characters", (i for i in suspects if len(values[i]) > limit))
     allowed = CATEGORIES[kind]
-    mark("category", f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
-         [i for i, v in enumerate(value["category"]) if v not in allowed])
-    times = pd.to_datetime(
-        pd.Series([v if _has_offset(v) else None for v in value["occurred_at"]], dtype=object),
-        format="ISO8601", utc=True, errors="coerce",
-    )
-    mark("occurred_at", "malformed timestamp (expected ISO 8601 with UTC offset)",
-         np.flatnonzero(times.isna().to_numpy()).tolist())
-    mark("recipient_id", "neither recipient id nor e-mail",
-         [i for i, (r, e) in enumerate(zip(value["recipient_id"], value["email"], strict=True)) if not r and not e])
+    if not set(value["category"]) <= allowed.keys():
+        mark("category", f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
+             [i for i, v in enumerate(value["category"]) if v not in allowed])
+    times_text = value["occurred_at"]
+    if (set(map(len, times_text)) == {27} and all(map(str.endswith, times_text, repeat("Z")))
+            and {t[10] for t in times_text} == {"T"}):
+        with_offset: list[str | None] = times_text  # the landing writer's own form: …T…:…:….ffffffZ
+    else:
+        with_offset = [v if _has_offset(v) else None for v in times_text]
+    times = pd.to_datetime(pd.Series(with_offset, dtype=object), format="ISO8601", utc=True, errors="coerce")
+    bad_times = times.isna().to_numpy()
+    if bad_times.any():
+        mark("occurred_at", "malformed timestamp (expected ISO 8601 with UTC offset)",
+             np.flatnonzero(bad_times).tolist())
+    if not all(value["recipient_id"]):
+        mark("recipient_id", "neither recipient id nor e-mail",
+             [i for i, (r, e) in enumerate(zip(value["recipient_id"], value["email"], strict=True))
+              if not r and not e])
 
+    bad = [i for i, r in enumerate(reason) if r is not None]
     rejected = [
-        RejectedRow(int(lines[i]), failed[i], reason[i], _raw([raw[c][i] for c in COLUMN_NAMES]))
-        for i in range(n) if reason[i] is not None
+        RejectedRow(int(lines[i]), failed[i], str(reason[i]), _raw([raw[c][i] for c in COLUMN_NAMES]))
+        for i in bad
     ]
-    good = [i for i in range(n) if reason[i] is None]
-    utc_text = np.datetime_as_string(times.to_numpy(dtype="datetime64[us]")[good], unit="us").tolist()
-    rows = _normalise(kind, [int(lines[i]) for i in good], {c: [value[c][i] for i in good] for c in COLUMN_NAMES},
+    utc = times.to_numpy(dtype="datetime64[us]")
+    line_list = lines.tolist()
+    if bad:
+        good = np.ones(n, dtype=bool)
+        good[bad] = False
+        keep = np.flatnonzero(good).tolist()
+
+        def pick(values: list) -> list:
+            return [values[i] for i in keep]
+
+        utc = utc[good]
+    else:
+        pick = list
+    utc_text = np.datetime_as_string(utc, unit="us").tolist()
+    rows = _normalise(kind, pick(line_list), {c: pick(value[c]) for c in COLUMN_NAMES},
                       [t + "Z" for t in utc_text])
     return LoadedChunk(rows, rejected)
 

@@ -52,15 +52,18 @@ from include.crm_sync.responses.file_format import (
 )
 from include.crm_sync.responses.parse import DEFAULT_CHUNK_ROWS, FileStructure, RejectedLine, read_chunks
 from include.crm_sync.responses.sql_files import response_sql
+from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
 from include.crm_sync.staging.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_RECIPIENT_REASON = "unknown recipient"
-PG_WORK_MEM = "64MB"
+PG_WORK_MEM = "256MB"
 PG_TEMP_BUFFERS = "256MB"
 PROGRESS_EVERY_LINES = 200_000
+#: the CRM tables the apply joins (their statistics decide the plans)
+_CRM_TABLES = ("crm_entity", "mailing_campaign", "response_event", "crm_campaign_response")
 
 
 class ResponseFileKind(enum.StrEnum):
@@ -116,8 +119,10 @@ def apply_response_file(
 
     # A re-import regenerates the file's rejected rows; a first import has none.
     conn.execute(rejected_row.delete().where(rejected_row.c.file_id == file_id))
-    if dialect == "postgresql":
-        _raise_temp_buffers(conn)
+    # PostgreSQL keeps temporary tables in ``temp_buffers`` (8 MB by default): a file of a million
+    # events stages a few hundred MB, which would otherwise go through temporary files on every scan
+    if not raise_temp_buffers(conn, PG_TEMP_BUFFERS) and dialect == "postgresql":
+        log.debug("temp_buffers already fixed for this database session")
     stage.create(conn)
     invalid: Counter[str] = Counter()
     read = staged = 0
@@ -134,7 +139,12 @@ def apply_response_file(
     if dialect == "postgresql":
         # sorts and hashes over a whole file in memory rather than in temp files (this transaction only)
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
+        # each statement runs once over the whole file: compiling it (JIT) costs more than it saves
+        conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql(f"ANALYZE {stage.stage.name}")
+        analyzed = analyze_if_never_analyzed(conn, _CRM_TABLES)
+        if analyzed:
+            log.info("%s: CRM table(s) %s had no planner statistics yet; analyzed", name, ", ".join(analyzed))
 
     closed_loop = run("map_waves", now=now).rowcount
     conflicts = [dict(row._mapping) for row in run("wave_conflicts")]
@@ -216,18 +226,6 @@ def apply_response_file(
     )
     return ApplyResult(counts, campaign_new, bounced, revoked, new_events, reapplied, closed_loop, conflicts,
                        derived_files)
-
-
-def _raise_temp_buffers(conn: sa.Connection) -> None:
-    """PostgreSQL keeps temporary tables in ``temp_buffers`` (8 MB by default): a file of a million
-    events stages a few hundred MB, which would otherwise go through temporary files on every scan.
-    The value can only be set before the session's first temporary table; a pooled session that had
-    one already keeps its value (the savepoint absorbs the refusal)."""
-    try:
-        with conn.begin_nested():
-            conn.exec_driver_sql(f"SET temp_buffers = '{PG_TEMP_BUFFERS}'")
-    except sa.exc.DBAPIError:
-        log.debug("temp_buffers already fixed for this database session")
 
 
 def _feedback_rows_of(conn: sa.Connection, kind: FeedbackKind, file_id: int) -> int:

@@ -280,7 +280,8 @@ def _validate(
              (v not in ENTITY_TYPES and v != "" for v in entity_types))
 
     times_text = value["occurred_at"]
-    if all(map(str.endswith, times_text, itertools.repeat("Z"))) and set(map(len, times_text)) == {20}:
+    if (all(map(str.endswith, times_text, itertools.repeat("Z"))) and set(map(len, times_text)) == {20}
+            and {t[10] for t in times_text} == {"T"}):
         with_offset: list[str | None] = times_text  # the platform's own form: 2026-01-31T23:59:59Z
     else:
         with_offset = [v if _has_offset(v) else None for v in times_text]

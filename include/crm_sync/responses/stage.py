@@ -9,8 +9,6 @@ set-based SQL (``sql/responses``). The tables live for the apply transaction onl
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -19,6 +17,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from include.crm_sync.responses.file_format import LINK_MAX
 from include.crm_sync.responses.parse import STAGE_COLUMNS
+from include.crm_sync.staging.dml import copy_columns
 from include.crm_sync.staging.tables import ID
 from include.crm_sync.staging.types import UTCDateTime
 
@@ -83,7 +82,7 @@ def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
     names = STAGE_COLUMNS
     dialect = conn.dialect
     if dialect.name == "postgresql" and dialect.driver == "psycopg2":
-        _copy_psycopg2(conn, names, [columns[n] for n in names])
+        copy_columns(conn, stage.name, names, [columns[n] for n in names])
     elif dialect.name == "sqlite":
         # the text layout SQLAlchemy's SQLite DateTime uses, so values read back like any other
         times = [f"{t[:10]} {t[11:26]}" for t in columns["occurred_at"]]
@@ -98,16 +97,3 @@ def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
         values = [times if n == "occurred_at" else columns[n] for n in names]
         conn.execute(stage.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)])
 
-
-def _copy_psycopg2(conn: sa.Connection, names: Sequence[str], values: list[Sequence]) -> None:
-    buffer = io.StringIO()
-    # COPY's NULL is the unquoted empty field: None is written as exactly that; an empty string
-    # never reaches here (the parser turns empty values into None or rejects them)
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(zip(*values, strict=True))
-    buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {stage.name} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buffer)
-    finally:
-        cursor.close()

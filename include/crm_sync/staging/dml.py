@@ -1,13 +1,15 @@
-"""Dialect-aware inserts shared by every writer of the staging database."""
+"""Dialect-aware inserts shared by every writer of the staging database (and the COPY of the imports)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 
 def insert_ignoring_conflicts(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -22,3 +24,87 @@ def insert_ignoring_conflicts(conn: Connection, table: Table, rows: Sequence[dic
     else:  # pragma: no cover - only the two supported dialects are tested
         raise NotImplementedError(f"staging database dialect {dialect!r} is not supported")
     conn.execute(stmt, list(rows))
+
+
+#: what COPY's text format must escape inside a value (backslash first, so escapes are not doubled)
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _copy_text_column(values: Sequence[Any]) -> list[str]:
+    """One column as COPY text values: ``None`` -> ``\\N``, numbers as text, escapes only where needed."""
+    try:
+        joined = "".join(values)  # the common case, a column of strings only: no per-value work
+        texts = values if isinstance(values, list) else list(values)
+    except TypeError:
+        texts = ["\\N" if v is None else v if v.__class__ is str else str(v) for v in values]
+        joined = "".join(t for t, v in zip(texts, values, strict=True) if v is not None)
+    if any(c in joined for c, _ in _COPY_ESCAPES):  # rare: validated values carry no control characters
+        escaped = []
+        for text, value in zip(texts, values, strict=True):
+            if value is not None:
+                for char, escape in _COPY_ESCAPES:
+                    text = text.replace(char, escape)
+            escaped.append(text)
+        return escaped
+    return texts
+
+
+def copy_columns(
+    conn: Connection, table: str, names: Sequence[str], columns: Sequence[Sequence[Any]]
+) -> None:
+    """Append column-wise rows to ``table`` with PostgreSQL ``COPY … FROM STDIN`` (psycopg2), in text format.
+
+    The rows are serialised column by column and joined in C (``str.join`` over ``zip``), which is
+    several times cheaper than ``csv.writer`` per row; the buffer holds one chunk only.
+    """
+    if not columns or not columns[0]:
+        return
+    texts = [_copy_text_column(column) for column in columns]
+    payload = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN", io.StringIO(payload))
+    finally:
+        cursor.close()
+
+
+def raise_temp_buffers(conn: Connection, size: str) -> bool:
+    """PostgreSQL: let this session keep temporary tables of ``size`` in memory (default 8 MB).
+
+    ``temp_buffers`` can only change before the session's first temporary table; a pooled session
+    that had one keeps its value (the savepoint absorbs the refusal). True if it was set.
+    """
+    if conn.dialect.name != "postgresql":
+        return False
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql(f"SET temp_buffers = '{size}'")
+    except DBAPIError:
+        return False
+    return True
+
+
+def analyze_if_never_analyzed(conn: Connection, tables: Sequence[str]) -> list[str]:
+    """PostgreSQL: ANALYZE those of ``tables`` that have no statistics yet; returns their names.
+
+    A CRM just bulk-loaded (a fresh database, a restore) has none until autovacuum comes by; the
+    planner then guesses, and the imports' joins against ``crm_entity`` turned from a hash join or
+    an index lookup per row into a walk of a whole index (measured: 16 s instead of 1 s at 1M rows).
+    Sampling costs well under a second. Where the role may not analyze a table, it is left alone.
+    """
+    if conn.dialect.name != "postgresql":
+        return []
+    missing = list(conn.exec_driver_sql(
+        "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%(names)s) "
+        "AND last_analyze IS NULL AND last_autoanalyze IS NULL",
+        {"names": list(tables)},
+    ).scalars())
+    done = []
+    for table in missing:
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(f'ANALYZE "{table}"')
+            done.append(table)
+        except DBAPIError:
+            pass
+    return done

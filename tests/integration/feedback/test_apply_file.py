@@ -349,3 +349,27 @@ def test_a_failure_late_in_the_apply_rolls_everything_back_and_a_retry_applies(c
     assert (report.counts.applied, report.counts.rejected) == (1, 1)
     assert crm_state(crm).revoked == {(entity_id(1), "newsletter-nl")}
     assert ledger_rows(crm)[0].status == "applied" and ledger_rows(crm)[0].error is None
+
+
+def test_bad_rows_inside_chunks_keep_their_line_and_field_and_escapes_round_trip(crm, tmp_path):
+    """Small chunks put bad rows at a chunk's start, middle and end; values that COPY's text format
+    must escape (a backslash, a literal ``\\N``) are stored exactly as given, never as NULL."""
+    rows = [bounce(entity_id(i), email_of(i), at=f"2026-01-05T10:00:0{i}.000000Z") for i in range(1, 9)]
+    rows[3] = bounce(entity_id(4), at="2026-01-05 10:00:00.000000Z")  # line 5: no 'T' -> malformed
+    rows[4] = bounce("\\N", "back\\slash@example.org")                # line 6: unknown recipient
+    rows[5] = bounce(entity_id(6), "=1+1")                             # line 7: formula trigger
+    report = apply(crm, write_csv(tmp_path / "b.csv", rows), chunk_rows=3)
+    counts = report.counts
+    assert (counts.read, counts.applied, counts.known, counts.rejected) == (8, 5, 0, 3)
+    assert sorted((r.line_no, r.field, r.reason.split(" (")[0]) for r in rejected_rows(crm, report.file_id)) == [
+        (5, "occurred_at", "malformed timestamp"),
+        (6, "recipient_id", "unknown recipient"),
+        (7, "email", "value starts with a formula trigger"),
+    ]
+    unknown = [r for r in table_rows(crm, feedback_bounce) if r.entity_id is None]
+    assert [(r.recipient_id, r.email_normalized, r.line_no) for r in unknown] == [
+        ("\\N", "back\\slash@example.org", 6)]
+    assert crm_state(crm).bounced == {entity_id(i) for i in (1, 2, 3, 7, 8)}
+    stored = {r.line_no: r for r in table_rows(crm, feedback_bounce)}
+    assert stored[9].occurred_at == datetime(2026, 1, 5, 10, 0, 8, tzinfo=UTC)
+    assert stored[9].mailing_id == "7001" and stored[9].platform_list_id == "1001"

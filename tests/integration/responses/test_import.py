@@ -502,3 +502,39 @@ def test_counts_add_up_over_a_seeded_random_mix(run_import, sftp_emulator, crm):
         leads = conn.execute(sa.select(sa.func.count()).select_from(response_event)
                              .where(response_event.c.entity_type == "lead")).scalar()
     assert leads > 0
+
+
+
+def test_bad_lines_at_chunk_edges_keep_their_line_and_values_needing_escapes_round_trip(
+        run_import, sftp_emulator, crm):
+    """Bad lines at a chunk's end, the next one's start and in its middle keep their file line and
+    field; values COPY's text format must escape (a backslash, a literal ``\\N``) and a quoted comma
+    are stored exactly, never as NULL."""
+    m = mailing(sftp_emulator, 1003, wave_id="CMP-1")
+
+    def click(k: int, link: str = "", event_type: str = "click", sep: str = "T") -> str:
+        at = f"2026-03-01{sep}10:{k // 60:02d}:{k % 60:02d}Z"
+        return f"{entity_id(k % 30)},contact,{entity_id(k % 30)},1003,{m},CMP-1,{event_type},{at},{link}"
+
+    lines = [click(k) for k in range(250)]            # data line k is file line k + 2
+    lines[0] = click(0, "https://x.example/a\\b")    # backslash
+    lines[1] = click(1, "\\N")                       # a literal \N, not NULL
+    lines[198] = click(198, '"https://x.example/?q=a,b"')
+    lines[99] = click(99, sep=" ")                    # line 101: last of chunk 1, no 'T'
+    lines[100] = click(100, event_type="clack")       # line 102: first of chunk 2
+    lines[148] = click(148, "=HYPERLINK()")           # line 150: middle of chunk 2
+    sftp_emulator.response_files.put_raw("responses_chunks.csv", HEADER + "\n".join(lines).encode() + b"\n")
+
+    report = run_import(settings=ResponseImportSettings(chunk_rows=100))
+
+    assert counts_tuple(report.files[0].counts) == (250, 247, 0, 0, 3)
+    assert [(r.line_no, r.field, r.reason.split(" (")[0]) for r in rows(crm, rejected_row, rejected_row.c.line_no)] == [
+        (101, "occurred_at", "malformed timestamp"),
+        (102, "event_type", "unknown event type"),
+        (150, "link_url", "value starts with a formula trigger"),
+    ]
+    links = {r.line_no: r.link_url for r in rows(crm, response_event)}
+    assert len(links) == 247 and {101, 102, 150}.isdisjoint(links)
+    assert (links[2], links[3], links[200], links[4]) == (
+        "https://x.example/a\\b", "\\N", "https://x.example/?q=a,b", None)
+    assert len(rows(crm, crm_campaign_response)) == 247

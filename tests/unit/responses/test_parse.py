@@ -107,6 +107,8 @@ def test_event_key_is_recipient_mailing_type_and_utc_time():
     (row(at="2026-03-01T10:00:00"), "occurred_at", "malformed timestamp"),
     (row(at="01.03.2026 10:00 +01:00"), "occurred_at", "malformed timestamp"),
     (row(at="2026-13-01T10:00:00Z"), "occurred_at", "malformed timestamp"),
+    # same length and 'Z' as its neighbours (the whole-chunk fast path), but no 'T' separator
+    (row(at="2026-03-01 10:00:00Z"), "occurred_at", "malformed timestamp"),
     (row(mailing=""), "mailing_id", "mailing_id is missing"),
     (row(recipient=""), "recipient_id", "recipient_id is missing"),
     (row(recipient="x" * 65), "recipient_id", "longer than 64 characters"),
