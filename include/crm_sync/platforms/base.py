@@ -111,7 +111,7 @@ class RecipientListPlatform(Protocol):
         optin_process_id: str,
         attribute_names: Sequence[str],
         recipients: Sequence[Recipient],
-    ) -> list[AddResult]:
+    ) -> Sequence[AddResult]:
         """Add one batch (at most ``max_batch_size``); one result per recipient, in input order."""
 
     def fetch_feedback(self, kind: FeedbackKind, since: datetime, until: datetime) -> Iterator[FeedbackRow]:

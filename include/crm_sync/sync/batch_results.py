@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from sqlalchemy import Connection, Engine
 
@@ -28,6 +29,12 @@ REASONS: dict[AddOutcome, str] = {
 }
 
 
+#: one character per outcome in ``list_batch.codes``
+_DIGIT: dict[AddOutcome, str] = {outcome: str(int(outcome)) for outcome in AddOutcome}
+_ACCEPTED_DIGITS = frozenset(_DIGIT[o] for o in AddOutcome if o.accepted)
+_OUTCOME = attrgetter("outcome")
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     batch_no: int
@@ -36,12 +43,24 @@ class BatchOutcome:
     results: Sequence[AddResult]
 
     @property
+    def outcomes(self) -> Sequence[AddOutcome]:
+        """Every recipient's outcome in upload order (read as a column when the platform gave one)."""
+        outcomes = getattr(self.results, "outcomes", None)
+        return outcomes if outcomes is not None else list(map(_OUTCOME, self.results))
+
+    @property
+    def code_digits(self) -> str:
+        """Every recipient's code, one digit each, in upload order (what ``list_batch.codes`` holds)."""
+        return "".join(map(_DIGIT.__getitem__, self.outcomes))
+
+    @property
     def codes(self) -> Counter[int]:
         return Counter(int(r.outcome) for r in self.results)
 
     @property
     def accepted(self) -> int:
-        return sum(1 for r in self.results if r.outcome.accepted)
+        digits = self.code_digits
+        return sum(digits.count(d) for d in _ACCEPTED_DIGITS)
 
 
 def record_batch(engine: Engine | Connection, list_run_id: int, outcome: BatchOutcome, run_id: str) -> None:
@@ -49,6 +68,9 @@ def record_batch(engine: Engine | Connection, list_run_id: int, outcome: BatchOu
 
     ``engine`` may be a ``Connection`` (not in a transaction) that the caller keeps for many
     batches: the refill does, to save a pool checkout (ping, reset) per batch.
+
+    Set-based: the codes become one string with C-level joins and counts; only the refused
+    recipients (usually none or a few per batch) are looked at one by one.
     """
     if len(outcome.results) != len(outcome.recipients):
         raise ValueError(
@@ -56,55 +78,54 @@ def record_batch(engine: Engine | Connection, list_run_id: int, outcome: BatchOu
             f"for {len(outcome.recipients)} recipients"
         )
     now = datetime.now(UTC)
+    outcomes = outcome.outcomes
+    digits = "".join(map(_DIGIT.__getitem__, outcomes))
+    accepted = sum(digits.count(d) for d in _ACCEPTED_DIGITS)
     rejected = []
     blocked = []
-    for offset, (recipient, result) in enumerate(zip(outcome.recipients, outcome.results, strict=True)):
-        if result.outcome.accepted:
-            continue
-        rejected.append(
-            {
-                "list_run_id": list_run_id,
-                "seq": outcome.first_seq + offset,
-                "recipient_id": recipient.recipient_id,
-                "code": int(result.outcome),
-                "reason": REASONS[result.outcome],
-            }
-        )
-        if result.outcome is AddOutcome.BLOCKLISTED:
-            blocked.append(
+    if accepted != len(digits):
+        for offset, digit in enumerate(digits):
+            if digit in _ACCEPTED_DIGITS:
+                continue
+            refused = outcomes[offset]
+            recipient = outcome.recipients[offset]
+            rejected.append(
                 {
-                    "email_normalized": recipient.email.strip().lower(),
-                    "is_pattern": False,
-                    "reason": "refused by the platform (code 3)",
-                    "source": f"refill {run_id}",
-                    "added_at": now,
+                    "list_run_id": list_run_id,
+                    "seq": outcome.first_seq + offset,
+                    "recipient_id": recipient.recipient_id,
+                    "code": int(refused),
+                    "reason": REASONS[refused],
                 }
             )
+            if refused is AddOutcome.BLOCKLISTED:
+                blocked.append(
+                    {
+                        "email_normalized": recipient.email.strip().lower(),
+                        "is_pattern": False,
+                        "reason": "refused by the platform (code 3)",
+                        "source": f"refill {run_id}",
+                        "added_at": now,
+                    }
+                )
+    row = {
+        "list_run_id": list_run_id,
+        "batch_no": outcome.batch_no,
+        "first_seq": outcome.first_seq,
+        "last_seq": outcome.first_seq + len(digits) - 1,
+        "codes": digits,
+        "accepted": accepted,
+        "confirmed_at": now,
+    }
     if isinstance(engine, Connection):
         with engine.begin():
-            _write(engine, list_run_id, outcome, now, rejected, blocked)
+            _write(engine, row, rejected, blocked)
     else:
         with engine.begin() as conn:
-            _write(conn, list_run_id, outcome, now, rejected, blocked)
+            _write(conn, row, rejected, blocked)
 
 
-def _write(
-    conn: Connection, list_run_id: int, outcome: BatchOutcome, now: datetime, rejected: list, blocked: list
-) -> None:
-    insert_ignoring_conflicts(
-        conn,
-        list_batch,
-        [
-            {
-                "list_run_id": list_run_id,
-                "batch_no": outcome.batch_no,
-                "first_seq": outcome.first_seq,
-                "last_seq": outcome.first_seq + len(outcome.recipients) - 1,
-                "codes": "".join(str(int(r.outcome)) for r in outcome.results),
-                "accepted": outcome.accepted,
-                "confirmed_at": now,
-            }
-        ],
-    )
+def _write(conn: Connection, row: dict, rejected: list, blocked: list) -> None:
+    insert_ignoring_conflicts(conn, list_batch, [row])
     insert_ignoring_conflicts(conn, list_rejected, rejected)
     insert_ignoring_conflicts(conn, crm_blocklist, blocked)

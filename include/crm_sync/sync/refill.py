@@ -7,9 +7,11 @@ Order of work, chosen to keep the list empty as briefly as possible:
    the snapshot is complete (``snapshot_rows`` rows numbered 0..n-1: one cheap aggregate), the
    platform session and its WSDL (``count``, which also proves the list exists), and the rows of
    the first ``max_parallel_calls`` batches, read from the database.
-2. ``clear``, then ``add_batch`` calls, up to ``max_parallel_calls`` in flight, the next batch
-   always read and waiting. Each answered batch is recorded (``list_batch`` with every
-   recipient's code, ``list_rejected``, code 3 into ``crm_blocklist``) by this thread alone.
+2. ``clear``, then ``add_batch`` calls, up to ``max_parallel_calls`` in flight, while one
+   reader thread keeps the next batches read (``snapshot_pages``: column batches, no object per
+   recipient). Each answered batch is recorded (``list_batch`` with every recipient's code,
+   ``list_rejected``, code 3 into ``crm_blocklist``) by this thread alone, before it sends the
+   next one.
 3. ``count`` must equal the number of accepted recipients (codes 0 and 5), else the run fails.
 
 The empty-list window -- from ``clear`` to the answer of the last ``addAll3`` -- is recorded as
@@ -27,20 +29,22 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from include.crm_sync.extract.snapshot_reader import iter_snapshot
 from include.crm_sync.masking import mask_text
-from include.crm_sync.platforms.base import AddResult, Recipient, RecipientListPlatform
+from include.crm_sync.platforms.base import AddResult, RecipientListPlatform
+from include.crm_sync.platforms.recipient_batch import RecipientBatch
 from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import BatchOutcome, record_batch
 from include.crm_sync.sync.progress import Progress
+from include.crm_sync.sync.snapshot_pages import snapshot_batches
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +201,8 @@ def _set_list_run(engine: Engine, list_run_id: int, **values: object) -> None:
 
 
 def _unconfirmed_batches(
-    reader: Connection, list_run_id: int, batch_size: int, total_batches: int, skip: set[int]
-) -> Iterator[tuple[int, list[Recipient]]]:
+    reader: Connection, list_run_id: int, batch_size: int, total_batches: int, skip: set[int], width: int
+) -> Iterator[tuple[int, RecipientBatch]]:
     """(batch_no, recipients) of every batch not in ``skip``, in upload order.
 
     Seqs are dense, so batch k is seqs ``[k*batch_size, (k+1)*batch_size)``; each run of
@@ -208,7 +212,9 @@ def _unconfirmed_batches(
     todo = [b for b in range(total_batches) if b not in skip]
     for _, group in itertools.groupby(enumerate(todo), key=lambda pair: pair[1] - pair[0]):
         numbers = [b for _, b in group]
-        chunks = iter_snapshot(reader, list_run_id, start_seq=numbers[0] * batch_size, chunk_size=batch_size)
+        chunks = snapshot_batches(
+            reader, list_run_id, start_seq=numbers[0] * batch_size, batch_size=batch_size, width=width
+        )
         for batch_no, chunk in zip(numbers, chunks):
             yield batch_no, chunk
 
@@ -253,9 +259,11 @@ def refill_list(
         confirmed = {}
     # One reader (AUTOCOMMIT: each page its own statement, no snapshot held for the hours a big
     # refill may take) and one writer for the whole upload: no pool checkout, ping and reset per batch.
-    with engine.connect() as reader, engine.connect() as writer:
+    with engine.connect() as reader, engine.connect() as writer, _audit_without_flush_wait(writer):
         reader.execution_options(isolation_level="AUTOCOMMIT")
-        batches = _unconfirmed_batches(reader, list_run_id, batch_size, total_batches, set(confirmed))
+        batches = _unconfirmed_batches(
+            reader, list_run_id, batch_size, total_batches, set(confirmed), len(lr.attribute_names)
+        )
         ready = list(itertools.islice(batches, options.max_parallel_calls))  # the first requests' rows
 
         # -- 2. Clear (unless resuming), then upload.
@@ -335,60 +343,148 @@ def refill_list(
     return report
 
 
+class _ReadAhead:
+    """The next batches, read by one background thread up to ``depth`` batches ahead.
+
+    The database's answer time (and the JSON decoding) then overlaps the platform calls instead
+    of sitting between them. The iterator is only ever advanced by that one thread, one step at
+    a time; a reading error is raised by ``next`` in the caller's thread.
+    """
+
+    def __init__(self, batches: Iterator[tuple[int, RecipientBatch]], depth: int, name: str) -> None:
+        self._batches = batches
+        self._depth = depth
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-reader")
+        self._pending: deque[Future[tuple[int, RecipientBatch] | None]] = deque()
+        self._exhausted = False
+        self._fill()
+
+    def _fill(self) -> None:
+        while not self._exhausted and len(self._pending) < self._depth:
+            self._pending.append(self._pool.submit(next, self._batches, None))
+
+    def next(self) -> tuple[int, RecipientBatch] | None:
+        if not self._pending:
+            return None
+        try:
+            item = self._pending.popleft().result()
+        except BaseException:
+            self._exhausted = True
+            raise
+        if item is None:
+            self._exhausted = True
+        else:
+            self._fill()
+        return item
+
+    def close(self) -> None:
+        self._exhausted = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _upload(
     writer: Connection,
     platform: RecipientListPlatform,
     lr: _ListRun,
     batch_size: int,
     max_parallel: int,
-    batches: Iterator[tuple[int, list[Recipient]]],
+    batches: Iterator[tuple[int, RecipientBatch]],
     progress: Progress,
 ) -> int:
     """Send the batches with bounded concurrency; record each as it returns; return how many were sent.
 
-    Results are written from this thread only (one writer keeps SQLite happy). The next batch is
-    read from the database while the platform works on the ones in flight. On the first failure
-    no new batch is sent; those in flight are awaited and recorded, then the error propagates, so
-    what is confirmed stays exactly what the platform answered.
+    ``max_parallel`` threads send; one (``_ReadAhead``) reads the next batches while they do, so
+    no database read sits between an answer and the next call. This thread records every answer
+    (one writer keeps SQLite happy) *before* it sends another batch: whatever was answered when
+    a batch leaves is confirmed, which is what lets a killed refill resume after its last
+    confirmed batch. On the first failure -- a call, reading the snapshot or recording a
+    result -- no new batch is sent; those in flight are awaited and recorded, then the error
+    propagates, so what is confirmed stays exactly what the platform answered.
     """
-    in_flight: dict[Future[list[AddResult]], tuple[int, Sequence[Recipient]]] = {}
+    in_flight: dict[Future[Sequence[AddResult]], tuple[int, RecipientBatch]] = {}
     failure: BaseException | None = None
     sent = 0
 
-    def send(recipients: Sequence[Recipient]) -> list[AddResult]:
+    def send(recipients: RecipientBatch) -> Sequence[AddResult]:
         return platform.add_batch(lr.platform_list_id, lr.optin_process_id, lr.attribute_names, recipients)
 
-    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix=f"refill-{lr.list_name}") as pool:
-        upcoming = next(batches, None)
-        while True:
-            while upcoming is not None and failure is None and len(in_flight) < max_parallel:
-                batch_no, recipients = upcoming
-                in_flight[pool.submit(send, recipients)] = (batch_no, recipients)
-                sent += 1
-                upcoming = next(batches, None)  # read while the platform works
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: in_flight[f][0]):
-                batch_no, recipients = in_flight.pop(future)
-                try:
-                    results = future.result()
-                except Exception as exc:  # keep the first failure, finish the others
-                    if failure is None:
+    name = f"refill-{lr.list_name}"
+    reader = _ReadAhead(batches, max_parallel + 1, name)
+    try:
+        with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix=name) as pool:
+            while True:
+                while failure is None and len(in_flight) < max_parallel:
+                    try:
+                        upcoming = reader.next()
+                    except Exception as exc:  # the snapshot could not be read: stop like a failed call
                         failure = exc
-                        log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc)))
-                    continue
-                record_batch(
-                    writer, lr.list_run_id,
-                    BatchOutcome(batch_no, batch_no * batch_size, recipients, results), lr.run_id,
-                )
-                progress.advance(len(recipients))
+                        log.error("list %s: reading the snapshot failed: %s", lr.list_name, mask_text(str(exc)))
+                        break
+                    if upcoming is None:
+                        break
+                    batch_no, recipients = upcoming
+                    in_flight[pool.submit(send, recipients)] = (batch_no, recipients)
+                    sent += 1
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: in_flight[f][0]):
+                    batch_no, recipients = in_flight.pop(future)
+                    try:
+                        results = future.result()
+                    except Exception as exc:  # keep the first failure, finish the others
+                        if failure is None:
+                            failure = exc
+                            log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc)))
+                        continue
+                    try:
+                        record_batch(
+                            writer, lr.list_run_id,
+                            BatchOutcome(batch_no, batch_no * batch_size, recipients, results), lr.run_id,
+                        )
+                    except Exception as exc:  # the audit cannot be written: stop sending, like a failed call
+                        if failure is None:
+                            failure = exc
+                            log.error("list %s: recording batch %d failed: %s", lr.list_name, batch_no,
+                                      mask_text(str(exc)))
+                        continue
+                    progress.advance(len(recipients))
+    finally:
+        reader.close()
     if failure is not None:
         raise RefillError(
             f"list {lr.list_name}: refill stopped after {progress.batches_done} of {progress.total_batches} "
             f"batches: {mask_text(str(failure))}"
         ) from failure
     return sent
+
+
+@contextmanager
+def _audit_without_flush_wait(writer: Connection) -> Iterator[None]:
+    """On PostgreSQL, the writer's commits do not wait for the WAL flush while the upload runs.
+
+    A batch is recorded before the next one is sent, so each commit's flush wait (a disk sync,
+    milliseconds on a busy disk) used to sit between two platform calls. Not waiting is safe
+    here: after a server crash at most the last few records are lost, never reordered (WAL
+    order), and a lost record is just an unconfirmed batch -- the retry then sees the platform
+    holding more than the confirmed batches accepted and clears and refills. The list run's own
+    status updates use other connections and stay synchronous (and flush these records too).
+    """
+    if writer.dialect.name != "postgresql":
+        yield
+        return
+    with writer.begin():
+        writer.exec_driver_sql("SET synchronous_commit TO OFF")  # session-level: outlives the transaction
+    try:
+        yield
+    finally:
+        try:
+            if writer.in_transaction():
+                writer.rollback()
+            with writer.begin():
+                writer.exec_driver_sql("RESET synchronous_commit")  # the pool hands this connection on
+        except Exception:  # noqa: BLE001 - a broken connection is invalidated by the pool anyway
+            writer.invalidate()
 
 
 def _recorded_window(engine: Engine, list_run_id: int) -> float:

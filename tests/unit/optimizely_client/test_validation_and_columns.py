@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from lxml import etree
 from crm_sync_airflow.hooks.optimizely_campaign import OptimizelyConnectionError, parse_connection
 from hypothesis import given
 from hypothesis import strategies as st
 
 from include.crm_sync.platforms.base import FeedbackKind, Recipient
-from include.crm_sync.platforms.optimizely.client import _XML_ILLEGAL, _encode_batch, normalise_base_url
+from include.crm_sync.platforms.optimizely.addall3_request import XML_ILLEGAL as _XML_ILLEGAL
+from include.crm_sync.platforms.optimizely.addall3_request import encode_batch
+from include.crm_sync.platforms.optimizely.client import normalise_base_url
 from include.crm_sync.platforms.optimizely.closed_loop_columns import (
     CLOSED_LOOP_COLUMNS,
     MalformedExportRowError,
@@ -20,6 +23,7 @@ from include.crm_sync.platforms.optimizely.closed_loop_columns import (
 from include.crm_sync.platforms.optimizely.errors import InvalidRecipientDataError
 from include.crm_sync.platforms.optimizely.platform import FEEDBACK_SOURCES, feedback_row
 
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ILLEGAL = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + ["\ufffe", "\uffff", "\ud800"]
 
 
@@ -33,23 +37,32 @@ def test_illegal_character_pattern_matches_the_xml_char_production(text):
     assert (_XML_ILLEGAL.search(text) is None) == all(_xml_legal(ch) for ch in text)
 
 
+def _decoded(encoded) -> tuple[list[str], list[str], list[list[str]]]:
+    """The values an XML parser reads back from an encoded batch's arrays."""
+    def items(xml: bytes) -> list:
+        root = etree.fromstring(b'<a xmlns:ns4="e" xmlns:xsi="%s">%s</a>' % (XSI.encode(), xml))
+        return [[i.text or "" for i in item] if len(item) else (item.text or "") for item in root]
+
+    return items(encoded.ids_xml), items(encoded.emails_xml), items(encoded.rows_xml)
+
+
 @given(st.lists(st.tuples(st.text(min_size=1), st.text(), st.text()), max_size=20))
 def test_encode_batch_accepts_exactly_the_xml_legal_values(rows):
     batch = [Recipient(rid, email, (a,)) for rid, email, a in rows]
     legal = all(all(_xml_legal(ch) for ch in "".join(row)) for row in rows)
     if legal:
-        ids, emails, values = _encode_batch(batch, ["city"], 0)
+        ids, emails, values = _decoded(encode_batch(batch, ["city"], 0))
         assert ids == [r[0] for r in rows] and emails == [r[1] for r in rows] and values == [[r[2]] for r in rows]
     else:
         with pytest.raises(InvalidRecipientDataError):
-            _encode_batch(batch, ["city"], 0)
+            encode_batch(batch, ["city"], 0)
 
 
 @pytest.mark.parametrize("bad", ILLEGAL)
 def test_error_names_recipient_field_and_masked_address(bad):
     batch = [Recipient("C1", "a@example.com", ("ok",)), Recipient("C2", "jane.doe@example.com", (f"x{bad}y",))]
     with pytest.raises(InvalidRecipientDataError) as info:
-        _encode_batch(batch, ["first-name"], 100)
+        encode_batch(batch, ["first-name"], 100)
     error = info.value
     assert (error.recipient_id, error.field, error.position) == ("C2", "attribute 'first-name'", 101)
     assert "jane.doe@example.com" not in str(error) and "j***@e***.com" in str(error)
@@ -57,10 +70,13 @@ def test_error_names_recipient_field_and_masked_address(bad):
 
 
 def test_none_attribute_values_are_sent_as_empty_and_non_strings_refused():
-    ids, emails, rows = _encode_batch([Recipient("C1", "a@example.com", (None, "x"))], ["a", "b"], 0)
+    ids, emails, rows = _decoded(encode_batch([Recipient("C1", "a@example.com", (None, "x"))], ["a", "b"], 0))
     assert rows == [["", "x"]]
     with pytest.raises(InvalidRecipientDataError, match="must be a string, got int"):
-        _encode_batch([Recipient("C1", "a@example.com", (5,))], ["a"], 0)
+        encode_batch([Recipient("C1", "a@example.com", (5,))], ["a"], 0)
+    with pytest.raises(InvalidRecipientDataError, match="2 attribute values for 1 attribute names"):
+        encode_batch([Recipient("C1", "a@example.com", ("x",)), Recipient("C2", "b@example.com", ("x", "y"))],
+                     ["a"], 0)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,10 @@ Structure
   under all of them, with a (connect, read) timeout on every request. Schemas are served offline
   (``transport.py``).
 * zeep builds and sends each request; ``rpc_response.py`` reads the answer (value or fault).
-  ``String[]``/``String[][]`` arguments are ``soap_arrays.EncodedArray`` values.
+  ``String[]``/``String[][]`` arguments are ``soap_arrays.EncodedArray`` values. The exception is
+  ``addAll3``, the refill's hot path: its envelope is written from a template
+  (``addall3_request.py``: same wire format, a fraction of the CPU) with the namespace, part names
+  and SOAPAction zeep read from the WSDL.
 * Every call runs as: retry policy (``retry.py``) -> session (``session.py``: login on first use,
   re-login + repeat once on an expired session) -> one HTTP request. Errors are the
   Permanent/Transient classes of ``errors.py`` with scrubbed messages.
@@ -36,7 +39,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -51,11 +53,16 @@ import zeep
 import zeep.exceptions
 from requests.adapters import HTTPAdapter
 
-from include.crm_sync.masking import mask_email
 from include.crm_sync.platforms.base import AddOutcome, AddResult, PermanentPlatformError, Recipient
+from include.crm_sync.platforms.optimizely.addall3_request import (
+    AddAll3Envelope,
+    EncodedBatch,
+    check_names,
+    check_value,
+    encode_batch,
+)
 from include.crm_sync.platforms.optimizely.closed_loop_columns import CLOSED_LOOP_COLUMNS, MAX_ROWS_PER_CALL
 from include.crm_sync.platforms.optimizely.errors import (
-    InvalidRecipientDataError,
     OptimizelyPermanentConfigError,
     Scrubber,
     error_for_http_status,
@@ -64,8 +71,9 @@ from include.crm_sync.platforms.optimizely.errors import (
 from include.crm_sync.platforms.optimizely.retry import RetryPolicy
 from include.crm_sync.platforms.optimizely.rpc_response import decode_response
 from include.crm_sync.platforms.optimizely.session import SessionManager
-from include.crm_sync.platforms.optimizely.soap_arrays import string_array, string_matrix
+from include.crm_sync.platforms.optimizely.soap_arrays import string_array
 from include.crm_sync.platforms.optimizely.transport import OfflineSchemaTransport, hardened_settings
+from include.crm_sync.platforms.recipient_batch import AddResults
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +90,6 @@ WEBSERVICES = (
     "ClosedLoop",
     "Response",
 )
-
-# XML 1.0 Char production: everything else cannot be carried by a SOAP message at all.
-_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
@@ -215,6 +219,7 @@ class OptimizelyCampaignClient:
         self._http.headers["User-Agent"] = f"crm-sync-optimizely/1 zeep/{zeep.__version__}"
         self._services: dict[str, _Webservice] = {}
         self._services_lock = threading.Lock()
+        self._addall3: AddAll3Envelope | None = None
         self._stats_lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._closed = False
@@ -284,6 +289,37 @@ class OptimizelyCampaignClient:
         return decode_response(
             response.status_code, response.reason, response.content, operation=name, scrub=self._scrubber
         )
+
+    def _post(self, webservice: str, operation: str, body: bytes, headers: dict[str, str]) -> Any:
+        """One HTTP request with a ready body (no zeep); decoded like ``_send``."""
+        name = f"{webservice}.{operation}"
+        with self._stats_lock:
+            self._calls[name] += 1
+        try:
+            response = self._http.post(
+                f"{self.base_url}/Rpc{webservice}", data=body, headers=headers,
+                timeout=self._transport.operation_timeout,
+            )
+        except requests.RequestException as exc:
+            raise error_for_request_exception(exc, operation=name) from exc
+        return decode_response(
+            response.status_code, response.reason, response.content, operation=name, scrub=self._scrubber
+        )
+
+    def _addall3_envelope(self) -> AddAll3Envelope:
+        """The addAll3 template, from the Recipient WSDL (loaded through zeep on first use)."""
+        envelope = self._addall3
+        if envelope is None:
+            client = self._webservice("Recipient").client
+            binding = next(iter(client.wsdl.bindings.values()))
+            try:
+                operation = binding.get("addAll3")
+            except ValueError as exc:
+                raise OptimizelyPermanentConfigError(
+                    f"the Recipient WSDL has no addAll3: {exc}", operation="Recipient.addAll3"
+                ) from None
+            envelope = self._addall3 = AddAll3Envelope.from_operation(operation)
+        return envelope
 
     def _call(self, webservice: str, operation: str, *args: Any) -> Any:
         """A session call (session id prepended) with re-login and the retry policy."""
@@ -366,46 +402,47 @@ class OptimizelyCampaignClient:
         recipients: Sequence[Recipient],
         *,
         offset: int = 0,
-    ) -> list[AddResult]:
+    ) -> Sequence[AddResult]:
         """One addAll3 call (at most ``MAX_BATCH_SIZE`` recipients), validated first.
 
-        Returns one ``AddResult`` per recipient in input order. ``offset`` is only used to name
+        Returns one ``AddResult`` per recipient in input order (an ``AddResults``: the outcomes
+        are also there as a column, ``.outcomes``). ``offset`` is only used to name
         the position of an invalid recipient in error messages.
         """
-        names = _check_names(attribute_names)
+        names = check_names(attribute_names)
         if len(recipients) > MAX_BATCH_SIZE:
             raise ValueError(f"a batch holds at most {MAX_BATCH_SIZE} recipients, got {len(recipients)}")
-        ids, emails, rows = _encode_batch(recipients, names, offset)
-        return self._send_batch(int(list_id), int(optin_process_id), names, ids, emails, rows)
+        batch = encode_batch(recipients, names, offset)
+        return self._send_batch(int(list_id), int(optin_process_id), batch)
 
-    def _send_batch(
-        self,
-        list_id: int,
-        optin_process_id: int,
-        names: list[str],
-        ids: list[str],
-        emails: list[str],
-        rows: list[list[str]],
-    ) -> list[AddResult]:
-        if not ids:
-            return []
-        codes = self._call(
-            "Recipient",
-            "addAll3",
-            list_id,
-            optin_process_id,
-            string_array(ids),
-            string_array(emails),
-            string_array(names),
-            string_matrix(rows),
-        )
+    def _send_batch(self, list_id: int, optin_process_id: int, batch: EncodedBatch) -> AddResults:
+        if not len(batch):
+            return AddResults([], [])
+        if self._closed:
+            raise RuntimeError("client is closed")
+        envelope = self._addall3_envelope()
+        headers = envelope.headers
+
+        def attempt() -> Any:
+            return self._session.call(
+                lambda sid: self._post(
+                    "Recipient", "addAll3", envelope.render(sid, list_id, optin_process_id, batch), headers
+                )
+            )
+
+        codes = self.retry_policy.call("Recipient.addAll3", attempt)
+        ids = batch.recipient_ids
         if not isinstance(codes, list) or len(codes) != len(ids):
             raise OptimizelyPermanentConfigError(
                 f"addAll3 returned {len(codes) if isinstance(codes, list) else type(codes).__name__} "
                 f"result codes for {len(ids)} recipients",
                 operation="Recipient.addAll3",
             )
-        return [AddResult(rid, _outcome(code)) for rid, code in zip(ids, codes)]
+        try:
+            outcomes = list(map(_OUTCOMES.__getitem__, codes))
+        except TypeError:  # an unhashable (array) member: not a code at all
+            outcomes = [_outcome(code) for code in codes]
+        return AddResults(ids, outcomes)
 
     def add_all(
         self,
@@ -431,11 +468,11 @@ class OptimizelyCampaignClient:
         reported, the batch holding it and everything after are not.
         """
         list_id, optin_process_id = int(list_id), int(optin_process_id)
-        names = _check_names(attribute_names)
+        names = check_names(attribute_names)
         report = AddAllReport(list_id=list_id)
         started = time.perf_counter()
         iterator = iter(recipients)
-        pending: dict[Future[list[AddResult]], tuple[int, int]] = {}
+        pending: dict[Future[Sequence[AddResult]], tuple[int, int]] = {}
         failure: BaseException | None = None
         batch_index = 0
         offset = 0
@@ -444,7 +481,7 @@ class OptimizelyCampaignClient:
         # the batch waiting for a worker is never sent after a failure.
         stop = threading.Event()
 
-        def send(*batch_args: Any) -> list[AddResult]:
+        def send(*batch_args: Any) -> Sequence[AddResult]:
             if stop.is_set():
                 raise _BatchNotSent
             try:
@@ -453,7 +490,7 @@ class OptimizelyCampaignClient:
                 stop.set()
                 raise
 
-        def collect(done: Iterable[Future[list[AddResult]]]) -> None:
+        def collect(done: Iterable[Future[Sequence[AddResult]]]) -> None:
             nonlocal failure, callback_failed
             for future in done:
                 index, first = pending.pop(future)
@@ -487,15 +524,15 @@ class OptimizelyCampaignClient:
                     batch = list(itertools.islice(iterator, self.batch_size))
                     if not batch:
                         break
-                    ids, emails, rows = _encode_batch(batch, names, offset)
+                    encoded = encode_batch(batch, names, offset)
                 except BaseException as exc:  # noqa: BLE001 - bad value, failing source, task killed:
                     failure = exc  # finish and report the batches already sent first, then raise
                     break
-                future = executor.submit(send, list_id, optin_process_id, names, ids, emails, rows)
+                future = executor.submit(send, list_id, optin_process_id, encoded)
                 pending[future] = (batch_index, offset)
                 batch_index += 1
                 offset += len(batch)
-                del batch, ids, emails, rows
+                del batch, encoded
                 if len(pending) > self.max_parallel_calls:  # workers busy + one batch ready
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     collect(done)
@@ -548,7 +585,7 @@ class OptimizelyCampaignClient:
 
     def is_blocklisted(self, email: str) -> bool:
         """Whether the address matches the blocklist (``BlacklistWebservice.isBlacklisted``)."""
-        _check_value(email, field="email", recipient_id=None, email=email, position=None)
+        check_value(email, field="email", recipient_id=None, email=email, position=None)
         return _as_bool(self._call("Blacklist", "isBlacklisted", email))
 
     # ------------------------------------------------------------------ closed loop
@@ -599,83 +636,11 @@ def _outcome(code: Any) -> AddOutcome:
         return AddOutcome.ERROR
 
 
-def _check_names(attribute_names: Sequence[str]) -> list[str]:
-    names = list(attribute_names)
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"attribute names must be non-empty strings, got {name!r}")
-        if _XML_ILLEGAL.search(name):
-            raise ValueError(f"attribute name {name!r} contains a character XML cannot carry")
-    if len(set(names)) != len(names):
-        raise ValueError(f"duplicate attribute names in {names}")
-    return names
+class _OutcomeByText(dict):
+    """addAll3 code text -> ``AddOutcome``: a dict lookup per recipient instead of ``int`` + enum call."""
+
+    def __missing__(self, code: Any) -> AddOutcome:
+        return _outcome(code)  # not cached: unknown codes are logged each time
 
 
-def _check_value(
-    value: Any, *, field: str, recipient_id: str | None, email: str | None, position: int | None
-) -> None:
-    if not isinstance(value, str):
-        raise InvalidRecipientDataError(
-            f"recipient {recipient_id!r} ({mask_email(email)}) at position {position}: "
-            f"{field} must be a string, got {type(value).__name__}",
-            recipient_id=recipient_id,
-            email=email,
-            field=field,
-            position=position,
-        )
-    match = _XML_ILLEGAL.search(value)
-    if match:
-        raise InvalidRecipientDataError(
-            f"recipient {recipient_id!r} ({mask_email(email)}) at position {position}: {field} contains "
-            f"the character U+{ord(match.group()):04X} at index {match.start()}, which XML 1.0 cannot "
-            "carry; clean the value at the source. Nothing of this batch was sent.",
-            recipient_id=recipient_id,
-            email=email,
-            field=field,
-            position=position,
-        )
-
-
-def _encode_batch(
-    recipients: Sequence[Recipient], names: list[str], offset: int
-) -> tuple[list[str], list[str], list[list[str]]]:
-    """Split a batch into addAll3's parallel arrays, validating every value first.
-
-    Fast path: one regex scan over the joined batch; only when it finds something (or a value
-    is not a string) is the offending recipient and field looked up.
-    """
-    width = len(names)
-    ids: list[str] = []
-    emails: list[str] = []
-    rows: list[list[str]] = []
-    for position, recipient in enumerate(recipients, start=offset):
-        attributes = recipient.attributes
-        if len(attributes) != width:
-            raise InvalidRecipientDataError(
-                f"recipient {recipient.recipient_id!r} ({mask_email(recipient.email)}) "
-                f"at position {position}: "
-                f"{len(attributes)} attribute values for {width} attribute names",
-                recipient_id=recipient.recipient_id,
-                email=recipient.email,
-                field="attributes",
-                position=position,
-            )
-        ids.append(recipient.recipient_id)
-        emails.append(recipient.email)
-        rows.append(["" if v is None else v for v in attributes] if width else [])
-    try:
-        joined = "\t".join(itertools.chain(ids, emails, itertools.chain.from_iterable(rows)))
-        clean = _XML_ILLEGAL.search(joined) is None
-    except TypeError:  # a non-string value
-        clean = False
-    if not clean:
-        for position, (rid, email, row) in enumerate(zip(ids, emails, rows), start=offset):
-            address = email if isinstance(email, str) else None
-            where = {"recipient_id": rid, "email": address, "position": position}
-            _check_value(rid, field="recipient_id", **where)
-            _check_value(email, field="email", **where)
-            for name, value in zip(names, row):
-                _check_value(value, field=f"attribute {name!r}", **where)
-    if not width:
-        rows = []
-    return ids, emails, rows
+_OUTCOMES = _OutcomeByText({str(int(o)): o for o in AddOutcome})

@@ -140,7 +140,7 @@ class OptimizelyCampaignPlatform:
         optin_process_id: str,
         attribute_names: Sequence[str],
         recipients: Sequence[Recipient],
-    ) -> list[AddResult]:
+    ) -> Sequence[AddResult]:
         return self.client.add_batch(
             _numeric_id(list_id, "list id"),
             _numeric_id(optin_process_id, "opt-in process id"),
