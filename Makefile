@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 # Project root and plugins/ on the path, as Airflow's dag processor and the Astro runtime do.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: install demo ui test test-fast lock migrate emulator clean
+.PHONY: install demo ui test test-fast bench lock migrate emulator clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install
 ## test-fast: the suite without the end-to-end tests
 test-fast: install
 	$(PY) -m pytest -m "not e2e"
+
+## bench: generate 100k + 1M-contact CRMs on PostgreSQL, run every benchmark against the emulator,
+## write bench/results/latest.{json,md} (BENCH_ARGS=--quick for a smoke run, --reuse to keep the CRMs)
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 ## lock: regenerate requirements.txt from requirements.in
 lock: install

@@ -33,7 +33,6 @@ import json
 import os
 import platform as platform_module
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -45,13 +44,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 import sqlalchemy as sa  # noqa: E402
 
-DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+from bench.common import pg  # noqa: E402
+from bench.common.emulator import start_emulator  # noqa: E402
+from bench.common.proc import log  # noqa: E402
+from bench.scenarios.refill import make_platform  # noqa: E402
+
+DEFAULT_PG = pg.DEFAULT_PG_URL
 DB_NAME = "bench_refill_e2e"
 LIST_CONSENTS = {"1001": "newsletter", "1002": "product_updates", "1003": "events"}
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------ preparation
@@ -65,14 +65,16 @@ def staging_url(args: argparse.Namespace, workdir: Path) -> str:
 
 def generated_contacts(url: str) -> int | None:
     """Contacts in an existing staging database, or None if there is none."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT count(*) FROM crm_entity WHERE entity_type = 'contact'")).scalar()
-    except Exception:  # noqa: BLE001 - no database / no table
-        return None
-    finally:
-        engine.dispose()
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.text("SELECT count(*) FROM crm_entity WHERE entity_type = 'contact'")).scalar()
+        except Exception:  # noqa: BLE001 - no database / no table
+            return None
+        finally:
+            engine.dispose()
+    return pg.generated_contacts(url)
 
 
 def prepare_database(args: argparse.Namespace, url: str, workdir: Path) -> dict:
@@ -92,11 +94,7 @@ def prepare_database(args: argparse.Namespace, url: str, workdir: Path) -> dict:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{workdir / 'bench_refill_e2e.db'}{suffix}").unlink(missing_ok=True)
     else:
-        admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{DB_NAME}"')
-        admin.dispose()
+        pg.create_database(args.pg_url, DB_NAME)
     log(f"generating {args.contacts:,} contacts (seed {args.seed})")
     summary = generate(url, args.contacts, args.seed, migrate=True)
     if args.dialect == "postgresql":
@@ -107,52 +105,7 @@ def prepare_database(args: argparse.Namespace, url: str, workdir: Path) -> dict:
     return {"generated": True, "generate_seconds": round(summary.seconds, 1), "rows": summary.rows}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log_file = (workdir / "emulator.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "include.emulators.optimizely", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ | {"PYTHONPATH": str(ROOT)},
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    from include.emulators.optimizely.control import ControlClient
-
-    control = ControlClient(base_url, timeout=5)
-    deadline = time.monotonic() + 60
-    while True:  # wait for the socket: a start-up poll, not a timing measurement
-        try:
-            control.state()
-            return proc, base_url
-        except Exception:  # noqa: BLE001
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the emulator did not start; see {workdir / 'emulator.log'}") from None
-            time.sleep(0.2)
-
-
-def emulator_rss_mb(pid: int) -> float:
-    try:
-        import psutil
-
-        return psutil.Process(pid).memory_info().rss / 2**20
-    except Exception:  # noqa: BLE001
-        return float("nan")
-
-
 # ------------------------------------------------------------------ the measured steps (child processes)
-
-
-def make_platform(base_url: str, parallel: int, batch_size: int):
-    from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
-    from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
-
-    client = OptimizelyCampaignClient(base_url, 1, "demo", "demo", max_parallel_calls=parallel, batch_size=batch_size)
-    return OptimizelyCampaignPlatform(client)
 
 
 def child_feedback(url: str, base_url: str, run_id: str, workdir: str) -> dict:
@@ -302,7 +255,8 @@ def main() -> None:
         "batch_size": args.batch_size, "parallel": args.parallel,
     }
     results["database"] = prepare_database(args, url, args.workdir)
-    emulator, base_url = start_emulator(args.workdir)
+    emulator = start_emulator(args.workdir / "emulator")
+    base_url = emulator.base_url
     log(f"emulator {base_url} (pid {emulator.pid})")
     try:
         results["lists"] = []
@@ -318,10 +272,9 @@ def main() -> None:
                 row["night"] = night
                 results["lists"].append(row)
                 log(f"night {night}: {name}: {row}")
-        results["emulator_rss_mb"] = emulator_rss_mb(emulator.pid)
+        results["emulator_rss_mb"] = emulator.rss_mb().get("rss_mb", float("nan"))
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
+        emulator.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
     Path(f"{args.out}.md").write_text(markdown(results))

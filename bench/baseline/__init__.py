@@ -1,0 +1,1 @@
+"""Baselines the project's code is compared with in ``bench/run.py``."""

@@ -1,0 +1,57 @@
+"""The benchmark command runs end to end (``bench/run.py --quick`` on tiny CRMs) and writes every
+figure the results must hold. Speed itself is measured by the benchmark, never asserted here."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_default_parallelism_is_the_connections_default() -> None:
+    """The refill is benchmarked with the max_parallel_calls a connection gets by default."""
+    from bench.run import DEFAULT_PARALLEL
+    from crm_sync_airflow.hooks.optimizely_campaign import OptimizelyConnectionSettings
+
+    assert DEFAULT_PARALLEL == OptimizelyConnectionSettings.__dataclass_fields__["max_parallel_calls"].default
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(900)
+def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> None:
+    from bench.report import REQUIRED_KEYS
+
+    results = tmp_path / "results"
+    command = [
+        sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sizes", "2000,5000", "--parse-repeats", "2",
+        "--pg-url", pg_server_url, "--db-prefix", f"crm_sync_bench_t{uuid.uuid4().hex[:8]}",
+        "--workdir", str(tmp_path / "work"), "--results-dir", str(results),
+    ]
+    env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=880)
+    assert done.returncode == 0, done.stderr[-5000:]
+
+    figures = json.loads((results / "latest.json").read_text())
+    dag_files = list((ROOT / "dags").glob("*.py"))
+    parse_keys = [k for k in figures if k.startswith("parse.") and k.endswith("_ms") and k != "parse.empty_ms"]
+    assert len(parse_keys) >= len(dag_files), parse_keys
+    for key in [*REQUIRED_KEYS, *parse_keys]:
+        value = figures[key]
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), (key, value)
+        assert math.isfinite(value) and value >= 0, (key, value)
+        if key.endswith("rps"):
+            assert value > 0, (key, value)
+    assert figures["machine"] and figures["git_sha"]
+    assert figures["detail"]["comparison"]["same_recipients"]
+    table = (results / "latest.md").read_text()
+    assert "refill vs naive baseline" in table
+    assert table.count("| met |") + table.count("| **missed** |") >= 7 + len(dag_files)
