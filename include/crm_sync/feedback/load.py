@@ -36,6 +36,7 @@ from include.crm_sync.feedback.csv_schema import (
 )
 from include.crm_sync.feedback.errors import FeedbackFileError
 from include.crm_sync.feedback.event_key import event_keys
+from include.crm_sync.iso_times import parse_offset_times
 from include.crm_sync.platforms.base import FeedbackKind
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -230,14 +231,8 @@ def _validate(
     if not set(value["category"]) <= allowed.keys():
         mark("category", f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
              [i for i, v in enumerate(value["category"]) if v not in allowed])
-    times_text = value["occurred_at"]
-    if (set(map(len, times_text)) == {27} and all(map(str.endswith, times_text, repeat("Z")))
-            and {t[10] for t in times_text} == {"T"}):
-        with_offset: list[str | None] = times_text  # the landing writer's own form: …T…:…:….ffffffZ
-    else:
-        with_offset = [v if _has_offset(v) else None for v in times_text]
-    times = pd.to_datetime(pd.Series(with_offset, dtype=object), format="ISO8601", utc=True, errors="coerce")
-    bad_times = times.isna().to_numpy()
+    # the landing writer's own form, …T…:…:….ffffffZ, is 27 characters long
+    times, bad_times = parse_offset_times(value["occurred_at"], 27)
     if bad_times.any():
         mark("occurred_at", "malformed timestamp (expected ISO 8601 with UTC offset)",
              np.flatnonzero(bad_times).tolist())
@@ -268,13 +263,6 @@ def _validate(
     rows = _normalise(kind, pick(line_list), {c: pick(value[c]) for c in COLUMN_NAMES},
                       [t + "Z" for t in utc_text])
     return LoadedChunk(rows, rejected)
-
-
-def _has_offset(text: str) -> bool:
-    """Date, 'T', time and an explicit offset (``Z`` or ``±hh:mm``); pandas then validates the rest."""
-    return len(text) >= 20 and text[10] == "T" and (
-        text[-1] == "Z" or (text[-6] in "+-" and text[-3] == ":")
-    )
 
 
 def _raw(values: list[str]) -> str:

@@ -30,14 +30,13 @@ import gc
 import hashlib
 import itertools
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from include.crm_sync.iso_times import parse_offset_times
 from include.crm_sync.responses.download import FileFacts
 from include.crm_sync.responses.errors import ResponseFileError
 from include.crm_sync.responses.file_format import (
@@ -55,7 +54,6 @@ _BOM = "\ufeff"
 _FORMULA_TRIGGERS = ("=", "+", "-", "@")
 _NON_PRINTABLE = "control or other non-printable character in value (CSV/XML injection guard)"
 _FORMULA = "value starts with a formula trigger (= + - @; CSV injection guard)"
-_OFFSET = re.compile(r"(Z|[+-]\d\d:\d\d)$")
 
 #: columns of the normalised chunks handed to the stage table
 STAGE_COLUMNS = (
@@ -279,14 +277,8 @@ def _validate(
         mark("entity_type", f"unknown entity type (expected {' | '.join(sorted(ENTITY_TYPES))} or empty)",
              (v not in ENTITY_TYPES and v != "" for v in entity_types))
 
-    times_text = value["occurred_at"]
-    if (all(map(str.endswith, times_text, itertools.repeat("Z"))) and set(map(len, times_text)) == {20}
-            and {t[10] for t in times_text} == {"T"}):
-        with_offset: list[str | None] = times_text  # the platform's own form: 2026-01-31T23:59:59Z
-    else:
-        with_offset = [v if _has_offset(v) else None for v in times_text]
-    times = pd.to_datetime(pd.Series(with_offset, dtype=object), format="ISO8601", utc=True, errors="coerce")
-    bad_times = times.isna().to_numpy()
+    # the platform's own form, 2026-01-31T23:59:59Z, is 20 characters long
+    times, bad_times = parse_offset_times(value["occurred_at"], 20)
     if bad_times.any():
         mark("occurred_at", "malformed timestamp (expected ISO 8601 with an offset, e.g. 2026-01-31T23:59:59Z)",
              bad_times.tolist())
@@ -309,11 +301,6 @@ def _validate(
     rows = _normalise(pick(lines), {c: pick(value[c]) for c in COLUMN_NAMES}, pick(entity_types), occurred)
     rejected.sort(key=lambda r: r.line_no)
     return ParsedChunk(rows, rejected, consumed)
-
-
-def _has_offset(text: str) -> bool:
-    """Date, 'T', time and an explicit offset (``Z`` or ``±hh:mm``); pandas validates the rest."""
-    return len(text) >= 20 and text[10] == "T" and _OFFSET.search(text) is not None
 
 
 def _raw_json(values: list[str]) -> str:
