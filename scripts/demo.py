@@ -170,7 +170,7 @@ def print_summary(staging_url: str) -> None:
         files = conn.execute(
             select(file_ledger.c.kind, func.count(), func.sum(file_ledger.c.rows_read),
                    func.sum(file_ledger.c.rows_applied), func.sum(file_ledger.c.rows_known),
-                   func.sum(file_ledger.c.rows_rejected))
+                   func.sum(file_ledger.c.rows_ignored), func.sum(file_ledger.c.rows_rejected))
             .group_by(file_ledger.c.kind).order_by(file_ledger.c.kind)
         ).all()
     step("Summary")
@@ -178,9 +178,11 @@ def print_summary(staging_url: str) -> None:
         summary = build_run_summary(engine, run_id)
         print(f"\nNight {night} ({run_id}):")
         print(summary.as_table())
-    print("\nFiles imported into the CRM (rows read / applied / already known / rejected):")
-    for kind, n, read, applied, known, rejected in files:
-        print(f"    {kind:<13} {n} file(s): {read or 0} / {applied or 0} / {known or 0} / {rejected or 0}")
+    # read = applied + known + ignored + rejected: every row is accounted for
+    print("\nFiles imported into the CRM (rows read = applied + already known + ignored + rejected):")
+    for kind, n, read, applied, known, ignored, rejected in files:
+        print(f"    {kind:<13} {n} file(s): {read or 0} = {applied or 0} + {known or 0} + {ignored or 0} + {rejected or 0}")
+    print("    (ignored: opens/clicks of mailings that map to no CRM campaign, autoresponders)")
     print(f"\nAudit and CRM data: {DEMO.relative_to(ROOT)}/crm_staging.db (tables sync_run, list_run, list_batch, ...)")
     print(f"Task logs:          {DEMO.relative_to(ROOT)}/logs")
     engine.dispose()
