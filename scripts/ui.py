@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,14 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # `kill`, `timeout` or a service manager send SIGTERM, not Ctrl-C's SIGINT: stop the stack the
+    # same way, or its processes (each in its own session) would outlive this script.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8080, help="UI port (default 8080; a free one if taken)")
