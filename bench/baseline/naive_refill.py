@@ -35,14 +35,15 @@ def list_query(engine: Any, list_name: str) -> tuple[str, dict[str, Any], Any]:
     import sqlalchemy as sa
 
     from include.crm_sync.config.loader import load_lists
-    from include.crm_sync.extract.queries import email_check_sql
+    from include.crm_sync.extract.queries import blocklist_pattern_sql, email_check_sql
     from include.crm_sync.extract.selection import selection_predicate
     from include.crm_sync.extract.sql_text import render_query
     from include.crm_sync.validate.email_syntax import EMAIL_MAX_LENGTH, EMAIL_REGEX
 
     list_def = load_lists().get(list_name)
     selected, params = selection_predicate(list_def)
-    classified = render_query("extract_classify", selected=selected, email_matches=email_check_sql(engine.dialect.name))
+    classified = render_query("extract_classify", selected=selected, email_matches=email_check_sql(engine.dialect.name),
+                              blocklist_pattern_match=blocklist_pattern_sql(engine.dialect.name))
     with engine.connect() as conn:
         is_marketing = conn.execute(
             sa.text("SELECT is_marketing FROM crm_consent_type WHERE consent_id = :c"), {"c": list_def.consent}

@@ -22,23 +22,42 @@ from include.crm_sync.validate.email_syntax import EMAIL_MAX_LENGTH, EMAIL_REGEX
 STAGE_TABLE = "crm_sync_classified"
 
 
+#: a blocklist pattern (platform wildcards * and ?) as a LIKE pattern escaped with a backslash:
+#: LIKE metacharacters in the pattern are escaped first, so a literal _ or % only matches itself
+_BLOCKLIST_LIKE = (
+    "replace(replace(replace(replace(replace("
+    "lower(bp.email_normalized), '\\', '\\\\'), '%', '\\%'), '_', '\\_'), '*', '%'), '?', '_')"
+)
+
+
 @dataclass(frozen=True)
 class _Dialect:
     email_matches: str
-    json_array: str
+    blocklist_pattern_match: str
+    json_array: str  # format string with {items}: the JSON array of the text items
     collate: str
 
 
 _DIALECTS = {
     "postgresql": _Dialect(
         "length(e.email_normalized) <= :sys_email_max_length AND e.email_normalized ~ :sys_email_regex",
-        "json_build_array",
+        # ARRAY(...) is an InitPlan: the patterns are read once, then each address is matched
+        # against that array only (backslash is LIKE's default escape character here).
+        f"e.email_normalized LIKE ANY (ARRAY(SELECT {_BLOCKLIST_LIKE} FROM crm_blocklist AS bp WHERE bp.is_pattern))",
+        # Every item is text (see _attr_values_sql): a text[] turned into JSON in one call is ~2x
+        # cheaper than json_build_array, which looks up each argument's type on every row
+        # (measured 0.79 s -> 0.46 s for 330k rows of 9 items). Only the spacing differs.
+        "array_to_json(ARRAY[{items}])",
         'COLLATE "C"',
     ),
     # SQLAlchemy's pysqlite dialect registers REGEXP as Python's re.search on every connection.
     "sqlite": _Dialect(
         "length(e.email_normalized) <= :sys_email_max_length AND e.email_normalized REGEXP :sys_email_regex",
-        "json_array",
+        # No arrays: a correlated EXISTS, skipped for every row at once when there is no pattern
+        # (the uncorrelated EXISTS is evaluated once per query).
+        "EXISTS (SELECT 1 FROM crm_blocklist AS bq WHERE bq.is_pattern) AND EXISTS ("
+        f"SELECT 1 FROM crm_blocklist AS bp WHERE bp.is_pattern AND e.email_normalized LIKE {_BLOCKLIST_LIKE} ESCAPE '\\')",
+        "json_array({items})",
         "COLLATE BINARY",
     ),
 }
@@ -69,9 +88,15 @@ def email_check_sql(dialect_name: str) -> str:
     return _dialect(dialect_name).email_matches
 
 
+def blocklist_pattern_sql(dialect_name: str) -> str:
+    """The dialect's SQL predicate "``e.email_normalized`` matches a ``crm_blocklist`` pattern",
+    as the extraction uses it (the caller also requires a non-empty address)."""
+    return _dialect(dialect_name).blocklist_pattern_match
+
+
 def _attr_values_sql(list_def: ListDefinition, dialect: _Dialect) -> str:
     """JSON array expression over ``k.*`` in ``list_def.attribute_names`` order."""
-    # psycopg2 sends binds as untyped literals; CAST gives json_build_array a type to work with.
+    # psycopg2 sends binds as untyped literals; CAST makes them text like every other item.
     items = [
         "CAST(:sys_optin_process_id AS TEXT)",
         "CAST(:sys_description AS TEXT)",
@@ -85,7 +110,7 @@ def _attr_values_sql(list_def: ListDefinition, dialect: _Dialect) -> str:
             raise ValueError(f"column {column!r} is not an allowed CRM attribute column")
         # A platform attribute is always a string: an empty CRM field is sent as "".
         items.append(f"COALESCE(k.{column}, '')")
-    return f"{dialect.json_array}({', '.join(items)})"
+    return dialect.json_array.format(items=", ".join(items))
 
 
 def build_queries(
@@ -99,7 +124,11 @@ def build_queries(
     dialect = _dialect(dialect_name)
     selected, selection_params = selection_predicate(list_def, sql_root)
     classified = render_query(
-        "extract_classify", sql_root, selected=selected, email_matches=dialect.email_matches
+        "extract_classify",
+        sql_root,
+        selected=selected,
+        email_matches=dialect.email_matches,
+        blocklist_pattern_match=dialect.blocklist_pattern_match,
     )
     return ExtractionQueries(
         stage=render_query("extract_stage", sql_root, classified=classified),

@@ -44,6 +44,10 @@ def _attr_expression(dialect: str, index: int) -> str:
     raise NotImplementedError(f"staging database dialect {dialect!r} is not supported")
 
 
+#: see sql/queries/validate_snapshot.sql; SQLite's LIMIT must precede OFFSET, and GX appends one
+_FENCE = {"postgresql": "\nOFFSET 0"}
+
+
 def snapshot_query(dialect: str, list_run_id: int, attribute_names: list[str]) -> str:
     """The SQL GX validates: the snapshot rows with entity-id and opt-in-id pulled out."""
     return render_query(
@@ -52,6 +56,7 @@ def snapshot_query(dialect: str, list_run_id: int, attribute_names: list[str]) -
         list_run_id=str(int(list_run_id)),
         entity_id_attr=_attr_expression(dialect, attribute_names.index("entity-id")),
         optin_attr=_attr_expression(dialect, attribute_names.index("opt-in-id")),
+        fence=_FENCE.get(dialect, ""),
     )
 
 
