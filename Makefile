@@ -10,10 +10,13 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
 .PHONY: install demo ui test test-fast bench lock migrate emulator clean
 
+# --compile-bytecode: every Airflow task, CLI call and test subprocess imports Airflow and
+# great-expectations; without .pyc files (PYTHONDONTWRITEBYTECODE, read-only venvs) each one
+# recompiles them: 11 s instead of 5 s for `import great_expectations` on 2 cores.
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(UV) pip sync --quiet --python $(PY) requirements.txt
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.txt
 	touch $@
 
 install: $(VENV)/.installed
