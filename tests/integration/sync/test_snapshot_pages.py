@@ -72,6 +72,17 @@ def test_a_gap_is_an_error(staging_engine: sa.Engine) -> None:
         _read(staging_engine, list_run_id, batch_size=10, width=3)
 
 
+@pytest.mark.parametrize("missing, near", [(range(10, 20), 10), (range(9, 10), 9)])
+def test_a_gap_at_a_page_boundary_is_an_error(staging_engine: sa.Engine, missing: range, near: int) -> None:
+    """A page only reads its own seq range: a dense short or empty page followed by more rows is a gap."""
+    list_run_id = _snapshot(staging_engine, [["x", "y", "z"]] * 25)
+    with staging_engine.begin() as conn:
+        conn.execute(sa.delete(t.list_snapshot).where(t.list_snapshot.c.seq.in_(list(missing))))
+    for width in (None, 3):
+        with pytest.raises(SnapshotGapError, match=f"gap near seq {near}"):
+            _read(staging_engine, list_run_id, batch_size=10, width=width)
+
+
 def test_recipient_batch_is_a_sequence_of_recipients() -> None:
     batch = RecipientBatch(("C1", "C2"), ("a@example.com", "b@example.com"), [["x"], ["y"]])
     assert len(batch) == 2 and batch[1] == Recipient("C2", "b@example.com", ("y",))
