@@ -35,7 +35,12 @@ class ListsConfigError(ValueError):
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (the wheels are): the file is read at every DAG
+# parse, and the pure-Python parser is several times slower. Both give nodes with their lines.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that records 1-based lines of mapping keys and sequence items by container id."""
 
     def __init__(self, stream: str) -> None:
