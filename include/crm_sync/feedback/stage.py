@@ -9,13 +9,12 @@ connection may keep them from an aborted attempt) and after use.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from include.crm_sync.feedback.load import NORMALISED_COLUMNS
-from include.crm_sync.staging.dml import copy_columns
+from include.crm_sync.staging.dml import insert_columns
 from include.crm_sync.staging.tables import EMAIL, ID
 from include.crm_sync.staging.types import UTCDateTime
 
@@ -78,22 +77,7 @@ def drop(conn: sa.Connection) -> None:
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
     """Append column-wise rows (``STAGE_INSERT_COLUMNS``; ``occurred_at`` as ``…T…Z`` UTC text)."""
-    if not columns["line_no"]:
-        return
-    names = STAGE_INSERT_COLUMNS
-    dialect = conn.dialect
-    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
-        copy_columns(conn, stage.name, names, [columns[n] for n in names])
-    elif dialect.name == "sqlite":
-        # the text layout SQLAlchemy's SQLite DateTime uses, so values read back like any other
-        times = [f"{t[:10]} {t[11:26]}" for t in columns["occurred_at"]]
-        values = [times if n == "occurred_at" else columns[n] for n in names]
-        placeholders = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(
-            f"INSERT INTO {stage.name} ({', '.join(names)}) VALUES ({placeholders})", list(zip(*values, strict=True))
-        )
-    else:
-        times = [datetime.fromisoformat(t) for t in columns["occurred_at"]]
-        values = [times if n == "occurred_at" else columns[n] for n in names]
-        conn.execute(stage.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)])
+    insert_columns(
+        conn, stage, STAGE_INSERT_COLUMNS, [columns[n] for n in STAGE_INSERT_COLUMNS], time_column="occurred_at"
+    )
 

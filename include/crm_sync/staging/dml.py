@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -66,6 +67,35 @@ def copy_columns(
         cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN", io.StringIO(payload))
     finally:
         cursor.close()
+
+
+def insert_columns(
+    conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]], *, time_column: str
+) -> None:
+    """Append column-wise rows to a staging ``table``, the fastest way each dialect allows.
+
+    ``time_column`` holds UTC times as ``…T…Z`` text. PostgreSQL (psycopg2): ``copy_columns``, which
+    parses that text itself. SQLite: one ``executemany`` with the times in the text layout
+    SQLAlchemy's SQLite DateTime uses, so they read back like any other. Others: a Core insert.
+    """
+    if not columns or not columns[0]:
+        return
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        copy_columns(conn, table.name, names, columns)
+        return
+    at = list(names).index(time_column)
+    values = list(columns)
+    if dialect.name == "sqlite":
+        values[at] = [f"{t[:10]} {t[11:26]}" for t in columns[at]]
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})",
+            list(zip(*values, strict=True)),
+        )
+    else:  # pragma: no cover - only the two supported dialects are tested
+        values[at] = [datetime.fromisoformat(t) for t in columns[at]]
+        conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)])
 
 
 def raise_temp_buffers(conn: Connection, size: str) -> bool:
