@@ -33,6 +33,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.common.pg import create_database  # noqa: E402
+
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 WORKDIR = Path("/tmp/crm_sync_profile_imports")
 TEMPLATES = {"feedback": "prof_feedback_tmpl", "responses": "prof_responses_tmpl"}
@@ -40,19 +42,6 @@ TEMPLATES = {"feedback": "prof_feedback_tmpl", "responses": "prof_responses_tmpl
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _url(pg_url: str, database: str) -> str:
-    return sa.make_url(pg_url).set(database=database).render_as_string(hide_password=False)
-
-
-def _recreate(pg_url: str, name: str, template: str | None = None) -> str:
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    admin.dispose()
-    return _url(pg_url, name)
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -63,13 +52,13 @@ def prepare(args: argparse.Namespace) -> None:
     from include.crm_sync.staging.migrate import upgrade
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
-    url = _recreate(args.pg_url, TEMPLATES["feedback"])
+    url = create_database(args.pg_url, TEMPLATES["feedback"])
     log(f"feedback template: generating {args.contacts:,} contacts")
     generate(url, contacts=args.contacts, seed=42, migrate=True)
     people = fb.entities(url)
     fb.write_csv(WORKDIR / "feedback_bounces.csv", fb.feedback_rows("bounces", args.rows, people, seed=1))
     fb.write_csv(WORKDIR / "feedback_unsubscribes.csv", fb.feedback_rows("unsubscribes", args.rows, people, seed=2))
-    url = _recreate(args.pg_url, TEMPLATES["responses"])
+    url = create_database(args.pg_url, TEMPLATES["responses"])
     upgrade(url)
     log(f"responses template: {args.entities:,} contacts")
     ids = rs.load_crm(url, args.entities)
@@ -198,7 +187,7 @@ def child(which: str, url: str, profile: bool, kind: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> None:
-    url = _recreate(args.pg_url, f"prof_{args.which}_run", TEMPLATES[args.which])
+    url = create_database(args.pg_url, f"prof_{args.which}_run", TEMPLATES[args.which])
     path = (WORKDIR / f"feedback_{args.kind}.csv" if args.which == "feedback"
             else WORKDIR / "remote" / "responses_1_20260301T120000Z_000001.csv")
     limit = copy_limit(url, path)

@@ -30,12 +30,10 @@ import argparse
 import json
 import os
 import platform as platform_module
-import queue
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +42,10 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
-import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+
+from bench.common.pg import create_database, database_url  # noqa: E402
+from bench.scenarios.platform_limit import post_bodies  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 DB_NAME = "bench_profile_refill"
@@ -75,7 +75,7 @@ def attributes(i: int) -> list[str]:
 def staging_url(args: argparse.Namespace) -> str:
     if args.dialect == "sqlite":
         return f"sqlite:///{args.workdir / 'profile_refill.db'}"
-    return sa.make_url(args.pg_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    return database_url(args.pg_url, DB_NAME)
 
 
 def prepare_database(args: argparse.Namespace, url: str) -> None:
@@ -85,11 +85,7 @@ def prepare_database(args: argparse.Namespace, url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{args.workdir / 'profile_refill.db'}{suffix}").unlink(missing_ok=True)
     else:
-        admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{DB_NAME}"')
-        admin.dispose()
+        create_database(args.pg_url, DB_NAME)
     upgrade(url)
 
 
@@ -201,35 +197,9 @@ def measure_limit(base_url: str, parallel: int, rows: int, batch_size: int) -> d
     platform.clear(str(LIST_ID))  # logs in; the refill also starts from an empty list
     session_id = platform.client._session.current()
     bodies = prebuilt_bodies(session_id, rows, batch_size)
-    work: queue.Queue[bytes | None] = queue.Queue()
-    for body in bodies:
-        work.put(body)
-    errors: list[str] = []
-    url = f"{base_url}/soap11/RpcRecipient"
-    headers = {"SOAPAction": '""', "Content-Type": "text/xml; charset=utf-8"}
-
-    def worker() -> None:
-        with requests.Session() as http:
-            while True:
-                try:
-                    body = work.get_nowait()
-                except queue.Empty:
-                    return
-                answer = http.post(url, data=body, headers=headers, timeout=120)
-                if answer.status_code != 200 or b"Fault>" in answer.content:
-                    errors.append(answer.text[:300])
-
-    threads = [threading.Thread(target=worker) for _ in range(parallel)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - started
+    seconds, _ = post_bodies(base_url, bodies, parallel)
     count = platform.count(str(LIST_ID))
     platform.close()
-    if errors:
-        raise RuntimeError(f"pre-built bodies refused: {errors[0]}")
     return {"seconds": round(seconds, 3), "rps": round(rows / seconds), "platform_count": count}
 
 

@@ -61,6 +61,45 @@ def _call(http, base_url: str, service: str, op: str, *values: object) -> bytes:
     return response.content
 
 
+def post_bodies(base_url: str, bodies: list[bytes], parallel: int) -> tuple[float, int]:
+    """Post ``bodies`` to RpcRecipient from ``parallel`` threads, each with its own keep-alive
+    connection, back to back until none is left; (seconds, recipients accepted: codes 0 and 5).
+    The first refusal (HTTP error or SOAP fault) stops every thread and is raised."""
+    import requests
+
+    todo = iter(range(len(bodies)))
+    lock = threading.Lock()
+    accepted = [0] * parallel
+    errors: list[str] = []
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+
+    def worker(slot: int) -> None:
+        with requests.Session() as own:  # one keep-alive connection per thread
+            while True:
+                with lock:
+                    index = next(todo, None)
+                if index is None or errors:
+                    return
+                response = own.post(f"{base_url}/soap11/RpcRecipient", data=bodies[index], headers=headers,
+                                    timeout=120)
+                content = response.content
+                if response.status_code != 200 or b"Fault>" in content:
+                    errors.append(f"batch {index}: HTTP {response.status_code}: {response.text[:300]}")
+                    return
+                accepted[slot] += content.count(b">0</item>") + content.count(b">5</item>")
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(parallel)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"pre-built bodies refused: {errors[0]}")
+    return seconds, sum(accepted)
+
+
 def limit_step(url: str, base_url: str, list_run_id: int, parallel: int, batch_size: int = 1000) -> dict:
     import requests
     import sqlalchemy as sa
@@ -85,36 +124,7 @@ def limit_step(url: str, base_url: str, list_run_id: int, parallel: int, batch_s
     recipients = lr["snapshot_rows"]
     _call(http, base_url, "Recipient", "clear", session_id, lr["platform_list_id"])
 
-    todo = iter(range(len(bodies)))
-    lock = threading.Lock()
-    accepted = [0] * parallel
-    errors: list[str] = []
-
-    def worker(slot: int) -> None:
-        with requests.Session() as own:  # one keep-alive connection per thread
-            while True:
-                with lock:
-                    index = next(todo, None)
-                if index is None or errors:
-                    return
-                response = own.post(f"{base_url}/soap11/RpcRecipient", data=bodies[index],
-                                    headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
-                                    timeout=120)
-                if response.status_code != 200:
-                    errors.append(f"batch {index}: HTTP {response.status_code}: {response.text[:300]}")
-                    return
-                content = response.content
-                accepted[slot] += content.count(b">0</item>") + content.count(b">5</item>")
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(parallel)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(errors[0])
+    seconds, accepted = post_bodies(base_url, bodies, parallel)
     count = int(_RETURN.search(_call(http, base_url, "RecipientList", "getCount", session_id,
                                      lr["platform_list_id"])).group(1))
     http.close()
@@ -126,7 +136,7 @@ def limit_step(url: str, base_url: str, list_run_id: int, parallel: int, batch_s
         "build_s": round(build_s, 2),
         "seconds": round(seconds, 3),
         "rps": round(recipients / seconds) if seconds else None,
-        "accepted": sum(accepted),
+        "accepted": accepted,
         "platform_count": count,
         "parallel": parallel,
     }
