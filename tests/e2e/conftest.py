@@ -23,19 +23,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from include.crm_sync.generate import generate
 from include.crm_sync.staging.migrate import upgrade
 from include.emulators.optimizely import EmulatorServer
 from scripts.local_stack import LocalAirflowStack, demo_env
+from tests.fixtures.staging import throwaway_pg_database
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -88,32 +86,13 @@ def e2e_redis_url() -> Iterator[str]:
         client.close()
 
 
-class _PgDatabase:
-    """A fresh database on the test PostgreSQL server; dropped (connections forced out) on close."""
-
-    def __init__(self, server_url: str, prefix: str) -> None:
-        self.name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
-        self.url = make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
-
-    def drop(self) -> None:
-        with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        self.admin.dispose()
-
-
 @pytest.fixture(scope="package")
 def e2e_staging_url(e2e_pg_server_url: str) -> Iterator[str]:
     """The CRM staging database of the stack: migrated, with a generated CRM of CONTACTS contacts."""
-    db = _PgDatabase(e2e_pg_server_url, "crm_sync_e2e_staging")
-    try:
-        upgrade(db.url)
-        generate(db.url, contacts=CONTACTS, seed=7)
-        yield db.url
-    finally:
-        db.drop()
+    with throwaway_pg_database(e2e_pg_server_url, "crm_sync_e2e_staging") as url:
+        upgrade(url)
+        generate(url, contacts=CONTACTS, seed=7)
+        yield url
 
 
 @pytest.fixture(scope="package")
@@ -135,27 +114,26 @@ def airflow_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     """The running CeleryExecutor deployment, healthy, crm_campaign_sync parsed and unpaused."""
-    metadata = _PgDatabase(e2e_pg_server_url, "airflow_e2e")
     home = tmp_path_factory.mktemp("airflow-e2e")
-    stack = LocalAirflowStack(
-        home=home,
-        metadata_url=metadata.url,
-        executor="CeleryExecutor",
-        broker_url=e2e_redis_url,
-        celery_concurrency=2,
-        extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
-    )
-    print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
-    try:
-        stack.start()
-        stack.wait_until_healthy(timeout=300)
-        stack.wait_for_dag(DAG_ID, timeout=180)
-        stack.unpause(DAG_ID)
-        print(f"Airflow e2e stack up at {stack.base_url}")
-        yield stack
-    finally:
-        stack.stop()
-        metadata.drop()
+    with throwaway_pg_database(e2e_pg_server_url, "airflow_e2e") as metadata_url:
+        stack = LocalAirflowStack(
+            home=home,
+            metadata_url=metadata_url,
+            executor="CeleryExecutor",
+            broker_url=e2e_redis_url,
+            celery_concurrency=2,
+            extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
+        )
+        print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
+        try:
+            stack.start()
+            stack.wait_until_healthy(timeout=300)
+            stack.wait_for_dag(DAG_ID, timeout=180)
+            stack.unpause(DAG_ID)
+            print(f"Airflow e2e stack up at {stack.base_url}")
+            yield stack
+        finally:
+            stack.stop()  # before the metadata database is dropped
 
 
 @pytest.fixture(scope="session")
