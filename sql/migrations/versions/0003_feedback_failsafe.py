@@ -1,0 +1,26 @@
+"""Feedback fail-safe: held people whose rejected feedback row names them (placeholder).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-07
+
+Written out by hand and frozen like 0001 (no imports from include/).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

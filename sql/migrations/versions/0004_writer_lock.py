@@ -1,0 +1,26 @@
+"""One writer per platform list: lock rows with a lease (placeholder).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-07
+
+Written out by hand and frozen like 0001 (no imports from include/).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

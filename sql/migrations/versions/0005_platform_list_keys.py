@@ -1,0 +1,26 @@
+"""List runs keyed by platform and canonical platform list id (placeholder).
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-07
+
+Written out by hand and frozen like 0001 (no imports from include/).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
