@@ -9,9 +9,19 @@ revokes more, never less).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from include.crm_sync.config.registry import canonical_platform_list_id
+
+
+@lru_cache(maxsize=4096)
+def _canonical_or_none(platform: str, raw: str) -> str | None:
+    # Cached: the importer looks up every feedback row, and a file names only a few lists.
+    try:
+        return canonical_platform_list_id(platform, raw)
+    except ValueError:
+        return None
 
 
 class PlatformListConsents(Mapping[str, str]):
@@ -22,10 +32,9 @@ class PlatformListConsents(Mapping[str, str]):
         self._consents = dict(consents)
 
     def _key(self, raw: Any) -> str | None:
-        try:
-            return canonical_platform_list_id(self.platform, raw)
-        except ValueError:
-            return None
+        if not isinstance(raw, str):
+            raw = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else None
+        return None if raw is None else _canonical_or_none(self.platform, raw)
 
     def __getitem__(self, raw: Any) -> str:
         key = self._key(raw)

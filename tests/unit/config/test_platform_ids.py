@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from include.crm_sync.config import ListsConfigError, load_lists
 
@@ -298,3 +300,32 @@ def test_a_platforms_own_spelling_of_a_list_id_finds_its_consent(tmp_path: Path)
     assert consents.get("01001") == "newsletter" and consents["1001"] == "newsletter"
     assert "01001" in consents and consents.get("abc") is None and "abc" not in consents
     assert dict(consents) == {"1001": "newsletter"}
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    number=st.integers(min_value=1, max_value=2**63 - 1),
+    zeros=st.integers(min_value=0, max_value=5),
+    pad=st.sampled_from(["", " ", "\t", "  "]),
+)
+def test_every_spelling_of_a_whole_number_is_that_number(number: int, zeros: int, pad: str) -> None:
+    from include.crm_sync.config import canonical_platform_list_id
+
+    assert canonical_platform_list_id("optimizely", f"{pad}{'0' * zeros}{number}{pad}") == str(number)
+    assert canonical_platform_list_id("optimizely", number) == str(number)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(max_size=12))
+def test_text_that_is_not_ascii_digits_is_never_an_optimizely_id(raw: str) -> None:
+    from include.crm_sync.config import canonical_platform_list_id
+
+    stripped = raw.strip()
+    if stripped.isascii() and stripped.isdigit() and int(stripped) > 0:
+        assert canonical_platform_list_id("optimizely", raw) == str(int(stripped))
+    else:
+        with pytest.raises(ValueError, match="must be a whole number"):
+            canonical_platform_list_id("optimizely", raw)
