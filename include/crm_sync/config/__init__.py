@@ -8,7 +8,11 @@ from include.crm_sync.config.models import (
     ListDefinition,
     ListFilter,
     ListsConfig,
+    OptimizelyList,
     Selection,
+    SpotlerAudience,
+    SpotlerList,
+    canonical_platform_list_id,
 )
 from include.crm_sync.config.paths import DEFAULT_LISTS_PATH, LISTS_FILE_ENV, SQL_ROOT
 
@@ -23,7 +27,11 @@ __all__ = [
     "ListFilter",
     "ListsConfig",
     "ListsConfigError",
+    "OptimizelyList",
     "Selection",
+    "SpotlerAudience",
+    "SpotlerList",
+    "canonical_platform_list_id",
     "load_lists",
     "parse_lists",
     "resolve_lists_path",

@@ -13,6 +13,7 @@ are then mapped back to those lines. Only pydantic and PyYAML are imported: this
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from include.crm_sync.config.models import ListsConfig
 from include.crm_sync.config.paths import DEFAULT_LISTS_PATH, LISTS_FILE_ENV, SQL_ROOT
+from include.crm_sync.config.registry import LIST_BLOCKS
 
 
 class ListsConfigError(ValueError):
@@ -76,8 +78,20 @@ def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode):  # type: ignor
     loader.start_lines[id(data)] = node.start_mark.line + 1
 
 
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads an unquoted 01001 as octal 513, 0x3E9 as 1001 and 1:20 as 80: an id spelled
+    # 01001 must name list 1001 (or be refused), never list 513. Only plain decimals become ints;
+    # every other int spelling stays the text as written, for the validators to parse or refuse.
+    text = loader.construct_scalar(node)
+    return int(text) if _PLAIN_DECIMAL.fullmatch(text) else text
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def _line_of(loader: _LineLoader, data: Any, loc: tuple[Any, ...]) -> tuple[int | None, Any]:
@@ -102,6 +116,9 @@ def _describe(error: dict[str, Any]) -> str:
         return f"unknown key {field!r} (a typo? unknown keys are refused)"
     if kind == "missing":
         return f"required key {field!r} is missing"
+    if kind == "unknown_platform":
+        platform = error["input"].get("platform") if isinstance(error["input"], dict) else None
+        return f"{platform!r} is not a known platform; use one of {error['ctx']['expected']}"
     if kind == "literal_error":
         return f"{error['input']!r} is not allowed here; use one of {error['ctx']['expected']}"
     if msg.startswith("Value error, "):
@@ -109,12 +126,23 @@ def _describe(error: dict[str, Any]) -> str:
     return msg
 
 
-def _format_error(path: Path | str, loader: _LineLoader, data: Any, error: dict[str, Any]) -> str:
+def _list_loc(error: dict[str, Any]) -> tuple[Any, ...]:
+    """The error's location in the file's terms: the platform tag pydantic's union puts after the
+    list index is dropped, and list-wide findings point at the field they are about."""
     loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}
+    if len(loc) >= 3 and loc[0] == "lists" and isinstance(loc[1], int) and loc[2] in LIST_BLOCKS:
+        loc = loc[:2] + loc[3:]
     if error["type"] == "duplicate_list":
         # Point at the second definition's field rather than at the whole 'lists:' key.
-        loc = (*loc, ctx["index"], ctx["field"])
+        loc = (*loc, ctx["index"], *ctx["field"].split("."))
+    elif error["type"] in ("unknown_platform", "unsupported_platform"):
+        loc = (*loc, "platform")
+    return loc
+
+
+def _format_error(path: Path | str, loader: _LineLoader, data: Any, error: dict[str, Any]) -> str:
+    loc = _list_loc(error)
     parts = [str(path)]
     if len(loc) >= 2 and loc[0] == "lists" and isinstance(loc[1], int):
         list_line, item = _line_of(loader, data, loc[:2])

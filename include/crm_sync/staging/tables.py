@@ -232,7 +232,8 @@ list_run = Table(
     Column("run_id", String(250), ForeignKey("sync_run.run_id"), nullable=False),
     Column("list_name", String(200), nullable=False),
     Column("platform", String(32), nullable=False),
-    Column("platform_list_id", String(64), nullable=False),
+    # Canonical (config/ids.py); 255: a Spotler audience external id may be that long.
+    Column("platform_list_id", String(255), nullable=False),
     Column("optin_process_id", String(64), nullable=False),
     Column("consent_id", ID, nullable=False),
     Column("attribute_names", JSON, nullable=False, comment="order of list_snapshot.attr_values"),
@@ -257,6 +258,8 @@ list_run = Table(
     UniqueConstraint("run_id", "list_name", name="uq_list_run_run_id_list_name"),
 )
 Index("ix_list_run_list_name_status", list_run.c.list_name, list_run.c.status)
+# The volume guard's baseline: a platform list's recent synced runs, whatever the list is called.
+Index("ix_list_run_platform_list_status", list_run.c.platform, list_run.c.platform_list_id, list_run.c.status)
 
 list_snapshot = Table(
     "list_snapshot",

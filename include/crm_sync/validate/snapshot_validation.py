@@ -5,7 +5,7 @@ Outcome, stored on the ``list_run`` row and logged in plain words:
 * ``invalid``   a data-quality expectation failed (duplicates, bad syntax, wrong opt-in id, ...).
                 ``force`` does not override this: such a snapshot would be wrong on the platform.
 * ``guarded``   the data is sound but a guard tripped (fewer than ``min_rows``, or a drop larger
-                than ``max_drop_ratio`` vs the last synced run). ``force=True`` lets it through;
+                than ``max_drop_ratio`` vs recent synced runs). ``force=True`` lets it through;
                 that is logged as a warning and recorded in ``list_run.guard``.
 * ``validated`` the refill may proceed.
 """
@@ -97,10 +97,12 @@ def validate_snapshot(
         checks.append(
             check_volume_drop(
                 conn,
-                list_name=list_def.name,
+                platform=list_def.platform,
+                platform_list_id=list_def.platform_list_id,
                 list_run_id=list_run_id,
                 rows=row["snapshot_rows"],
                 max_drop_ratio=list_def.guards.max_drop_ratio,
+                baseline_runs=list_def.guards.baseline_runs,
             )
         )
         report = ValidationReport(

@@ -234,31 +234,29 @@ def _synced_run(engine: sa.Engine, run_id: str, rows: int) -> None:
         )
 
 
-@pytest.mark.parametrize(
-    ("previous", "now", "status"), [(10, 4, "guarded"), (10, 5, "validated"), (10, 10, "validated")]
-)
-def test_volume_guard_against_the_last_synced_run(
-    staging_engine: sa.Engine, previous: int, now: int, status: str
+@pytest.mark.parametrize(("now", "status"), [(4, "guarded"), (5, "validated"), (10, "validated")])
+def test_volume_guard_against_the_largest_recent_synced_run(
+    staging_engine: sa.Engine, now: int, status: str
 ) -> None:
     state = CrmState()
     for i in range(now):
         state.entity(f"C{i:02d}", f"person{i:02d}@example.com")
     state.write(staging_engine, run_id="run-today")
-    _synced_run(staging_engine, "run-older", 99)
-    _synced_run(staging_engine, "run-yesterday", previous)  # the newest synced run counts
+    _synced_run(staging_engine, "run-older", 10)  # the largest of the recent synced runs counts
+    _synced_run(staging_engine, "run-yesterday", 8)
     list_run_id = _extracted(staging_engine, run_id="run-today", write=False)
 
     report = validate_snapshot(staging_engine, list_def(), list_run_id)
 
     assert report.status == status
     drop = next(c for c in report.checks if c.key == "max_drop")
-    assert drop.details["previous_rows"] == previous and drop.details["rows"] == now
-    assert drop.details["previous_run_id"] == "run-yesterday"
+    assert drop.details["previous_rows"] == 10 and drop.details["rows"] == now
+    assert drop.details["previous_run_id"] == "run-older"
     assert drop.success is (status == "validated")
     if status == "guarded":
         assert drop.failure_text() == (
-            "the list shrinks by at most 50% since the last synced run: "
-            "FAILED (observed: 10 -> 4 rows, a drop of 60.0%)"
+            "the list shrinks by at most 50% vs the largest of its last 7 synced runs: "
+            "FAILED (observed: 10 -> 4 rows, a drop of 60.0% from the largest of the last 2 synced runs)"
         )
         forced = validate_snapshot(staging_engine, list_def(), list_run_id, force=True)
         assert forced.status == "validated" and forced.forced
