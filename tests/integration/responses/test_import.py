@@ -348,7 +348,8 @@ def test_malformed_rows_are_rejected_with_line_and_reason_and_the_rest_is_loaded
     assert rejected == [
         (3, None, "the line has 7 fields, expected 9"),
         (4, None, "the line has 10 fields, expected 9"),
-        (5, None, "unbalanced quote: the row does not end on its line"),
+        (5, None, ("unbalanced quote: the quote opened on this line does not close (the file ends inside it); "
+                   "only this line is rejected")),
         (7, "event_type", ("unknown event type (expected autoresponder | click | hardbounce | open | softbounce | "
                            "unsubscribe)")),
         (8, "occurred_at", "malformed timestamp (expected ISO 8601 with an offset, e.g. 2026-01-31T23:59:59Z)"),
