@@ -72,8 +72,6 @@ log = logging.getLogger(__name__)
 KIND = ResponseFileKind.RESPONSES
 DERIVED_DIR = "derived"
 REFUSED_DIR = "refused"
-#: downloads land here first; a file moves to its ledger name once its content is identified
-INCOMING_DIR = "incoming"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +136,11 @@ def import_response_files(
     log.info("%s: %d response file(s) on the server%s%s", settings.remote_dir, len(remotes),
              f"; re-importing files of {reimport}" if reimport else "",
              " (dry run: nothing is applied, nothing is kept)" if dry_run else "")
-    # A dry run lands in a folder of its own, removed at the end: nothing it saw stays behind.
-    work_dir = Path(tempfile.mkdtemp(prefix=".dry-run-", dir=_made(landing_dir))) if dry_run else landing_dir
-    context = _Context(engine, client, settings, work_dir, run_id, list_consents, now, dry_run)
+    # Downloads land in a folder of this run's own (two runs at once never hand each other a file),
+    # removed at the end; a dry run lands everything there, so nothing it saw stays behind.
+    scratch = Path(tempfile.mkdtemp(prefix=".dry-run-" if dry_run else ".incoming-", dir=_made(landing_dir)))
+    work_dir = scratch if dry_run else landing_dir
+    context = _Context(engine, client, settings, work_dir, scratch, run_id, list_consents, now, dry_run)
     try:
         for remote in remotes:
             try:
@@ -153,8 +153,7 @@ def import_response_files(
                 raise
             report.files.append(file_report)
     finally:
-        if dry_run:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
     totals = report.totals
     log.info("response import %s: %d file(s); %d read = %d applied + %d known + %d ignored %s + %d rejected %s",
@@ -184,6 +183,8 @@ class _Context:
     client: SftpClient
     settings: ResponseImportSettings
     landing_dir: Path
+    #: where this run's downloads land before their content is identified
+    incoming_dir: Path
     run_id: str
     list_consents: Mapping[str, str]
     now: datetime
@@ -196,9 +197,8 @@ def _import_one(ctx: _Context, remote: RemoteFile, reimport: bool) -> ResponseFi
 
     # The server's bytes, always: a name and a size say nothing about the content, and a local
     # copy may be older than the server's file (a dry run's, an earlier attempt's).
-    incoming_dir = ctx.landing_dir / INCOMING_DIR
-    facts = download(ctx.client, remote, incoming_dir)
-    incoming = incoming_dir / remote.name
+    facts = download(ctx.client, remote, ctx.incoming_dir)
+    incoming = ctx.incoming_dir / remote.name
     with ctx.engine.connect() as conn:
         ledger_name, entry, earlier = _identify(conn, remote.name, facts.sha256)
     if entry is not None:
