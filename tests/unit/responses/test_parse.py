@@ -164,7 +164,8 @@ def test_a_quoted_line_break_never_makes_a_row_of_its_continuation(tmp_path):
     """RFC 4180: a quoted value may hold a line break. Read line by line, the continuation of this
     link_url looked like an unsubscribe of C000020 and revoked a consent nobody withdrew."""
     forged = "https://x.example/a\nC000020,contact,C000020,1002,7001,,unsubscribe,2026-03-01T10:00:00Z,https://y"
-    text = HEADER + row(recipient="C1") + row(recipient="C2", event_type="click", link=forged) + row(recipient="C3")
+    forged_click = row(recipient="C2", event_type="click", link=forged)
+    text = HEADER + row(recipient="C1") + forged_click + row(recipient="C3")
     assert text.count("\n") == 5  # the forged record is two physical lines (3 and 4)
 
     rows, rejected, records = parse(write(tmp_path, text))
@@ -222,3 +223,28 @@ def test_the_parser_refuses_a_landed_file_whose_bytes_changed_after_the_download
     path.write_bytes((HEADER + row(recipient="C9", event_type="unsubscribe")).encode())  # same size
     with pytest.raises(ResponseFileError, match="changed since it was downloaded"):
         list(read_chunks(path, structure))
+
+
+FORGED = st.builds(
+    lambda lines: row(recipient="C7", event_type="click", link="https://x.example/" + "".join(
+        f"\nF{i},contact,F{i},1002,7001,,unsubscribe,2026-03-01T10:00:00Z," for i in range(lines))),
+    st.integers(1, 4),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.one_of(GOOD.map(lambda r: ("good", r)), FORGED.map(lambda r: ("forged", r)),
+                                BAD.filter(lambda b: '"' not in b).map(lambda r: ("bad", r))), max_size=40),
+       chunk_rows=st.integers(1, 7))
+def test_rows_inside_a_quoted_value_are_never_loaded_whatever_the_chunking(tmp_path, items, chunk_rows):
+    text = HEADER + "".join(r for _kind, r in items)
+    rows, rejected, records = parse(write(tmp_path, text, f"f{chunk_rows}.csv"), chunk_rows=chunk_rows)
+    first_lines, line = [], 2
+    for _kind, r in items:
+        first_lines.append(line)
+        line += r.count("\n")
+    assert not any(r.startswith("F") for r in rows.get("recipient_id", []))
+    good = [kind == "good" for kind, _r in items]
+    assert rows.get("line_no", []) == [n for n, ok in zip(first_lines, good, strict=True) if ok]
+    assert [r.line_no for r in rejected] == [n for n, ok in zip(first_lines, good, strict=True) if not ok]
+    assert records == len(items)
