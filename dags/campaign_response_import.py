@@ -9,20 +9,23 @@ mailings) from its SFTP area into the CRM, independent of the nightly list sync.
    nobody fetched may be gone and *data may be lost*. Trigger with **allow_gap** once the loss is
    understood.
 2. **import_files** lists the remote folder (connection `optimizely_sftp_default`, host key
-   pinned), and for every file not yet in the ledger (name, size, sha256): lands it atomically
-   (temporary name, size verified, renamed), stream-parses it in chunks, de-duplicates its events
-   and applies each file in one transaction:
+   pinned), downloads every file (temporary name, size verified, renamed) and knows it by its
+   sha256, not its name or size: content the ledger has not applied (a new file, or new content
+   under a known name) is stream-parsed in chunks, its events de-duplicated, and applied in one
+   transaction per file:
    *bounces and unsubscribes* → the same apply as the nightly sync (entity bounced, consent
    revoked); *opens and clicks* → CRM campaign responses when the mailing maps to a CRM campaign
    (`mailing_campaigns` in the settings, or the closed-loop wave id in the file), otherwise
    counted as *ignored, no CRM campaign*. Per file: read = applied + known + ignored + rejected;
-   malformed lines are rejected with line and reason, the rest is loaded. A truncated file, a
+   malformed records are rejected with line and reason, the rest is loaded. A truncated file, a
    wrong header or bytes that are not UTF-8 refuse the whole file (it is retried next run and the
    run fails); a dropped connection leaves nothing partial and the task's retry completes it.
 3. **tidy_remote** deletes or moves imported files on the server when `after_import` says so
-   (off by default: the platform deletes them itself after their lifetime).
+   (off by default: the platform deletes them itself after their lifetime), only when their
+   current content is the one imported.
 
-Trigger with **dry_run** to see what would be applied (everything is rolled back), with
+Trigger with **dry_run** to see what would be applied (everything is rolled back, nothing landed is
+kept), with
 **reimport_from** / **reimport_to** (dates, UTC, of the files on the server) to import files again
 (only what is missing is applied, e.g. opens of a mailing mapped to a campaign since), and with
 **allow_gap** as above. Schedule: `CRM_SYNC_RESPONSES_SCHEDULE` (default `@daily`; `@hourly` works).

@@ -27,7 +27,13 @@ from include.crm_sync.feedback import ledger
 from include.crm_sync.feedback.apply import apply_file
 from include.crm_sync.feedback.counts import FeedbackCounts
 from include.crm_sync.feedback.errors import FeedbackConfigError, FeedbackGapError, FeedbackImportError
-from include.crm_sync.feedback.landing import LandedFile, describe_file, landing_file_name, write_landing_file
+from include.crm_sync.feedback.landing import (
+    LandedFile,
+    describe_file,
+    landing_file_name,
+    verify_unchanged,
+    write_landing_file,
+)
 from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS
 from include.crm_sync.feedback.report import (
     ALREADY_APPLIED,
@@ -189,6 +195,7 @@ def _apply_landed(
                 return report(ALREADY_APPLIED, FeedbackCounts.zero())
             result = apply_file(conn, landed.path, landed.kind, file_id=entry.file_id,
                                 list_consents=list_consents, now=now, chunk_rows=chunk_rows)
+            verify_unchanged(landed)  # what was applied is what was registered, else rolled back
             ledger.mark_applied(conn, entry.file_id, result.counts, now)
             advance_watermark(conn)
     except Exception as exc:

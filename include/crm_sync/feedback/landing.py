@@ -3,6 +3,11 @@
 The file is the raw record of what the platform sent (values as exported, not cleaned: the loader
 judges them), so a landed file can always be re-applied or inspected later. Size and sha256 are
 computed from the bytes as they are written, so the ledger needs no second read.
+
+A landed file is trusted for its sha256 only, never for its name or size: an existing file of the
+same name is kept only if its bytes hash the same, and ``verify_unchanged`` re-reads the file
+after it was applied (inside the apply's transaction) so that bytes that changed on disk since
+they were registered never take effect under the registered sha256.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from include.crm_sync.feedback.csv_schema import COLUMN_NAMES, ENCODING, LINE_TERMINATOR, row_values
+from include.crm_sync.feedback.errors import LedgerConflictError
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
 
 log = logging.getLogger(__name__)
@@ -122,6 +128,22 @@ def sha256_of(path: Path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def verify_unchanged(landed: LandedFile) -> None:
+    """Raise ``LedgerConflictError`` unless the file on disk still has ``landed``'s size and sha256.
+
+    Called after the apply read the file, before it is marked applied: a file rewritten before or
+    while it was read rolls the apply back instead of being recorded as the content registered."""
+    size = landed.path.stat().st_size if landed.path.exists() else -1
+    sha256 = sha256_of(landed.path) if size == landed.size_bytes else None
+    if sha256 != landed.sha256:
+        raise LedgerConflictError(
+            f"{landed.name}: the landed file changed since it was registered (now {size} bytes"
+            f"{f', sha256 {sha256[:12]}' if sha256 else ''}; registered {landed.size_bytes} bytes, sha256 "
+            f"{landed.sha256[:12]}); nothing of it was applied. Find out what rewrote it; a retry lands it "
+            "again"
+        )
 
 
 def describe_file(path: Path, kind: FeedbackKind, rows: int = -1) -> LandedFile:

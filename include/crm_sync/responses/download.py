@@ -6,6 +6,8 @@ ends with a line feed) are taken from the same bytes, so nothing is read twice. 
 byte count equals the size the listing announced is it fsynced and renamed to its real name. Any
 failure (connection dropped, short read, disk full) removes the temporary file and raises
 ``DownloadError``: a landed file is always complete, and the ledger never sees a partial one.
+``fingerprint`` reads a remote file the same way without landing it (for tidying up: a file is
+only deleted or moved when its current content is the one the ledger has as imported).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import codecs
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,57 +97,68 @@ def download(client: SftpClient, remote: RemoteFile, landing_dir: Path) -> FileF
     landing_dir.mkdir(parents=True, exist_ok=True)
     target = landing_dir / remote.name
     tmp = landing_dir / f".{remote.name}.{os.getpid()}.part"
-    scanner = ByteScanner()
-    received = 0
     try:
         with open(tmp, "wb") as out:
-            try:
-                handle = client.open(remote.path, "rb")
-            except OSError as exc:
-                raise DownloadError(f"{remote.name}: cannot open {remote.path}: {exc}") from exc
-            try:
-                prefetch = getattr(handle, "prefetch", None)
-                if prefetch is not None:
-                    prefetch(remote.size)  # paramiko: pipeline the reads (several requests in flight)
-                next_progress = _PROGRESS_BYTES
-                while True:
-                    block = handle.read(BLOCK_SIZE)
-                    if not block:
-                        break
-                    out.write(block)
-                    scanner.update(block)
-                    received += len(block)
-                    if received > remote.size:
-                        break
-                    if received >= next_progress:
-                        log.info("%s: %d of %d bytes downloaded", remote.name, received, remote.size)
-                        next_progress += _PROGRESS_BYTES
-            finally:
-                handle.close()
-            if received != remote.size:
-                raise DownloadError(
-                    f"{remote.name}: received {received} bytes but the server listed {remote.size}; "
-                    "the download is discarded and will be retried"
-                )
+            facts = _read_remote(client, remote, out.write)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
         _fsync_dir(landing_dir)
-    except DownloadError:
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    log.info("%s: downloaded %d bytes, sha256 %s", remote.name, facts.size, facts.sha256[:12])
+    return facts
+
+
+def fingerprint(client: SftpClient, remote: RemoteFile) -> FileFacts:
+    """The facts (sha256 above all) of the server's current bytes of ``remote``, nothing written.
+
+    SFTP offers no checksum of a remote file: knowing a file by its content means reading it."""
+    return _read_remote(client, remote, lambda _block: None)
+
+
+def _read_remote(client: SftpClient, remote: RemoteFile, sink: Callable[[bytes], object]) -> FileFacts:
+    """Stream ``remote`` into ``sink`` while taking its facts; ``DownloadError`` unless all of it came."""
+    scanner = ByteScanner()
+    received = 0
+    try:
+        try:
+            handle = client.open(remote.path, "rb")
+        except OSError as exc:
+            raise DownloadError(f"{remote.name}: cannot open {remote.path}: {exc}") from exc
+        try:
+            prefetch = getattr(handle, "prefetch", None)
+            if prefetch is not None:
+                prefetch(remote.size)  # paramiko: pipeline the reads (several requests in flight)
+            next_progress = _PROGRESS_BYTES
+            while True:
+                block = handle.read(BLOCK_SIZE)
+                if not block:
+                    break
+                sink(block)
+                scanner.update(block)
+                received += len(block)
+                if received > remote.size:
+                    break
+                if received >= next_progress:
+                    log.info("%s: %d of %d bytes read", remote.name, received, remote.size)
+                    next_progress += _PROGRESS_BYTES
+        finally:
+            handle.close()
+        if received != remote.size:
+            raise DownloadError(
+                f"{remote.name}: received {received} bytes but the server listed {remote.size}; "
+                "the download is discarded and will be retried"
+            )
+    except DownloadError:
+        raise
     except Exception as exc:  # socket errors, EOFError, paramiko's SSHException, disk full ...
-        tmp.unlink(missing_ok=True)
         raise DownloadError(
             f"{remote.name}: download failed after {received} of {remote.size} bytes "
             f"({type(exc).__name__}: {exc}); nothing was landed, a retry downloads it again"
         ) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    facts = scanner.facts()
-    log.info("%s: downloaded %d bytes, sha256 %s", remote.name, facts.size, facts.sha256[:12])
-    return facts
+    return scanner.facts()
 
 
 def _fsync_dir(directory: Path) -> None:

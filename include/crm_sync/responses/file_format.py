@@ -8,9 +8,11 @@ documentation share one definition. A test checks the emulator's files against i
   event per line; every line, the last one too, ends with a line feed (``\\n``; ``\\r\\n`` is
   accepted). A file whose last byte is not a line feed is *truncated* (still being written, or cut
   off) and refused as a whole, as is a file with a wrong header or bytes that are not UTF-8.
-* A line that cannot be read (wrong number of fields, broken quoting) or has an invalid value is a
-  *malformed row*: rejected with its line number and reason, the rest of the file is loaded.
-* Values never contain line breaks or other control characters, so one event is one line.
+* A record that cannot be read (wrong number of fields, broken quoting) or has an invalid value is
+  a *malformed row*: rejected with its (first) line number and reason, the rest of the file is loaded.
+* Values never contain line breaks or other control characters, so one event is one line. Records
+  are still read as RFC 4180 defines them: a quoted value holding a line break is one record (of
+  several lines), rejected whole, never rows of its own (``parse.py``).
 """
 
 from __future__ import annotations

@@ -5,31 +5,43 @@ For one run:
 1. gap check: refuse if the last successful import is older than the files' lifetime (the
    platform may have deleted files nobody fetched), unless ``allow_gap``;
 2. the configured mailing → CRM campaign map is synchronised (``mapping.py``);
-3. list the remote folder; each file is looked up in the ledger by name and size: a file already
-   applied (or whose content was, under another name) is not even downloaded again, unless it is
-   in the re-import date range; a known name with another size or content is never applied;
-4. for each file to import, oldest first: land it atomically (``download.py``; a landed copy of an
-   earlier attempt with the same content is reused), check its structure (a truncated file, a
-   wrong header or bytes that are not UTF-8 refuse it as a whole: it stays out of the ledger and is
-   tried again next run), register it in the ledger (the same content under a new name becomes a
-   ``duplicate`` and applies nothing), then parse, load and apply it in ONE transaction that also
-   marks it applied (``apply.py``): a crash leaves everything or nothing;
+3. list the remote folder; for each file, oldest first, the server's current bytes are downloaded
+   and hashed (``download.py``): a file is known by its sha256, never by its name and size, and no
+   local copy (of an earlier attempt, of a dry run, of anyone) ever stands in for the server's;
+4. the ledger entry of that name AND content decides: applied before (or a duplicate) → nothing
+   to do, unless the file is in the re-import date range; otherwise the file is landed under its
+   ledger name, its structure checked (a truncated file, a wrong header or bytes that are not
+   UTF-8 refuse it as a whole: it stays out of the ledger and is tried again next run), it is
+   registered (the same content under another name becomes a ``duplicate`` and applies nothing),
+   then parsed, loaded and applied in ONE transaction that also marks it applied (``apply.py``):
+   a crash leaves everything or nothing. The parser checks that the bytes it reads are the ones
+   downloaded;
 5. success is recorded only when every file was dealt with; otherwise the run fails loudly, after
    importing every file it could. A dropped connection stops the run at once (nothing partial is
    landed or registered) so that the task's retry completes it.
 
-``dry_run`` does all of it inside transactions that are rolled back: the report shows exactly what
-would be applied; nothing is registered, applied or recorded (files are still landed).
+New content under a name the ledger knows (the platform rewrote a file) is imported as a new file,
+not skipped and not refused: its ledger name is ``<stem>.sha256-<first 16 hex>.<ext>`` (the
+``source`` column keeps the server path), it is logged and noted in the report. Why not refuse:
+the import only adds (every event is stored once by its ``event_key``; what the old content
+applied stays applied), so importing the new content is safe, while refusing would hold back its
+unsubscribes and bounces until someone acts, and people would be mailed meanwhile.
+
+``dry_run`` lands everything in a temporary folder that is removed at the end and applies inside
+transactions that are rolled back: the report shows exactly what would be applied; nothing is
+registered, applied, recorded or left behind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
 
@@ -40,7 +52,7 @@ from include.crm_sync.masking import mask_text
 from include.crm_sync.responses import report as outcome
 from include.crm_sync.responses.apply import ApplyResult, ResponseFileKind, apply_response_file
 from include.crm_sync.responses.counts import ResponseCounts
-from include.crm_sync.responses.download import FileFacts, download, scan_file
+from include.crm_sync.responses.download import download
 from include.crm_sync.responses.errors import (
     DownloadError,
     ResponseConfigError,
@@ -121,22 +133,27 @@ def import_response_files(
             sync_config_mapping(conn, settings.mailing_campaigns, now)
 
     remotes = list_remote_files(client, settings.remote_dir, settings.file_pattern)
-    with engine.connect() as conn:
-        known = _ledger_rows(conn, [r.name for r in remotes])
-    log.info("%s: %d response file(s) on the server, %d of them in the ledger%s%s", settings.remote_dir,
-             len(remotes), len(known), f"; re-importing files of {reimport}" if reimport else "",
-             " (dry run: nothing is applied)" if dry_run else "")
-    context = _Context(engine, client, settings, landing_dir, run_id, list_consents, now, dry_run)
-    for remote in remotes:
-        try:
-            file_report = _import_one(context, remote, known.get(remote.name),
-                                      reimport is not None and reimport.covers(remote))
-        except DownloadError as exc:
-            report.files.append(ResponseFileReport(remote.name, outcome.FAILED, remote.size, error=str(exc)))
-            log.error("%s; stopping this attempt (files before it are imported), a retry resumes", exc)
-            exc.report = report  # type: ignore[attr-defined]
-            raise
-        report.files.append(file_report)
+    log.info("%s: %d response file(s) on the server%s%s", settings.remote_dir, len(remotes),
+             f"; re-importing files of {reimport}" if reimport else "",
+             " (dry run: nothing is applied, nothing is kept)" if dry_run else "")
+    # Downloads land in a folder of this run's own (two runs at once never hand each other a file),
+    # removed at the end; a dry run lands everything there, so nothing it saw stays behind.
+    scratch = Path(tempfile.mkdtemp(prefix=".dry-run-" if dry_run else ".incoming-", dir=_made(landing_dir)))
+    work_dir = scratch if dry_run else landing_dir
+    context = _Context(engine, client, settings, work_dir, scratch, run_id, list_consents, now, dry_run)
+    try:
+        for remote in remotes:
+            try:
+                file_report = _import_one(context, remote, reimport is not None and reimport.covers(remote))
+            except DownloadError as exc:
+                failed = ResponseFileReport(remote.name, outcome.FAILED, remote.size, error=str(exc))
+                report.files.append(failed)
+                log.error("%s; stopping this attempt (files before it are imported), a retry resumes", exc)
+                exc.report = report  # type: ignore[attr-defined]
+                raise
+            report.files.append(file_report)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
     totals = report.totals
     log.info("response import %s: %d file(s); %d read = %d applied + %d known + %d ignored %s + %d rejected %s",
@@ -166,48 +183,59 @@ class _Context:
     client: SftpClient
     settings: ResponseImportSettings
     landing_dir: Path
+    #: where this run's downloads land before their content is identified
+    incoming_dir: Path
     run_id: str
     list_consents: Mapping[str, str]
     now: datetime
     dry_run: bool
 
 
-def _import_one(ctx: _Context, remote: RemoteFile, entry: _LedgerRow | None, reimport: bool) -> ResponseFileReport:
+def _import_one(ctx: _Context, remote: RemoteFile, reimport: bool) -> ResponseFileReport:
     def result(status: str, **fields: object) -> ResponseFileReport:
         return ResponseFileReport(remote.name, status, remote.size, reimport=reimport, **fields)  # type: ignore[arg-type]
 
+    # The server's bytes, always: a name and a size say nothing about the content, and a local
+    # copy may be older than the server's file (a dry run's, an earlier attempt's).
+    facts = download(ctx.client, remote, ctx.incoming_dir)
+    incoming = ctx.incoming_dir / remote.name
+    with ctx.engine.connect() as conn:
+        ledger_name, entry, earlier = _identify(conn, remote.name, facts.sha256)
     if entry is not None:
-        if entry.kind != KIND.value or entry.size_bytes != remote.size:
-            return result(outcome.CHANGED, file_id=entry.file_id, error=_changed(remote, entry, f"{remote.size} bytes"))
+        if entry.kind != KIND.value:
+            incoming.unlink(missing_ok=True)
+            return result(outcome.CHANGED, file_id=entry.file_id, sha256=facts.sha256, error=(
+                f"the ledger has {ledger_name} as a {entry.kind} file (file {entry.file_id}); a response "
+                "file of that name is not imported: move it aside on the server and investigate"))
         if entry.status == ledger.DUPLICATE:
+            incoming.unlink(missing_ok=True)
             return result(outcome.DUPLICATE, file_id=entry.file_id, sha256=entry.sha256)
         if entry.status == ledger.APPLIED and not reimport:
+            incoming.unlink(missing_ok=True)
             return result(outcome.ALREADY_IMPORTED, file_id=entry.file_id, sha256=entry.sha256)
+    note = _changed(remote, earlier, facts.sha256) if earlier is not None else None
+    if note:
+        log.warning("%s", note)
 
-    path = ctx.landing_dir / remote.name
-    facts = _landed_copy(path, remote, entry)
-    if facts is None:
-        facts = download(ctx.client, remote, ctx.landing_dir)
-    if entry is not None and facts.sha256 != entry.sha256:
-        return result(outcome.CHANGED, file_id=entry.file_id, sha256=facts.sha256,
-                      error=_changed(remote, entry, f"sha256 {facts.sha256[:12]}"))
+    path = ctx.landing_dir / ledger_name
+    os.replace(incoming, path)
     try:
         structure = check_structure(path, facts)
     except ResponseFileError as exc:
         refused = ctx.landing_dir / REFUSED_DIR
         refused.mkdir(parents=True, exist_ok=True)
-        os.replace(path, refused / remote.name)
-        log.error("%s (kept as %s)", exc, refused / remote.name)
-        return result(outcome.REFUSED, sha256=facts.sha256, error=str(exc))
+        os.replace(path, refused / ledger_name)
+        log.error("%s (kept as %s)", exc, refused / ledger_name)
+        return result(outcome.REFUSED, sha256=facts.sha256, error=str(exc), note=note)
     landed = LandedFile(path, KIND, facts.size, facts.sha256, -1)  # type: ignore[arg-type]
     if ctx.dry_run:
-        return _dry_run(ctx, remote, landed, structure, result)
+        return _dry_run(ctx, remote, landed, structure, result, note)
 
     with ctx.engine.begin() as conn:
         entry_now = ledger.register(conn, landed, source=remote.source, window=None, run_id=ctx.run_id, now=ctx.now)
     if entry_now.status == ledger.DUPLICATE:
         log.info("%s: same content as applied file %s; nothing is applied", remote.name, entry_now.duplicate_of)
-        return result(outcome.DUPLICATE, file_id=entry_now.file_id, sha256=facts.sha256)
+        return result(outcome.DUPLICATE, file_id=entry_now.file_id, sha256=facts.sha256, note=note)
     if entry_now.status == ledger.APPLIED and not reimport:
         return result(outcome.ALREADY_IMPORTED, file_id=entry_now.file_id, sha256=facts.sha256)
     try:
@@ -223,26 +251,28 @@ def _import_one(ctx: _Context, remote: RemoteFile, entry: _LedgerRow | None, rei
         ledger.mark_failed(ctx.engine, entry_now.file_id, exc)
         message = mask_text(f"{type(exc).__name__}: {exc}")
         log.error("%s: not applied, rolled back: %s", remote.name, message)
-        return result(outcome.FAILED, file_id=entry_now.file_id, sha256=facts.sha256, error=message)
-    return _applied_report(result, outcome.APPLIED, entry_now.file_id, facts.sha256, applied)
+        return result(outcome.FAILED, file_id=entry_now.file_id, sha256=facts.sha256, error=message,
+                      note=note)
+    return _applied_report(result, outcome.APPLIED, entry_now.file_id, facts.sha256, applied, note)
 
 
-def _dry_run(ctx: _Context, remote: RemoteFile, landed: LandedFile, structure: FileStructure, result) -> ResponseFileReport:
+def _dry_run(ctx: _Context, remote: RemoteFile, landed: LandedFile, structure: FileStructure, result,
+             note: str | None) -> ResponseFileReport:
     with ctx.engine.connect() as conn:
         transaction = conn.begin()
         try:
             sync_config_mapping(conn, ctx.settings.mailing_campaigns, ctx.now)
             entry = ledger.register(conn, landed, source=remote.source, window=None, run_id=ctx.run_id, now=ctx.now)
             if entry.status == ledger.DUPLICATE:
-                return result(outcome.DUPLICATE, sha256=landed.sha256)
+                return result(outcome.DUPLICATE, sha256=landed.sha256, note=note)
             applied = _apply(ctx, conn, landed.path, structure, entry.file_id,
                              reapplying=entry.status == ledger.APPLIED)
         except Exception as exc:  # noqa: BLE001 - reported as this file's outcome of the dry run
             message = mask_text(f"{type(exc).__name__}: {exc}")
-            return result(outcome.FAILED, sha256=landed.sha256, error=message)
+            return result(outcome.FAILED, sha256=landed.sha256, error=message, note=note)
         finally:
             transaction.rollback()
-    return _applied_report(result, outcome.DRY_RUN, None, landed.sha256, applied)
+    return _applied_report(result, outcome.DRY_RUN, None, landed.sha256, applied, note)
 
 
 def _apply(ctx: _Context, conn: sa.Connection, path: Path, structure: FileStructure, file_id: int, *,
@@ -254,30 +284,46 @@ def _apply(ctx: _Context, conn: sa.Connection, path: Path, structure: FileStruct
     )
 
 
-def _applied_report(result, status: str, file_id: int | None, sha256: str, applied: ApplyResult) -> ResponseFileReport:
+def _applied_report(result, status: str, file_id: int | None, sha256: str, applied: ApplyResult,
+                    note: str | None = None) -> ResponseFileReport:
     return result(
         status, file_id=file_id, sha256=sha256, counts=applied.counts, campaign_responses=applied.campaign_responses,
         entities_bounced=applied.entities_bounced, consents_revoked=applied.consents_revoked,
-        closed_loop_mappings=applied.closed_loop_mappings,
+        closed_loop_mappings=applied.closed_loop_mappings, note=note,
     )
 
 
-def _landed_copy(path: Path, remote: RemoteFile, entry: _LedgerRow | None) -> FileFacts | None:
-    """Facts of a landed copy from an earlier attempt, if it can stand in for a download."""
-    if not path.exists() or path.stat().st_size != remote.size:
-        return None
-    facts = scan_file(path)
-    if entry is not None and facts.sha256 != entry.sha256:
-        return None
-    log.info("%s: using the copy landed by an earlier attempt (sha256 %s)", remote.name, facts.sha256[:12])
-    return facts
+def _made(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
-def _changed(remote: RemoteFile, entry: _LedgerRow, now_is: str) -> str:
+def versioned_name(name: str, sha256: str) -> str:
+    """The ledger name of new content under a name the ledger has for other content."""
+    path = PurePosixPath(name)
+    return f"{path.stem}.sha256-{sha256[:16]}{path.suffix}" if path.suffix else f"{name}.sha256-{sha256[:16]}"
+
+
+def _identify(conn: sa.Connection, name: str, sha256: str
+              ) -> tuple[str, _LedgerRow | None, _LedgerRow | None]:
+    """``(ledger name, its entry if any, the entry of other content under the same name if any)``.
+
+    The first content seen under a name is registered under that name, any other content under
+    ``versioned_name``: a ledger entry is one (name, content) pair."""
+    versioned = versioned_name(name, sha256)
+    found = _ledger_rows(conn, [name, versioned])
+    first = found.get(name)
+    if first is None or first.sha256 == sha256:
+        return name, first, None
+    return versioned, found.get(versioned), first
+
+
+def _changed(remote: RemoteFile, earlier: _LedgerRow, sha256: str) -> str:
     return (
-        f"the ledger has {remote.name} as file {entry.file_id} ({entry.kind}, {entry.size_bytes} bytes, sha256 "
-        f"{entry.sha256[:12]}, {entry.status}) but the server now has {now_is}: a response file must never "
-        "change. It is not imported; move it aside on the server and investigate"
+        f"{remote.name}: new content under a known name (sha256 {sha256[:12]}; the ledger has file "
+        f"{earlier.file_id} of this name with sha256 {earlier.sha256[:12]}, {earlier.size_bytes} bytes, "
+        f"{earlier.status}): imported as a new file under {versioned_name(remote.name, sha256)}; events "
+        "already imported count as known. Ask the platform why the file changed"
     )
 
 
@@ -338,10 +384,15 @@ def _check_list_consents(engine: sa.Engine, list_consents: Mapping[str, str]) ->
         )
 
 
-def applied_file_names(engine: sa.Engine, names: Iterable[str]) -> dict[str, int]:
-    """name -> size of the given files that the ledger has as applied or duplicate (for tidying up)."""
-    names = list(names)
+def known_names(engine: sa.Engine, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` the ledger has a response file of (some content of them was seen)."""
     with engine.connect() as conn:
-        rows = _ledger_rows(conn, names)
-    return {name: row.size_bytes for name, row in rows.items()
-            if row.kind == KIND.value and row.status in (ledger.APPLIED, ledger.DUPLICATE)}
+        return {name for name, row in _ledger_rows(conn, list(names)).items() if row.kind == KIND.value}
+
+
+def is_imported(engine: sa.Engine, name: str, sha256: str) -> bool:
+    """The content ``sha256`` under ``name`` was applied (or is a duplicate of applied content)."""
+    with engine.connect() as conn:
+        _ledger_name, entry, _earlier = _identify(conn, name, sha256)
+    return (entry is not None and entry.kind == KIND.value and entry.sha256 == sha256
+            and entry.status in (ledger.APPLIED, ledger.DUPLICATE))

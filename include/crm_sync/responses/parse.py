@@ -4,11 +4,18 @@
    the header line: an empty file, bytes that are not UTF-8, a file that does not end with a line
    feed (truncated: cut off mid-line, or still being written) and a wrong header each refuse the
    whole file with ``ResponseFileError`` naming the file and line. Nothing is applied then.
-2. ``read_chunks``: one pass, strict UTF-8, flat memory. Every physical line is one record: the
-   CSV tokenizer (the ``csv`` module, in C) is fed one line per record, so a stray quote can only
-   break its own line instead of swallowing the rest of the file. A line with the wrong number of
-   fields, broken quoting, or an invalid value is rejected with its line number, the column and
-   the reason (the first failing check); the rest is loaded. Each chunk of ``chunk_rows`` lines
+2. ``read_chunks``: one pass, strict UTF-8, flat memory, records as RFC 4180 defines them. The
+   CSV tokenizer (the ``csv`` module, in C) is fed the file's lines; a quoted value that holds a
+   line break makes ONE record of those lines, rejected whole (response values never hold line
+   breaks): its continuation is never read as a row of its own (a forged ``\nC000020,...,
+   unsubscribe`` inside a ``link_url`` must not revoke anyone's consent). A quote that does not
+   close (the file ends, broken CSV where it would close, or more than ``MAX_RECORD_LINES`` lines
+   or ``MAX_RECORD_CHARS`` characters) was a stray quote: only its own line is rejected and the
+   lines after it are read again, so it cannot swallow the rest of the file. A record with the
+   wrong number of fields, broken quoting, or an invalid value is rejected with its (first) line
+   number, the column and the reason (the first failing check); the rest is loaded. The bytes are
+   hashed as they are parsed and must be the ones downloaded (``FileStructure.sha256``), else
+   the file is refused at its end (the caller rolls back). Each chunk of ``chunk_rows`` records
    is validated column-wise (whole-chunk fast paths in C, per-value checks only where a chunk
    fails one), times are parsed by pandas (ISO 8601 with an explicit offset, never guessed), and
    valid rows are normalised and keyed.
@@ -16,7 +23,7 @@
 Why not ``pandas.read_csv``: its C tokenizer fills missing trailing fields silently (a short line
 is indistinguishable from one with an empty ``link_url``) and reports skipped lines only as
 warnings, while malformed rows must be rejected with their line and the rest loaded; and the
-csv module over plain lines is as fast here. pandas still does the vectorised time parsing.
+csv module fed line by line is as fast here. pandas still does the vectorised time parsing.
 
 Event identity (``event_key``): sha256 over recipient id, mailing id, event type and the UTC event
 time (µs): the same event in two files, or twice in one, is one event.
@@ -28,11 +35,14 @@ import contextlib
 import csv
 import gc
 import hashlib
+import io
 import itertools
 import json
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -54,6 +64,15 @@ _BOM = "\ufeff"
 _FORMULA_TRIGGERS = ("=", "+", "-", "@")
 _NON_PRINTABLE = "control or other non-printable character in value (CSV/XML injection guard)"
 _FORMULA = "value starts with a formula trigger (= + - @; CSV injection guard)"
+_UNCLOSED = "unbalanced quote: the quote opened on this line does not close ({}); only this line is rejected"
+_READ_BUFFER = 1 << 20
+#: Bounds of one record while a quoted value is open. A value of the platform holds no line break and
+#: at most 2,000 characters, so a record beyond them comes from a stray quote: its first line is
+#: rejected and the lines after it are read again as records, instead of the quote swallowing the
+#: rest of the file (the bounds also cap the memory a record can take). A quoted value that closes
+#: within them makes one record, rejected whole.
+MAX_RECORD_LINES = 10_000
+MAX_RECORD_CHARS = 256 * 1024
 
 #: columns of the normalised chunks handed to the stage table
 STAGE_COLUMNS = (
@@ -76,7 +95,7 @@ class ParsedChunk:
     #: canonical UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ``)
     rows: dict[str, list]
     rejected: list[RejectedLine]
-    #: data lines this chunk covers (valid + rejected)
+    #: records this chunk covers (valid + rejected; a record spanning several lines counts once)
     lines: int
 
     def __len__(self) -> int:
@@ -88,6 +107,8 @@ class FileStructure:
     #: position of each of ``COLUMN_NAMES`` in the file's header
     positions: tuple[int, ...]
     width: int
+    #: sha256 of the bytes checked (the download's): ``read_chunks`` refuses other bytes
+    sha256: str | None = None
 
 
 def check_structure(path: Path, facts: FileFacts) -> FileStructure:
@@ -114,7 +135,7 @@ def check_structure(path: Path, facts: FileFacts) -> FileStructure:
         header = next(csv.reader([header_line], strict=True))
     except (csv.Error, StopIteration) as exc:
         raise ResponseFileError(name, f"line 1: unreadable header ({exc}); the file is refused", 1) from None
-    return FileStructure(_check_header(name, header), len(header))
+    return FileStructure(_check_header(name, header), len(header), facts.sha256)
 
 
 def _check_header(name: str, header: list[str]) -> tuple[int, ...]:
@@ -141,46 +162,117 @@ def _check_header(name: str, header: list[str]) -> tuple[int, ...]:
     return tuple(header.index(c) for c in COLUMN_NAMES)
 
 
-class _RecordSpansLines(Exception):
-    """The tokenizer asked for a second line within one record (an unbalanced quote)."""
+class _RecordTooLong(Exception):
+    """A quoted value is still open after ``MAX_RECORD_LINES`` lines or ``MAX_RECORD_CHARS`` characters."""
 
 
-class _OneLinePerRecord:
-    """Feeds the csv reader one physical line per record; refuses to hand it a second one."""
+class _RecordLines:
+    """Feeds the csv reader the lines of one record at a time and remembers where the record lies.
 
-    __slots__ = ("_lines", "armed", "line", "line_no")
+    ``armed`` is set before each record: the first line the reader then asks for starts a record;
+    any further line it asks for continues a quoted value (``more`` holds those lines, so that they
+    can be given back and read again as records of their own). Lines given back are served before
+    the file's next line; memory is bounded by ``MAX_RECORD_CHARS``.
+    """
+
+    __slots__ = ("_lines", "_next_no", "_pending", "armed", "chars", "ended", "first_no", "line", "more")
 
     def __init__(self, lines: Iterator[str], first_line_no: int) -> None:
         self._lines = lines
+        self._next_no = first_line_no
+        self._pending: deque[tuple[int, str]] = deque()
         self.armed = False
-        self.line_no = first_line_no - 1
+        self.first_no = first_line_no - 1
         self.line = ""
+        #: continuation lines of the current record (None: it has only its first line so far)
+        self.more: list[tuple[int, str]] | None = None
+        self.chars = 0
+        #: the file ended inside the current record's quoted value
+        self.ended = False
 
-    def __iter__(self) -> _OneLinePerRecord:
+    def __iter__(self) -> _RecordLines:
         return self
 
+    def _take(self) -> tuple[int, str]:
+        if self._pending:
+            return self._pending.popleft()
+        line = next(self._lines)  # StopIteration: the end of the file ends the reader
+        self._next_no += 1
+        return self._next_no - 1, line
+
     def __next__(self) -> str:
-        if not self.armed:
-            raise _RecordSpansLines
-        self.armed = False
-        self.line = next(self._lines)
-        self.line_no += 1
-        return self.line
+        if self.armed:
+            self.armed = False
+            self.first_no, self.line = self._take()
+            self.more = None
+            self.chars = len(self.line)
+            return self.line
+        # the tokenizer is inside a quoted value at the end of a line: the record goes on
+        more = self.more if self.more is not None else []
+        self.more = more
+        if len(more) + 1 >= MAX_RECORD_LINES or self.chars >= MAX_RECORD_CHARS:
+            raise _RecordTooLong
+        try:
+            taken = self._take()
+        except StopIteration:
+            self.ended = True
+            raise
+        more.append(taken)
+        self.chars += len(taken[1])
+        return taken[1]
+
+    @property
+    def last_no(self) -> int:
+        return self.more[-1][0] if self.more else self.first_no
+
+    def text(self) -> str:
+        return self.line + "".join(line for _no, line in self.more or ())
+
+    def give_back(self) -> None:
+        """The current record is its first line only: its continuation lines are read again as records."""
+        if self.more:
+            self._pending.extendleft(reversed(self.more))
+        self.more = None
+        self.ended = False
+
+
+class _HashingReader(io.RawIOBase):
+    """The bytes of a file as they are read, hashed on the way: what is parsed is what was hashed."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        n = self._raw.readinto(buffer)
+        if n:
+            self.sha256.update(memoryview(buffer)[:n])
+        return n or 0
 
 
 def read_chunks(
     path: Path, structure: FileStructure, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> Iterator[ParsedChunk]:
-    """Validated, normalised chunks of ``path`` (call ``check_structure`` first)."""
+    """Validated, normalised chunks of ``path`` (call ``check_structure`` first).
+
+    Raises ``ResponseFileError`` at the end if the bytes read are not the ones ``check_structure``
+    was given the sha256 of (the landed file changed since it was downloaded): the caller rolls back.
+    """
     name = path.name
     width = structure.width
     records: list[list[str]] = []
     lines: list[int] = []
     rejected: list[RejectedLine] = []
     consumed = 0
-    with open(path, encoding=ENCODING, errors="strict", newline="\n") as f:
+    with open(path, "rb") as raw:
+        hashing = _HashingReader(raw)
+        f = io.TextIOWrapper(io.BufferedReader(hashing, _READ_BUFFER), encoding=ENCODING, errors="strict",
+                             newline="\n")
         f.readline()  # the header, checked already
-        source = _OneLinePerRecord(iter(f), 2)
+        source = _RecordLines(iter(f), 2)
         reader = csv.reader(source, strict=True)
         paused = _gc_paused()
         paused.__enter__()
@@ -190,20 +282,37 @@ def read_chunks(
                 record = next(reader)
             except StopIteration:
                 break
-            except _RecordSpansLines:
-                rejected.append(RejectedLine(
-                    source.line_no, None, "unbalanced quote: the row does not end on its line", _clip(source.line)
-                ))
+            except _RecordTooLong:
+                rejected.append(RejectedLine(source.first_no, None, _UNCLOSED.format(
+                    f"no closing quote within {MAX_RECORD_LINES} lines or {MAX_RECORD_CHARS} characters"),
+                    _clip(source.line)))
+                source.give_back()
                 reader = csv.reader(source, strict=True)  # the old one is stuck inside the quote
             except csv.Error as exc:
-                rejected.append(RejectedLine(source.line_no, None, f"malformed CSV ({exc})", _clip(source.line)))
+                if source.more is None:
+                    why = f"malformed CSV ({exc})"
+                else:
+                    # The quote opened on this line never closes (the file ends), or a later quote
+                    # "closes" it into broken CSV: no writer made that record, so the quote was stray.
+                    ending = f"broken CSV where it would close ({exc})"
+                    why = _UNCLOSED.format("the file ends inside it" if source.ended else ending)
+                    source.give_back()
+                rejected.append(RejectedLine(source.first_no, None, why, _clip(source.line)))
+                reader = csv.reader(source, strict=True)
             else:
-                if len(record) == width:
+                if source.more is not None:
+                    # A well-formed record over several lines: a quoted value holds a line break.
+                    # Response values never do; the record is rejected whole, never split into rows.
+                    rejected.append(RejectedLine(source.first_no, None, (
+                        f"a quoted value holds a line break (the record spans lines {source.first_no}-"
+                        f"{source.last_no}); response values never contain line breaks: the record is "
+                        "rejected whole"), _clip(source.text())))
+                elif len(record) == width:
                     records.append(record)
-                    lines.append(source.line_no)
+                    lines.append(source.first_no)
                 else:
                     what = "is empty" if not record else f"has {len(record)} fields, expected {width}"
-                    rejected.append(RejectedLine(source.line_no, None, f"the line {what}", _clip(source.line)))
+                    rejected.append(RejectedLine(source.first_no, None, f"the line {what}", _clip(source.text())))
             consumed += 1
             if consumed >= chunk_rows:
                 chunk = _validate(name, structure, records, lines, rejected, consumed)
@@ -213,6 +322,13 @@ def read_chunks(
                 paused = _gc_paused()
                 paused.__enter__()
         paused.__exit__(None, None, None)
+        f.detach()
+    if structure.sha256 is not None and hashing.sha256.hexdigest() != structure.sha256:
+        raise ResponseFileError(
+            name,
+            f"the landed file changed since it was downloaded (sha256 {hashing.sha256.hexdigest()[:12]}, "
+            f"downloaded {structure.sha256[:12]}); nothing of it is applied, a retry downloads it again",
+        )
     if consumed:
         yield _validate(name, structure, records, lines, rejected, consumed)
 

@@ -15,7 +15,7 @@ DUPLICATE = "duplicate"  # its content was applied before under another name: no
 ALREADY_IMPORTED = "already_imported"  # in the ledger as applied: not downloaded again
 REFUSED = "refused"  # truncated, wrong header, not UTF-8: nothing applied, not in the ledger
 FAILED = "failed"  # download or apply failed: nothing of it applied; retried by the next attempt
-CHANGED = "changed"  # a name the ledger knows with another size/content: never applied, needs a human
+CHANGED = "changed"  # the ledger has this name as a file of another kind: never applied, needs a human
 
 
 @dataclass(slots=True)
@@ -32,6 +32,8 @@ class ResponseFileReport:
     closed_loop_mappings: int = 0
     reimport: bool = False
     error: str | None = None
+    #: e.g. new content under a name the ledger knows (imported as a new file)
+    note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class ResponseFileReport:
             "closed_loop_mappings": self.closed_loop_mappings,
             "reimport": self.reimport,
             "error": self.error,
+            "note": self.note,
         }
 
 

@@ -1,8 +1,11 @@
 """Optionally delete or move response files on the server once they are imported (off by default).
 
-Only files the ledger has as applied (or as a duplicate of an applied file) with the same size are
-touched; anything else stays for the next run. ``after_import: move`` renames them into
-``move_to`` (created if missing); a file already there is left alone and reported. Safe to re-run.
+Only files whose current content (sha256, read from the server: a name and a size say nothing)
+the ledger has as applied, or as a duplicate of applied content, are touched; anything else stays
+for the next run. (A file rewritten between that read and the delete or move cannot be told
+apart: SFTP has no compare-and-delete; the platform writes a file once.) ``after_import: move``
+renames them into ``move_to`` (created if missing); a file already there is left alone and
+reported. Safe to re-run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from include.crm_sync.responses.importer import applied_file_names
+from include.crm_sync.responses.download import fingerprint
+from include.crm_sync.responses.importer import is_imported, known_names
 from include.crm_sync.responses.remote import SftpClient, list_remote_files
 from include.crm_sync.responses.settings import ResponseImportSettings
 
@@ -37,11 +41,16 @@ def tidy_remote_files(
         log.info("after_import is keep: imported files stay on the server (the platform deletes them itself)")
         return []
     remotes = list_remote_files(client, settings.remote_dir, settings.file_pattern)
-    imported = applied_file_names(engine, (r.name for r in remotes))
+    known = known_names(engine, (r.name for r in remotes))
     actions = []
     target_ready = False
     for remote in remotes:
-        if imported.get(remote.name) != remote.size:
+        if remote.name not in known:
+            continue
+        sha256 = fingerprint(client, remote).sha256
+        if not is_imported(engine, remote.name, sha256):
+            log.warning("%s: its content (sha256 %s) was not imported yet; left in place",
+                        remote.name, sha256[:12])
             continue
         if dry_run:
             actions.append(TidyAction(remote.name, "kept", f"dry run: would be {settings.after_import}d"))

@@ -163,17 +163,20 @@ def test_entity_type_and_id_from_the_list_are_used_to_find_the_crm_entity(run_im
 # ------------------------------------------------------------------ idempotency
 
 
-def test_only_new_files_are_downloaded_and_applied(run_import, sftp_emulator, crm):
+def test_only_new_content_is_applied(run_import, sftp_emulator, crm):
     m = mailing(sftp_emulator, 1003, wave_id="CMP-1")
     first = write_file(sftp_emulator, opens(m, [entity_id(1), entity_id(2)], list_id=1003))
     run_import()
     second = write_file(sftp_emulator, opens(m, [entity_id(3)], list_id=1003, at="-10m"))
     opened_before = sftp_opens(sftp_emulator)
+    ledger_before = rows(crm, file_ledger)
 
     report = run_import()
 
     assert [(f.file_name, f.status) for f in report.files] == [(first, "already_imported"), (second, "applied")]
-    assert sftp_opens(sftp_emulator) == opened_before + 1  # the first file was not downloaded again
+    # a file is known by its content: the first one is read again (and hashed), not applied again
+    assert sftp_opens(sftp_emulator) == opened_before + 2
+    assert rows(crm, file_ledger)[0] == ledger_before[0]
     assert counts_tuple(report.totals) == (1, 1, 0, 0, 0)
     assert len(rows(crm, crm_campaign_response)) == 3
 
@@ -265,7 +268,7 @@ def test_a_short_read_is_detected_by_the_size_check(run_import, sftp_emulator, c
     with pytest.raises(DownloadError, match="received 300 bytes but the server listed"):
         run_import()
     assert rows(crm, file_ledger) == [] and rows(crm, response_event) == []
-    assert not any(run_import.landing.iterdir())
+    assert not any(p.is_file() for p in run_import.landing.rglob("*"))
     report = run_import()
     assert counts_tuple(report.totals) == (10, 10, 0, 0, 0)
 
@@ -348,7 +351,8 @@ def test_malformed_rows_are_rejected_with_line_and_reason_and_the_rest_is_loaded
     assert rejected == [
         (3, None, "the line has 7 fields, expected 9"),
         (4, None, "the line has 10 fields, expected 9"),
-        (5, None, "unbalanced quote: the row does not end on its line"),
+        (5, None, ("unbalanced quote: the quote opened on this line does not close (the file ends inside it); "
+                   "only this line is rejected")),
         (7, "event_type", ("unknown event type (expected autoresponder | click | hardbounce | open | softbounce | "
                            "unsubscribe)")),
         (8, "occurred_at", "malformed timestamp (expected ISO 8601 with an offset, e.g. 2026-01-31T23:59:59Z)"),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from include.crm_sync.responses.download import ByteScanner, download, scan_file
+from include.crm_sync.responses.download import ByteScanner, download, fingerprint, scan_file
 from include.crm_sync.responses.errors import DownloadError
 from include.crm_sync.responses.remote import RemoteFile, list_remote_files
 
@@ -128,3 +128,13 @@ def test_scanner_of_an_empty_file():
 
 def test_fake_client_sanity(tmp_path: Path):
     assert FakeClient(b"abc").open("x").read(2) == b"ab"
+
+
+def test_fingerprint_reads_the_remote_bytes_without_landing_them(tmp_path, monkeypatch):
+    data = b"header\n" + b"row\n" * 1000
+    monkeypatch.chdir(tmp_path)
+    facts = fingerprint(FakeClient(data), remote(len(data)))
+    assert facts == download(FakeClient(data), remote(len(data)), tmp_path / "landed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["landed"]
+    with pytest.raises(DownloadError, match="received 100 bytes but the server listed 200"):
+        fingerprint(FakeClient(b"x" * 100), remote(200))

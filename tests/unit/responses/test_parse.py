@@ -132,7 +132,7 @@ def test_a_malformed_row_is_rejected_with_line_field_and_reason(tmp_path, line, 
 def test_a_stray_quote_breaks_only_its_own_line(tmp_path):
     text = HEADER + '"C1,,,1002,7001,,open,2026-03-01T10:00:00Z,\n' + "".join(row(recipient=f"C{i}") for i in range(5))
     rows, rejected, lines = parse(write(tmp_path, text))
-    assert [(r.line_no, r.reason) for r in rejected] == [(2, "unbalanced quote: the row does not end on its line")]
+    assert [r.line_no for r in rejected] == [2] and "unbalanced quote" in rejected[0].reason
     assert rows["line_no"] == [3, 4, 5, 6, 7] and lines == 6
 
 
@@ -155,3 +155,96 @@ def test_every_line_is_loaded_or_rejected_exactly_once_whatever_the_chunking(tmp
     expected_bad = [n for n, (ok, _g, _b) in enumerate(lines, 2) if not ok]
     assert count == len(lines)
     assert (rows.get("line_no", []), [r.line_no for r in rejected]) == (expected_good, expected_bad)
+
+
+# ------------------------------------------------------------------ records, not lines (issue 12, point 4)
+
+
+def test_a_quoted_line_break_never_makes_a_row_of_its_continuation(tmp_path):
+    """RFC 4180: a quoted value may hold a line break. Read line by line, the continuation of this
+    link_url looked like an unsubscribe of C000020 and revoked a consent nobody withdrew."""
+    forged = "https://x.example/a\nC000020,contact,C000020,1002,7001,,unsubscribe,2026-03-01T10:00:00Z,https://y"
+    forged_click = row(recipient="C2", event_type="click", link=forged)
+    text = HEADER + row(recipient="C1") + forged_click + row(recipient="C3")
+    assert text.count("\n") == 5  # the forged record is two physical lines (3 and 4)
+
+    rows, rejected, records = parse(write(tmp_path, text))
+
+    assert "C000020" not in rows["recipient_id"]
+    assert rows["recipient_id"] == ["C1", "C3"] and rows["line_no"] == [2, 5]
+    assert [(r.line_no, r.field) for r in rejected] == [(3, None)]  # the record's first line
+    assert "line break" in rejected[0].reason and "lines 3-4" in rejected[0].reason
+    assert "C000020" in rejected[0].raw  # the whole record is kept for inspection
+    assert records == 3  # three records: two loaded, one rejected (read = loaded + rejected)
+
+
+def test_a_stray_quote_that_never_closes_rejects_only_its_own_line(tmp_path):
+    text = HEADER + row(recipient="C0") + '"C1,,,1002,7001,,open,2026-03-01T10:00:00Z,\n' + "".join(
+        row(recipient=f"C{i}") for i in range(2, 7))
+    rows, rejected, records = parse(write(tmp_path, text))
+    assert [r.line_no for r in rejected] == [3] and "unbalanced quote" in rejected[0].reason
+    assert rows["line_no"] == [2, 4, 5, 6, 7, 8] and records == 7
+
+
+def test_a_stray_quote_is_bounded_and_does_not_swallow_the_file(tmp_path, monkeypatch):
+    from include.crm_sync.responses import parse as parse_module
+
+    monkeypatch.setattr(parse_module, "MAX_RECORD_LINES", 4)
+    body = "".join(row(recipient=f"C{i}") for i in range(2, 20))
+    text = HEADER + '"C1,,,1002,7001,,open,2026-03-01T10:00:00Z,\n' + body + '"x",y\n'  # a quote 18 lines on
+    rows, rejected, records = parse(write(tmp_path, text))
+    assert [r.line_no for r in rejected] == [2, 21]  # the stray quote; the last line has 2 fields
+    assert "no closing quote within 4 lines" in rejected[0].reason
+    assert rows["line_no"] == list(range(3, 21)) and records == 20
+
+
+def test_a_stray_quote_closed_by_another_stray_quote_rejects_only_the_first_line(tmp_path):
+    # the second line's leading quote "closes" the first and is followed by C: broken CSV, not a record
+    # a writer produced; so the first quote was stray and the line after it a row of its own
+    text = HEADER + '"C1,x\n' + row(recipient="C2") + '"C3,x\n' + row(recipient="C4")
+    rows, rejected, records = parse(write(tmp_path, text))
+    assert [r.line_no for r in rejected] == [2, 4]
+    assert rows["line_no"] == [3, 5] and records == 4
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 50_000])
+def test_line_numbers_stay_right_after_multi_line_records_whatever_the_chunking(tmp_path, chunk_rows):
+    two_lines = row(recipient="C2", event_type="click", link="https://x.example/\n/rest")
+    three_lines = row(recipient="C4", event_type="click", link="a\nb\nc")
+    text = HEADER + row(recipient="C1") + two_lines + row(recipient="C3") + three_lines + row(recipient="C5")
+    rows, rejected, records = parse(write(tmp_path, text), chunk_rows=chunk_rows)
+    assert rows["line_no"] == [2, 5, 9] and rows["recipient_id"] == ["C1", "C3", "C5"]
+    assert [r.line_no for r in rejected] == [3, 6] and records == 5
+
+
+def test_the_parser_refuses_a_landed_file_whose_bytes_changed_after_the_download(tmp_path):
+    path = write(tmp_path, HEADER + row(recipient="C1", event_type="unsubscribe"))
+    structure = check_structure(path, scan_file(path))
+    path.write_bytes((HEADER + row(recipient="C9", event_type="unsubscribe")).encode())  # same size
+    with pytest.raises(ResponseFileError, match="changed since it was downloaded"):
+        list(read_chunks(path, structure))
+
+
+FORGED = st.builds(
+    lambda lines: row(recipient="C7", event_type="click", link="https://x.example/" + "".join(
+        f"\nF{i},contact,F{i},1002,7001,,unsubscribe,2026-03-01T10:00:00Z," for i in range(lines))),
+    st.integers(1, 4),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.one_of(GOOD.map(lambda r: ("good", r)), FORGED.map(lambda r: ("forged", r)),
+                                BAD.filter(lambda b: '"' not in b).map(lambda r: ("bad", r))), max_size=40),
+       chunk_rows=st.integers(1, 7))
+def test_rows_inside_a_quoted_value_are_never_loaded_whatever_the_chunking(tmp_path, items, chunk_rows):
+    text = HEADER + "".join(r for _kind, r in items)
+    rows, rejected, records = parse(write(tmp_path, text, f"f{chunk_rows}.csv"), chunk_rows=chunk_rows)
+    first_lines, line = [], 2
+    for _kind, r in items:
+        first_lines.append(line)
+        line += r.count("\n")
+    assert not any(r.startswith("F") for r in rows.get("recipient_id", []))
+    good = [kind == "good" for kind, _r in items]
+    assert rows.get("line_no", []) == [n for n, ok in zip(first_lines, good, strict=True) if ok]
+    assert [r.line_no for r in rejected] == [n for n, ok in zip(first_lines, good, strict=True) if not ok]
+    assert records == len(items)
