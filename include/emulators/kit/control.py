@@ -55,7 +55,8 @@ class ControlRouter:
     def reset_all(self) -> None:
         raise NotImplementedError
 
-    def state(self) -> dict[str, Any]:
+    def state(self, params: dict[str, str]) -> dict[str, Any]:
+        """The answer of ``GET /_control/state`` (``params``: its query parameters)."""
         raise NotImplementedError
 
     def route(self, method: str, route: str, params: dict[str, str], doc: Any) -> tuple[int, Any] | None:
@@ -76,7 +77,7 @@ class ControlRouter:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return 400, {"error": f"body is not JSON: {exc}"}
         try:
-            answer = self._generic(method, route, document)
+            answer = self._generic(method, route, params, document)
             if answer is None:
                 answer = self.route(method, route, params, document)
             if answer is None:
@@ -90,12 +91,12 @@ class ControlRouter:
         except (ValueError, TypeError, KeyError) as exc:
             return 400, {"error": str(exc)}
 
-    def _generic(self, method: str, route: str, doc: Any) -> tuple[int, Any] | None:
+    def _generic(self, method: str, route: str, params: dict[str, str], doc: Any) -> tuple[int, Any] | None:
         if route == "/reset" and method == "POST":
             self.reset_all()
             return 200, {"reset": True}
         if route == "/state" and method == "GET":
-            return 200, self.state()
+            return 200, self.state(params)
         if route == "/faults":
             if method == "GET":
                 return 200, {"rules": self.faults.rules()}

@@ -60,7 +60,7 @@ class EchoControl(ControlRouter):
         self.clock.reset()
         self.app.applied = 0
 
-    def state(self) -> dict[str, Any]:
+    def state(self, params: dict[str, str]) -> dict[str, Any]:
         return {"applied": self.app.applied}
 
 
