@@ -13,9 +13,10 @@ from requests_oauthlib import OAuth1
 from tests.integration.emulator_spotler.conftest import KEY, SECRET, Api
 
 
-def _assert_refused(response: requests.Response) -> None:
+def _assert_refused(response: requests.Response, because: str = "") -> None:
     assert response.status_code == 401, response.text
     assert response.json()["errorType"] == "NOT_AUTHORIZED"
+    assert because in response.json()["message"]
 
 
 def test_a_correctly_signed_request_passes(api):
@@ -24,10 +25,13 @@ def test_a_correctly_signed_request_passes(api):
 
 
 def test_wrong_secret_unknown_key_and_missing_header_are_refused(spotler, api):
-    _assert_refused(Api(spotler.api_url, KEY, "wrong-secret").create_audience("a1"))
-    _assert_refused(Api(spotler.api_url, "someone-else", SECRET).create_audience("a1"))
+    _assert_refused(Api(spotler.api_url, KEY, "wrong-secret").create_audience("a1"), "Invalid signature")
     _assert_refused(
-        requests.post(f"{spotler.api_url}/audience", json={"externalId": "a1", "name": "A"}, timeout=10)
+        Api(spotler.api_url, "someone-else", SECRET).create_audience("a1"), "Unknown consumer key"
+    )
+    _assert_refused(
+        requests.post(f"{spotler.api_url}/audience", json={"externalId": "a1", "name": "A"}, timeout=10),
+        "header missing",
     )
     assert spotler.control.state()["audiences"] == []
 
@@ -36,7 +40,9 @@ def test_a_replayed_nonce_is_refused(spotler):
     auth = OAuth1(KEY, SECRET, nonce="fixed-nonce-0123456789")
     first = requests.get(f"{spotler.api_url}/contact/properties/list", auth=auth, timeout=10)
     assert first.status_code == 200
-    _assert_refused(requests.get(f"{spotler.api_url}/contact/properties/list", auth=auth, timeout=10))
+    _assert_refused(
+        requests.get(f"{spotler.api_url}/contact/properties/list", auth=auth, timeout=10), "replayed"
+    )
 
 
 def test_a_timestamp_outside_the_window_is_refused(spotler):
@@ -46,13 +52,16 @@ def test_a_timestamp_outside_the_window_is_refused(spotler):
             f"{spotler.api_url}/contact/properties/list",
             auth=OAuth1(KEY, SECRET, timestamp=stale),
             timeout=10,
-        )
+        ),
+        "oauth_timestamp",
     )
 
 
 def test_other_signature_methods_are_refused(spotler):
     auth = OAuth1(KEY, SECRET, signature_method="HMAC-SHA256")
-    _assert_refused(requests.get(f"{spotler.api_url}/contact/properties/list", auth=auth, timeout=10))
+    _assert_refused(
+        requests.get(f"{spotler.api_url}/contact/properties/list", auth=auth, timeout=10), "HMAC-SHA1"
+    )
 
 
 def test_a_url_changed_after_signing_is_refused(spotler):
@@ -61,4 +70,4 @@ def test_a_url_changed_after_signing_is_refused(spotler):
         requests.Request("GET", f"{spotler.api_url}/audience/a1", auth=OAuth1(KEY, SECRET))
     )
     prepared.url = f"{spotler.api_url}/audience/a2"
-    _assert_refused(session.send(prepared, timeout=10))
+    _assert_refused(session.send(prepared, timeout=10), "Invalid signature")
