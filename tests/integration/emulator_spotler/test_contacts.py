@@ -104,3 +104,18 @@ def test_property_definitions(api):
     assert definitions["email"]["type"] == "email"
     assert definitions["permissions"]["type"] == "set"
     assert {e["bit"] for e in definitions["permissions"]["entries"]} == {1, 2}
+
+
+def test_a_body_that_is_not_declared_json_is_refused(spotler, api):
+    response = api.post(
+        "/contact/list", data='{"update": true, "contacts": []}', headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json()["errorType"] == "INVALID_PARAMS"
+
+
+def test_contact_error_fault_answers_error_per_contact_and_writes_nothing(spotler, api):
+    spotler.control.add_fault("contact.list", "contact_error", message="Backend busy")
+    assert _codes(api.upsert([contact("c1"), contact("c2")])) == {"c1": "ERROR", "c2": "ERROR"}
+    assert spotler.control.state()["contact_count"] == 0
+    assert _codes(api.upsert([contact("c1")])) == {"c1": "OK"}  # fired once (times defaults to 1)
