@@ -25,6 +25,7 @@ Lease times come from the workers' clocks; leases of minutes dwarf the skew of N
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -196,13 +197,53 @@ def try_acquire(
 
 
 @contextmanager
+def _renewing(lease: Lease) -> Iterator[None]:
+    """Renew ``lease`` from a background thread every quarter lease while the block runs.
+
+    For holders that cannot renew as they progress (the feedback import, whose internals are the
+    importer's): the lease then only ends when the process dies.
+    """
+    stop = threading.Event()
+    interval = lease.settings.lease_seconds / 4
+
+    def run() -> None:
+        while not stop.wait(interval):
+            try:
+                lease.renew(force=True)
+            except LeaseLost:
+                log.error("%s: lease lost while %s was still working", lease.key, lease.holder)
+                return
+            except Exception:  # noqa: BLE001 - a database hiccup: try again at the next interval
+                log.warning(
+                    "%s: renewing the lease failed; trying again in %.0fs", lease.key, interval, exc_info=True
+                )
+
+    thread = threading.Thread(
+        target=run, name=f"lease-{lease.key.platform}-{lease.key.resource}", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
 def hold_writer_lock(
-    engine: sa.Engine, key: LockKey, *, owner: str, holder: str, settings: LockSettings | None = None
+    engine: sa.Engine,
+    key: LockKey,
+    *,
+    owner: str,
+    holder: str,
+    settings: LockSettings | None = None,
+    keep_alive: bool = False,
 ) -> Iterator[Lease]:
     """Hold the lock of ``key`` for the block; wait at most ``settings.wait_seconds`` for it.
 
     Raises ``WriterLockBusy`` naming the holder when the wait runs out. The lock is released when
-    the block ends, also on error; a crashed process's lock ends with its lease.
+    the block ends, also on error; a crashed process's lock ends with its lease. The block renews
+    the lease as it progresses (``Lease.renew``), or ``keep_alive`` renews it from a thread.
     """
     settings = settings or LockSettings()
     deadline = time.monotonic() + settings.wait_seconds
@@ -227,7 +268,11 @@ def hold_writer_lock(
         settings.sleep(min(settings.poll_seconds, remaining))
     log.info("%s: lock taken by %s", key, holder)
     try:
-        yield got
+        if keep_alive:
+            with _renewing(got):
+                yield got
+        else:
+            yield got
     finally:
         try:
             got.release()

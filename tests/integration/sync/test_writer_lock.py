@@ -157,3 +157,27 @@ def test_a_renewed_lease_is_kept_and_the_same_owner_takes_its_own_lock_over(stag
         assert rows(staging_engine) == [("optimizely", "list:1001", "try 2")]
         with pytest.raises(LeaseLost):
             lease.renew(force=True)
+
+
+def test_keep_alive_renews_the_lease_while_the_block_runs(staging_engine):
+    """The feedback import cannot renew as it progresses: a thread renews for it until the block ends."""
+    clock = Clock()
+    lease_seconds = 0.2  # renewed every 0.05 s of real time, stamped with the test's clock
+    with hold_writer_lock(
+        staging_engine,
+        LockKey.feedback("optimizely"),
+        owner="feedback:run-1",
+        holder="run-1",
+        settings=settings(clock, lease_seconds=lease_seconds),
+        keep_alive=True,
+    ):
+        clock.now = T0 + timedelta(hours=1)
+        wanted = clock.now + timedelta(seconds=lease_seconds)
+        for _ in range(6000):  # until the thread has renewed once with the new time (no fixed sleep)
+            with staging_engine.connect() as conn:
+                if conn.execute(sa.select(writer_lock.c.expires_at)).scalar_one() == wanted:
+                    break
+            threading.Event().wait(0.01)
+        else:
+            pytest.fail("the lease was never renewed")
+    assert rows(staging_engine) == []
