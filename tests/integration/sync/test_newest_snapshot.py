@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from include.crm_sync.audit.report_html import run_page
+from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.extract import extract_snapshot
 from include.crm_sync.staging import tables as t
 from include.crm_sync.sync.refill import RefillError, RefillOptions, refill_list
@@ -112,6 +114,12 @@ def test_an_old_runs_cleared_refill_does_not_upload_its_snapshot_after_a_newer_r
     assert platform_list(optimizely_emulator) == synced  # run 2's snapshot, nobody who revoked
     assert platform_calls(optimizely_emulator) == before  # neither clear nor addAll3
     assert_superseded_by(staging_engine, run_1, "run-2")
+    # the run report and its page say so, and do not count it as a failed list
+    summary = build_run_summary(staging_engine, "run-1")
+    assert [(i.list_name, i.status) for i in summary.lists] == [(LIST.name, "superseded")]
+    assert summary.failed_lists == []
+    page = run_page(summary, None, index_href="/")
+    assert "superseded" in page and "a newer run&#x27;s validated snapshot" in page and "run run-2" in page
     assert assert_counts_add_up(staging_engine, run_2)["status"] == "synced"
     # and again: a superseded list run stays superseded, still without a platform call
     with pytest.raises(RefillError, match="superseded"):
