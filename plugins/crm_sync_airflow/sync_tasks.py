@@ -22,11 +22,15 @@ from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.config.loader import load_lists
 from include.crm_sync.config.paths import PROJECT_ROOT
 from include.crm_sync.staging.tables import list_run
-from include.crm_sync.sync.writer_lock import LockKey, hold_writer_lock
+from include.crm_sync.sync.writer_lock import LockKey, LockSettings, hold_writer_lock
 
 log = logging.getLogger(__name__)
 
 LANDING_DIR_ENV = "CRM_SYNC_LANDING_DIR"
+
+#: the wait for a platform's feedback lock held by another run's import (then the task fails, naming
+#: it, and is retried); renewed by a thread while the import runs
+FEEDBACK_LOCK = LockSettings(wait_seconds=300)
 
 
 def landing_dir() -> Path:
@@ -72,7 +76,8 @@ def import_feedback(context: Any) -> dict[str, Any]:
             # would race on the ledger and the watermarks. A retry of this run takes its own lock over.
             with hold_writer_lock(
                 engine, LockKey.feedback(name), owner=f"feedback:{context['run_id']}",
-                holder=f"run {context['run_id']}, feedback import of {name}", keep_alive=True,
+                holder=f"run {context['run_id']}, feedback import of {name}", settings=FEEDBACK_LOCK,
+                keep_alive=True,
             ):
                 report = run_import(
                     engine, hook.get_platform(), landing_dir=landing_dir(), run_id=context["run_id"],
