@@ -279,3 +279,37 @@ def test_a_killed_writer_holds_the_list_until_its_lease_ends_then_the_newer_run_
     with pytest.raises(RefillError, match="superseded"):  # run 1's retry
         refill_list(staging_engine, platform(), run_1, ONE_AT_A_TIME)
     assert platform_list(optimizely_emulator) == expected_list(staging_engine, run_2)
+
+
+def test_a_writer_whose_lease_was_taken_over_stops_before_its_next_batch(
+    staging_engine, optimizely_emulator, platform
+):
+    """Fencing: run 1 stalls past its lease at batch 3 and another writer takes the list over; run 1's
+    renewal after that batch finds out and it sends nothing more."""
+    from include.crm_sync.sync.writer_lock import Lease, LockKey, LockSettings, try_acquire
+
+    build_crm(staging_engine, CONTACTS)
+    run_1 = prepare(staging_engine, run_id="run-1")
+    clock_now = [datetime.now(UTC)]
+    lock = LockSettings(lease_seconds=600, clock=lambda: clock_now[0])
+    p = platform()
+    original = p.add_batch
+    sent = 0
+
+    def add_batch(*args):
+        nonlocal sent
+        sent += 1
+        if sent == 3:  # the refill hangs for longer than its lease; meanwhile another writer comes
+            clock_now[0] += timedelta(seconds=700)
+            taken = try_acquire(staging_engine, LockKey.platform_list("optimizely", LIST.platform_list_id),
+                                owner="list_run:other", holder="run intruder", settings=lock)
+            assert isinstance(taken, Lease)  # run 1's lease had ended
+        return original(*args)
+
+    p.add_batch = add_batch
+    adds = calls(optimizely_emulator, "Recipient.addAll3")
+    with pytest.raises(RefillError, match=r"refill stopped after 3 of 10 batches: .*held by run intruder"):
+        refill_list(staging_engine, p, run_1, ONE_AT_A_TIME, lock=lock)
+
+    assert calls(optimizely_emulator, "Recipient.addAll3") - adds == 3
+    assert list_run_row(staging_engine, run_1)["status"] == "refilling"
