@@ -28,7 +28,9 @@ def upgrade() -> None:
     op.create_table(
         "writer_lock",
         sa.Column("platform", sa.String(length=32), nullable=False),
-        sa.Column("resource", sa.String(length=100), nullable=False, comment="list:<platform list id> | feedback"),
+        sa.Column(
+            "resource", sa.String(length=100), nullable=False, comment="list:<platform list id> | feedback"
+        ),
         sa.Column(
             "owner",
             sa.String(length=300),
@@ -36,7 +38,10 @@ def upgrade() -> None:
             comment="who may take it over at once (a retry of the same list run or run)",
         ),
         sa.Column(
-            "holder", sa.String(length=500), nullable=False, comment="the holder in plain words (run, list, list run)"
+            "holder",
+            sa.String(length=500),
+            nullable=False,
+            comment="the holder in plain words (run, list, list run)",
         ),
         sa.Column(
             "token",
@@ -46,7 +51,9 @@ def upgrade() -> None:
         ),
         sa.Column("acquired_at", TIMESTAMP, nullable=False),
         sa.Column("renewed_at", TIMESTAMP, nullable=False),
-        sa.Column("expires_at", TIMESTAMP, nullable=False, comment="a holder that stops renewing loses it then"),
+        sa.Column(
+            "expires_at", TIMESTAMP, nullable=False, comment="a holder that stops renewing loses it then"
+        ),
         sa.PrimaryKeyConstraint("platform", "resource", name="pk_writer_lock"),
     )
 

@@ -258,9 +258,22 @@ def test_a_killed_writer_holds_the_list_until_its_lease_ends_then_the_newer_run_
     run_1 = prepare(staging_engine, run_id="run-1")
     env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
     child = subprocess.run(
-        [sys.executable, "-m", "tests.integration.sync.refill_child", staging_url,
-         optimizely_emulator.base_url, str(run_1), "4", "before", str(BATCH)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.sync.refill_child",
+            staging_url,
+            optimizely_emulator.base_url,
+            str(run_1),
+            "4",
+            "before",
+            str(BATCH),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
     revoke(staging_engine, REVOKED)
@@ -301,8 +314,13 @@ def test_a_writer_whose_lease_was_taken_over_stops_before_its_next_batch(
         sent += 1
         if sent == 3:  # the refill hangs for longer than its lease; meanwhile another writer comes
             clock_now[0] += timedelta(seconds=700)
-            taken = try_acquire(staging_engine, LockKey.platform_list("optimizely", LIST.platform_list_id),
-                                owner="list_run:other", holder="run intruder", settings=lock)
+            taken = try_acquire(
+                staging_engine,
+                LockKey.platform_list("optimizely", LIST.platform_list_id),
+                owner="list_run:other",
+                holder="run intruder",
+                settings=lock,
+            )
             assert isinstance(taken, Lease)  # run 1's lease had ended
         return original(*args)
 
