@@ -86,6 +86,7 @@ def import_files(context: Any) -> dict[str, Any]:
         import_response_files,
     )
     from include.crm_sync.responses.report import FAILED
+    from include.crm_sync.sync.writer_lock import LockKey, hold_writer_lock
 
     params = _params(context)
     settings = _settings()
@@ -97,7 +98,12 @@ def import_files(context: Any) -> dict[str, Any]:
     except InsecureHostKeyPolicyError as exc:
         raise AirflowFailException(str(exc)) from exc
     try:
-        with hook.get_managed_conn() as sftp:
+        # One response import per platform at a time (overlapping runs, a second deployment): they
+        # would race on the ledger and the watermark. A retry of this run takes its own lock over.
+        with hold_writer_lock(
+            engine, LockKey(settings.platform, "responses"), owner=f"responses:{context['run_id']}",
+            holder=f"run {context['run_id']}, response import of {settings.platform}", keep_alive=True,
+        ), hook.get_managed_conn() as sftp:
             report = import_response_files(
                 engine, sftp, settings=settings, landing_dir=response_landing_dir(), run_id=context["run_id"],
                 list_consents=list_consents, dry_run=bool(params.get("dry_run")), reimport=reimport,

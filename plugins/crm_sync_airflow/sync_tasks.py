@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from sqlalchemy import select
 
 from crm_sync_airflow.hooks.crm_staging import CrmStagingHook
@@ -22,10 +22,15 @@ from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.config.loader import load_lists
 from include.crm_sync.config.paths import PROJECT_ROOT
 from include.crm_sync.staging.tables import list_run
+from include.crm_sync.sync.writer_lock import LockKey, LockSettings, hold_writer_lock
 
 log = logging.getLogger(__name__)
 
 LANDING_DIR_ENV = "CRM_SYNC_LANDING_DIR"
+
+#: the wait for a platform's feedback lock held by another run's import (then the task fails, naming
+#: it, and is retried); renewed by a thread while the import runs
+FEEDBACK_LOCK = LockSettings(wait_seconds=300)
 
 
 def landing_dir() -> Path:
@@ -67,11 +72,18 @@ def import_feedback(context: Any) -> dict[str, Any]:
     for name in platforms:
         hook = platform_hook(name)
         try:
-            report = run_import(
-                engine, hook.get_platform(), landing_dir=landing_dir(), run_id=context["run_id"],
-                list_consents=unsubscribe_consents(name, lists.consent_by_platform_list_id(name)),
-                allow_gap=bool(params.get("allow_gap")),
-            )
+            # One feedback import per platform at a time (another run, a second deployment): two at once
+            # would race on the ledger and the watermarks. A retry of this run takes its own lock over.
+            with hold_writer_lock(
+                engine, LockKey.feedback(name), owner=f"feedback:{context['run_id']}",
+                holder=f"run {context['run_id']}, feedback import of {name}", settings=FEEDBACK_LOCK,
+                keep_alive=True,
+            ):
+                report = run_import(
+                    engine, hook.get_platform(), landing_dir=landing_dir(), run_id=context["run_id"],
+                    list_consents=unsubscribe_consents(name, lists.consent_by_platform_list_id(name)),
+                    allow_gap=bool(params.get("allow_gap")),
+                )
         finally:
             hook.close()
         reports[name] = report.as_dict() if hasattr(report, "as_dict") else str(report)
@@ -96,6 +108,8 @@ def _list_run_id(engine: Any, run_id: str, list_name: str) -> int:
 
 #: list run statuses a snapshot only reaches after passing validation
 ALREADY_VALIDATED = ("refilling", "synced", "dry_run")
+#: a newer validated snapshot of the same platform list exists (include/crm_sync/sync/newest_snapshot.py)
+SUPERSEDED = "superseded"
 
 
 def _list_run_status(engine: Any, list_run_id: int) -> str:
@@ -130,6 +144,8 @@ def validate(context: Any, list_name: str) -> dict[str, Any]:
     engine = CrmStagingHook().get_conn()
     list_run_id = _list_run_id(engine, context["run_id"], list_name)
     status = _list_run_status(engine, list_run_id)
+    if status == SUPERSEDED:
+        raise AirflowSkipException(f"list {list_name}: list run {list_run_id} is superseded by a newer run")
     if status in ALREADY_VALIDATED:
         # The task was cleared (or retried) after its refill had started: this frozen snapshot passed
         # validation then, and the refill task resumes or finishes it. Validating again is not allowed
@@ -150,7 +166,13 @@ def validate(context: Any, list_name: str) -> dict[str, Any]:
 
 def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
     from include.crm_sync.sync.preview import preview_refill
-    from include.crm_sync.sync.refill import RefillNotAllowed, RefillOptions, SnapshotIncomplete, refill_list
+    from include.crm_sync.sync.refill import (
+        RefillNotAllowed,
+        RefillOptions,
+        SnapshotIncomplete,
+        SnapshotSuperseded,
+        refill_list,
+    )
 
     _name_map_index(context, list_name)
     params = _params(context)
@@ -168,11 +190,16 @@ def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
             report = refill_list(
                 engine, platform, list_run_id, RefillOptions(batch_size=batch_size, max_parallel_calls=parallel)
             )
+        except SnapshotSuperseded as exc:
+            # Not a failure and nothing to retry: a newer run owns the platform list. Skipped (not
+            # success) so the grid shows that this run did not sync the list, and no asset event says so.
+            raise AirflowSkipException(str(exc)) from exc
         except (RefillNotAllowed, SnapshotIncomplete) as exc:
             # The list was not touched and a retry cannot change that: fail now, no retries.
             raise AirflowFailException(str(exc)) from exc
-        # Any other failure (platform, network, count mismatch) is retried by Airflow: the retry
-        # resumes after the last confirmed batch, or clears and refills.
+        # Any other failure (platform, network, count mismatch, another writer holding the platform
+        # list: WriterLockBusy names it) is retried by Airflow: the retry resumes after the last
+        # confirmed batch, or clears and refills -- or ends superseded if a newer run took over.
     finally:
         hook.close()
     context["outlet_events"][alias].add(

@@ -50,6 +50,7 @@ STATUS_WORDS: dict[str, str] = {
     "synced": "platform list refilled",
     "failed": "failed",
     "dry_run": "dry run: validated, nothing uploaded",
+    "superseded": "not uploaded: a newer run's validated snapshot of this platform list replaces it",
     "running": "running",
     "success": "finished",
 }

@@ -41,7 +41,8 @@ class ListSummary:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("synced", "dry_run")
+        # superseded: a newer run's snapshot of the same platform list is (to be) uploaded instead
+        return self.status in ("synced", "dry_run", "superseded")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class RunSummary:
 
 
 #: list run statuses reached only through a passed validation
-_VALIDATED_STATUSES = ("validated", "refilling", "synced", "dry_run")
+_VALIDATED_STATUSES = ("validated", "refilling", "synced", "dry_run", "superseded")
 RESULT_CODES = tuple(str(code) for code in range(8))
 
 

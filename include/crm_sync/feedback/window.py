@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from include.crm_sync.feedback.errors import FeedbackGapError
 from include.crm_sync.platforms.base import FeedbackKind
+from include.crm_sync.staging.dml import upsert
 from include.crm_sync.staging.tables import export_watermark
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,15 @@ def read_watermark(conn: sa.Connection, name: str) -> Watermark | None:
 def write_watermark(
     conn: sa.Connection, name: str, watermark: datetime, *, success_at: datetime, file_id: int | None
 ) -> None:
-    """Set the watermark (insert or update); call inside the transaction that applied the file."""
-    values = {"watermark": watermark, "last_success_at": success_at, "last_file_id": file_id}
-    updated = conn.execute(
-        export_watermark.update().where(export_watermark.c.export_name == name).values(**values)
-    )
-    if updated.rowcount == 0:
-        conn.execute(export_watermark.insert().values(export_name=name, **values))
+    """Set the watermark (insert or update); call inside the transaction that applied the file.
+
+    One upsert, not update-then-insert: two imports writing the first watermark of an export at
+    once would both find no row to update and both insert, and the second would fail on the key.
+    """
+    values = {
+        "export_name": name, "watermark": watermark, "last_success_at": success_at, "last_file_id": file_id,
+    }
+    conn.execute(upsert(conn, export_watermark, [export_watermark.c.export_name], values))
 
 
 def plan_window(

@@ -62,5 +62,8 @@ def check_gap(
 
 
 def record_success(conn: sa.Connection, export_name: str, *, now: datetime, last_file_id: int | None) -> None:
-    """Inside a transaction: the import up to ``now`` succeeded (every listed file dealt with)."""
+    """Inside a transaction: the import up to ``now`` succeeded (every listed file dealt with).
+
+    An upsert (``write_watermark``): two first imports at once both succeed, the later one wins.
+    """
     write_watermark(conn, export_name, now, success_at=now, file_id=last_file_id)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Column, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +25,24 @@ def insert_ignoring_conflicts(conn: Connection, table: Table, rows: Sequence[dic
     else:  # pragma: no cover - only the two supported dialects are tested
         raise NotImplementedError(f"staging database dialect {dialect!r} is not supported")
     conn.execute(stmt, list(rows))
+
+
+def upsert(conn: Connection, table: Table, key: Sequence[Column[Any]], values: dict[str, Any]) -> Insert:
+    """INSERT one row, or UPDATE the row with the same ``key`` to ``values``: one atomic statement.
+
+    Update-then-insert races: two writers both find no row, both insert, one fails on the key.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(**values)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values)
+    else:  # pragma: no cover - only the two supported dialects are tested
+        raise NotImplementedError(f"staging database dialect {dialect!r} is not supported")
+    names = {c.name for c in key}
+    return stmt.on_conflict_do_update(
+        index_elements=list(key), set_={k: stmt.excluded[k] for k in values if k not in names}
+    )
 
 
 #: what COPY's text format must escape inside a value (backslash first, so escapes are not doubled)

@@ -12,13 +12,21 @@ It also gets real transactions: Python's ``sqlite3`` module only issues ``BEGIN`
 the first INSERT/UPDATE/DELETE, so a SELECT-then-write in one SQLAlchemy transaction is not
 atomic and DDL runs outside any transaction. We switch that off and emit ``BEGIN`` ourselves (the
 recipe from SQLAlchemy's SQLite documentation), which also makes Alembic migrations atomic.
-``conn.execution_options(sqlite_begin="IMMEDIATE")`` takes the write lock up front, for
-transactions that read and then write and must not lose a race to another writer.
+
+Write transactions start as writers. Under WAL a deferred transaction that has read cannot become
+a writer once another connection has written: SQLite answers ``database is locked`` at once,
+whatever the busy timeout (parallel ``extract`` tasks failed so on ``INSERT INTO list_run``). So
+a transaction opened explicitly -- ``engine.begin()``, ``conn.begin()``, Alembic's -- which is how
+every write in this project is made, begins with ``BEGIN IMMEDIATE``: it waits (busy timeout) for
+the write lock up front, then cannot lose it. A transaction SQLAlchemy begins on its own at a
+connection's first statement ("autobegin", the read-only ``with engine.connect()`` blocks) stays
+``DEFERRED``, so readers never block writers. ``execution_options(sqlite_begin=...)`` overrides both.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,11 @@ DEFAULT_STAGING_URL = f"sqlite:///{PROJECT_ROOT / '.local' / 'crm_staging.db'}"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+
+#: the code of SQLAlchemy's implicit begin; the ``begin`` event fires a few frames below it
+_AUTOBEGIN_CODE = sa.Connection._autobegin.__code__
+#: frames between the ``begin`` listener and ``Connection._autobegin`` (6 in SQLAlchemy 2.0/2.1)
+_AUTOBEGIN_MAX_DEPTH = 16
 
 
 def resolve_staging_url(url: str | None) -> str:
@@ -116,9 +129,27 @@ def _create_sqlite_engine(url: URL, **kw: Any) -> sa.Engine:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return  # the caller asked for no transaction; each statement commits on its own
-        mode = str(options.get("sqlite_begin", "DEFERRED")).upper()
+        default = "DEFERRED" if _is_autobegin() else "IMMEDIATE"
+        mode = str(options.get("sqlite_begin", default)).upper()
         if mode not in _SQLITE_BEGIN_MODES:
             raise ValueError(f"sqlite_begin must be one of {sorted(_SQLITE_BEGIN_MODES)}, got {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _is_autobegin() -> bool:
+    """Whether the transaction being begun is SQLAlchemy's implicit one (a connection's first statement).
+
+    SQLAlchemy's ``begin`` event does not say whether ``begin()`` was called explicitly; its call
+    stack does. Pinned by tests/integration/staging/test_sqlite_writers.py: should a SQLAlchemy
+    upgrade move this, every transaction becomes IMMEDIATE (safe, only slower), and the reader test fails.
+    """
+    frame = sys._getframe(2)
+    for _ in range(_AUTOBEGIN_MAX_DEPTH):
+        if frame is None:
+            return False
+        if frame.f_code is _AUTOBEGIN_CODE:
+            return True
+        frame = frame.f_back
+    return False

@@ -359,3 +359,21 @@ crm_campaign_response = Table(
 )
 Index("ix_crm_campaign_response_crm_campaign_id_entity_id",
       crm_campaign_response.c.crm_campaign_id, crm_campaign_response.c.entity_id)
+
+# --------------------------------------------------------------------------- writers (issue 12)
+# One writer per platform list (and per platform's feedback import) at a time: a lock row with a
+# lease (``include/crm_sync/sync/writer_lock.py``). Migration 0004.
+
+writer_lock = Table(
+    "writer_lock",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("resource", String(100), primary_key=True, comment="list:<platform list id> | feedback"),
+    Column("owner", String(300), nullable=False,
+           comment="who may take it over at once (a retry of the same list run or run)"),
+    Column("holder", String(500), nullable=False, comment="the holder in plain words (run, list, list run)"),
+    Column("token", String(32), nullable=False, comment="this acquisition; renewals and release must match"),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("renewed_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, comment="a holder that stops renewing loses it then"),
+)

@@ -23,6 +23,13 @@ unconfirmed reached the list, and the retry sends only the batches not yet confi
 (a batch was applied without our hearing the answer, or someone else changed the list) it clears
 and refills from scratch. Either way a list is only marked ``synced`` once the platform's count
 equals the accepted recipients, so it never ends half-filled while marked successful.
+
+One writer, newest snapshot only (``writer_lock``, ``newest_snapshot``): everything from the
+newest-snapshot check to the final count check runs under the platform list's writer lock, keyed by
+platform and platform list id. A second writer waits a bounded time, then fails naming the holder.
+Under the lock, before ``clear`` and on every resume, a snapshot older than the newest validated one
+of the same platform list ends ``superseded`` (``SnapshotSuperseded``) without a platform call.
+The lease is renewed as batches are confirmed; a refill whose lease was taken over stops.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ from include.crm_sync.platforms.base import AddResult, RecipientListPlatform
 from include.crm_sync.platforms.recipient_batch import RecipientBatch
 from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import BatchOutcome, record_batch
+from include.crm_sync.sync.newest_snapshot import SUPERSEDED, mark_superseded, newer_snapshot
 from include.crm_sync.sync.progress import Progress
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
+from include.crm_sync.sync.writer_lock import Lease, LockKey, LockSettings, hold_writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,10 @@ class RefillError(RuntimeError):
 
 class RefillNotAllowed(RefillError):
     """The preconditions of a refill do not hold (feedback not applied, snapshot not validated)."""
+
+
+class SnapshotSuperseded(RefillError):
+    """A newer validated snapshot of the same platform list exists: this one is never uploaded."""
 
 
 class SnapshotIncomplete(RefillError):
@@ -104,6 +117,7 @@ class _ListRun:
     list_run_id: int
     run_id: str
     list_name: str
+    platform: str
     platform_list_id: str
     optin_process_id: str
     attribute_names: tuple[str, ...]
@@ -133,6 +147,8 @@ def _load_list_run(engine: Engine, list_run_id: int) -> _ListRun:
             f"list {row['list_name']!r}: the feedback import of run {row['run_id']!r} has not succeeded; "
             "refilling now could re-add people who unsubscribed or bounced"
         )
+    if row["status"] == SUPERSEDED:
+        raise SnapshotSuperseded(f"list {row['list_name']!r}: {row['error'] or 'superseded'}")
     if row["status"] not in REFILLABLE:
         raise RefillNotAllowed(
             f"list {row['list_name']!r}: snapshot status is {row['status']!r}; only a validated snapshot "
@@ -142,6 +158,7 @@ def _load_list_run(engine: Engine, list_run_id: int) -> _ListRun:
         list_run_id=row["list_run_id"],
         run_id=row["run_id"],
         list_name=row["list_name"],
+        platform=row["platform"],
         platform_list_id=row["platform_list_id"],
         optin_process_id=row["optin_process_id"],
         attribute_names=tuple(row["attribute_names"]),
@@ -219,6 +236,27 @@ def _unconfirmed_batches(
             yield batch_no, chunk
 
 
+def _raise_if_superseded(engine: Engine, lr: _ListRun) -> None:
+    """End the list run ``superseded`` if a newer validated snapshot of its platform list exists."""
+    with engine.begin() as conn:
+        newer = newer_snapshot(conn, lr.list_run_id)
+        if newer is None:
+            return
+        reason = mark_superseded(conn, lr.list_run_id, newer)
+    log.warning("list %s (platform list %s): %s", lr.list_name, lr.platform_list_id, reason)
+    raise SnapshotSuperseded(f"list {lr.list_name!r}: {reason}")
+
+
+def _already_synced(engine: Engine, platform: RecipientListPlatform, lr: _ListRun) -> RefillReport:
+    report = RefillReport(lr.list_run_id, lr.list_name, lr.platform_list_id, lr.snapshot_rows)
+    report.platform_count = platform.count(lr.platform_list_id)
+    log.info("list %s (platform list %s): already synced in this run (%d recipients on the platform)",
+             lr.list_name, lr.platform_list_id, report.platform_count)
+    report = _report_from_audit(engine, report)
+    report.window_seconds = _recorded_window(engine, lr.list_run_id)
+    return report
+
+
 def refill_list(
     engine: Engine,
     platform: RecipientListPlatform,
@@ -226,20 +264,43 @@ def refill_list(
     options: RefillOptions | None = None,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    lock: LockSettings | None = None,
 ) -> RefillReport:
-    """Make the platform list equal the list run's snapshot. Safe to call again after any failure."""
+    """Make the platform list equal the list run's snapshot. Safe to call again after any failure.
+
+    Raises ``SnapshotSuperseded`` (the list run ends ``superseded``, the platform untouched) when a
+    newer validated snapshot of the same platform list exists, and ``WriterLockBusy`` naming the
+    holder when another writer keeps the platform list's lock longer than ``lock.wait_seconds``.
+    """
     options = options or RefillOptions()
-    batch_size = min(options.batch_size, platform.max_batch_size)
     lr = _load_list_run(engine, list_run_id)
+    if lr.status == "synced":
+        return _already_synced(engine, platform, lr)
+    _raise_if_superseded(engine, lr)  # cheap, and spares a superseded run the wait for the lock
+    key = LockKey.platform_list(lr.platform, lr.platform_list_id)
+    holder = f"run {lr.run_id}, list {lr.list_name} (list run {lr.list_run_id})"
+    owner = f"list_run:{lr.list_run_id}"  # its own retry takes the lock over at once (after a kill -9)
+    with hold_writer_lock(engine, key, owner=owner, holder=holder, settings=lock) as lease:
+        # Under the lock, again: another writer may have synced or superseded this one meanwhile.
+        lr = _load_list_run(engine, list_run_id)
+        if lr.status == "synced":
+            return _already_synced(engine, platform, lr)
+        _raise_if_superseded(engine, lr)
+        return _refill_locked(engine, platform, lr, options, now, lease)
+
+
+def _refill_locked(
+    engine: Engine,
+    platform: RecipientListPlatform,
+    lr: _ListRun,
+    options: RefillOptions,
+    now: Callable[[], datetime],
+    lease: Lease,
+) -> RefillReport:
+    list_run_id = lr.list_run_id
+    batch_size = min(options.batch_size, platform.max_batch_size)
     label = f"list {lr.list_name} (platform list {lr.platform_list_id})"
     report = RefillReport(lr.list_run_id, lr.list_name, lr.platform_list_id, lr.snapshot_rows)
-
-    if lr.status == "synced":
-        report.platform_count = platform.count(lr.platform_list_id)
-        log.info("%s: already synced in this run (%d recipients on the platform)", label, report.platform_count)
-        report = _report_from_audit(engine, report)
-        report.window_seconds = _recorded_window(engine, list_run_id)
-        return report
 
     # -- 1. Slow and fallible preparation, while the list still holds its previous recipients.
     try:
@@ -287,6 +348,7 @@ def refill_list(
                 window_seconds=None, error=None,
             )
             try:
+                lease.renew(force=True)  # still ours after the slow preparation: only then clear
                 platform.clear(lr.platform_list_id)
             except Exception as exc:
                 message = mask_text(f"clear failed: {type(exc).__name__}: {exc}")
@@ -301,7 +363,7 @@ def refill_list(
         try:
             report.batches_sent = _upload(
                 writer, platform, lr, batch_size, options.max_parallel_calls,
-                itertools.chain(ready, batches), progress,
+                itertools.chain(ready, batches), progress, lease.renew,
             )
         except Exception as exc:
             _set_list_run(engine, list_run_id, error=mask_text(f"{type(exc).__name__}: {exc}")[:2000])
@@ -334,6 +396,7 @@ def refill_list(
         )
         _set_list_run(engine, list_run_id, error=message, **values)
         raise CountMismatch(message)
+    lease.renew(force=True)  # a writer that lost its lease must not claim the list
     _set_list_run(engine, list_run_id, status="synced", finished_at=finished, error=None, **values)
     log.info(
         "%s: synced %d of %d recipients (codes %s, %d rejected), %d batches sent%s; list empty/partial for %.1fs",
@@ -390,6 +453,7 @@ def _upload(
     max_parallel: int,
     batches: Iterator[tuple[int, RecipientBatch]],
     progress: Progress,
+    renew_lease: Callable[[], None],
 ) -> int:
     """Send the batches with bounded concurrency; record each as it returns; return how many were sent.
 
@@ -399,7 +463,8 @@ def _upload(
     a batch leaves is confirmed, which is what lets a killed refill resume after its last
     confirmed batch. On the first failure -- a call, reading the snapshot or recording a
     result -- no new batch is sent; those in flight are awaited and recorded, then the error
-    propagates, so what is confirmed stays exactly what the platform answered.
+    propagates, so what is confirmed stays exactly what the platform answered. After each recorded
+    batch the writer lock's lease is renewed (throttled); a lost lease stops the upload likewise.
     """
     in_flight: dict[Future[Sequence[AddResult]], tuple[int, RecipientBatch]] = {}
     failure: BaseException | None = None
@@ -449,6 +514,12 @@ def _upload(
                                       mask_text(str(exc)))
                         continue
                     progress.advance(len(recipients))
+                    try:
+                        renew_lease()
+                    except Exception as exc:  # another writer took the list over: stop sending
+                        if failure is None:
+                            failure = exc
+                            log.error("list %s: %s", lr.list_name, exc)
     finally:
         reader.close()
     if failure is not None:

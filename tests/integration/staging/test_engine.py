@@ -43,7 +43,8 @@ def test_sqlite_transaction_starts_at_the_first_read(sqlite_engine):
     with sqlite_engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
     with sqlite_engine.connect() as reader, sqlite_engine.connect() as writer:
-        with reader.begin():
+        # a deferred (read) transaction: an explicit begin() would hold the write lock (test_sqlite_writers)
+        with reader.execution_options(sqlite_begin="DEFERRED").begin():
             assert reader.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
             with writer.begin():
                 writer.exec_driver_sql("INSERT INTO t VALUES (1)")
