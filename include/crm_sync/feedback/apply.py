@@ -22,6 +22,7 @@ The caller owns the transaction (one per file), the ledger row and the watermark
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -38,6 +39,8 @@ from include.crm_sync.feedback.errors import CountMismatchError
 from include.crm_sync.feedback.event_key import register_sqlite_functions
 from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, RejectedRow, check_structure, read_chunks
 from include.crm_sync.feedback.sql_files import feedback_sql
+from include.crm_sync.imports.event_dates import EventDateRules
+from include.crm_sync.imports.holds import hold_people
 from include.crm_sync.platforms.base import FeedbackKind
 from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
@@ -66,6 +69,12 @@ class ApplyResult:
     consents_revoked: int
     #: rejected rows by reason
     rejected_by_reason: dict[str, int]
+    #: CRM entities held because a rejected row of this file names them (fail-safe)
+    held_entities: int = 0
+    #: applied rows whose event time was not trusted (recorded with the time of receipt), by reason
+    untrusted_dates: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: values not used to identify the person or stored as NULL, by column and reason
+    neutralised: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def apply_file(
@@ -77,8 +86,10 @@ def apply_file(
     list_consents: Mapping[str, str],
     now: datetime,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    dates: EventDateRules | None = None,
 ) -> ApplyResult:
-    """Apply ``path`` (ledger entry ``file_id``) within ``conn``'s open transaction."""
+    """Apply ``path`` (ledger entry ``file_id``) within ``conn``'s open transaction; ``now`` is the
+    time of receipt (events whose date cannot be true are recorded with it)."""
     name = path.name
     dialect = conn.dialect.name
     structure = check_structure(path)  # refuses a broken file before anything is written
@@ -90,8 +101,11 @@ def apply_file(
 
     reasons: Counter[str] = Counter()
     unmapped: Counter[str] = Counter()
+    untrusted: Counter[str] = Counter()
+    neutralised: Counter[str] = Counter()
+    held: set[str] = set()
     staged = 0
-    for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows):
+    for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows, now=now, dates=dates):
         rows = chunk.rows
         if kind is FeedbackKind.UNSUBSCRIBES:
             rows["consent_id"] = [list_consents.get(li) if li else None for li in rows["list_id"]]
@@ -100,7 +114,10 @@ def apply_file(
             rows["consent_id"] = [None] * len(chunk)
         stage.insert_rows(conn, rows)
         _insert_rejected(conn, file_id, chunk.rejected)
+        held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
         reasons.update(r.reason for r in chunk.rejected)
+        untrusted.update(chunk.untrusted_dates)
+        neutralised.update(chunk.neutralised)
         staged += len(chunk)
         log.info("%s: %d of %d rows loaded", name, staged + sum(reasons.values()), structure.records)
     invalid = sum(reasons.values())
@@ -168,7 +185,15 @@ def apply_file(
         name, counts.read, counts.applied, counts.known, counts.rejected, bounced, revoked,
         "; rejected: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) if reasons else "",
     )
-    return ApplyResult(counts, bounced, revoked, dict(reasons))
+    if held:
+        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected row names them (resolve with "
+                    "python -m include.crm_sync.feedback.holds)", name, len(held))
+    if untrusted:
+        log.warning("%s: %d event(s) applied with the time of receipt, their date cannot be true: %s", name,
+                    sum(untrusted.values()), dict(untrusted))
+    if neutralised:
+        log.info("%s: values not used or stored as NULL: %s", name, dict(neutralised))
+    return ApplyResult(counts, bounced, revoked, dict(reasons), len(held), dict(untrusted), dict(neutralised))
 
 
 def _insert_rejected(conn: sa.Connection, file_id: int, rows: list[RejectedRow]) -> None:
