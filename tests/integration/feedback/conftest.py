@@ -130,8 +130,8 @@ def crm_state(engine: sa.Engine) -> CrmState:
 def reset_feedback(engine: sa.Engine) -> None:
     """Forget every import: back to the CRM as seeded (every consent granted, nobody bounced)."""
     with engine.begin() as conn:
-        for table in (rejected_row, crm_feedback_hold, feedback_bounce, feedback_unsubscribe, export_watermark,
-                      file_ledger):
+        for table in (rejected_row, crm_feedback_hold, feedback_bounce, feedback_unsubscribe,
+                      export_watermark, file_ledger):
             conn.execute(table.delete())
         conn.execute(crm_entity.update().values(is_bounced=False, bounced_at=None, bounce_category=None,
                                                 updated_at=CRM_TIME))
