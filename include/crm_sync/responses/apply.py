@@ -38,6 +38,8 @@ import sqlalchemy as sa
 
 from include.crm_sync.feedback.apply import apply_file as apply_feedback_file
 from include.crm_sync.feedback.landing import write_landing_file
+from include.crm_sync.imports.event_dates import EventDateRules
+from include.crm_sync.imports.holds import hold_people
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
 from include.crm_sync.responses import stage
 from include.crm_sync.responses.counts import ResponseCounts
@@ -50,7 +52,13 @@ from include.crm_sync.responses.file_format import (
     UNKNOWN_RECIPIENT,
     UNSUBSCRIBE,
 )
-from include.crm_sync.responses.parse import DEFAULT_CHUNK_ROWS, FileStructure, RejectedLine, read_chunks
+from include.crm_sync.responses.parse import (
+    DEFAULT_CHUNK_ROWS,
+    FileStructure,
+    RejectedLine,
+    judge_dates,
+    read_chunks,
+)
 from include.crm_sync.responses.sql_files import response_sql
 from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
@@ -89,6 +97,12 @@ class ApplyResult:
     wave_conflicts: list[dict[str, object]] = field(default_factory=list)
     #: the feedback landing files handed to the step-2 apply
     derived_files: list[str] = field(default_factory=list)
+    #: CRM entities held out of every list because a rejected line of this file names them
+    held_entities: int = 0
+    #: bounces/unsubscribes applied with the time of receipt, their date cannot be true, by reason
+    untrusted_dates: dict[str, int] = field(default_factory=dict)
+    #: values of bounces/unsubscribes not used or stored as NULL, by column and reason
+    neutralised: dict[str, int] = field(default_factory=dict)
 
 
 def apply_response_file(
@@ -102,9 +116,11 @@ def apply_response_file(
     now: datetime,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     reapplying: bool = False,
+    dates: EventDateRules | None = None,
 ) -> ApplyResult:
     """Apply ``path`` (ledger entry ``file_id``) within ``conn``'s open transaction; ``reapplying``
-    when the file was applied before (a re-import)."""
+    when the file was applied before (a re-import). ``now`` is the time of receipt: events whose
+    date cannot be true (``dates``) are rejected (opens, clicks) or recorded with it (a "no")."""
     name = path.name
     dialect = conn.dialect.name
 
@@ -125,11 +141,18 @@ def apply_response_file(
         log.debug("temp_buffers already fixed for this database session")
     stage.create(conn)
     invalid: Counter[str] = Counter()
+    untrusted: Counter[str] = Counter()
+    neutralised: Counter[str] = Counter()
+    held: set[str] = set()
     read = staged = 0
     next_progress = PROGRESS_EVERY_LINES
-    for chunk in read_chunks(path, structure, chunk_rows=chunk_rows):
+    for parsed in read_chunks(path, structure, chunk_rows=chunk_rows):
+        chunk = judge_dates(parsed, now, dates)
         stage.insert_rows(conn, chunk.rows)
         _insert_rejected(conn, file_id, chunk.rejected)
+        held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
+        untrusted.update(chunk.untrusted_dates)
+        neutralised.update(chunk.neutralised)
         invalid.update(r.reason for r in chunk.rejected)
         read += chunk.lines
         staged += len(chunk)
@@ -224,8 +247,14 @@ def apply_response_file(
         name, counts.read, counts.applied, counts.known, counts.ignored, counts.ignored_by_reason or "",
         counts.rejected, counts.rejected_by_reason or "", campaign_new, bounced, revoked,
     )
+    if held:
+        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected line names them (resolve with "
+                    "python -m include.crm_sync.feedback.holds)", name, len(held))
+    if untrusted:
+        log.warning("%s: %d bounce(s)/unsubscribe(s) applied with the time of receipt, their date cannot be "
+                    "true: %s", name, sum(untrusted.values()), dict(untrusted))
     return ApplyResult(counts, campaign_new, bounced, revoked, new_events, reapplied, closed_loop, conflicts,
-                       derived_files)
+                       derived_files, len(held), dict(untrusted), dict(neutralised))
 
 
 def _feedback_rows_of(conn: sa.Connection, kind: FeedbackKind, file_id: int) -> int:

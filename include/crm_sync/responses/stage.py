@@ -34,7 +34,7 @@ stage = Table(
     Column("entity_id", ID),
     Column("crm_key", ID, nullable=False),
     Column("list_id", String(64)),
-    Column("mailing_id", String(64), nullable=False),
+    Column("mailing_id", String(64)),  # a bounce/unsubscribe may lack it
     Column("wave_id", ID),
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
@@ -52,7 +52,7 @@ first = Table(
     Column("entity_id", ID),
     Column("crm_entity_id", ID),
     Column("list_id", String(64)),
-    Column("mailing_id", String(64), nullable=False),
+    Column("mailing_id", String(64)),  # a bounce/unsubscribe may lack it
     Column("crm_campaign_id", ID),
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),

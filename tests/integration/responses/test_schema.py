@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from include.crm_sync.staging.engine import create_staging_engine
 from include.crm_sync.staging.migrate import alembic_config, current_revision, upgrade
@@ -28,8 +29,9 @@ def test_the_migrated_database_matches_the_metadata_for_the_response_tables(stag
 
 def test_0002_downgrades_and_upgrades_again(tmp_path):
     url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()  # later migrations exist
     upgrade(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == head
     engine = create_staging_engine(url)
     try:
         with engine.connect() as conn:
@@ -43,4 +45,4 @@ def test_0002_downgrades_and_upgrades_again(tmp_path):
     finally:
         engine.dispose()
     upgrade(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == head
