@@ -376,3 +376,16 @@ def test_bad_rows_inside_chunks_keep_their_line_and_field_and_escapes_round_trip
     stored = {r.line_no: r for r in table_rows(crm, feedback_bounce)}
     assert stored[9].occurred_at == datetime(2026, 1, 5, 10, 0, 8, tzinfo=UTC)
     assert stored[9].mailing_id == "7001" and stored[9].platform_list_id == "1001"
+
+
+def test_unsubscribes_dated_2099_or_1970_revoke_from_their_time_of_receipt(crm, tmp_path):
+    """Issue 12 point 8: the date is not trusted, the unsubscribe still takes effect."""
+    rows = [unsubscribe(entity_id(1), at="2099-01-01T00:00:00.000000Z", list_id="1001"),
+            unsubscribe(entity_id(2), at="1970-01-01T00:00:00.000000Z", list_id="1001"),
+            unsubscribe(entity_id(3), at="2026-01-31T00:00:00.000000Z", list_id="1001")]
+    report = apply(crm, write_csv(tmp_path / "u.csv", rows), "unsubscribes")
+    assert (report.counts.applied, report.counts.rejected) == (3, 0)
+    assert sum(report.untrusted_dates.values()) == 2
+    consents = crm_state(crm).consents
+    assert [consents[(entity_id(i), "newsletter-nl")][:2] for i in (1, 2, 3)] == [
+        ("revoked", NOW), ("revoked", NOW), ("revoked", datetime(2026, 1, 31, tzinfo=UTC))]
