@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.extract import ExclusionReason, extract_snapshot
 from include.crm_sync.imports.holds import HoldCandidate, hold_people, list_holds, resolve_holds
 from include.crm_sync.staging import tables as t
@@ -69,6 +70,11 @@ def test_held_people_are_left_out_by_id_and_by_address_until_resolved(staging_en
     assert excluded[ExclusionReason.FEEDBACK_HELD] == 3
     assert kept == {"C3"}
     assert "operator" in ExclusionReason.FEEDBACK_HELD.plain_words
+    # the run report says so in plain words
+    summary = build_run_summary(staging_engine, "run-1")
+    assert summary.lists[0].excluded["feedback_held"] == 3
+    assert summary.held_people == 3 and summary.as_dict()["held_people"] == 3
+    assert "3 person(s) are held out of every list" in summary.as_table()
 
     with staging_engine.begin() as conn:
         assert resolve_holds(conn, now=NOW, resolved_by="test", entity_ids=["C1"]) == 1
@@ -76,5 +82,6 @@ def test_held_people_are_left_out_by_id_and_by_address_until_resolved(staging_en
     excluded, kept = _kept(staging_engine, "run-2")
     assert excluded[ExclusionReason.FEEDBACK_HELD] == 2
     assert kept == {"C1", "C3"}
+    assert build_run_summary(staging_engine, "run-2").held_people == 2
     with staging_engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.crm_feedback_hold)).scalar_one() == 3
