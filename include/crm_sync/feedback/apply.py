@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,14 +36,12 @@ from include.crm_sync.feedback import stage
 from include.crm_sync.feedback.counts import FeedbackCounts
 from include.crm_sync.feedback.errors import CountMismatchError
 from include.crm_sync.feedback.event_key import register_sqlite_functions
-from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, RejectedRow, check_structure, read_chunks
-from include.crm_sync.feedback.sql_files import feedback_sql
+from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, check_structure, read_chunks
+from include.crm_sync.imports import apply_session
 from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.imports.holds import hold_people
 from include.crm_sync.platforms.base import FeedbackKind
-from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
-from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
-from include.crm_sync.staging.types import UTCDateTime
+from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +51,6 @@ _EVENT_TABLES = {
     FeedbackKind.BOUNCES: (feedback_bounce, feedback_bounce.c.bounce_id),
     FeedbackKind.UNSUBSCRIBES: (feedback_unsubscribe, feedback_unsubscribe.c.unsubscribe_id),
 }
-_PG_WORK_MEM = "256MB"
-PG_TEMP_BUFFERS = "256MB"
 #: the CRM tables the apply joins (their statistics decide the plans)
 _CRM_TABLES = ("crm_entity", "crm_consent", "feedback_bounce", "feedback_unsubscribe")
 
@@ -93,8 +88,7 @@ def apply_file(
     name = path.name
     dialect = conn.dialect.name
     structure = check_structure(path)  # refuses a broken file before anything is written
-    # a file of a million rows stages a few hundred MB: kept in memory, not in temporary files
-    raise_temp_buffers(conn, PG_TEMP_BUFFERS)
+    apply_session.prepare(conn)
     stage.create(conn)
     if dialect == "sqlite":
         register_sqlite_functions(conn.connection.dbapi_connection)
@@ -113,7 +107,7 @@ def apply_file(
         else:
             rows["consent_id"] = [None] * len(chunk)
         stage.insert_rows(conn, rows)
-        _insert_rejected(conn, file_id, chunk.rejected)
+        apply_session.insert_rejected(conn, file_id, chunk.rejected)
         held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
         reasons.update(r.reason for r in chunk.rejected)
         untrusted.update(chunk.untrusted_dates)
@@ -126,24 +120,9 @@ def apply_file(
                     "marketing consent of their entities is revoked", name, sum(unmapped.values()),
                     ", ".join(f"list {li}: {n}" for li, n in unmapped.most_common(10)))
 
-    timings: dict[str, float] = {}
-
-    def run(sql_name: str, **params: object) -> sa.CursorResult:
-        types = {k: UTCDateTime() for k in params if k in ("now", "received_at")}
-        started = time.perf_counter()
-        result = conn.execute(feedback_sql(sql_name, **types), params)
-        timings[sql_name] = timings.get(sql_name, 0.0) + time.perf_counter() - started
-        return result
-
-    if dialect == "postgresql":
-        # sorts and hashes over a whole file in memory rather than in temp files (this transaction only)
-        conn.exec_driver_sql(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")
-        # each statement runs once over the whole file: compiling it (JIT) costs more than it saves
-        conn.exec_driver_sql("SET LOCAL jit = off")
-        conn.exec_driver_sql(f"ANALYZE {stage.stage.name}")
-        analyzed = analyze_if_never_analyzed(conn, _CRM_TABLES)
-        if analyzed:
-            log.info("%s: CRM table(s) %s had no planner statistics yet; analyzed", name, ", ".join(analyzed))
+    sql = apply_session.TimedSql(conn, "feedback")
+    run = sql.run
+    apply_session.tune_for_whole_file(conn, name, stage.stage.name, _CRM_TABLES)
     run("match")
     if dialect == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {stage.match.name}")
@@ -179,7 +158,7 @@ def apply_file(
         )
     counts.check(name)
     stage.drop(conn)
-    log.info("%s: SQL seconds per step: %s", name, {k: round(v, 1) for k, v in timings.items()})
+    sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d rejected; %d entities newly bounced, %d consents revoked%s",
         name, counts.read, counts.applied, counts.known, counts.rejected, bounced, revoked,
@@ -194,12 +173,3 @@ def apply_file(
     if neutralised:
         log.info("%s: values not used or stored as NULL: %s", name, dict(neutralised))
     return ApplyResult(counts, bounced, revoked, dict(reasons), len(held), dict(untrusted), dict(neutralised))
-
-
-def _insert_rejected(conn: sa.Connection, file_id: int, rows: list[RejectedRow]) -> None:
-    if rows:
-        conn.execute(
-            rejected_row.insert(),
-            [{"file_id": file_id, "line_no": r.line_no, "field": r.field, "reason": r.reason, "raw": r.raw}
-             for r in rows],
-        )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from include.crm_sync.feedback.load import NORMALISED_COLUMNS
+from include.crm_sync.imports.apply_session import create_temp_tables, drop_temp_tables
 from include.crm_sync.staging.dml import insert_columns
 from include.crm_sync.staging.tables import EMAIL, ID
 from include.crm_sync.staging.types import UTCDateTime
@@ -60,19 +61,11 @@ STAGE_INSERT_COLUMNS = (*NORMALISED_COLUMNS, "consent_id")
 
 
 def create(conn: sa.Connection) -> None:
-    drop(conn)
-    for table in TABLES:
-        table.create(conn)
-
-
-#: the schema temporary tables live in, so a DROP can never hit a permanent table of that name
-_TEMP_SCHEMA = {"postgresql": "pg_temp", "sqlite": "temp"}
+    create_temp_tables(conn, TABLES)
 
 
 def drop(conn: sa.Connection) -> None:
-    schema = _TEMP_SCHEMA.get(conn.dialect.name)
-    for table in reversed(TABLES):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema + '.' if schema else ''}{table.name}")
+    drop_temp_tables(conn, TABLES)
 
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import sqlalchemy as sa
 
 from include.crm_sync.feedback.apply import apply_file as apply_feedback_file
 from include.crm_sync.feedback.landing import write_landing_file
+from include.crm_sync.imports import apply_session
 from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.imports.holds import hold_people
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
@@ -55,20 +55,16 @@ from include.crm_sync.responses.file_format import (
 from include.crm_sync.responses.parse import (
     DEFAULT_CHUNK_ROWS,
     FileStructure,
-    RejectedLine,
     judge_dates,
     read_chunks,
 )
 from include.crm_sync.responses.sql_files import response_sql
-from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
 from include.crm_sync.staging.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_RECIPIENT_REASON = "unknown recipient"
-PG_WORK_MEM = "256MB"
-PG_TEMP_BUFFERS = "256MB"
 PROGRESS_EVERY_LINES = 200_000
 #: the CRM tables the apply joins (their statistics decide the plans)
 _CRM_TABLES = ("crm_entity", "mailing_campaign", "response_event", "crm_campaign_response")
@@ -124,21 +120,12 @@ def apply_response_file(
     name = path.name
     dialect = conn.dialect.name
 
-    timings: dict[str, float] = {}
-
-    def run(sql_name: str, **params: object) -> sa.CursorResult:
-        types = {k: UTCDateTime() for k in params if k == "now"}
-        started = time.perf_counter()
-        result = conn.execute(response_sql(sql_name, **types), params)
-        timings[sql_name] = timings.get(sql_name, 0.0) + time.perf_counter() - started
-        return result
+    sql = apply_session.TimedSql(conn, "responses")
+    run = sql.run
 
     # A re-import regenerates the file's rejected rows; a first import has none.
     conn.execute(rejected_row.delete().where(rejected_row.c.file_id == file_id))
-    # PostgreSQL keeps temporary tables in ``temp_buffers`` (8 MB by default): a file of a million
-    # events stages a few hundred MB, which would otherwise go through temporary files on every scan
-    if not raise_temp_buffers(conn, PG_TEMP_BUFFERS) and dialect == "postgresql":
-        log.debug("temp_buffers already fixed for this database session")
+    apply_session.prepare(conn)
     stage.create(conn)
     invalid: Counter[str] = Counter()
     untrusted: Counter[str] = Counter()
@@ -149,7 +136,7 @@ def apply_response_file(
     for parsed in read_chunks(path, structure, chunk_rows=chunk_rows):
         chunk = judge_dates(parsed, now, dates)
         stage.insert_rows(conn, chunk.rows)
-        _insert_rejected(conn, file_id, chunk.rejected)
+        apply_session.insert_rejected(conn, file_id, chunk.rejected)
         held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
         untrusted.update(chunk.untrusted_dates)
         neutralised.update(chunk.neutralised)
@@ -159,15 +146,7 @@ def apply_response_file(
         if read >= next_progress:
             log.info("%s: %d lines loaded (%d rejected so far)", name, read, sum(invalid.values()))
             next_progress += PROGRESS_EVERY_LINES
-    if dialect == "postgresql":
-        # sorts and hashes over a whole file in memory rather than in temp files (this transaction only)
-        conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
-        # each statement runs once over the whole file: compiling it (JIT) costs more than it saves
-        conn.exec_driver_sql("SET LOCAL jit = off")
-        conn.exec_driver_sql(f"ANALYZE {stage.stage.name}")
-        analyzed = analyze_if_never_analyzed(conn, _CRM_TABLES)
-        if analyzed:
-            log.info("%s: CRM table(s) %s had no planner statistics yet; analyzed", name, ", ".join(analyzed))
+    apply_session.tune_for_whole_file(conn, name, stage.stage.name, _CRM_TABLES)
 
     closed_loop = run("map_waves", now=now).rowcount
     conflicts = [dict(row._mapping) for row in run("wave_conflicts")]
@@ -240,7 +219,7 @@ def apply_response_file(
         rejected_by_reason=rejected_by_reason,
     ).check(name)
     stage.drop(conn)
-    log.info("%s: SQL seconds per step: %s", name, {k: round(v, 1) for k, v in timings.items()})
+    sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d ignored %s + %d rejected %s; %d campaign responses, "
         "%d entities newly bounced, %d consents revoked",
@@ -283,13 +262,4 @@ def _feedback_rows(conn: sa.Connection, kind: FeedbackKind) -> Iterator[Feedback
         yield FeedbackRow(
             kind, row.crm_entity_id, None, row.event_type if kind is FeedbackKind.BOUNCES else "unsubscribe",
             row.occurred_at, row.list_id, row.mailing_id,
-        )
-
-
-def _insert_rejected(conn: sa.Connection, file_id: int, rows: list[RejectedLine]) -> None:
-    if rows:
-        conn.execute(
-            rejected_row.insert(),
-            [{"file_id": file_id, "line_no": r.line_no, "field": r.field, "reason": r.reason, "raw": r.raw}
-             for r in rows],
         )

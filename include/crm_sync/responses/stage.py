@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
+from include.crm_sync.imports.apply_session import create_temp_tables, drop_temp_tables
 from include.crm_sync.responses.file_format import LINK_MAX
 from include.crm_sync.responses.parse import STAGE_COLUMNS
 from include.crm_sync.staging.dml import insert_columns
@@ -64,14 +65,11 @@ TABLES = (stage, first)
 
 
 def create(conn: sa.Connection) -> None:
-    drop(conn)
-    for table in TABLES:
-        table.create(conn)
+    create_temp_tables(conn, TABLES)
 
 
 def drop(conn: sa.Connection) -> None:
-    for table in reversed(TABLES):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    drop_temp_tables(conn, TABLES)
 
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:

@@ -325,17 +325,17 @@ def test_crm_rows_untouched_by_feedback_keep_their_timestamps(crm, tmp_path):
 
 
 def test_a_failure_late_in_the_apply_rolls_everything_back_and_a_retry_applies(crm, tmp_path, monkeypatch):
-    from include.crm_sync.feedback import apply as apply_module
+    from include.crm_sync.imports import apply_session
 
     path = write_csv(tmp_path / "u.csv", [unsubscribe(entity_id(1), list_id="1001"), unsubscribe("GHOST")])
-    real_sql = apply_module.feedback_sql
+    real_sql = apply_session.import_sql
 
-    def failing_sql(name, **types):
+    def failing_sql(folder, name, **types):
         if name == "revoke_consents":  # after events and rejected rows were written
             raise RuntimeError("connection lost while talking about jane.doe@example.com")
-        return real_sql(name, **types)
+        return real_sql(folder, name, **types)
 
-    monkeypatch.setattr(apply_module, "feedback_sql", failing_sql)
+    monkeypatch.setattr(apply_session, "import_sql", failing_sql)
     before = crm_state(crm)
     with pytest.raises(RuntimeError):
         apply(crm, path, "unsubscribes")
@@ -345,7 +345,7 @@ def test_a_failure_late_in_the_apply_rolls_everything_back_and_a_retry_applies(c
     assert ledger.status == "failed" and "connection lost" in ledger.error
     assert "jane.doe@example.com" not in ledger.error  # masked
 
-    monkeypatch.setattr(apply_module, "feedback_sql", real_sql)
+    monkeypatch.setattr(apply_session, "import_sql", real_sql)
     report = apply(crm, path, "unsubscribes")
     assert report.status == "applied" and report.file_id == ledger.file_id
     assert (report.counts.applied, report.counts.rejected) == (1, 1)
