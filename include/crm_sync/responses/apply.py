@@ -227,8 +227,8 @@ def apply_response_file(
         counts.rejected, counts.rejected_by_reason or "", campaign_new, bounced, revoked,
     )
     if held:
-        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected line names them (resolve with "
-                    "python -m include.crm_sync.feedback.holds)", name, len(held))
+        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected line names them "
+                    "(resolve with python -m include.crm_sync.feedback.holds)", name, len(held))
     if untrusted:
         log.warning("%s: %d bounce(s)/unsubscribe(s) applied with the time of receipt, their date cannot be "
                     "true: %s", name, sum(untrusted.values()), dict(untrusted))

@@ -40,7 +40,9 @@ def upgrade() -> None:
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("resolved_at", TIMESTAMP, nullable=True, comment="NULL = the person is held"),
         sa.Column("resolved_by", sa.String(length=200), nullable=True, comment="who resolved it, and how"),
-        sa.ForeignKeyConstraint(["file_id"], ["file_ledger.file_id"], name="fk_crm_feedback_hold_file_id_file_ledger"),
+        sa.ForeignKeyConstraint(
+            ["file_id"], ["file_ledger.file_id"], name="fk_crm_feedback_hold_file_id_file_ledger"
+        ),
         sa.PrimaryKeyConstraint("hold_id", name="pk_crm_feedback_hold"),
         sa.UniqueConstraint("file_id", "line_no", "entity_id", name="uq_crm_feedback_hold_file_id"),
     )
