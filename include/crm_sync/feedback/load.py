@@ -36,6 +36,7 @@ from include.crm_sync.feedback.csv_schema import (
 )
 from include.crm_sync.feedback.errors import FeedbackFileError
 from include.crm_sync.feedback.event_key import event_keys
+from include.crm_sync.imports.csv_header import header_problems
 from include.crm_sync.imports.event_dates import EventDateRules, utc_text
 from include.crm_sync.imports.holds import HoldCandidate
 from include.crm_sync.imports.row_checks import column_problems
@@ -44,7 +45,6 @@ from include.crm_sync.platforms.base import FeedbackKind
 
 DEFAULT_CHUNK_ROWS = 50_000
 _RAW_MAX = 2000
-_BOM = "\ufeff"
 _NO_IDENTITY = "neither a usable recipient id nor a usable e-mail"
 _MALFORMED_TIME = "malformed timestamp (expected ISO 8601 with UTC offset)"
 
@@ -137,19 +137,7 @@ def check_structure(path: Path) -> FileStructure:
 def _check_header(name: str, header: list[str] | None) -> None:
     if header is None:
         raise FeedbackFileError(f"{name}: the file is empty (no header line); expected {', '.join(COLUMN_NAMES)}")
-    problems = []
-    if header and header[0].startswith(_BOM):
-        problems.append("it starts with a byte-order mark (write UTF-8 without BOM)")
-        header = [header[0].removeprefix(_BOM), *header[1:]]
-    missing = [c for c in COLUMN_NAMES if c not in header]
-    extra = [c for c in header if c not in COLUMN_NAMES]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected column(s) {', '.join(repr(c[:40]) for c in extra)}")
-    if repeated:
-        problems.append(f"repeated column(s) {', '.join(repeated)}")
+    problems = header_problems(header, COLUMN_NAMES, "write UTF-8 without BOM")
     if problems:
         raise FeedbackFileError(
             f"{name}: line 1: wrong header: {'; '.join(problems)}; expected {', '.join(COLUMN_NAMES)}. "

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from include.crm_sync.imports.csv_header import header_problems
 from include.crm_sync.imports.event_dates import EventDateRules, utc_text
 from include.crm_sync.imports.holds import HoldCandidate
 from include.crm_sync.imports.row_checks import FORMULA, column_problems, fit_text
@@ -62,7 +63,6 @@ from include.crm_sync.staging.tables import ID
 DEFAULT_CHUNK_ROWS = 50_000
 KEY_VERSION = "r1"
 _RAW_MAX = 2000
-_BOM = "\ufeff"
 #: a person's "no" (and soft bounces): applied whenever an id identifies the person (issue 12 point 0)
 NO_EVENT_TYPES = frozenset({*BOUNCE_EVENT_TYPES, UNSUBSCRIBE})
 _NO_IDENTITY = "neither a usable recipient id nor a usable entity id"
@@ -137,19 +137,7 @@ def check_structure(path: Path, facts: FileFacts) -> FileStructure:
 
 
 def _check_header(name: str, header: list[str]) -> tuple[int, ...]:
-    problems = []
-    if header and header[0].startswith(_BOM):
-        problems.append("it starts with a byte-order mark (the platform writes UTF-8 without BOM)")
-        header = [header[0].removeprefix(_BOM), *header[1:]]
-    missing = [c for c in COLUMN_NAMES if c not in header]
-    extra = [c for c in header if c not in COLUMN_NAMES]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected column(s) {', '.join(repr(c[:40]) for c in extra)}")
-    if repeated:
-        problems.append(f"repeated column(s) {', '.join(repeated)}")
+    problems = header_problems(header, COLUMN_NAMES, "the platform writes UTF-8 without BOM")
     if problems:
         raise ResponseFileError(
             name,
