@@ -89,7 +89,7 @@ def apply_file(
     dialect = conn.dialect.name
     structure = check_structure(path)  # refuses a broken file before anything is written
     apply_session.prepare(conn)
-    stage.create(conn)
+    apply_session.create_temp_tables(conn, stage.TABLES)
     if dialect == "sqlite":
         register_sqlite_functions(conn.connection.dbapi_connection)
 
@@ -157,7 +157,7 @@ def apply_file(
             f"{name}: {line.firsts} distinct events but {line.matched_firsts} matched + {line.unknown_firsts} unknown"
         )
     counts.check(name)
-    stage.drop(conn)
+    apply_session.drop_temp_tables(conn, stage.TABLES)
     sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d rejected; %d entities newly bounced, %d consents revoked%s",

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PG_WORK_MEM = "256MB"
 PG_TEMP_BUFFERS = "256MB"
+#: table options of the stage tables: temporary, dropped at commit on PostgreSQL
+TEMPORARY = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"}
 #: the schema temporary tables live in, so a DROP can never hit a permanent table of that name
 _TEMP_SCHEMA = {"postgresql": "pg_temp", "sqlite": "temp"}
 #: bind parameters that are times (typed so both dialects store them as aware UTC)

@@ -126,7 +126,7 @@ def apply_response_file(
     # A re-import regenerates the file's rejected rows; a first import has none.
     conn.execute(rejected_row.delete().where(rejected_row.c.file_id == file_id))
     apply_session.prepare(conn)
-    stage.create(conn)
+    apply_session.create_temp_tables(conn, stage.TABLES)
     invalid: Counter[str] = Counter()
     untrusted: Counter[str] = Counter()
     neutralised: Counter[str] = Counter()
@@ -218,7 +218,7 @@ def apply_response_file(
         ignored_by_reason=ignored_by_reason,
         rejected_by_reason=rejected_by_reason,
     ).check(name)
-    stage.drop(conn)
+    apply_session.drop_temp_tables(conn, stage.TABLES)
     sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d ignored %s + %d rejected %s; %d campaign responses, "

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
-from include.crm_sync.imports.apply_session import create_temp_tables, drop_temp_tables
+from include.crm_sync.imports.apply_session import TEMPORARY
 from include.crm_sync.responses.file_format import LINK_MAX
 from include.crm_sync.responses.parse import STAGE_COLUMNS
 from include.crm_sync.staging.dml import insert_columns
@@ -22,7 +22,6 @@ from include.crm_sync.staging.tables import ID
 from include.crm_sync.staging.types import UTCDateTime
 
 _meta = MetaData()
-_TEMP = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"}
 
 #: one row per valid line of the file
 stage = Table(
@@ -40,7 +39,7 @@ stage = Table(
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("link_url", String(LINK_MAX)),
-    **_TEMP,
+    **TEMPORARY,
 )
 #: one row per distinct event of the file (its first line), classified
 first = Table(
@@ -59,17 +58,9 @@ first = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("link_url", String(LINK_MAX)),
     Column("status", String(24), nullable=False),
-    **_TEMP,
+    **TEMPORARY,
 )
 TABLES = (stage, first)
-
-
-def create(conn: sa.Connection) -> None:
-    create_temp_tables(conn, TABLES)
-
-
-def drop(conn: sa.Connection) -> None:
-    drop_temp_tables(conn, TABLES)
 
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
