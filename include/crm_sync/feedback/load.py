@@ -8,9 +8,11 @@ Two passes over the file, both streaming with flat memory:
    counts the records (an independent count for the read = applied + known + rejected check) and
    maps records to physical line numbers (a quoted field may span lines).
 2. ``read_chunks``: pandas in chunks (``dtype=str``, strict UTF-8). Each row is validated (whole
-   chunk at a time); a failing row becomes a ``RejectedRow`` (line, field, reason) with its first
-   failing check (see ``_validate``). Valid rows are normalised (trimmed ids, lower-cased
-   e-mail, UTC time) and get their ``event_key``.
+   chunk at a time). Every row is a "no", so it is only rejected (a ``RejectedRow`` with line,
+   field, reason, and a hold candidate) when it cannot be applied: an unknown category, or neither
+   a usable recipient id nor a usable address (see ``_validate``). Kept rows are normalised
+   (trimmed ids, lower-cased e-mail, UTC time; an untrusted time replaced by the time of receipt)
+   and get their ``event_key``.
 
 Line numbers are 1-based physical lines with the header on line 1.
 """
