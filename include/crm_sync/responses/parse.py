@@ -276,7 +276,10 @@ def _validate(
     failed: list[str | None] = [None] * n
     unusable: dict[str, set[int]] = {"recipient_id": set(), "entity_id": set()}
     neutralised: Counter[str] = Counter()
-    stored = {c: list(value[c]) for c in COLUMN_NAMES}
+    stored: dict[str, list[str]] = {}  # copies of the columns with neutralised values only
+
+    def store(column: str) -> list[str]:
+        return stored.setdefault(column, list(value[column]))
 
     def mark(column: str, why: str, hits: Iterable[int]) -> None:
         for i in hits:
@@ -303,12 +306,12 @@ def _validate(
                 unusable[column].add(i)
             elif why != f"{column} is missing":
                 neutralised[f"{column}: {why}"] += 1
-                stored[column][i] = ""
+                store(column)[i] = ""
 
     if not set(event_types) <= EVENT_TYPES:
         mark("event_type", f"unknown event type (expected {' | '.join(sorted(EVENT_TYPES))})",
              (i for i, v in enumerate(event_types) if v not in EVENT_TYPES))
-    entity_types = [v.lower() for v in stored["entity_type"]]
+    entity_types = [v.lower() for v in stored.get("entity_type", value["entity_type"])]
     if not set(entity_types) <= ENTITY_TYPES | {""}:
         for i, v in enumerate(entity_types):
             if v not in ENTITY_TYPES and v != "":
@@ -350,10 +353,10 @@ def _validate(
         pick = lambda values: [values[i] for i in good]  # noqa: E731
     else:
         pick = list
-    flags = {c: pick([i in unusable[c] for i in range(n)]) for c in unusable}
-    rows = _normalise(pick(lines), {c: pick(value[c]) for c in COLUMN_NAMES},
-                      {c: pick(stored[c]) for c in COLUMN_NAMES}, pick(entity_types), pick(occurred),
-                      pick(key_times), flags)
+    flags = {c: pick([i in hits for i in range(n)]) if hits else None for c, hits in unusable.items()}
+    kept = {c: pick(value[c]) for c in COLUMN_NAMES}
+    as_stored = {c: pick(stored[c]) if c in stored else kept[c] for c in COLUMN_NAMES}
+    rows = _normalise(pick(lines), kept, as_stored, pick(entity_types), pick(occurred), pick(key_times), flags)
     rejected.sort(key=lambda r: r.line_no)
     return ParsedChunk(rows, rejected, consumed, [h for h in holds if h], untrusted, neutralised)
 
@@ -426,19 +429,21 @@ def event_keys(recipients: Sequence[str], mailings: Sequence[str], types: Sequen
 
 def _normalise(lines: list[int], value: dict[str, list[str]], stored: dict[str, list[str]],
                entity_types: list[str], occurred: list[str | None], key_times: list[str],
-               unusable: dict[str, list[bool]]) -> dict[str, list]:
+               unusable: dict[str, list[bool] | None]) -> dict[str, list]:
     """Stage columns of the kept rows: ``value`` as read (the event's identity), ``stored`` with
-    neutralised values emptied, ``unusable`` the ids not to find the person by."""
+    neutralised values emptied, ``unusable`` the ids not to find the person by (None: all usable)."""
     recipient, entity, mailing = value["recipient_id"], value["entity_id"], value["mailing_id"]
-    usable_entity = [e if e and not bad else "" for e, bad in zip(entity, unusable["entity_id"], strict=True)]
-    usable_recipient = [r if r and not bad else ""
-                        for r, bad in zip(recipient, unusable["recipient_id"], strict=True)]
+    bad_entity, bad_recipient = unusable["entity_id"], unusable["recipient_id"]
+    usable_entity = entity if bad_entity is None else [
+        "" if bad else e for e, bad in zip(entity, bad_entity, strict=True)]
+    usable_recipient = recipient if bad_recipient is None else [
+        "" if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)]
     return {
         "line_no": lines,
         "event_key": event_keys(recipient, mailing, value["event_type"], key_times),
         # response_event.recipient_id must hold something: an unusable id is stored neutralised
-        "recipient_id": [r if r and not bad else fit_text(r, ID.length)
-                         for r, bad in zip(recipient, unusable["recipient_id"], strict=True)],
+        "recipient_id": recipient if bad_recipient is None else [
+            fit_text(r, ID.length) if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)],
         "entity_type": [v or None for v in entity_types],
         "entity_id": [v or None for v in usable_entity],
         # the id to find the CRM entity by: the platform's entity id where it has a usable one, else
