@@ -39,7 +39,7 @@ from include.crm_sync.feedback.event_key import register_sqlite_functions
 from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, check_structure, read_chunks
 from include.crm_sync.imports import apply_session
 from include.crm_sync.imports.event_dates import EventDateRules
-from include.crm_sync.imports.holds import hold_people
+from include.crm_sync.imports.holds import HoldCandidate, hold_people
 from include.crm_sync.platforms.base import FeedbackKind
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe
 
@@ -98,6 +98,7 @@ def apply_file(
     untrusted: Counter[str] = Counter()
     neutralised: Counter[str] = Counter()
     held: set[str] = set()
+    unless_found: list[HoldCandidate] = []
     staged = 0
     for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows, now=now, dates=dates):
         rows = chunk.rows
@@ -109,6 +110,7 @@ def apply_file(
         stage.insert_rows(conn, rows)
         apply_session.insert_rejected(conn, file_id, chunk.rejected)
         held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
+        unless_found.extend(chunk.holds_unless_found)
         reasons.update(r.reason for r in chunk.rejected)
         untrusted.update(chunk.untrusted_dates)
         neutralised.update(chunk.neutralised)
@@ -136,6 +138,9 @@ def apply_file(
         .where(event_id > id_before, events.c.file_id == file_id, events.c.entity_id.is_not(None))
     ).scalar_one()
     unknown = run("reject_unknown", file_id=file_id).rowcount
+    if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
+        unknown_lines = set(run("unknown_lines").scalars())
+        held |= hold_people(conn, file_id, [h for h in unless_found if h.line_no in unknown_lines], now)
     if unknown:
         reasons["unknown recipient"] += unknown
     if kind is FeedbackKind.BOUNCES:

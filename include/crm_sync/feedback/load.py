@@ -95,6 +95,8 @@ class LoadedChunk:
     untrusted_dates: Counter[str] = field(default_factory=Counter)
     #: values not used (ids, addresses) or stored as NULL (list, mailing ids), by column and reason
     neutralised: Counter[str] = field(default_factory=Counter)
+    #: kept rows with an unusable id or address: hold candidates should the row match nobody
+    holds_unless_found: list[HoldCandidate] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows["line_no"])
@@ -277,6 +279,14 @@ def _validate(
     ]
     holds = [HoldCandidate(int(lines[i]), str(reason[i]), (value["recipient_id"][i],), (value["email"][i],))
              for i in bad]
+    # a kept row found by one field while another was unusable: if it finds nobody, the unusable
+    # value may still name a CRM person (the apply holds them then)
+    partly = sorted({i for rows in unusable.values() for i in rows} - set(bad))
+    unless_found = [
+        HoldCandidate(int(lines[i]), f"unknown recipient; not used: {_unusable_text(unusable, i)}",
+                      (value["recipient_id"][i],), (value["email"][i],))
+        for i in partly
+    ]
     key_ids, key_emails, key_lists = list(ids), [v.lower() for v in emails], list(value["list_id"])
     for column, rows in unusable.items():
         for i in rows:
@@ -296,7 +306,11 @@ def _validate(
                       pick(key_lists), pick(value["mailing_id"]))
     rows = _normalise(kind, pick(line_list), {c: pick(value[c]) for c in COLUMN_NAMES},
                       {c: pick(stored[c]) for c in stored}, pick(occurred), keys)
-    return LoadedChunk(rows, rejected, holds, untrusted, neutralised)
+    return LoadedChunk(rows, rejected, holds, untrusted, neutralised, unless_found)
+
+
+def _unusable_text(unusable: dict[str, dict[int, str]], i: int) -> str:
+    return "; ".join(f"{column} ({rows[i]})" for column, rows in unusable.items() if i in rows)
 
 
 def _raw(values: list[str]) -> str:

@@ -39,7 +39,7 @@ from include.crm_sync.feedback.apply import apply_file as apply_feedback_file
 from include.crm_sync.feedback.landing import write_landing_file
 from include.crm_sync.imports import apply_session
 from include.crm_sync.imports.event_dates import EventDateRules
-from include.crm_sync.imports.holds import hold_people
+from include.crm_sync.imports.holds import HoldCandidate, hold_people
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
 from include.crm_sync.responses import stage
 from include.crm_sync.responses.counts import ResponseCounts
@@ -131,6 +131,7 @@ def apply_response_file(
     untrusted: Counter[str] = Counter()
     neutralised: Counter[str] = Counter()
     held: set[str] = set()
+    unless_found: list[HoldCandidate] = []
     read = staged = 0
     next_progress = PROGRESS_EVERY_LINES
     for parsed in read_chunks(path, structure, chunk_rows=chunk_rows):
@@ -138,6 +139,7 @@ def apply_response_file(
         stage.insert_rows(conn, chunk.rows)
         apply_session.insert_rejected(conn, file_id, chunk.rejected)
         held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
+        unless_found.extend(chunk.holds_unless_found)
         untrusted.update(chunk.untrusted_dates)
         neutralised.update(chunk.neutralised)
         invalid.update(r.reason for r in chunk.rejected)
@@ -162,6 +164,9 @@ def apply_response_file(
     reapplied = run("update_events", now=now).rowcount
     campaign_new = run("insert_campaign_responses", file_id=file_id, now=now).rowcount
     unknown = run("reject_unknown", file_id=file_id).rowcount
+    if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
+        unknown_lines = set(run("unknown_lines").scalars())
+        held |= hold_people(conn, file_id, [h for h in unless_found if h.line_no in unknown_lines], now)
 
     by_status: Counter[str] = Counter()
     by_outcome: Counter[tuple[str, str]] = Counter()

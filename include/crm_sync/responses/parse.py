@@ -97,6 +97,8 @@ class ParsedChunk:
     untrusted_dates: Counter[str] = field(default_factory=Counter)
     #: values of bounces/unsubscribes not used (ids) or stored as NULL, by column and reason
     neutralised: Counter[str] = field(default_factory=Counter)
+    #: kept bounces/unsubscribes with an unusable id: hold candidates should the line match nobody
+    holds_unless_found: list[HoldCandidate] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows["line_no"])
@@ -353,12 +355,18 @@ def _validate(
         pick = lambda values: [values[i] for i in good]  # noqa: E731
     else:
         pick = list
+    # a kept "no" found by one id while the other was unusable: if it finds nobody, the unusable id
+    # may still name a CRM person (the apply holds them then)
+    partly = sorted((unusable["recipient_id"] | unusable["entity_id"]) - set(bad))
+    unless_found = [HoldCandidate(lines[i], "unknown recipient; an id of the line was not usable",
+                                  (value["recipient_id"][i], value["entity_id"][i])) for i in partly]
     flags = {c: pick([i in hits for i in range(n)]) if hits else None for c, hits in unusable.items()}
     kept = {c: pick(value[c]) for c in COLUMN_NAMES}
     as_stored = {c: pick(stored[c]) if c in stored else kept[c] for c in COLUMN_NAMES}
     rows = _normalise(pick(lines), kept, as_stored, pick(entity_types), pick(occurred), pick(key_times), flags)
     rejected.sort(key=lambda r: r.line_no)
-    return ParsedChunk(rows, rejected, consumed, [h for h in holds if h], untrusted, neutralised)
+    return ParsedChunk(rows, rejected, consumed, [h for h in holds if h], untrusted, neutralised,
+                       unless_found)
 
 
 def _structural_hold(line: RejectedLine) -> HoldCandidate | None:
@@ -410,7 +418,8 @@ def judge_dates(chunk: ParsedChunk, now: datetime, dates: EventDateRules | None 
                      for i in drop]
         rejected.sort(key=lambda r: r.line_no)
         rows = {c: [v for i, v in enumerate(values) if i not in gone] for c, values in rows.items()}
-    return ParsedChunk(rows, rejected, chunk.lines, chunk.holds, untrusted, chunk.neutralised)
+    return ParsedChunk(rows, rejected, chunk.lines, chunk.holds, untrusted, chunk.neutralised,
+                       chunk.holds_unless_found)
 
 
 def _raw_json(values: list[str]) -> str:

@@ -389,3 +389,17 @@ def test_unsubscribes_dated_2099_or_1970_revoke_from_their_time_of_receipt(crm, 
     consents = crm_state(crm).consents
     assert [consents[(entity_id(i), "newsletter-nl")][:2] for i in (1, 2, 3)] == [
         ("revoked", NOW), ("revoked", NOW), ("revoked", datetime(2026, 1, 31, tzinfo=UTC))]
+
+
+def test_a_row_that_finds_nobody_by_its_usable_field_holds_whom_its_unusable_field_names(crm, tmp_path):
+    """Fail-safe: the id finds nobody, the address (with a zero-width character) names entity 1."""
+    rows = [bounce("GHOST", email_of(1) + "\u200b"),                  # 2 unknown; holds entity 1
+            bounce(entity_id(2), email_of(2) + "\u200b"),             # 3 found by its id: no hold
+            bounce("GHOST-2", "nobody\u200b@example.com")]           # 4 unknown; names nobody
+    report = apply(crm, write_csv(tmp_path / "b.csv", rows))
+    assert (report.counts.applied, report.counts.rejected) == (1, 2)
+    assert report.held_entities == 1
+    holds = table_rows(crm, crm_feedback_hold)
+    assert [(h.entity_id, h.email_normalized, h.line_no) for h in holds] == [(entity_id(1), email_of(1), 2)]
+    assert holds[0].reason.startswith("unknown recipient; not used: email")
+    assert crm_state(crm).bounced == {entity_id(2)}

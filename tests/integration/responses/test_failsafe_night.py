@@ -58,6 +58,7 @@ def test_every_no_that_fails_a_check_is_applied_or_holds_its_person_and_the_nigh
         f"{e(12)},contact,,,{m},,unsubscribe",  # 13 unreadable line: held
         _line(e(13), "open", at="2099-01-01T00:00:00Z"),  # 14 an open from 2099: rejected
         _line(e(14), "open", mailing_id=m),  # 15 an open of no campaign
+        _line(e(15) + "\u200b", "unsubscribe", entity="GHOST-9"),  # 16 the usable id finds nobody: held
     ]
     sftp_emulator.response_files.put_raw("responses_failsafe.csv", HEADER + "\n".join(lines).encode() + b"\n")
 
@@ -66,14 +67,15 @@ def test_every_no_that_fails_a_check_is_applied_or_holds_its_person_and_the_nigh
     (file,) = report.files
     assert file.status == "applied", file.error
     # 9 "no"s applied; 4 rejected (3 holding their person, the 2099 open); 1 open ignored
-    assert counts_tuple(file.counts) == (14, 9, 0, 1, 4)
-    assert file.held_entities == 3
+    assert counts_tuple(file.counts) == (15, 9, 0, 1, 5)
+    assert file.held_entities == 4
     assert sum(file.untrusted_dates.values()) == 3
     rejected = {r.line_no: (r.field, r.reason) for r in rows(crm, rejected_row)}
-    assert sorted(rejected) == [11, 12, 13, 14]
+    assert sorted(rejected) == [11, 12, 13, 14, 16]
+    assert rejected[16] == ("entity_id", "unknown recipient")
     assert rejected[14][0] == "occurred_at" and "in the future" in rejected[14][1]
     holds = sorted((h.entity_id, h.line_no) for h in rows(crm, crm_feedback_hold))
-    assert holds == [(e(10), 11), (e(11), 12), (e(12), 13)]
+    assert holds == [(e(10), 11), (e(11), 12), (e(12), 13), (e(15), 16)]
     # the untrusted dates are recorded as the time of receipt
     with crm.connect() as conn:
         bounced_at = conn.execute(
@@ -84,9 +86,9 @@ def test_every_no_that_fails_a_check_is_applied_or_holds_its_person_and_the_nigh
     assert len({r for r, _ in stored if r.startswith("RRRR")}) == 1 and all(len(r) <= 64 for r, _ in stored)
 
     excluded, kept = _night(crm, "night-1")
-    said_no = {e(i) for i in range(1, 13)}
+    said_no = {e(i) for i in (*range(1, 13), 15)}
     assert not said_no & kept
     assert excluded["unsubscribed"] == 7  # 1, 2, 3, 5, 6, 8, 9
     assert excluded["entity_bounced"] == 2  # 4 and 7
-    assert excluded["feedback_held"] == 3  # 10, 11, 12
+    assert excluded["feedback_held"] == 4  # 10, 11, 12, 15
     assert {e(13), e(14)} <= kept
