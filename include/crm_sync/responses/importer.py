@@ -54,7 +54,7 @@ from include.crm_sync.responses.mapping import sync_config_mapping
 from include.crm_sync.responses.parse import FileStructure, check_structure
 from include.crm_sync.responses.remote import RemoteFile, SftpClient, list_remote_files
 from include.crm_sync.responses.report import ResponseFileReport, ResponseImportReport
-from include.crm_sync.responses.settings import ResponseImportSettings
+from include.crm_sync.responses.settings import ResponseImportSettings, event_date_rules
 from include.crm_sync.staging.tables import file_ledger
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def _apply(ctx: _Context, conn: sa.Connection, path: Path, structure: FileStruct
     return apply_response_file(
         conn, path, structure, file_id=file_id, list_consents=ctx.list_consents,
         derived_dir=ctx.landing_dir / DERIVED_DIR, now=ctx.now, chunk_rows=ctx.settings.chunk_rows,
-        reapplying=reapplying,
+        reapplying=reapplying, dates=event_date_rules(ctx.settings),
     )
 
 

@@ -5,9 +5,12 @@ PostgreSQL, files served by the emulator's real SFTP server)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from include.crm_sync.extract import extract_snapshot
+from include.crm_sync.responses import ResponseImportSettings
 from include.crm_sync.responses.file_format import COLUMN_NAMES
 from include.crm_sync.staging.tables import crm_entity, crm_feedback_hold, rejected_row, response_event
 from tests.integration.extract.crm_state import add_sync_run, list_def, snapshot_rows
@@ -92,3 +95,21 @@ def test_every_no_that_fails_a_check_is_applied_or_holds_its_person_and_the_nigh
     assert excluded["entity_bounced"] == 2  # 4 and 7
     assert excluded["feedback_held"] == 4  # 10, 11, 12, 15
     assert {e(13), e(14)} <= kept
+
+
+def test_the_clock_skew_and_the_earliest_date_are_configurable(run_import, sftp_emulator, crm):
+    m = str(mailing(sftp_emulator, 1002))
+    lines = [
+        _line(entity_id(1), "open", mailing_id=m, at="2026-03-01T12:30:00Z"),  # 30 min ahead of NOW
+        _line(entity_id(2), "open", mailing_id=m, at="2026-02-01T10:00:00Z"),
+        _line(entity_id(3), "unsubscribe", mailing_id=m, at="2026-02-01T10:00:00Z"),
+    ]
+    sftp_emulator.response_files.put_raw("responses_dates.csv", HEADER + "\n".join(lines).encode() + b"\n")
+    strict = ResponseImportSettings(max_clock_skew_minutes=0, earliest_event_date=date(2026, 2, 15))
+
+    (file,) = run_import(settings=strict).files
+
+    assert counts_tuple(file.counts) == (3, 1, 0, 0, 2)  # the opens rejected, the unsubscribe applied
+    reasons = sorted(r.reason.split(" (")[0].split(",")[0] for r in rows(crm, rejected_row))
+    assert reasons == ["event time before 2026-02-15", "event time in the future"]
+    assert sum(file.untrusted_dates.values()) == 1
