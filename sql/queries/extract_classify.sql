@@ -8,7 +8,9 @@
 --                     recipient id or its address for this consent or for all marketing consents
 --   entity_bounced    the CRM marks the entity bounced (hard bounce or soft-bounce overflow)
 --   address_bounced   feedback_bounce holds a hardbounce/overflow for the normalised address
---   blocklisted       the address is on crm_blocklist, exactly or by a * / ? pattern
+--   feedback_held     an open crm_feedback_hold names the entity or its address: a bounce or
+--                     unsubscribe row naming them could not be applied (fail-safe, until resolved)
+--   blocklisted       the address is on crm_blocklist, exactly (in any case) or by a * / ? pattern
 --   missing_address   no (normalised) address
 --   invalid_address   the address fails the shared rules (validate/email_syntax.py): longer
 --                     than :sys_email_max_length, or not matching :sys_email_regex
@@ -61,8 +63,16 @@ SELECT
                 SELECT b.email_normalized FROM feedback_bounce AS b
                 WHERE b.email_normalized <> '' AND b.category IN ('hardbounce', 'overflow'))
             THEN 'address_bounced'
+        WHEN e.entity_id IN (SELECT h.entity_id FROM crm_feedback_hold AS h WHERE h.resolved_at IS NULL)
+          OR e.email_normalized IN (
+                SELECT h.email_normalized FROM crm_feedback_hold AS h
+                WHERE h.resolved_at IS NULL AND h.email_normalized <> '')
+            THEN 'feedback_held'
+        -- lower(trim(...)): an exact entry matches whatever its case, as patterns do (an entry
+        -- added by hand as Jane@Example.com must keep jane@example.com off every list)
         WHEN e.email_normalized IN (
-                SELECT bl.email_normalized FROM crm_blocklist AS bl WHERE NOT bl.is_pattern AND bl.email_normalized <> '')
+                SELECT lower(trim(bl.email_normalized)) FROM crm_blocklist AS bl
+                WHERE NOT bl.is_pattern AND bl.email_normalized <> '')
             THEN 'blocklisted'
         -- Patterns use the platform's * and ? wildcards, turned into LIKE patterns by
         -- ${blocklist_pattern_match} (include/crm_sync/extract/queries.py), which reads the

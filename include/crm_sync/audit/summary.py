@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from include.crm_sync.imports.holds import open_hold_count
 from include.crm_sync.staging.tables import list_run, sync_run
 
 
@@ -53,6 +54,19 @@ class RunSummary:
     lists: list[ListSummary] = field(default_factory=list)
     #: the run was triggered with ``force`` (past tripped guards)
     forced: bool = False
+    #: people held out of every list by a rejected feedback row, when the summary was built
+    held_people: int = 0
+
+    @property
+    def notes(self) -> list[str]:
+        """What an operator must act on, in plain words."""
+        if not self.held_people:
+            return []
+        return [
+            f"{self.held_people} person(s) are held out of every list: a bounce or unsubscribe naming them "
+            "could not be applied. Check each with `python -m include.crm_sync.feedback.holds list`, "
+            "then resolve it."
+        ]
 
     @property
     def failed_lists(self) -> list[str]:
@@ -66,6 +80,8 @@ class RunSummary:
             "forced": self.forced,
             "lists": [asdict(item) for item in self.lists],
             "failed_lists": self.failed_lists,
+            "held_people": self.held_people,
+            "notes": self.notes,
         }
 
     def as_table(self) -> str:
@@ -86,7 +102,8 @@ class RunSummary:
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows)
+        table = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows)
+        return "\n".join([table, *self.notes])
 
 
 #: list run statuses reached only through a passed validation
@@ -133,6 +150,7 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
         rows = conn.execute(
             select(list_run).where(list_run.c.run_id == run_id).order_by(list_run.c.list_name)
         ).mappings().all()
+        _holds, held_people = open_hold_count(conn)
     lists = []
     for r in rows:
         validated, failures, forced = _validation(r)
@@ -151,5 +169,5 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
         )
     return RunSummary(
         run_id=run_id, dry_run=bool(run["dry_run"]), feedback_ok=bool(run["feedback_ok"]), lists=lists,
-        forced=bool(run["forced"]),
+        forced=bool(run["forced"]), held_people=held_people,
     )

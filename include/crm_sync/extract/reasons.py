@@ -15,6 +15,7 @@ class ExclusionReason(enum.StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     ENTITY_BOUNCED = "entity_bounced"
     ADDRESS_BOUNCED = "address_bounced"
+    FEEDBACK_HELD = "feedback_held"
     BLOCKLISTED = "blocklisted"
     MISSING_ADDRESS = "missing_address"
     INVALID_ADDRESS = "invalid_address"
@@ -30,6 +31,10 @@ _PLAIN_WORDS = {
     ExclusionReason.UNSUBSCRIBED: "unsubscribed (consent revoked, or an unsubscribe received for it)",
     ExclusionReason.ENTITY_BOUNCED: "marked bounced in the CRM",
     ExclusionReason.ADDRESS_BOUNCED: "address hard-bounced or over the soft-bounce limit",
+    ExclusionReason.FEEDBACK_HELD: (
+        "held: a bounce or unsubscribe naming them could not be applied; excluded until an operator "
+        "resolves it (python -m include.crm_sync.feedback.holds)"
+    ),
     ExclusionReason.BLOCKLISTED: "address on the blocklist",
     ExclusionReason.MISSING_ADDRESS: "no e-mail address",
     ExclusionReason.INVALID_ADDRESS: "e-mail address with invalid syntax",

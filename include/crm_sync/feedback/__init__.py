@@ -5,7 +5,10 @@ Public API: ``import_feedback`` (both exports: window + landing + ledger + apply
 ``window`` (watermark, overlap, retention gap), ``landing`` (CSV landing files), ``csv_schema``
 (the file format), ``ledger`` (file ledger), ``load`` (structure check + chunked validation),
 ``event_key`` (event identity), ``stage`` (temporary tables, bulk insert), ``apply`` (set-based
-apply, SQL in ``sql/feedback/``), ``counts``, ``report``, ``errors``, ``importer``.
+apply, SQL in ``sql/feedback/``), ``counts``, ``report``, ``errors``, ``importer``, ``holds`` (the
+operators' command line for people held by a rejected row). The rules both imports share (a "no"
+is applied whenever any field identifies its person, untrusted dates, the fail-safe hold) live in
+``include/crm_sync/imports/``.
 """
 
 from include.crm_sync.feedback.counts import FeedbackCounts

@@ -22,8 +22,8 @@ The caller owns the transaction (one per file), the ledger row and the watermark
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,12 +36,12 @@ from include.crm_sync.feedback import stage
 from include.crm_sync.feedback.counts import FeedbackCounts
 from include.crm_sync.feedback.errors import CountMismatchError
 from include.crm_sync.feedback.event_key import register_sqlite_functions
-from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, RejectedRow, check_structure, read_chunks
-from include.crm_sync.feedback.sql_files import feedback_sql
+from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, check_structure, read_chunks
+from include.crm_sync.imports import apply_session
+from include.crm_sync.imports.event_dates import EventDateRules
+from include.crm_sync.imports.holds import HoldCandidate, hold_people
 from include.crm_sync.platforms.base import FeedbackKind
-from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
-from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
-from include.crm_sync.staging.types import UTCDateTime
+from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,6 @@ _EVENT_TABLES = {
     FeedbackKind.BOUNCES: (feedback_bounce, feedback_bounce.c.bounce_id),
     FeedbackKind.UNSUBSCRIBES: (feedback_unsubscribe, feedback_unsubscribe.c.unsubscribe_id),
 }
-_PG_WORK_MEM = "256MB"
-PG_TEMP_BUFFERS = "256MB"
 #: the CRM tables the apply joins (their statistics decide the plans)
 _CRM_TABLES = ("crm_entity", "crm_consent", "feedback_bounce", "feedback_unsubscribe")
 
@@ -66,6 +64,12 @@ class ApplyResult:
     consents_revoked: int
     #: rejected rows by reason
     rejected_by_reason: dict[str, int]
+    #: CRM entities held because a rejected row of this file names them (fail-safe)
+    held_entities: int = 0
+    #: applied rows whose event time was not trusted (recorded with the time of receipt), by reason
+    untrusted_dates: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: values not used to identify the person or stored as NULL, by column and reason
+    neutralised: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def apply_file(
@@ -77,21 +81,26 @@ def apply_file(
     list_consents: Mapping[str, str],
     now: datetime,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    dates: EventDateRules | None = None,
 ) -> ApplyResult:
-    """Apply ``path`` (ledger entry ``file_id``) within ``conn``'s open transaction."""
+    """Apply ``path`` (ledger entry ``file_id``) within ``conn``'s open transaction; ``now`` is the
+    time of receipt (events whose date cannot be true are recorded with it)."""
     name = path.name
     dialect = conn.dialect.name
     structure = check_structure(path)  # refuses a broken file before anything is written
-    # a file of a million rows stages a few hundred MB: kept in memory, not in temporary files
-    raise_temp_buffers(conn, PG_TEMP_BUFFERS)
-    stage.create(conn)
+    apply_session.prepare(conn)
+    apply_session.create_temp_tables(conn, stage.TABLES)
     if dialect == "sqlite":
         register_sqlite_functions(conn.connection.dbapi_connection)
 
     reasons: Counter[str] = Counter()
     unmapped: Counter[str] = Counter()
+    untrusted: Counter[str] = Counter()
+    neutralised: Counter[str] = Counter()
+    held: set[str] = set()
+    unless_found: list[HoldCandidate] = []
     staged = 0
-    for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows):
+    for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows, now=now, dates=dates):
         rows = chunk.rows
         if kind is FeedbackKind.UNSUBSCRIBES:
             rows["consent_id"] = [list_consents.get(li) if li else None for li in rows["list_id"]]
@@ -99,8 +108,12 @@ def apply_file(
         else:
             rows["consent_id"] = [None] * len(chunk)
         stage.insert_rows(conn, rows)
-        _insert_rejected(conn, file_id, chunk.rejected)
+        apply_session.insert_rejected(conn, file_id, chunk.rejected)
+        held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
+        unless_found.extend(chunk.holds_unless_found)
         reasons.update(r.reason for r in chunk.rejected)
+        untrusted.update(chunk.untrusted_dates)
+        neutralised.update(chunk.neutralised)
         staged += len(chunk)
         log.info("%s: %d of %d rows loaded", name, staged + sum(reasons.values()), structure.records)
     invalid = sum(reasons.values())
@@ -109,24 +122,9 @@ def apply_file(
                     "marketing consent of their entities is revoked", name, sum(unmapped.values()),
                     ", ".join(f"list {li}: {n}" for li, n in unmapped.most_common(10)))
 
-    timings: dict[str, float] = {}
-
-    def run(sql_name: str, **params: object) -> sa.CursorResult:
-        types = {k: UTCDateTime() for k in params if k in ("now", "received_at")}
-        started = time.perf_counter()
-        result = conn.execute(feedback_sql(sql_name, **types), params)
-        timings[sql_name] = timings.get(sql_name, 0.0) + time.perf_counter() - started
-        return result
-
-    if dialect == "postgresql":
-        # sorts and hashes over a whole file in memory rather than in temp files (this transaction only)
-        conn.exec_driver_sql(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'")
-        # each statement runs once over the whole file: compiling it (JIT) costs more than it saves
-        conn.exec_driver_sql("SET LOCAL jit = off")
-        conn.exec_driver_sql(f"ANALYZE {stage.stage.name}")
-        analyzed = analyze_if_never_analyzed(conn, _CRM_TABLES)
-        if analyzed:
-            log.info("%s: CRM table(s) %s had no planner statistics yet; analyzed", name, ", ".join(analyzed))
+    sql = apply_session.TimedSql(conn, "feedback")
+    run = sql.run
+    apply_session.tune_for_whole_file(conn, name, stage.stage.name, _CRM_TABLES)
     run("match")
     if dialect == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {stage.match.name}")
@@ -140,6 +138,9 @@ def apply_file(
         .where(event_id > id_before, events.c.file_id == file_id, events.c.entity_id.is_not(None))
     ).scalar_one()
     unknown = run("reject_unknown", file_id=file_id).rowcount
+    if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
+        unknown_lines = set(run("unknown_lines").scalars())
+        held |= hold_people(conn, file_id, [h for h in unless_found if h.line_no in unknown_lines], now)
     if unknown:
         reasons["unknown recipient"] += unknown
     if kind is FeedbackKind.BOUNCES:
@@ -161,20 +162,19 @@ def apply_file(
             f"{name}: {line.firsts} distinct events but {line.matched_firsts} matched + {line.unknown_firsts} unknown"
         )
     counts.check(name)
-    stage.drop(conn)
-    log.info("%s: SQL seconds per step: %s", name, {k: round(v, 1) for k, v in timings.items()})
+    apply_session.drop_temp_tables(conn, stage.TABLES)
+    sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d rejected; %d entities newly bounced, %d consents revoked%s",
         name, counts.read, counts.applied, counts.known, counts.rejected, bounced, revoked,
         "; rejected: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) if reasons else "",
     )
-    return ApplyResult(counts, bounced, revoked, dict(reasons))
-
-
-def _insert_rejected(conn: sa.Connection, file_id: int, rows: list[RejectedRow]) -> None:
-    if rows:
-        conn.execute(
-            rejected_row.insert(),
-            [{"file_id": file_id, "line_no": r.line_no, "field": r.field, "reason": r.reason, "raw": r.raw}
-             for r in rows],
-        )
+    if held:
+        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected row names them (resolve with "
+                    "python -m include.crm_sync.feedback.holds)", name, len(held))
+    if untrusted:
+        log.warning("%s: %d event(s) applied with the time of receipt, their date cannot be true: %s", name,
+                    sum(untrusted.values()), dict(untrusted))
+    if neutralised:
+        log.info("%s: values not used or stored as NULL: %s", name, dict(neutralised))
+    return ApplyResult(counts, bounced, revoked, dict(reasons), len(held), dict(untrusted), dict(neutralised))

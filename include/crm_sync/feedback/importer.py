@@ -43,9 +43,10 @@ from include.crm_sync.feedback.report import (
     FeedbackImportReport,
 )
 from include.crm_sync.feedback.window import ExportWindow, export_name, plan_window, read_watermark, write_watermark
+from include.crm_sync.imports.consent_map import check_list_consents
+from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.masking import mask_text
 from include.crm_sync.platforms.base import FeedbackKind, RecipientListPlatform
-from include.crm_sync.staging.tables import crm_consent_type
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,17 @@ def import_feedback(
     allow_gap: bool = False,
     now: datetime | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    dates: EventDateRules | None = None,
 ) -> FeedbackImportReport:
     """Import both feedback exports of ``platform``; raises unless every export was applied.
 
     ``list_consents`` maps platform list ids to CRM consent ids (from ``config/lists.yaml``): an
     unsubscribe from a mapped list revokes that consent, any other every marketing consent.
+    ``dates`` says which event times can be true (clock skew, earliest date; ``EventDateRules``).
     """
     now = now or datetime.now(UTC)
     landing_dir = Path(landing_dir)
-    _check_list_consents(engine, list_consents)
+    check_list_consents(engine, list_consents, FeedbackConfigError)
     platform_now = platform.current_time()
     with engine.connect() as conn:
         windows = {}
@@ -94,7 +97,7 @@ def import_feedback(
         try:
             report.files.append(
                 _import_export(engine, platform, kind, window, landing_dir=landing_dir, run_id=run_id,
-                               list_consents=list_consents, now=now, chunk_rows=chunk_rows)
+                               list_consents=list_consents, now=now, chunk_rows=chunk_rows, dates=dates)
             )
         except Exception as exc:  # the other export is still imported; the step fails below
             message = mask_text(f"{window.export_name}: {type(exc).__name__}: {exc}")
@@ -121,13 +124,14 @@ def _import_export(
     list_consents: Mapping[str, str],
     now: datetime,
     chunk_rows: int,
+    dates: EventDateRules | None = None,
 ) -> FeedbackFileReport:
     log.info("%s: requesting [%s, %s)", window.export_name, window.since.isoformat(), window.until.isoformat())
     name = landing_file_name(platform.name, kind, window.since, window.until, run_id)
     landed = write_landing_file(landing_dir, name, kind, platform.fetch_feedback(kind, window.since, window.until))
     return _apply_landed(
         engine, landed, list_consents=list_consents, run_id=run_id, source=f"{platform.name}:{kind.value}",
-        window=window, now=now, chunk_rows=chunk_rows,
+        window=window, now=now, chunk_rows=chunk_rows, dates=dates,
     )
 
 
@@ -144,7 +148,7 @@ def apply_feedback_file(
 ) -> FeedbackFileReport:
     """(Re)apply a landed file directly; idempotent: a file already applied (by name or content) is not
     applied again. Watermarks are not touched (only ``import_feedback`` knows the window)."""
-    _check_list_consents(engine, list_consents)
+    check_list_consents(engine, list_consents, FeedbackConfigError)
     landed = describe_file(Path(path), FeedbackKind(kind))
     return _apply_landed(
         engine, landed, list_consents=list_consents, run_id=run_id, source=source or "file", window=None,
@@ -162,6 +166,7 @@ def _apply_landed(
     window: ExportWindow | None,
     now: datetime,
     chunk_rows: int,
+    dates: EventDateRules | None = None,
 ) -> FeedbackFileReport:
     with engine.begin() as conn:
         entry = ledger.register(
@@ -194,7 +199,7 @@ def _apply_landed(
                 advance_watermark(conn)
                 return report(ALREADY_APPLIED, FeedbackCounts.zero())
             result = apply_file(conn, landed.path, landed.kind, file_id=entry.file_id,
-                                list_consents=list_consents, now=now, chunk_rows=chunk_rows)
+                                list_consents=list_consents, now=now, chunk_rows=chunk_rows, dates=dates)
             verify_unchanged(landed)  # what was applied is what was registered, else rolled back
             ledger.mark_applied(conn, entry.file_id, result.counts, now)
             advance_watermark(conn)
@@ -202,22 +207,6 @@ def _apply_landed(
         ledger.mark_failed(engine, entry.file_id, exc)
         raise
     return report(APPLIED, result.counts, entities_bounced=result.entities_bounced,
-                  consents_revoked=result.consents_revoked, rejected_by_reason=result.rejected_by_reason)
-
-
-def _check_list_consents(engine: sa.Engine, list_consents: Mapping[str, str]) -> None:
-    """Every consent the mapping names must exist, else an unsubscribe would silently revoke nothing."""
-    wanted = set(list_consents.values())
-    if not wanted:
-        return
-    with engine.connect() as conn:
-        known = set(conn.execute(
-            sa.select(crm_consent_type.c.consent_id).where(crm_consent_type.c.consent_id.in_(wanted))
-        ).scalars())
-    missing = sorted(wanted - known)
-    if missing:
-        lists = sorted(li for li, c in list_consents.items() if c in missing)
-        raise FeedbackConfigError(
-            f"list → consent mapping names consent(s) {', '.join(missing)} (lists {', '.join(lists)}) that "
-            "crm_consent_type does not have; fix config/lists.yaml or the CRM consent types"
-        )
+                  consents_revoked=result.consents_revoked, rejected_by_reason=result.rejected_by_reason,
+                  held_entities=result.held_entities, untrusted_dates=result.untrusted_dates,
+                  neutralised=result.neutralised)

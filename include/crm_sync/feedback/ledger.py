@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from include.crm_sync.feedback.counts import FeedbackCounts
 from include.crm_sync.feedback.errors import LedgerConflictError
 from include.crm_sync.feedback.landing import LandedFile
+from include.crm_sync.imports import ledger_end
 from include.crm_sync.masking import mask_text
 from include.crm_sync.staging.tables import file_ledger
 
@@ -106,19 +107,7 @@ def claim(conn: sa.Connection, file_id: int) -> bool:
 
 def mark_applied(conn: sa.Connection, file_id: int, counts: FeedbackCounts, now: datetime) -> None:
     """Inside the apply transaction: the file's effect and this status commit together."""
-    conn.execute(
-        file_ledger.update()
-        .where(file_ledger.c.file_id == file_id)
-        .values(
-            status=APPLIED,
-            rows_read=counts.read,
-            rows_applied=counts.applied,
-            rows_known=counts.known,
-            rows_rejected=counts.rejected,
-            error=None,
-            applied_at=now,
-        )
-    )
+    ledger_end.mark_applied(conn, file_id, counts, now)
 
 
 def mark_failed(engine: sa.Engine, file_id: int, error: BaseException) -> None:

@@ -8,21 +8,23 @@ Two passes over the file, both streaming with flat memory:
    counts the records (an independent count for the read = applied + known + rejected check) and
    maps records to physical line numbers (a quoted field may span lines).
 2. ``read_chunks``: pandas in chunks (``dtype=str``, strict UTF-8). Each row is validated (whole
-   chunk at a time); a failing row becomes a ``RejectedRow`` (line, field, reason) with its first
-   failing check (see ``_validate``). Valid rows are normalised (trimmed ids, lower-cased
-   e-mail, UTC time) and get their ``event_key``.
+   chunk at a time). Every row is a "no", so it is only rejected (a ``RejectedRow`` with line,
+   field, reason, and a hold candidate) when it cannot be applied: an unknown category, or neither
+   a usable recipient id nor a usable address (see ``_validate``). Kept rows are normalised
+   (trimmed ids, lower-cased e-mail, UTC time; an untrusted time replaced by the time of receipt)
+   and get their ``event_key``.
 
 Line numbers are 1-based physical lines with the header on line 1.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,17 +38,17 @@ from include.crm_sync.feedback.csv_schema import (
 )
 from include.crm_sync.feedback.errors import FeedbackFileError
 from include.crm_sync.feedback.event_key import event_keys
+from include.crm_sync.imports.csv_header import header_problems
+from include.crm_sync.imports.event_dates import EventDateRules, utc_text
+from include.crm_sync.imports.holds import HoldCandidate
+from include.crm_sync.imports.row_checks import column_problems
 from include.crm_sync.iso_times import parse_offset_times
 from include.crm_sync.platforms.base import FeedbackKind
 
 DEFAULT_CHUNK_ROWS = 50_000
 _RAW_MAX = 2000
-_BOM = "\ufeff"
-#: spreadsheet formula triggers, checked after leading blanks (CSV injection)
-_FORMULA_TRIGGERS = frozenset("=+-@")
-_FORMULA_PREFIXES = tuple(sorted(_FORMULA_TRIGGERS))
-_FORMULA = "value starts with a formula trigger (= + - @; CSV injection guard)"
-_NON_PRINTABLE = "control or other non-printable character in value (CSV/XML injection guard)"
+_NO_IDENTITY = "neither a usable recipient id nor a usable e-mail"
+_MALFORMED_TIME = "malformed timestamp (expected ISO 8601 with UTC offset)"
 
 #: the columns of ``LoadedChunk.rows``, handed to the apply step
 NORMALISED_COLUMNS = (
@@ -87,6 +89,14 @@ class LoadedChunk:
     #: as canonical UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, which sorts like the time)
     rows: dict[str, list]
     rejected: list[RejectedRow]
+    #: the rejected rows as the ids and addresses they name (the fail-safe holds those the CRM knows)
+    holds: list[HoldCandidate] = field(default_factory=list)
+    #: applied rows whose event time was replaced by the time of receipt, by reason
+    untrusted_dates: Counter[str] = field(default_factory=Counter)
+    #: values not used (ids, addresses) or stored as NULL (list, mailing ids), by column and reason
+    neutralised: Counter[str] = field(default_factory=Counter)
+    #: kept rows with an unusable id or address: hold candidates should the row match nobody
+    holds_unless_found: list[HoldCandidate] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows["line_no"])
@@ -131,19 +141,7 @@ def check_structure(path: Path) -> FileStructure:
 def _check_header(name: str, header: list[str] | None) -> None:
     if header is None:
         raise FeedbackFileError(f"{name}: the file is empty (no header line); expected {', '.join(COLUMN_NAMES)}")
-    problems = []
-    if header and header[0].startswith(_BOM):
-        problems.append("it starts with a byte-order mark (write UTF-8 without BOM)")
-        header = [header[0].removeprefix(_BOM), *header[1:]]
-    missing = [c for c in COLUMN_NAMES if c not in header]
-    extra = [c for c in header if c not in COLUMN_NAMES]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected column(s) {', '.join(repr(c[:40]) for c in extra)}")
-    if repeated:
-        problems.append(f"repeated column(s) {', '.join(repeated)}")
+    problems = header_problems(header, COLUMN_NAMES, "write UTF-8 without BOM")
     if problems:
         raise FeedbackFileError(
             f"{name}: line 1: wrong header: {'; '.join(problems)}; expected {', '.join(COLUMN_NAMES)}. "
@@ -162,10 +160,19 @@ def _line_of_bad_utf8(path: Path) -> int:
 
 
 def read_chunks(
-    path: Path, kind: FeedbackKind, structure: FileStructure, *, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    path: Path,
+    kind: FeedbackKind,
+    structure: FileStructure,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    now: datetime | None = None,
+    dates: EventDateRules | None = None,
 ) -> Iterator[LoadedChunk]:
-    """Validated, normalised chunks of ``path`` (call ``check_structure`` first)."""
+    """Validated, normalised chunks of ``path`` (call ``check_structure`` first); ``now`` is the time
+    of receipt (default: the clock), given to events whose date cannot be trusted."""
     seen = 0
+    received = now or datetime.now(UTC)
+    dates = dates or EventDateRules()
     try:
         reader = pd.read_csv(
             path,
@@ -178,7 +185,7 @@ def read_chunks(
         )
         with reader:
             for frame in reader:
-                yield _validate(frame, kind, structure, seen, path.name)
+                yield _validate(frame, kind, structure, seen, path.name, received, dates)
                 seen += len(frame)
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise FeedbackFileError(f"{path.name}: unreadable after the structure check: {exc}") from None
@@ -190,15 +197,23 @@ def read_chunks(
 
 
 def _validate(
-    frame: pd.DataFrame, kind: FeedbackKind, structure: FileStructure, first: int, name: str
+    frame: pd.DataFrame,
+    kind: FeedbackKind,
+    structure: FileStructure,
+    first: int,
+    name: str,
+    now: datetime,
+    dates: EventDateRules,
 ) -> LoadedChunk:
-    """One chunk: the first failing check per row becomes its rejection; the rest is normalised.
+    """One chunk. Every row is a "no" (a bounce or an unsubscribe), so a row is only rejected when it
+    cannot be applied at all: an unknown category, or no field that identifies its person.
 
-    Checks, in the order they are reported: per column a non-printable character (C0/C1
-    controls, line/paragraph separators, zero-width and bidi format characters), a leading
-    formula trigger, the length limit; then the category, the timestamp, and that there is a
-    recipient id or an e-mail. Plain list comprehensions where pandas' python-backed string
-    methods are slower; pandas parses the times.
+    Per column (``row_checks.column_problems``: a non-printable character, longer than the column;
+    the formula guard is not applied, addresses may start with ``-``, ``+``, ``=``): a recipient id
+    or address failing a check is not used to identify the person (the other may still do); a
+    list or mailing id failing one is stored as NULL (an unsubscribe from an unknown list revokes
+    every marketing consent). A malformed or untrusted event time (``event_dates``) is replaced by
+    the time of receipt and reported. Rejected rows that name a CRM person become hold candidates.
     """
     if sorted(frame.columns) != sorted(COLUMN_NAMES):  # guarded by check_structure
         raise FeedbackFileError(f"{name}: columns changed while reading: {list(frame.columns)}")
@@ -206,8 +221,11 @@ def _validate(
     lines = structure.lines_of(np.arange(first, first + n))
     raw = {c: frame[c].tolist() for c in COLUMN_NAMES}
     value = {c: list(map(str.strip, raw[c])) for c in COLUMN_NAMES}
+    stored = {c: list(value[c]) for c in ("list_id", "mailing_id")}
     reason: list[str | None] = [None] * n
     failed: list[str | None] = [None] * n
+    unusable: dict[str, dict[int, str]] = {"recipient_id": {}, "email": {}}
+    neutralised: Counter[str] = Counter()
 
     def mark(column: str, why: str, hits: Iterable[int]) -> None:
         for i in hits:  # row indexes; usually none or a few
@@ -215,38 +233,64 @@ def _validate(
                 reason[i], failed[i] = why, column
 
     for spec in COLUMNS:
-        column, limit, raws, values = spec.name, spec.max_length, raw[spec.name], value[spec.name]
-        # whole-column tests in C first; the per-row scan only runs for a column that fails one
-        suspect_chars = not "".join(raws).isprintable()
-        suspect_formula = any(map(str.startswith, values, repeat(_FORMULA_PREFIXES)))
-        suspect_length = max(map(len, values), default=0) > limit
-        if not (suspect_chars or suspect_formula or suspect_length):
+        column = spec.name
+        problems = column_problems(raw[column], value[column], spec.max_length, formula_guard=False)
+        if not problems or column in ("category", "occurred_at"):  # judged by their own checks below
             continue
-        suspects = [i for i, (r, v) in enumerate(zip(raws, values, strict=True))
-                    if not r.isprintable() or v[:1] in _FORMULA_TRIGGERS or len(v) > limit]
-        mark(column, _NON_PRINTABLE, (i for i in suspects if not raws[i].isprintable()))
-        mark(column, _FORMULA, (i for i in suspects if values[i][:1] in _FORMULA_TRIGGERS))
-        mark(column, f"longer than {limit} characters", (i for i in suspects if len(values[i]) > limit))
+        for i, why in problems.items():
+            neutralised[f"{column}: {why}"] += 1
+            if column in unusable:
+                unusable[column][i] = why
+            else:
+                stored[column][i] = ""
     allowed = CATEGORIES[kind]
     if not set(value["category"]) <= allowed.keys():
         mark("category", f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
              [i for i, v in enumerate(value["category"]) if v not in allowed])
+    ids, emails = value["recipient_id"], value["email"]
+    if not all(ids) or unusable["recipient_id"]:
+        mark("recipient_id", _NO_IDENTITY,
+             [i for i in range(n) if (not ids[i] or i in unusable["recipient_id"])
+              and (not emails[i] or i in unusable["email"])])
+
     # the landing writer's own form, …T…:…:….ffffffZ, is 27 characters long
     times, bad_times = parse_offset_times(value["occurred_at"], 27)
-    if bad_times.any():
-        mark("occurred_at", "malformed timestamp (expected ISO 8601 with UTC offset)",
-             np.flatnonzero(bad_times).tolist())
-    if not all(value["recipient_id"]):
-        mark("recipient_id", "neither recipient id nor e-mail",
-             [i for i, (r, e) in enumerate(zip(value["recipient_id"], value["email"], strict=True))
-              if not r and not e])
+    utc = times.to_numpy(dtype="datetime64[us]")
+    key_times = [t + "Z" for t in np.datetime_as_string(utc, unit="us").tolist()]
+    occurred = list(key_times)
+    untrusted: Counter[str] = Counter()
+    distrust = dates.untrusted(utc, now)
+    if bad_times.any() or any(distrust):
+        received = utc_text(now)
+        for i in range(n):
+            why = _MALFORMED_TIME if bad_times[i] else distrust[i]
+            if why is None:
+                continue
+            if bad_times[i]:  # the event's identity keeps the text as the platform sent it
+                key_times[i] = value["occurred_at"][i]
+            occurred[i] = received
+            if reason[i] is None:
+                untrusted[why] += 1
 
     bad = [i for i, r in enumerate(reason) if r is not None]
     rejected = [
         RejectedRow(int(lines[i]), failed[i], str(reason[i]), _raw([raw[c][i] for c in COLUMN_NAMES]))
         for i in bad
     ]
-    utc = times.to_numpy(dtype="datetime64[us]")
+    holds = [HoldCandidate(int(lines[i]), str(reason[i]), (value["recipient_id"][i],), (value["email"][i],))
+             for i in bad]
+    # a kept row found by one field while another was unusable: if it finds nobody, the unusable
+    # value may still name a CRM person (the apply holds them then)
+    partly = sorted({i for rows in unusable.values() for i in rows} - set(bad))
+    unless_found = [
+        HoldCandidate(int(lines[i]), f"unknown recipient; not used: {_unusable_text(unusable, i)}",
+                      (value["recipient_id"][i],), (value["email"][i],))
+        for i in partly
+    ]
+    key_ids, key_emails, key_lists = list(ids), [v.lower() for v in emails], list(value["list_id"])
+    for column, rows in unusable.items():
+        for i in rows:
+            value[column][i] = ""
     line_list = lines.tolist()
     if bad:
         good = np.ones(n, dtype=bool)
@@ -255,32 +299,37 @@ def _validate(
 
         def pick(values: list) -> list:
             return [values[i] for i in keep]
-
-        utc = utc[good]
     else:
         pick = list
-    utc_text = np.datetime_as_string(utc, unit="us").tolist()
+    # the identity of an event is what the platform sent, neutralised values included
+    keys = event_keys(kind.value, pick(key_ids), pick(key_emails), pick(value["category"]), pick(key_times),
+                      pick(key_lists), pick(value["mailing_id"]))
     rows = _normalise(kind, pick(line_list), {c: pick(value[c]) for c in COLUMN_NAMES},
-                      [t + "Z" for t in utc_text])
-    return LoadedChunk(rows, rejected)
+                      {c: pick(stored[c]) for c in stored}, pick(occurred), keys)
+    return LoadedChunk(rows, rejected, holds, untrusted, neutralised, unless_found)
+
+
+def _unusable_text(unusable: dict[str, dict[int, str]], i: int) -> str:
+    return "; ".join(f"{column} ({rows[i]})" for column, rows in unusable.items() if i in rows)
 
 
 def _raw(values: list[str]) -> str:
     return json.dumps(dict(zip(COLUMN_NAMES, values, strict=True)), ensure_ascii=True)[:_RAW_MAX]
 
 
-def _normalise(kind: FeedbackKind, lines: list[int], value: dict[str, list[str]], times: list[str]) -> dict[str, list]:
-    recipient, category, list_id, mailing = (value[c] for c in ("recipient_id", "category", "list_id", "mailing_id"))
-    email = [v.lower() for v in value["email"]]
+def _normalise(kind: FeedbackKind, lines: list[int], value: dict[str, list[str]],
+               stored: dict[str, list[str]], times: list[str], keys: list[str]) -> dict[str, list]:
+    """Stage columns of the kept rows; ``value`` holds "" for identifying values not to be used."""
     marks = CATEGORIES[kind]
+    category = value["category"]
     return {
         "line_no": lines,
-        "event_key": event_keys(kind.value, recipient, email, category, times, list_id, mailing),
-        "recipient_id": [v or None for v in recipient],
-        "email_normalized": [v or None for v in email],
+        "event_key": keys,
+        "recipient_id": [v or None for v in value["recipient_id"]],
+        "email_normalized": [v.lower() or None for v in value["email"]],
         "category": category,
         "marks_bounced": [int(marks[c]) for c in category],
         "occurred_at": times,
-        "list_id": [v or None for v in list_id],
-        "mailing_id": [v or None for v in mailing],
+        "list_id": [v or None for v in stored["list_id"]],
+        "mailing_id": [v or None for v in stored["mailing_id"]],
     }

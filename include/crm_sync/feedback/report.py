@@ -29,6 +29,12 @@ class FeedbackFileReport:
     window_until: datetime | None = None
     #: platform time range that may be lost (operator accepted it with allow_gap)
     gap: tuple[datetime, datetime] | None = None
+    #: CRM entities held out of every list because a rejected row names them
+    held_entities: int = 0
+    #: applied events whose date cannot be true (recorded with the time of receipt), by reason
+    untrusted_dates: dict[str, int] = field(default_factory=dict)
+    #: values not used to identify the person or stored as NULL, by column and reason
+    neutralised: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -48,6 +54,9 @@ class FeedbackFileReport:
             "rejected_by_reason": dict(self.rejected_by_reason),
             "window": [iso(self.window_since), iso(self.window_until)],
             "gap": [iso(self.gap[0]), iso(self.gap[1])] if self.gap else None,
+            "held_entities": self.held_entities,
+            "untrusted_dates": dict(self.untrusted_dates),
+            "neutralised": dict(self.neutralised),
         }
 
 
@@ -75,4 +84,5 @@ class FeedbackImportReport:
             "files": [r.as_dict() for r in self.files],
             "totals": {"read": totals.read, "applied": totals.applied, "known": totals.known,
                        "rejected": totals.rejected},
+            "held_entities": sum(f.held_entities for f in self.files),
         }

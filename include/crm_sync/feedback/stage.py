@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from include.crm_sync.feedback.load import NORMALISED_COLUMNS
+from include.crm_sync.imports.apply_session import TEMPORARY
 from include.crm_sync.staging.dml import insert_columns
 from include.crm_sync.staging.tables import EMAIL, ID
 from include.crm_sync.staging.types import UTCDateTime
 
 _meta = MetaData()
-_TEMP = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"}
 
 def _event_columns() -> list[Column]:
     return [
@@ -41,7 +41,7 @@ stage = Table(
     _meta,
     Column("line_no", Integer, primary_key=True, autoincrement=False),
     *_event_columns(),
-    **_TEMP,
+    **TEMPORARY,
 )
 #: one row per (distinct event, matched entity), the event's columns carried along;
 #: entity_id NULL = the event matched no CRM entity
@@ -52,27 +52,11 @@ match = Table(
     Column("entity_id", ID),
     Column("row_key", String(64), nullable=False),
     *_event_columns(),
-    **_TEMP,
+    **TEMPORARY,
 )
 TABLES = (stage, match)
 #: what the apply step inserts per row: the loader's normalised columns + the consent of the list
 STAGE_INSERT_COLUMNS = (*NORMALISED_COLUMNS, "consent_id")
-
-
-def create(conn: sa.Connection) -> None:
-    drop(conn)
-    for table in TABLES:
-        table.create(conn)
-
-
-#: the schema temporary tables live in, so a DROP can never hit a permanent table of that name
-_TEMP_SCHEMA = {"postgresql": "pg_temp", "sqlite": "temp"}
-
-
-def drop(conn: sa.Connection) -> None:
-    schema = _TEMP_SCHEMA.get(conn.dialect.name)
-    for table in reversed(TABLES):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema + '.' if schema else ''}{table.name}")
 
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,9 @@ import sqlalchemy as sa
 
 from include.crm_sync.feedback.apply import apply_file as apply_feedback_file
 from include.crm_sync.feedback.landing import write_landing_file
+from include.crm_sync.imports import apply_session
+from include.crm_sync.imports.event_dates import EventDateRules
+from include.crm_sync.imports.holds import HoldCandidate, hold_people
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
 from include.crm_sync.responses import stage
 from include.crm_sync.responses.counts import ResponseCounts
@@ -50,17 +52,19 @@ from include.crm_sync.responses.file_format import (
     UNKNOWN_RECIPIENT,
     UNSUBSCRIBE,
 )
-from include.crm_sync.responses.parse import DEFAULT_CHUNK_ROWS, FileStructure, RejectedLine, read_chunks
+from include.crm_sync.responses.parse import (
+    DEFAULT_CHUNK_ROWS,
+    FileStructure,
+    judge_dates,
+    read_chunks,
+)
 from include.crm_sync.responses.sql_files import response_sql
-from include.crm_sync.staging.dml import analyze_if_never_analyzed, raise_temp_buffers
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe, rejected_row
 from include.crm_sync.staging.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_RECIPIENT_REASON = "unknown recipient"
-PG_WORK_MEM = "256MB"
-PG_TEMP_BUFFERS = "256MB"
 PROGRESS_EVERY_LINES = 200_000
 #: the CRM tables the apply joins (their statistics decide the plans)
 _CRM_TABLES = ("crm_entity", "mailing_campaign", "response_event", "crm_campaign_response")
@@ -89,6 +93,12 @@ class ApplyResult:
     wave_conflicts: list[dict[str, object]] = field(default_factory=list)
     #: the feedback landing files handed to the step-2 apply
     derived_files: list[str] = field(default_factory=list)
+    #: CRM entities held out of every list because a rejected line of this file names them
+    held_entities: int = 0
+    #: bounces/unsubscribes applied with the time of receipt, their date cannot be true, by reason
+    untrusted_dates: dict[str, int] = field(default_factory=dict)
+    #: values of bounces/unsubscribes not used or stored as NULL, by column and reason
+    neutralised: dict[str, int] = field(default_factory=dict)
 
 
 def apply_response_file(
@@ -102,49 +112,43 @@ def apply_response_file(
     now: datetime,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     reapplying: bool = False,
+    dates: EventDateRules | None = None,
 ) -> ApplyResult:
     """Apply ``path`` (ledger entry ``file_id``) within ``conn``'s open transaction; ``reapplying``
-    when the file was applied before (a re-import)."""
+    when the file was applied before (a re-import). ``now`` is the time of receipt: events whose
+    date cannot be true (``dates``) are rejected (opens, clicks) or recorded with it (a "no")."""
     name = path.name
     dialect = conn.dialect.name
 
-    timings: dict[str, float] = {}
-
-    def run(sql_name: str, **params: object) -> sa.CursorResult:
-        types = {k: UTCDateTime() for k in params if k == "now"}
-        started = time.perf_counter()
-        result = conn.execute(response_sql(sql_name, **types), params)
-        timings[sql_name] = timings.get(sql_name, 0.0) + time.perf_counter() - started
-        return result
+    sql = apply_session.TimedSql(conn, "responses")
+    run = sql.run
 
     # A re-import regenerates the file's rejected rows; a first import has none.
     conn.execute(rejected_row.delete().where(rejected_row.c.file_id == file_id))
-    # PostgreSQL keeps temporary tables in ``temp_buffers`` (8 MB by default): a file of a million
-    # events stages a few hundred MB, which would otherwise go through temporary files on every scan
-    if not raise_temp_buffers(conn, PG_TEMP_BUFFERS) and dialect == "postgresql":
-        log.debug("temp_buffers already fixed for this database session")
-    stage.create(conn)
+    apply_session.prepare(conn)
+    apply_session.create_temp_tables(conn, stage.TABLES)
     invalid: Counter[str] = Counter()
+    untrusted: Counter[str] = Counter()
+    neutralised: Counter[str] = Counter()
+    held: set[str] = set()
+    unless_found: list[HoldCandidate] = []
     read = staged = 0
     next_progress = PROGRESS_EVERY_LINES
-    for chunk in read_chunks(path, structure, chunk_rows=chunk_rows):
+    for parsed in read_chunks(path, structure, chunk_rows=chunk_rows):
+        chunk = judge_dates(parsed, now, dates)
         stage.insert_rows(conn, chunk.rows)
-        _insert_rejected(conn, file_id, chunk.rejected)
+        apply_session.insert_rejected(conn, file_id, chunk.rejected)
+        held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
+        unless_found.extend(chunk.holds_unless_found)
+        untrusted.update(chunk.untrusted_dates)
+        neutralised.update(chunk.neutralised)
         invalid.update(r.reason for r in chunk.rejected)
         read += chunk.lines
         staged += len(chunk)
         if read >= next_progress:
             log.info("%s: %d lines loaded (%d rejected so far)", name, read, sum(invalid.values()))
             next_progress += PROGRESS_EVERY_LINES
-    if dialect == "postgresql":
-        # sorts and hashes over a whole file in memory rather than in temp files (this transaction only)
-        conn.exec_driver_sql(f"SET LOCAL work_mem = '{PG_WORK_MEM}'")
-        # each statement runs once over the whole file: compiling it (JIT) costs more than it saves
-        conn.exec_driver_sql("SET LOCAL jit = off")
-        conn.exec_driver_sql(f"ANALYZE {stage.stage.name}")
-        analyzed = analyze_if_never_analyzed(conn, _CRM_TABLES)
-        if analyzed:
-            log.info("%s: CRM table(s) %s had no planner statistics yet; analyzed", name, ", ".join(analyzed))
+    apply_session.tune_for_whole_file(conn, name, stage.stage.name, _CRM_TABLES)
 
     closed_loop = run("map_waves", now=now).rowcount
     conflicts = [dict(row._mapping) for row in run("wave_conflicts")]
@@ -160,6 +164,9 @@ def apply_response_file(
     reapplied = run("update_events", now=now).rowcount
     campaign_new = run("insert_campaign_responses", file_id=file_id, now=now).rowcount
     unknown = run("reject_unknown", file_id=file_id).rowcount
+    if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
+        unknown_lines = set(run("unknown_lines").scalars())
+        held |= hold_people(conn, file_id, [h for h in unless_found if h.line_no in unknown_lines], now)
 
     by_status: Counter[str] = Counter()
     by_outcome: Counter[tuple[str, str]] = Counter()
@@ -216,16 +223,22 @@ def apply_response_file(
         ignored_by_reason=ignored_by_reason,
         rejected_by_reason=rejected_by_reason,
     ).check(name)
-    stage.drop(conn)
-    log.info("%s: SQL seconds per step: %s", name, {k: round(v, 1) for k, v in timings.items()})
+    apply_session.drop_temp_tables(conn, stage.TABLES)
+    sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d ignored %s + %d rejected %s; %d campaign responses, "
         "%d entities newly bounced, %d consents revoked",
         name, counts.read, counts.applied, counts.known, counts.ignored, counts.ignored_by_reason or "",
         counts.rejected, counts.rejected_by_reason or "", campaign_new, bounced, revoked,
     )
+    if held:
+        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected line names them "
+                    "(resolve with python -m include.crm_sync.feedback.holds)", name, len(held))
+    if untrusted:
+        log.warning("%s: %d bounce(s)/unsubscribe(s) applied with the time of receipt, their date cannot be "
+                    "true: %s", name, sum(untrusted.values()), dict(untrusted))
     return ApplyResult(counts, campaign_new, bounced, revoked, new_events, reapplied, closed_loop, conflicts,
-                       derived_files)
+                       derived_files, len(held), dict(untrusted), dict(neutralised))
 
 
 def _feedback_rows_of(conn: sa.Connection, kind: FeedbackKind, file_id: int) -> int:
@@ -254,13 +267,4 @@ def _feedback_rows(conn: sa.Connection, kind: FeedbackKind) -> Iterator[Feedback
         yield FeedbackRow(
             kind, row.crm_entity_id, None, row.event_type if kind is FeedbackKind.BOUNCES else "unsubscribe",
             row.occurred_at, row.list_id, row.mailing_id,
-        )
-
-
-def _insert_rejected(conn: sa.Connection, file_id: int, rows: list[RejectedLine]) -> None:
-    if rows:
-        conn.execute(
-            rejected_row.insert(),
-            [{"file_id": file_id, "line_no": r.line_no, "field": r.field, "reason": r.reason, "raw": r.raw}
-             for r in rows],
         )

@@ -48,6 +48,8 @@ import sqlalchemy as sa
 from include.crm_sync.feedback import ledger
 from include.crm_sync.feedback.landing import LandedFile
 from include.crm_sync.feedback.window import read_watermark
+from include.crm_sync.imports import ledger_end
+from include.crm_sync.imports.consent_map import check_list_consents
 from include.crm_sync.masking import mask_text
 from include.crm_sync.responses import report as outcome
 from include.crm_sync.responses.apply import ApplyResult, ResponseFileKind, apply_response_file
@@ -64,8 +66,8 @@ from include.crm_sync.responses.mapping import sync_config_mapping
 from include.crm_sync.responses.parse import FileStructure, check_structure
 from include.crm_sync.responses.remote import RemoteFile, SftpClient, list_remote_files
 from include.crm_sync.responses.report import ResponseFileReport, ResponseImportReport
-from include.crm_sync.responses.settings import ResponseImportSettings
-from include.crm_sync.staging.tables import crm_consent_type, file_ledger
+from include.crm_sync.responses.settings import ResponseImportSettings, event_date_rules
+from include.crm_sync.staging.tables import file_ledger
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +282,7 @@ def _apply(ctx: _Context, conn: sa.Connection, path: Path, structure: FileStruct
     return apply_response_file(
         conn, path, structure, file_id=file_id, list_consents=ctx.list_consents,
         derived_dir=ctx.landing_dir / DERIVED_DIR, now=ctx.now, chunk_rows=ctx.settings.chunk_rows,
-        reapplying=reapplying,
+        reapplying=reapplying, dates=event_date_rules(ctx.settings),
     )
 
 
@@ -289,7 +291,8 @@ def _applied_report(result, status: str, file_id: int | None, sha256: str, appli
     return result(
         status, file_id=file_id, sha256=sha256, counts=applied.counts, campaign_responses=applied.campaign_responses,
         entities_bounced=applied.entities_bounced, consents_revoked=applied.consents_revoked,
-        closed_loop_mappings=applied.closed_loop_mappings, note=note,
+        closed_loop_mappings=applied.closed_loop_mappings, held_entities=applied.held_entities,
+        untrusted_dates=applied.untrusted_dates, note=note,
     )
 
 
@@ -351,37 +354,12 @@ def _reopen(conn: sa.Connection, file_id: int) -> None:
 
 def _mark_applied(conn: sa.Connection, file_id: int, counts: ResponseCounts, now: datetime) -> None:
     """The response file's counts (with ``rows_ignored``) and status commit with its effect."""
-    conn.execute(
-        file_ledger.update()
-        .where(file_ledger.c.file_id == file_id)
-        .values(
-            status=ledger.APPLIED,
-            rows_read=counts.read,
-            rows_applied=counts.applied,
-            rows_known=counts.known,
-            rows_ignored=counts.ignored,
-            rows_rejected=counts.rejected,
-            error=None,
-            applied_at=now,
-        )
-    )
+    ledger_end.mark_applied(conn, file_id, counts, now)
 
 
 def _check_list_consents(engine: sa.Engine, list_consents: Mapping[str, str]) -> None:
     """Every consent the mapping names must exist, else an unsubscribe would silently revoke nothing."""
-    wanted = set(list_consents.values())
-    if not wanted:
-        return
-    with engine.connect() as conn:
-        known = set(conn.execute(
-            sa.select(crm_consent_type.c.consent_id).where(crm_consent_type.c.consent_id.in_(wanted))
-        ).scalars())
-    missing = sorted(wanted - known)
-    if missing:
-        raise ResponseConfigError(
-            f"list -> consent mapping names consent(s) {', '.join(missing)} that crm_consent_type does not have; "
-            "fix config/lists.yaml or the CRM consent types"
-        )
+    check_list_consents(engine, list_consents, ResponseConfigError)
 
 
 def known_names(engine: sa.Engine, names: Iterable[str]) -> set[str]:

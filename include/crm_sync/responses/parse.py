@@ -25,6 +25,11 @@ is indistinguishable from one with an empty ``link_url``) and reports skipped li
 warnings, while malformed rows must be rejected with their line and the rest loaded; and the
 csv module fed line by line is as fast here. pandas still does the vectorised time parsing.
 
+A bounce or unsubscribe is held to the rule of every import (``_validate``): applied whenever an
+id identifies its person, unsafe values neutralised; ``judge_dates`` (called by the apply with the
+time of receipt) rejects opens and clicks whose date cannot be true and gives such a "no" the
+time of receipt instead.
+
 Event identity (``event_key``): sha256 over recipient id, mailing id, event type and the UTC event
 time (µs): the same event in two files, or twice in one, is one event.
 """
@@ -36,26 +41,33 @@ import csv
 import gc
 import hashlib
 import io
-import itertools
 import json
-from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from include.crm_sync.imports.csv_header import header_problems
+from include.crm_sync.imports.event_dates import EventDateRules, utc_text
+from include.crm_sync.imports.holds import HoldCandidate
+from include.crm_sync.imports.row_checks import FORMULA, column_problems, fit_text
 from include.crm_sync.iso_times import parse_offset_times
 from include.crm_sync.responses.download import FileFacts
 from include.crm_sync.responses.errors import ResponseFileError
 from include.crm_sync.responses.file_format import (
+    BOUNCE_EVENT_TYPES,
     COLUMN_NAMES,
     COLUMNS,
     ENCODING,
     ENTITY_TYPES,
     EVENT_TYPES,
+    UNSUBSCRIBE,
 )
+from include.crm_sync.staging.tables import ID
 
 DEFAULT_CHUNK_ROWS = 50_000
 KEY_VERSION = "r1"
@@ -73,6 +85,10 @@ _READ_BUFFER = 1 << 20
 #: within them makes one record, rejected whole.
 MAX_RECORD_LINES = 10_000
 MAX_RECORD_CHARS = 256 * 1024
+#: a person's "no" (and soft bounces): applied whenever an id identifies the person (issue 12 point 0)
+NO_EVENT_TYPES = frozenset({*BOUNCE_EVENT_TYPES, UNSUBSCRIBE})
+_NO_IDENTITY = "neither a usable recipient id nor a usable entity id"
+_MALFORMED_TIME = "malformed timestamp (expected ISO 8601 with an offset, e.g. 2026-01-31T23:59:59Z)"
 
 #: columns of the normalised chunks handed to the stage table
 STAGE_COLUMNS = (
@@ -97,6 +113,14 @@ class ParsedChunk:
     rejected: list[RejectedLine]
     #: records this chunk covers (valid + rejected; a record spanning several lines counts once)
     lines: int
+    #: rejected lines that may be a "no", as the ids they name (the fail-safe holds those the CRM knows)
+    holds: list[HoldCandidate] = field(default_factory=list)
+    #: bounces/unsubscribes kept with the time of receipt because their date cannot be true, by reason
+    untrusted_dates: Counter[str] = field(default_factory=Counter)
+    #: values of bounces/unsubscribes not used (ids) or stored as NULL, by column and reason
+    neutralised: Counter[str] = field(default_factory=Counter)
+    #: kept bounces/unsubscribes with an unusable id: hold candidates should the line match nobody
+    holds_unless_found: list[HoldCandidate] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows["line_no"])
@@ -139,19 +163,7 @@ def check_structure(path: Path, facts: FileFacts) -> FileStructure:
 
 
 def _check_header(name: str, header: list[str]) -> tuple[int, ...]:
-    problems = []
-    if header and header[0].startswith(_BOM):
-        problems.append("it starts with a byte-order mark (the platform writes UTF-8 without BOM)")
-        header = [header[0].removeprefix(_BOM), *header[1:]]
-    missing = [c for c in COLUMN_NAMES if c not in header]
-    extra = [c for c in header if c not in COLUMN_NAMES]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if extra:
-        problems.append(f"unexpected column(s) {', '.join(repr(c[:40]) for c in extra)}")
-    if repeated:
-        problems.append(f"repeated column(s) {', '.join(repeated)}")
+    problems = header_problems(header, COLUMN_NAMES, "the platform writes UTF-8 without BOM")
     if problems:
         raise ResponseFileError(
             name,
@@ -359,45 +371,96 @@ def _validate(
     rejected: list[RejectedLine],
     consumed: int,
 ) -> ParsedChunk:
+    """Validate one chunk column-wise; a "no" (bounce, unsubscribe) is only rejected when no field
+    identifies its person.
+
+    Opens, clicks and autoresponders are rejected at their first failing check (per column: a
+    non-printable character, a leading formula trigger, the length limit, a missing required value;
+    then the event type, the entity type, the timestamp). A bounce or unsubscribe is held to the
+    rule of every import instead: a recipient id or entity id failing a check is not used to find
+    the person (the other may still do; the formula guard does not apply to them), any other value
+    failing one is stored as NULL, and a malformed time is left for ``judge_dates`` to replace by
+    the time of receipt. Rejected rows that may be a "no" (an unreadable line, an unknown event
+    type, a "no" without a usable id) become hold candidates.
+    """
     n = len(records)
+    holds = [_structural_hold(r) for r in rejected]
     if n == 0:
-        return ParsedChunk({c: [] for c in STAGE_COLUMNS}, rejected, consumed)
+        return ParsedChunk({c: [] for c in STAGE_COLUMNS}, rejected, consumed, [h for h in holds if h])
     by_position = list(zip(*records, strict=True))
     raw = {c: by_position[p] for c, p in zip(COLUMN_NAMES, structure.positions, strict=True)}
     value = {c: list(map(str.strip, raw[c])) for c in COLUMN_NAMES}
+    event_types = value["event_type"]
+    is_no = [v in NO_EVENT_TYPES for v in event_types]
+    any_no = any(is_no)
     reason: list[str | None] = [None] * n
     failed: list[str | None] = [None] * n
+    unusable: dict[str, set[int]] = {"recipient_id": set(), "entity_id": set()}
+    neutralised: Counter[str] = Counter()
+    stored: dict[str, list[str]] = {}  # copies of the columns with neutralised values only
 
-    def mark(column: str, why: str, hits: Sequence[bool] | Iterator[bool]) -> None:
-        for i, hit in enumerate(hits):
-            if hit and reason[i] is None:
+    def store(column: str) -> list[str]:
+        return stored.setdefault(column, list(value[column]))
+
+    def mark(column: str, why: str, hits: Iterable[int]) -> None:
+        for i in hits:
+            if reason[i] is None:
                 reason[i], failed[i] = why, column
 
     for spec in COLUMNS:
-        column, raw_values, values = spec.name, raw[spec.name], value[spec.name]
-        if not "".join(raw_values).isprintable():
-            mark(column, _NON_PRINTABLE, (not v.isprintable() for v in raw_values))
-        if any(map(str.startswith, values, itertools.repeat(_FORMULA_TRIGGERS))):
-            mark(column, _FORMULA, map(str.startswith, values, itertools.repeat(_FORMULA_TRIGGERS)))
-        if max(map(len, values)) > spec.max_length:
-            mark(column, f"longer than {spec.max_length} characters", (len(v) > spec.max_length for v in values))
+        column, values = spec.name, value[spec.name]
+        problems = column_problems(raw[column], values, spec.max_length, formula_guard=True)
         if spec.required and not all(values):
-            mark(column, f"{column} is missing", (not v for v in values))
+            for i, v in enumerate(values):
+                if not v and i not in problems:
+                    problems[i] = f"{column} is missing"
+        if not problems:
+            continue
+        for i, why in problems.items():
+            if not is_no[i]:
+                mark(column, why, (i,))
+            elif why == FORMULA or column in ("event_type", "occurred_at"):
+                continue  # a formula-like value is stored as it is; type and time are judged below
+            elif column in unusable:
+                if why != f"{column} is missing":
+                    neutralised[f"{column}: {why}"] += 1
+                unusable[column].add(i)
+            elif why != f"{column} is missing":
+                neutralised[f"{column}: {why}"] += 1
+                store(column)[i] = ""
 
-    event_types = value["event_type"]
     if not set(event_types) <= EVENT_TYPES:
         mark("event_type", f"unknown event type (expected {' | '.join(sorted(EVENT_TYPES))})",
-             (v not in EVENT_TYPES for v in event_types))
-    entity_types = [v.lower() for v in value["entity_type"]]
+             (i for i, v in enumerate(event_types) if v not in EVENT_TYPES))
+    entity_types = [v.lower() for v in stored.get("entity_type", value["entity_type"])]
     if not set(entity_types) <= ENTITY_TYPES | {""}:
-        mark("entity_type", f"unknown entity type (expected {' | '.join(sorted(ENTITY_TYPES))} or empty)",
-             (v not in ENTITY_TYPES and v != "" for v in entity_types))
+        for i, v in enumerate(entity_types):
+            if v not in ENTITY_TYPES and v != "":
+                if is_no[i]:
+                    neutralised["entity_type: unknown entity type"] += 1
+                    entity_types[i] = ""
+                else:
+                    mark("entity_type", "unknown entity type (expected "
+                         f"{' | '.join(sorted(ENTITY_TYPES))} or empty)", (i,))
+    if any_no:
+        mark("recipient_id", _NO_IDENTITY,
+             (i for i in range(n) if is_no[i]
+              and (not value["recipient_id"][i] or i in unusable["recipient_id"])
+              and (not value["entity_id"][i] or i in unusable["entity_id"])))
 
     # the platform's own form, 2026-01-31T23:59:59Z, is 20 characters long
     times, bad_times = parse_offset_times(value["occurred_at"], 20)
     if bad_times.any():
-        mark("occurred_at", "malformed timestamp (expected ISO 8601 with an offset, e.g. 2026-01-31T23:59:59Z)",
-             bad_times.tolist())
+        mark("occurred_at", _MALFORMED_TIME, (i for i in np.flatnonzero(bad_times).tolist() if not is_no[i]))
+    utc = times.to_numpy(dtype="datetime64[us]")
+    occurred: list[str | None] = [t + "Z" for t in np.datetime_as_string(utc, unit="us").tolist()]
+    key_times = list(occurred)
+    untrusted: Counter[str] = Counter()
+    for i in np.flatnonzero(bad_times).tolist():
+        if is_no[i]:  # the identity keeps the text the platform sent; the time is the time of receipt
+            key_times[i], occurred[i] = value["occurred_at"][i], None
+            if reason[i] is None:
+                untrusted[_MALFORMED_TIME] += 1
 
     bad = [i for i in range(n) if reason[i] is not None]
     if bad:
@@ -405,18 +468,77 @@ def _validate(
             RejectedLine(lines[i], failed[i], str(reason[i]), _raw_json([raw[c][i] for c in COLUMN_NAMES]))
             for i in bad
         ]
+        holds += [HoldCandidate(lines[i], str(reason[i]), (value["recipient_id"][i], value["entity_id"][i]))
+                  for i in bad if is_no[i] or event_types[i] not in EVENT_TYPES]
         good = [i for i in range(n) if reason[i] is None]
-        pick = lambda values: [values[i] for i in good]
+        pick = lambda values: [values[i] for i in good]  # noqa: E731
     else:
-        good = None
         pick = list
-    utc = times.to_numpy(dtype="datetime64[us]")
-    if good is not None:
-        utc = utc[good]
-    occurred = [t + "Z" for t in np.datetime_as_string(utc, unit="us").tolist()]
-    rows = _normalise(pick(lines), {c: pick(value[c]) for c in COLUMN_NAMES}, pick(entity_types), occurred)
+    # a kept "no" found by one id while the other was unusable: if it finds nobody, the unusable id
+    # may still name a CRM person (the apply holds them then)
+    partly = sorted((unusable["recipient_id"] | unusable["entity_id"]) - set(bad))
+    unless_found = [HoldCandidate(lines[i], "unknown recipient; an id of the line was not usable",
+                                  (value["recipient_id"][i], value["entity_id"][i])) for i in partly]
+    flags = {c: pick([i in hits for i in range(n)]) if hits else None for c, hits in unusable.items()}
+    kept = {c: pick(value[c]) for c in COLUMN_NAMES}
+    as_stored = {c: pick(stored[c]) if c in stored else kept[c] for c in COLUMN_NAMES}
+    rows = _normalise(pick(lines), kept, as_stored, pick(entity_types), pick(occurred), pick(key_times), flags)
     rejected.sort(key=lambda r: r.line_no)
-    return ParsedChunk(rows, rejected, consumed)
+    return ParsedChunk(rows, rejected, consumed, [h for h in holds if h], untrusted, neutralised,
+                       unless_found)
+
+
+def _structural_hold(line: RejectedLine) -> HoldCandidate | None:
+    """An unreadable line may be somebody's "no": every field of it is a candidate id, unless one of its
+    fields says it is an open, a click or an autoresponder (never a "no")."""
+    if line.field is not None or not line.raw:
+        return None
+    # best effort on a line the CSV reader refused: its quotes removed, split at every comma
+    fields = [f.strip() for f in line.raw.replace('"', "").split(",")]
+    if set(fields) & (EVENT_TYPES - NO_EVENT_TYPES):
+        return None
+    return HoldCandidate(line.line_no, line.reason, tuple(f for f in fields if f))
+
+
+def judge_dates(chunk: ParsedChunk, now: datetime, dates: EventDateRules | None = None) -> ParsedChunk:
+    """Point 8 on a parsed chunk: an event time in the future (beyond the clock skew) or before the
+    platform can have sent it is not trusted. An open, click or autoresponder is rejected with the
+    reason; a bounce or unsubscribe keeps its effect with the time of receipt (so does one whose
+    time was malformed), and the untrusted date is counted."""
+    dates = dates or EventDateRules()
+    rows = chunk.rows
+    occurred = rows["occurred_at"]
+    if not occurred:
+        return chunk
+    texts = [t[:-1] if t else "NaT" for t in occurred]
+    distrust = dates.untrusted(np.array(texts, dtype="datetime64[us]"), now)
+    missing = [t is None for t in occurred]
+    if not (any(distrust) or any(missing)):
+        return chunk
+    received = utc_text(now)
+    drop: list[int] = []
+    untrusted = Counter(chunk.untrusted_dates)
+    for i, why in enumerate(distrust):
+        if missing[i]:
+            occurred[i] = received
+        elif why is None:
+            continue
+        elif rows["event_type"][i] in NO_EVENT_TYPES:
+            occurred[i] = received
+            untrusted[why] += 1
+        else:
+            drop.append(i)
+    rejected = list(chunk.rejected)
+    if drop:
+        gone = set(drop)
+        shown = ("recipient_id", "entity_id", "list_id", "mailing_id", "event_type", "occurred_at")
+        rejected += [RejectedLine(rows["line_no"][i], "occurred_at", str(distrust[i]),
+                                  json.dumps({c: rows[c][i] for c in shown}, ensure_ascii=False)[:_RAW_MAX])
+                     for i in drop]
+        rejected.sort(key=lambda r: r.line_no)
+        rows = {c: [v for i, v in enumerate(values) if i not in gone] for c, values in rows.items()}
+    return ParsedChunk(rows, rejected, chunk.lines, chunk.holds, untrusted, chunk.neutralised,
+                       chunk.holds_unless_found)
 
 
 def _raw_json(values: list[str]) -> str:
@@ -433,22 +555,32 @@ def event_keys(recipients: Sequence[str], mailings: Sequence[str], types: Sequen
     ]
 
 
-def _normalise(lines: list[int], value: dict[str, list[str]], entity_types: list[str],
-               occurred: list[str]) -> dict[str, list]:
+def _normalise(lines: list[int], value: dict[str, list[str]], stored: dict[str, list[str]],
+               entity_types: list[str], occurred: list[str | None], key_times: list[str],
+               unusable: dict[str, list[bool] | None]) -> dict[str, list]:
+    """Stage columns of the kept rows: ``value`` as read (the event's identity), ``stored`` with
+    neutralised values emptied, ``unusable`` the ids not to find the person by (None: all usable)."""
     recipient, entity, mailing = value["recipient_id"], value["entity_id"], value["mailing_id"]
+    bad_entity, bad_recipient = unusable["entity_id"], unusable["recipient_id"]
+    usable_entity = entity if bad_entity is None else [
+        "" if bad else e for e, bad in zip(entity, bad_entity, strict=True)]
+    usable_recipient = recipient if bad_recipient is None else [
+        "" if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)]
     return {
         "line_no": lines,
-        "event_key": event_keys(recipient, mailing, value["event_type"], occurred),
-        "recipient_id": recipient,
+        "event_key": event_keys(recipient, mailing, value["event_type"], key_times),
+        # response_event.recipient_id must hold something: an unusable id is stored neutralised
+        "recipient_id": recipient if bad_recipient is None else [
+            fit_text(r, ID.length) if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)],
         "entity_type": [v or None for v in entity_types],
-        "entity_id": [v or None for v in entity],
-        # the id to find the CRM entity by: the platform's entity id where it has one, else the
-        # recipient id (which is the entity id the CRM uploaded)
-        "crm_key": [e or r for e, r in zip(entity, recipient, strict=True)],
-        "list_id": [v or None for v in value["recipient_list_id"]],
-        "mailing_id": mailing,
-        "wave_id": [v or None for v in value["wave_id"]],
+        "entity_id": [v or None for v in usable_entity],
+        # the id to find the CRM entity by: the platform's entity id where it has a usable one, else
+        # the recipient id (which is the entity id the CRM uploaded)
+        "crm_key": [e or r for e, r in zip(usable_entity, usable_recipient, strict=True)],
+        "list_id": [v or None for v in stored["recipient_list_id"]],
+        "mailing_id": [v or None for v in stored["mailing_id"]],
+        "wave_id": [v or None for v in stored["wave_id"]],
         "event_type": value["event_type"],
         "occurred_at": occurred,
-        "link_url": [v or None for v in value["link_url"]],
+        "link_url": [v or None for v in stored["link_url"]],
     }

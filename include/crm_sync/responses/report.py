@@ -34,6 +34,10 @@ class ResponseFileReport:
     error: str | None = None
     #: e.g. new content under a name the ledger knows (imported as a new file)
     note: str | None = None
+    #: CRM entities held out of every list because a rejected line names them (fail-safe)
+    held_entities: int = 0
+    #: bounces/unsubscribes applied with the time of receipt, their date cannot be true, by reason
+    untrusted_dates: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +54,8 @@ class ResponseFileReport:
             "reimport": self.reimport,
             "error": self.error,
             "note": self.note,
+            "held_entities": self.held_entities,
+            "untrusted_dates": dict(self.untrusted_dates),
         }
 
 
@@ -91,6 +97,7 @@ class ResponseImportReport:
             "campaign_responses": sum(f.campaign_responses for f in self.files),
             "entities_bounced": sum(f.entities_bounced for f in self.files),
             "consents_revoked": sum(f.consents_revoked for f in self.files),
+            "held_entities": sum(f.held_entities for f in self.files),
             "recorded_success": self.recorded_success,
             "files": [f.as_dict() for f in self.files],
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from include.crm_sync.config.paths import PROJECT_ROOT
+from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.responses.errors import ResponseConfigError
 
 DEFAULT_SETTINGS_PATH = PROJECT_ROOT / "config" / "response_import.yaml"
@@ -38,6 +40,10 @@ class ResponseImportSettings(BaseModel):
     move_to: str | None = None
     #: rows per parsed chunk (memory stays flat whatever the file size)
     chunk_rows: int = Field(50_000, ge=100, le=1_000_000)
+    #: an event dated more than this ahead of its receipt cannot be true (issue 12 point 8)
+    max_clock_skew_minutes: float = Field(60, ge=0, le=24 * 60)
+    #: an event dated before this day cannot have been sent by the platform
+    earliest_event_date: date = date(2000, 1, 1)
     #: platform mailing id -> CRM campaign id (closed-loop wave ids in the files add more)
     mailing_campaigns: dict[str, str] = Field(default_factory=dict)
 
@@ -102,3 +108,11 @@ def load_response_settings(path: Path | str | None = None) -> ResponseImportSett
             f"field '{'.'.join(str(p) for p in error['loc']) or '<top>'}': {error['msg']}" for error in exc.errors()
         )
         raise ResponseConfigError(f"{path}: invalid response import settings: {problems}") from None
+
+
+def event_date_rules(settings: ResponseImportSettings) -> EventDateRules:
+    """Which event times of the response files can be true (``imports.event_dates``)."""
+    return EventDateRules(
+        max_skew=timedelta(minutes=settings.max_clock_skew_minutes),
+        earliest=datetime.combine(settings.earliest_event_date, time(0), tzinfo=UTC),
+    )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
+from include.crm_sync.imports.apply_session import TEMPORARY
 from include.crm_sync.responses.file_format import LINK_MAX
 from include.crm_sync.responses.parse import STAGE_COLUMNS
 from include.crm_sync.staging.dml import insert_columns
@@ -21,7 +22,6 @@ from include.crm_sync.staging.tables import ID
 from include.crm_sync.staging.types import UTCDateTime
 
 _meta = MetaData()
-_TEMP = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"}
 
 #: one row per valid line of the file
 stage = Table(
@@ -34,12 +34,12 @@ stage = Table(
     Column("entity_id", ID),
     Column("crm_key", ID, nullable=False),
     Column("list_id", String(64)),
-    Column("mailing_id", String(64), nullable=False),
+    Column("mailing_id", String(64)),  # a bounce/unsubscribe may lack it
     Column("wave_id", ID),
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("link_url", String(LINK_MAX)),
-    **_TEMP,
+    **TEMPORARY,
 )
 #: one row per distinct event of the file (its first line), classified
 first = Table(
@@ -52,26 +52,15 @@ first = Table(
     Column("entity_id", ID),
     Column("crm_entity_id", ID),
     Column("list_id", String(64)),
-    Column("mailing_id", String(64), nullable=False),
+    Column("mailing_id", String(64)),  # a bounce/unsubscribe may lack it
     Column("crm_campaign_id", ID),
     Column("event_type", String(16), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("link_url", String(LINK_MAX)),
     Column("status", String(24), nullable=False),
-    **_TEMP,
+    **TEMPORARY,
 )
 TABLES = (stage, first)
-
-
-def create(conn: sa.Connection) -> None:
-    drop(conn)
-    for table in TABLES:
-        table.create(conn)
-
-
-def drop(conn: sa.Connection) -> None:
-    for table in reversed(TABLES):
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
 
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:

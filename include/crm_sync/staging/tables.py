@@ -377,3 +377,24 @@ writer_lock = Table(
     Column("renewed_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, comment="a holder that stops renewing loses it then"),
 )
+# --------------------------------------------------------------------------- feedback fail-safe (0003)
+# A feedback or response row that could not be applied but names a person the CRM knows (by entity
+# id or address) holds that person: every extraction leaves them out (reason ``feedback_held``)
+# until an operator resolves the hold (``python -m include.crm_sync.feedback.holds``). Migration 0003.
+
+crm_feedback_hold = Table(
+    "crm_feedback_hold",
+    metadata,
+    Column("hold_id", Integer, primary_key=True, autoincrement=True),
+    Column("entity_id", ID, nullable=False, comment="the CRM entity the rejected row names"),
+    Column("email_normalized", EMAIL, nullable=True,
+           comment="the address it names, if it was named by address"),
+    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
+    Column("line_no", Integer, nullable=False, comment="line of the rejected row in that file"),
+    Column("reason", Text, nullable=False, comment="why the row was rejected"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True, comment="NULL = the person is held"),
+    Column("resolved_by", String(200), nullable=True, comment="who resolved it, and how"),
+    UniqueConstraint("file_id", "line_no", "entity_id", name="uq_crm_feedback_hold_file_id"),
+)
+Index("ix_crm_feedback_hold_entity_id", crm_feedback_hold.c.entity_id)

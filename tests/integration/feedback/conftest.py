@@ -19,6 +19,7 @@ from include.crm_sync.staging.tables import (
     crm_consent,
     crm_consent_type,
     crm_entity,
+    crm_feedback_hold,
     export_watermark,
     feedback_bounce,
     feedback_unsubscribe,
@@ -129,7 +130,8 @@ def crm_state(engine: sa.Engine) -> CrmState:
 def reset_feedback(engine: sa.Engine) -> None:
     """Forget every import: back to the CRM as seeded (every consent granted, nobody bounced)."""
     with engine.begin() as conn:
-        for table in (rejected_row, feedback_bounce, feedback_unsubscribe, export_watermark, file_ledger):
+        for table in (rejected_row, crm_feedback_hold, feedback_bounce, feedback_unsubscribe,
+                      export_watermark, file_ledger):
             conn.execute(table.delete())
         conn.execute(crm_entity.update().values(is_bounced=False, bounced_at=None, bounce_category=None,
                                                 updated_at=CRM_TIME))

@@ -16,7 +16,7 @@ from include.crm_sync.feedback import (
 )
 from include.crm_sync.feedback.csv_schema import COLUMN_NAMES
 from include.crm_sync.feedback.event_key import row_key
-from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe
+from include.crm_sync.staging.tables import crm_feedback_hold, feedback_bounce, feedback_unsubscribe
 from tests.integration.feedback.conftest import (
     CRM_TIME,
     LIST_CONSENTS,
@@ -181,32 +181,34 @@ def test_duplicates_unknown_recipients_and_bad_rows_are_counted(crm, tmp_path):
         bounce(entity_id(1)),                     # 3 duplicate line -> known
         bounce("NOBODY-1", "nobody@example.org"),  # 4 unknown -> rejected
         bounce("NOBODY-1", "nobody@example.org"),  # 5 its duplicate -> rejected too
-        bounce(entity_id(2), at="2026-02-30T00:00:00Z"),  # 6 malformed timestamp -> rejected
-        bounce(entity_id(3), category="spam"),     # 7 unknown category -> rejected
-        bounce(entity_id(4), "@cmd|calc"),         # 8 injection -> rejected
+        bounce(entity_id(2), at="2026-02-30T00:00:00Z"),  # 6 malformed timestamp -> applied, time of receipt
+        bounce(entity_id(3), category="spam"),     # 7 unknown category -> rejected, C3 held
+        bounce(entity_id(4), "@cmd|calc"),         # 8 formula-like address, the id identifies -> applied
         bounce("", ""),                            # 9 neither id nor e-mail -> rejected
         bounce(entity_id(5), category="softbounce"),  # 10 applied
     ]
     report = apply(crm, write_csv(tmp_path / "b.csv", rows))
     counts = report.counts
-    assert (counts.read, counts.applied, counts.known, counts.rejected) == (9, 2, 1, 6)
+    assert (counts.read, counts.applied, counts.known, counts.rejected) == (9, 4, 1, 4)
     rejected = rejected_rows(crm, report.file_id)
     assert sorted((r.line_no, r.field, r.reason.split(" (")[0]) for r in rejected) == [
         (4, "recipient_id", "unknown recipient"),
         (5, "recipient_id", "unknown recipient"),
-        (6, "occurred_at", "malformed timestamp"),
         (7, "category", "unknown category for bounces"),
-        (8, "email", "value starts with a formula trigger"),
-        (9, "recipient_id", "neither recipient id nor e-mail"),
+        (9, "recipient_id", "neither a usable recipient id nor a usable e-mail"),
     ]
     (ledger,) = ledger_rows(crm)
     assert (ledger.status, ledger.rows_read, ledger.rows_applied, ledger.rows_known, ledger.rows_rejected) == (
-        "applied", 9, 2, 1, 6)
+        "applied", 9, 4, 1, 4)
+    assert report.held_entities == 1 and report.untrusted_dates == {
+        "malformed timestamp (expected ISO 8601 with UTC offset)": 1}
+    assert [(h.entity_id, h.line_no) for h in table_rows(crm, crm_feedback_hold)] == [(entity_id(3), 7)]
     assert report.rejected_by_reason["unknown recipient"] == 2
     # the unknown recipient's event is kept (entity_id NULL), once
     unknown = [r for r in table_rows(crm, feedback_bounce) if r.entity_id is None]
     assert [(r.recipient_id, r.email_normalized) for r in unknown] == [("NOBODY-1", "nobody@example.org")]
-    assert crm_state(crm).bounced == {entity_id(1)}
+    assert crm_state(crm).bounced == {entity_id(1), entity_id(2), entity_id(4)}
+    assert crm_state(crm).entities[entity_id(2)][1] == NOW  # the bounce counts from its time of receipt
 
 
 def test_overlapping_files_store_each_event_once(crm, tmp_path):
@@ -323,17 +325,17 @@ def test_crm_rows_untouched_by_feedback_keep_their_timestamps(crm, tmp_path):
 
 
 def test_a_failure_late_in_the_apply_rolls_everything_back_and_a_retry_applies(crm, tmp_path, monkeypatch):
-    from include.crm_sync.feedback import apply as apply_module
+    from include.crm_sync.imports import apply_session
 
     path = write_csv(tmp_path / "u.csv", [unsubscribe(entity_id(1), list_id="1001"), unsubscribe("GHOST")])
-    real_sql = apply_module.feedback_sql
+    real_sql = apply_session.import_sql
 
-    def failing_sql(name, **types):
+    def failing_sql(folder, name, **types):
         if name == "revoke_consents":  # after events and rejected rows were written
             raise RuntimeError("connection lost while talking about jane.doe@example.com")
-        return real_sql(name, **types)
+        return real_sql(folder, name, **types)
 
-    monkeypatch.setattr(apply_module, "feedback_sql", failing_sql)
+    monkeypatch.setattr(apply_session, "import_sql", failing_sql)
     before = crm_state(crm)
     with pytest.raises(RuntimeError):
         apply(crm, path, "unsubscribes")
@@ -343,7 +345,7 @@ def test_a_failure_late_in_the_apply_rolls_everything_back_and_a_retry_applies(c
     assert ledger.status == "failed" and "connection lost" in ledger.error
     assert "jane.doe@example.com" not in ledger.error  # masked
 
-    monkeypatch.setattr(apply_module, "feedback_sql", real_sql)
+    monkeypatch.setattr(apply_session, "import_sql", real_sql)
     report = apply(crm, path, "unsubscribes")
     assert report.status == "applied" and report.file_id == ledger.file_id
     assert (report.counts.applied, report.counts.rejected) == (1, 1)
@@ -355,21 +357,49 @@ def test_bad_rows_inside_chunks_keep_their_line_and_field_and_escapes_round_trip
     """Small chunks put bad rows at a chunk's start, middle and end; values that COPY's text format
     must escape (a backslash, a literal ``\\N``) are stored exactly as given, never as NULL."""
     rows = [bounce(entity_id(i), email_of(i), at=f"2026-01-05T10:00:0{i}.000000Z") for i in range(1, 9)]
-    rows[3] = bounce(entity_id(4), at="2026-01-05 10:00:00.000000Z")  # line 5: no 'T' -> malformed
+    rows[3] = bounce(entity_id(4), at="2026-01-05 10:00:00.000000Z")  # line 5: no 'T' -> time of receipt
     rows[4] = bounce("\\N", "back\\slash@example.org")                # line 6: unknown recipient
-    rows[5] = bounce(entity_id(6), "=1+1")                             # line 7: formula trigger
+    rows[5] = bounce(entity_id(6), "=1+1")                             # line 7: formula-like, id identifies
+    rows[6] = bounce(entity_id(7), email_of(7), category="bogus")      # line 8: unknown category
     report = apply(crm, write_csv(tmp_path / "b.csv", rows), chunk_rows=3)
     counts = report.counts
-    assert (counts.read, counts.applied, counts.known, counts.rejected) == (8, 5, 0, 3)
+    assert (counts.read, counts.applied, counts.known, counts.rejected) == (8, 6, 0, 2)
     assert sorted((r.line_no, r.field, r.reason.split(" (")[0]) for r in rejected_rows(crm, report.file_id)) == [
-        (5, "occurred_at", "malformed timestamp"),
         (6, "recipient_id", "unknown recipient"),
-        (7, "email", "value starts with a formula trigger"),
+        (8, "category", "unknown category for bounces"),
     ]
     unknown = [r for r in table_rows(crm, feedback_bounce) if r.entity_id is None]
     assert [(r.recipient_id, r.email_normalized, r.line_no) for r in unknown] == [
         ("\\N", "back\\slash@example.org", 6)]
-    assert crm_state(crm).bounced == {entity_id(i) for i in (1, 2, 3, 7, 8)}
+    assert crm_state(crm).bounced == {entity_id(i) for i in (1, 2, 3, 4, 6, 8)}
+    assert [(h.entity_id, h.line_no) for h in table_rows(crm, crm_feedback_hold)] == [(entity_id(7), 8)]
     stored = {r.line_no: r for r in table_rows(crm, feedback_bounce)}
     assert stored[9].occurred_at == datetime(2026, 1, 5, 10, 0, 8, tzinfo=UTC)
     assert stored[9].mailing_id == "7001" and stored[9].platform_list_id == "1001"
+
+
+def test_unsubscribes_dated_2099_or_1970_revoke_from_their_time_of_receipt(crm, tmp_path):
+    """Issue 12 point 8: the date is not trusted, the unsubscribe still takes effect."""
+    rows = [unsubscribe(entity_id(1), at="2099-01-01T00:00:00.000000Z", list_id="1001"),
+            unsubscribe(entity_id(2), at="1970-01-01T00:00:00.000000Z", list_id="1001"),
+            unsubscribe(entity_id(3), at="2026-01-31T00:00:00.000000Z", list_id="1001")]
+    report = apply(crm, write_csv(tmp_path / "u.csv", rows), "unsubscribes")
+    assert (report.counts.applied, report.counts.rejected) == (3, 0)
+    assert sum(report.untrusted_dates.values()) == 2
+    consents = crm_state(crm).consents
+    assert [consents[(entity_id(i), "newsletter-nl")][:2] for i in (1, 2, 3)] == [
+        ("revoked", NOW), ("revoked", NOW), ("revoked", datetime(2026, 1, 31, tzinfo=UTC))]
+
+
+def test_a_row_that_finds_nobody_by_its_usable_field_holds_whom_its_unusable_field_names(crm, tmp_path):
+    """Fail-safe: the id finds nobody, the address (with a zero-width character) names entity 1."""
+    rows = [bounce("GHOST", email_of(1) + "\u200b"),                  # 2 unknown; holds entity 1
+            bounce(entity_id(2), email_of(2) + "\u200b"),             # 3 found by its id: no hold
+            bounce("GHOST-2", "nobody\u200b@example.com")]           # 4 unknown; names nobody
+    report = apply(crm, write_csv(tmp_path / "b.csv", rows))
+    assert (report.counts.applied, report.counts.rejected) == (1, 2)
+    assert report.held_entities == 1
+    holds = table_rows(crm, crm_feedback_hold)
+    assert [(h.entity_id, h.email_normalized, h.line_no) for h in holds] == [(entity_id(1), email_of(1), 2)]
+    assert holds[0].reason.startswith("unknown recipient; not used: email")
+    assert crm_state(crm).bounced == {entity_id(2)}

@@ -202,11 +202,11 @@ def test_unknown_recipients_injection_and_duplicates_from_the_platform(staging_e
     u = report.file(FeedbackKind.UNSUBSCRIBES)
     assert u.counts.known == 1 and u.counts.adds_up
     reasons = {(r.field, r.reason.split(" (")[0]) for r in rejected_rows(staging_engine)}
-    assert ("recipient_id", "value starts with a formula trigger") in reasons
-    assert ("recipient_id", "unknown recipient") in reasons
+    assert reasons == {("recipient_id", "unknown recipient")}  # the hostile id and the ghost: nobody known
     state = crm_state(staging_engine)
-    # the formula-carrying rows are refused, not matched by their address
-    assert state.revoked == {(entity_id(4), "newsletter-nl")}
+    # a formula-like recipient id is stored, never evaluated; its address still identifies the person
+    # who said no (issue 12 point 0: a "no" is applied whenever any field identifies its person)
+    assert state.revoked == {(entity_id(3), "newsletter-nl"), (entity_id(4), "newsletter-nl")}
     assert state.bounced == set()
     # the landing file keeps them raw (quoted CSV), the rejected rows escaped
     assert '"=HYPERLINK(""http://x"")"' in report.file(FeedbackKind.BOUNCES).path.read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from include.crm_sync.feedback.csv_schema import COLUMN_NAMES
 from include.crm_sync.feedback.errors import FeedbackFileError
 from include.crm_sync.feedback.event_key import event_keys
 from include.crm_sync.feedback.load import NORMALISED_COLUMNS, check_structure, read_chunks
+from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.platforms.base import FeedbackKind
 
 HEADER = ",".join(COLUMN_NAMES)
@@ -106,41 +108,112 @@ def test_header_only_file_has_no_rows(tmp_path):
 # ------------------------------------------------------------------ rows rejected, with line and field
 
 
-def test_each_bad_row_is_rejected_with_line_field_and_reason(tmp_path):
-    bad = {
-        3: ("C2,b@example.com,hardbounce,2026-13-05T10:00:00Z,1001,7001", "occurred_at", "malformed timestamp"),
-        4: ("C3,c@example.com,hardbounce,2026-01-05T10:00:00,1001,7001", "occurred_at", "malformed timestamp"),
-        5: ("C4,d@example.com,hardbounce,yesterday,1001,7001", "occurred_at", "malformed timestamp"),
+def test_a_row_is_rejected_only_when_no_field_identifies_its_person_or_its_category_is_unknown(tmp_path):
+    """Issue 12 point 0: a bounce is applied whenever its recipient id or its address identifies the
+    person; a value failing a check is not used (or stored as NULL), never a reason to drop the bounce."""
+    rejected_lines = {
         6: ("C5,e@example.com,bounced,2026-01-05T10:00:00Z,1001,7001", "category", "unknown category"),
-        7: (",,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "neither recipient id nor e-mail"),
-        8: ("=1+1,f@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "formula trigger"),
-        9: ("C8, @evil.example,hardbounce,2026-01-05T10:00:00Z,1001,7001", "email", "formula trigger"),
-        10: ("C9,g@example.com,hardbounce,2026-01-05T10:00:00Z,+1001,7001", "list_id", "formula trigger"),
-        11: ("C10,h@example.com,hardbounce,2026-01-05T10:00:00Z,1001,-7001", "mailing_id", "formula trigger"),
-        12: ("C11,i@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "email", "non-printable"),
-        13: ("C12\u202e,j@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "non-printable"),
-        14: ("C" + "9" * 64 + ",k@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id",
-             "longer than 64"),
+        7: (",,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "neither a usable recipient id"),
         15: ("C14,l@example.com,unsubscribe,2026-01-05T10:00:00Z,1001,7001", "category", "unknown category"),
+        16: ("C" + "9" * 64 + ",m@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id",
+             "neither a usable recipient id"),
     }
-    lines = [HEADER, GOOD] + [bad[n][0] for n in sorted(bad)] + [GOOD.replace("C000001", "C000099")]
-    _, rows, rejected = load(write(tmp_path, "\n".join(lines) + "\n"))
-    assert [r.line_no for r in rejected] == sorted(bad)
-    for r in rejected:
-        _, field, reason = bad[r.line_no]
+    #: line -> (text, recipient_id staged, email staged, list_id staged, mailing_id staged)
+    applied_lines = {
+        8: ("=1+1,f@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            "=1+1", "f@example.com", "1001", "7001"),
+        9: ("C8,-dash@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            "C8", "-dash@example.com", "1001", "7001"),
+        10: ("C9,+plus@example.com,hardbounce,2026-01-05T10:00:00Z,+1001,7001",
+             "C9", "+plus@example.com", "+1001", "7001"),
+        11: ("C10,=eq@example.com,hardbounce,2026-01-05T10:00:00Z,1001,-7001",
+             "C10", "=eq@example.com", "1001", "-7001"),
+        12: ("C11,i@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+             "C11", None, "1001", "7001"),
+        13: ("C12\u202e,j@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+             None, "j@example.com", "1001", "7001"),
+        14: ("C" + "9" * 64 + ",k@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+             None, "k@example.com", "1001", "7001"),
+        17: ("C15,n@example.com,hardbounce,2026-01-05T10:00:00Z," + "1" * 65 + ",7\x07",
+             "C15", "n@example.com", None, None),
+    }
+    body = {**{n: v[0] for n, v in rejected_lines.items()}, **{n: v[0] for n, v in applied_lines.items()}}
+    body.update({3: GOOD.replace("C000001", "C2"), 4: GOOD.replace("C000001", "C3"),
+                 5: GOOD.replace("C000001", "C4")})
+    lines = [HEADER, GOOD] + [body[n] for n in range(3, 18)] + [GOOD.replace("C000001", "C000099")]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    structure = check_structure(path)
+    (chunk,) = read_chunks(path, FeedbackKind.BOUNCES, structure)
+    assert [r.line_no for r in chunk.rejected] == sorted(rejected_lines)
+    for r in chunk.rejected:
+        _, field, reason = rejected_lines[r.line_no]
         assert r.field == field and reason in r.reason, (r.line_no, r)
-        assert r.raw is not None and "\\u0007" not in r.raw or r.line_no == 12
-    assert rows["line_no"] == [2, len(lines)]
-    assert rows["recipient_id"] == ["C000001", "C000099"]
+    # every rejected row is a hold candidate naming the ids and addresses it carries
+    assert [(h.line_no, h.ids, h.addresses) for h in chunk.holds] == [
+        (6, ("C5",), ("e@example.com",)), (7, ("",), ("",)), (15, ("C14",), ("l@example.com",)),
+        (16, ("C" + "9" * 64,), ("m@exa\x07mple.com",)),
+    ]
+    rows = chunk.rows
+    at = {line: i for i, line in enumerate(rows["line_no"])}
+    assert set(at) == {2, 3, 4, 5, *applied_lines, len(lines)}
+    for line, (_, recipient, email, list_id, mailing) in applied_lines.items():
+        i = at[line]
+        assert (rows["recipient_id"][i], rows["email_normalized"][i], rows["list_id"][i],
+                rows["mailing_id"][i]) == (recipient, email, list_id, mailing), line
+    assert chunk.neutralised == {
+        "email: control or other non-printable character in value (CSV/XML injection guard)": 2,
+        "recipient_id: control or other non-printable character in value (CSV/XML injection guard)": 1,
+        "recipient_id: longer than 64 characters": 2,
+        "list_id: longer than 64 characters": 1,
+        "mailing_id: control or other non-printable character in value (CSV/XML injection guard)": 1,
+    }
+    # distinct events keep distinct keys although their unusable values are not staged
+    assert len(set(rows["event_key"])) == len(rows["event_key"])
 
 
 def test_control_characters_survive_into_raw_only_escaped(tmp_path):
-    path = write(tmp_path, HEADER + "\n" + 'C1,"a\nb@example.com",hardbounce,2026-01-05T10:00:00Z,1001,7001\n' + GOOD + "\n")
+    record = '"C\n1","a\nb@example.com",hardbounce,2026-01-05T10:00:00Z,1001,7001\n'
+    path = write(tmp_path, HEADER + "\n" + record + GOOD + "\n")
     structure, rows, rejected = load(path)
     assert structure.records == 2
-    assert [(r.line_no, r.field) for r in rejected] == [(2, "email")]
+    assert [(r.line_no, r.field) for r in rejected] == [(2, "recipient_id")]
     assert "\n" not in rejected[0].raw and "\\n" in rejected[0].raw
-    assert rows["line_no"] == [4]  # the next record starts on line 4: line numbers are physical lines
+    assert rows["line_no"] == [5]  # the next record starts on line 5: line numbers are physical lines
+
+
+def test_a_bounce_with_an_impossible_date_is_applied_with_its_time_of_receipt(tmp_path):
+    """Issue 12 point 8: 2099, 1970 and a malformed date are not trusted, the bounce still counts."""
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    lines = [
+        "C1,a@example.com,hardbounce,2099-01-01T00:00:00Z,1001,7001",
+        "C2,b@example.com,hardbounce,1970-01-01T00:00:00Z,1001,7001",
+        "C3,c@example.com,hardbounce,2026-12-07T10:29:00Z,1001,7001",  # within the clock skew of an hour
+        "C4,d@example.com,hardbounce,2026-12-07T10:31:00Z,1001,7001",  # beyond it
+        "C5,e@example.com,hardbounce,yesterday,1001,7001",
+    ]
+    path = write(tmp_path, HEADER + "\n" + "\n".join(lines) + "\n")
+    (chunk,) = read_chunks(path, FeedbackKind.BOUNCES, check_structure(path), now=now)
+    assert chunk.rejected == []
+    received = "2026-12-07T09:30:00.000000Z"
+    in_skew = "2026-12-07T10:29:00.000000Z"
+    assert chunk.rows["occurred_at"] == [received, received, in_skew, received, received]
+    assert sum(chunk.untrusted_dates.values()) == 4
+    assert {k.split(" (")[0].split(",")[0] for k in chunk.untrusted_dates} == {
+        "event time in the future", "event time before 2000-01-01", "malformed timestamp"}
+    # the identity stays the platform's: the same file read an hour later gives the same keys
+    (later,) = read_chunks(path, FeedbackKind.BOUNCES, check_structure(path), now=now + timedelta(hours=1))
+    assert later.rows["event_key"] == chunk.rows["event_key"]
+
+
+def test_date_rules_are_configurable(tmp_path):
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    path = write(tmp_path, HEADER + "\nC1,a@example.com,hardbounce,2026-12-07T09:40:00Z,1001,7001\n"
+                 "C2,b@example.com,hardbounce,2024-01-01T00:00:00Z,1001,7001\n")
+    rules = EventDateRules(max_skew=timedelta(minutes=5), earliest=datetime(2025, 1, 1, tzinfo=UTC))
+    (chunk,) = read_chunks(path, FeedbackKind.BOUNCES, check_structure(path), now=now, dates=rules)
+    assert chunk.rows["occurred_at"] == ["2026-12-07T09:30:00.000000Z"] * 2
+    (default,) = read_chunks(path, FeedbackKind.BOUNCES, check_structure(path), now=now)
+    assert default.untrusted_dates == {}
 
 
 def test_unsubscribe_categories(tmp_path):
@@ -198,4 +271,5 @@ def test_chunking_does_not_change_the_result(tmp_path, chunk_rows):
     structure, rows, rejected = load(path, chunk_rows=chunk_rows)
     assert (structure.records, rows, rejected) == (20, reference[1], reference[2])
     # record 7 spans lines 9-10, so every later record starts one line further down
-    assert [r.line_no for r in rejected] == [2, 5, 8, 9, 12, 15, 18, 21]
+    # record 7's address is unusable, its id is not: applied
+    assert [r.line_no for r in rejected] == [2, 5, 8, 12, 15, 18, 21]

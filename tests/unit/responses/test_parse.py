@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.responses.download import scan_file
 from include.crm_sync.responses.errors import ResponseFileError
 from include.crm_sync.responses.file_format import COLUMN_NAMES
-from include.crm_sync.responses.parse import check_structure, event_keys, read_chunks
+from include.crm_sync.responses.parse import check_structure, event_keys, judge_dates, read_chunks
 
 HEADER = ",".join(COLUMN_NAMES) + "\n"
 
@@ -248,3 +250,50 @@ def test_rows_inside_a_quoted_value_are_never_loaded_whatever_the_chunking(tmp_p
     assert rows.get("line_no", []) == [n for n, ok in zip(first_lines, good, strict=True) if ok]
     assert [r.line_no for r in rejected] == [n for n, ok in zip(first_lines, good, strict=True) if not ok]
     assert records == len(items)
+# ------------------------------------------------------------------ a "no" is kept (issue 12 points 0 and 8)
+
+
+def test_a_no_failing_a_check_is_kept_when_an_id_identifies_its_person(tmp_path):
+    lines = [
+        row(recipient="+31612345678", event_type="unsubscribe", mailing="-7001", wave="=W", link="@x"),
+        row(recipient="x" * 65, entity_id="C2", event_type="hardbounce"),
+        row(recipient="C3\u200b", entity_id="C3", entity_type="robot", event_type="unsubscribe", mailing=""),
+        row(recipient="C4\u200b", event_type="unsubscribe"),  # no usable id: rejected, a hold candidate
+        row(recipient="C5", event_type="unsubscribed"),  # unknown type: rejected, a hold candidate
+        "C6,,,1002,7001,,unsubscribe\n",  # unreadable: rejected, a hold candidate
+        "C7,,,1002,7001,,open\n",  # unreadable, but an open: no hold
+        row(recipient="+31612345678", event_type="open"),  # an open keeps the formula guard
+    ]
+    path = write(tmp_path, HEADER + "".join(lines))
+    (chunk,) = read_chunks(path, check_structure(path, scan_file(path)))
+    rows = chunk.rows
+    assert rows["line_no"] == [2, 3, 4]
+    assert rows["crm_key"] == ["+31612345678", "C2", "C3"]
+    assert rows["mailing_id"] == ["-7001", "7001", None]
+    assert rows["wave_id"] == ["=W", None, None] and rows["entity_type"] == [None, None, None]
+    assert len(rows["recipient_id"][1]) == 64 and rows["recipient_id"][1] != rows["recipient_id"][0]
+    assert [(r.line_no, r.field) for r in chunk.rejected] == [
+        (5, "recipient_id"), (6, "event_type"), (7, None), (8, None), (9, "recipient_id")]
+    assert sorted((h.line_no, h.ids[0]) for h in chunk.holds) == [(5, "C4\u200b"), (6, "C5"), (7, "C6")]
+
+
+def test_dates_that_cannot_be_true_reject_an_open_and_give_a_no_the_time_of_receipt(tmp_path):
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    lines = [
+        row(recipient="C1", event_type="open", at="2099-01-01T00:00:00Z"),
+        row(recipient="C2", event_type="click", at="1970-01-01T00:00:00Z"),
+        row(recipient="C3", event_type="unsubscribe", at="2099-01-01T00:00:00Z"),
+        row(recipient="C4", event_type="hardbounce", at="1970-01-01T00:00:00Z"),
+        row(recipient="C5", event_type="unsubscribe", at="not a date"),
+        row(recipient="C6", event_type="open", at="2026-03-01T12:30:00Z"),  # within the clock skew
+    ]
+    path = write(tmp_path, HEADER + "".join(lines))
+    (parsed,) = read_chunks(path, check_structure(path, scan_file(path)))
+    chunk = judge_dates(parsed, now)
+    assert chunk.rows["line_no"] == [4, 5, 6, 7]
+    assert chunk.rows["occurred_at"] == ["2026-03-01T12:00:00.000000Z"] * 3 + ["2026-03-01T12:30:00.000000Z"]
+    assert [(r.line_no, r.field, r.reason.split(" (")[0].split(",")[0]) for r in chunk.rejected] == [
+        (2, "occurred_at", "event time in the future"), (3, "occurred_at", "event time before 2000-01-01")]
+    assert sum(chunk.untrusted_dates.values()) == 3
+    stricter = judge_dates(parsed, now, EventDateRules(max_skew=timedelta(0)))
+    assert stricter.rows["line_no"] == [4, 5, 6]
