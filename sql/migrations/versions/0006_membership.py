@@ -31,7 +31,9 @@ def upgrade() -> None:
         "platform_membership",
         sa.Column("platform", sa.String(length=32), nullable=False),
         sa.Column("platform_list_id", sa.String(length=64), nullable=False),
-        sa.Column("member_id", ID, nullable=False, comment="the contact's id on the platform = CRM entity id"),
+        sa.Column(
+            "member_id", ID, nullable=False, comment="the contact's id on the platform = CRM entity id"
+        ),
         sa.Column(
             "in_audience",
             sa.Boolean(),
@@ -46,7 +48,10 @@ def upgrade() -> None:
             comment="sha256 of the fields of the last confirmed upsert; NULL = upload again",
         ),
         sa.Column(
-            "upsert_code", sa.String(length=32), nullable=True, comment="platform's answer to that upsert, e.g. OK"
+            "upsert_code",
+            sa.String(length=32),
+            nullable=True,
+            comment="platform's answer to that upsert, e.g. OK",
         ),
         sa.Column("upserted_at", TIMESTAMP, nullable=True),
         sa.Column("confirmed_at", TIMESTAMP, nullable=False, comment="last confirmed change of this row"),
@@ -70,7 +75,9 @@ def upgrade() -> None:
             nullable=False,
             comment="members in the platform list after the last completed sync",
         ),
-        sa.Column("mode", sa.String(length=16), nullable=True, comment="incremental | full (empty + add all)"),
+        sa.Column(
+            "mode", sa.String(length=16), nullable=True, comment="incremental | full (empty + add all)"
+        ),
         sa.Column("reason", sa.Text(), nullable=True, comment="why the last sync was full"),
         sa.Column("started_at", TIMESTAMP, nullable=False),
         sa.Column("finished_at", TIMESTAMP, nullable=True),
