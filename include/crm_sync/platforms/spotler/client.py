@@ -184,12 +184,12 @@ class SpotlerClient:
                 return None
             raise
 
-    def bounces(self, since: datetime, until: datetime, *, page_size: int = 1000) -> Iterator[Bounce]:
+    def bounces(self, since: datetime, until: datetime, *, page_size: int = 100) -> Iterator[Bounce]:
         """Bounces made in Spotler in ``[since, until)``, every page."""
         for item in self._pages("bounces", "contact/bounces/list", since, until, page_size):
             yield bounce_from_json(item)
 
-    def updates(self, since: datetime, until: datetime, *, page_size: int = 1000) -> Iterator[ContactUpdate]:
+    def updates(self, since: datetime, until: datetime, *, page_size: int = 100) -> Iterator[ContactUpdate]:
         """Contacts changed in Spotler in ``[since, until)`` (opt-outs among them), every page."""
         for item in self._pages("updates", "contact/updates/list", since, until, page_size):
             yield update_from_json(item)
@@ -242,7 +242,7 @@ class SpotlerClient:
             retry=retry_if_exception_type(SpotlerTransientError),
             stop=stop_after_attempt(self._retry.max_attempts),
             wait=wait_exponential_jitter(
-                initial=self._retry.initial_wait, max=self._retry.max_wait, jitter=self._retry.jitter
+                multiplier=self._retry.initial_wait, max=self._retry.max_wait, jitter=self._retry.jitter
             ),
             before_sleep=lambda state: log.warning(
                 "Spotler %s: attempt %d failed (%s); retrying",

@@ -27,7 +27,7 @@ BOUNCE_CATEGORIES = {"HARDBOUNCE": "hardbounce", "SOFTBOUNCE": "softbounce"}
 
 
 def feedback_rows(
-    client: SpotlerClient, kind: FeedbackKind, since: datetime, until: datetime, *, page_size: int = 1000
+    client: SpotlerClient, kind: FeedbackKind, since: datetime, until: datetime, *, page_size: int = 100
 ) -> Iterator[FeedbackRow]:
     """Every ``kind`` row Spotler holds for ``[since, until)`` (times outside it are skipped)."""
     if kind is FeedbackKind.BOUNCES:
