@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
+from include.crm_sync.config.models import TECHNICAL_ATTRIBUTES
 from include.crm_sync.platforms.base import (
     AddOutcome,
     FeedbackKind,
@@ -159,7 +160,7 @@ def sync_membership(
     """Sync ``target`` to the snapshot of ``list_run_id`` (see the module docstring)."""
     options = options or MembershipOptions()
     clock = now or (lambda: datetime.now(UTC))
-    lr = _load_list_run(engine, list_run_id, platform.name)
+    lr = _load_list_run(engine, list_run_id, platform.name, forced=options.force)
     if lr.platform_list_id != target.list_id:
         raise MembershipSyncNotAllowed(
             f"list {lr.list_name!r}: list run {list_run_id} is for platform list {lr.platform_list_id!r}, "
@@ -216,6 +217,10 @@ class _Sync:
         )
         self.store = MembershipStore(platform.name, lr.platform_list_id)
         self.codes: Counter[int] = Counter()
+        # The refill's technical fields (opt-in-id, description, ...) describe one list's upload; a
+        # membership platform's contact is shared by every list, so they are never written onto it.
+        self.upload_columns = [i for i, n in enumerate(lr.attribute_names) if n not in TECHNICAL_ATTRIBUTES]
+        self.upload_names = tuple(lr.attribute_names[i] for i in self.upload_columns)
         self.writing = False
 
     def run(self) -> None:
@@ -236,8 +241,9 @@ class _Sync:
         with self.engine.begin() as conn:
             self._begin_writing(conn, mode, reason)
         if mode == FULL:
-            self.platform.empty(lr.platform_list_id)
-            self._count_call("empty")
+            if change is not TargetChange.CREATED:  # a list made just now is empty already
+                self.platform.empty(lr.platform_list_id)
+                self._count_call("empty")
             with self.engine.begin() as conn:
                 self.store.forget_members(conn, self.clock())
             self.renew()
@@ -274,35 +280,34 @@ class _Sync:
     # ------------------------------------------------------------------ upserts
 
     def _upserts(self) -> None:
-        lr, size = self.lr, self.platform.max_upsert_batch
-        names = lr.attribute_names
+        lr, size, columns = self.lr, self.platform.max_upsert_batch, self.upload_columns
         with self.engine.connect() as reader:
             reader.execution_options(isolation_level="AUTOCOMMIT")
             first_seq = 0
+            width = len(lr.attribute_names) or None
             for page in snapshot_batches(
-                reader, lr.list_run_id, batch_size=self.options.page_size, width=len(names) or None
+                reader, lr.list_run_id, batch_size=self.options.page_size, width=width
             ):
                 recorded = self.store.recorded(reader, page.recipient_ids)
-                due: list[tuple[int, str]] = []  # (seq, hash) of members to upload
-                for i, (member_id, email, values) in enumerate(
+                due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
+                for i, (member_id, email, row) in enumerate(
                     zip(page.recipient_ids, page.emails, page.attribute_rows, strict=True)
                 ):
-                    digest = fields_hash(names, email, values)
+                    values = tuple(row[c] for c in columns)
+                    digest = fields_hash(self.upload_names, email, values)
                     known = recorded.get(member_id)
                     if known is None or known.fields_hash != digest:
-                        due.append((i, digest))
+                        due.append((Recipient(member_id, email, values), first_seq + i, digest))
                 for start in range(0, len(due), size):
                     chunk = due[start : start + size]
                     self._upsert_batch(
-                        [page[i] for i, _ in chunk],
-                        [first_seq + i for i, _ in chunk],
-                        [digest for _, digest in chunk],
+                        [r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk]
                     )
                 first_seq += len(page)
 
     def _upsert_batch(self, recipients: list[Recipient], seqs: list[int], digests: list[str]) -> None:
         """Upload one batch; record every answer (and the opt-outs it revealed) before going on."""
-        results = self.platform.upsert(self.lr.attribute_names, recipients)
+        results = self.platform.upsert(self.upload_names, recipients)
         self._count_call("upsert")
         if [r.member_id for r in results] != [r.recipient_id for r in recipients]:
             raise MembershipSyncError(f"list {self.lr.list_name}: the upsert answered for other contacts")
@@ -497,7 +502,7 @@ class _Sync:
             )
 
 
-def _load_list_run(engine: Engine, list_run_id: int, platform_name: str) -> _ListRun:
+def _load_list_run(engine: Engine, list_run_id: int, platform_name: str, *, forced: bool) -> _ListRun:
     with engine.connect() as conn:
         row = conn.execute(select(list_run).where(list_run.c.list_run_id == list_run_id)).mappings().first()
         if row is None:
@@ -510,7 +515,8 @@ def _load_list_run(engine: Engine, list_run_id: int, platform_name: str) -> _Lis
             f"list {row['list_name']!r}: the feedback import of run {row['run_id']!r} has not succeeded; "
             "syncing now could re-add people who opted out or bounced"
         )
-    if row["status"] not in SYNCABLE:
+    # a snapshot our removal guard stopped may go on when the operator forces it
+    if row["status"] not in SYNCABLE + (("guarded",) if forced else ()):
         raise MembershipSyncNotAllowed(
             f"list {row['list_name']!r}: snapshot status is {row['status']!r}; "
             "only a validated snapshot is synced"
