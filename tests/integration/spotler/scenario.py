@@ -67,6 +67,15 @@ def revoke(engine: sa.Engine, ids: list[int]) -> None:
         )
 
 
+def regrant(engine: sa.Engine, ids: list[int]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(t.crm_consent)
+            .where(t.crm_consent.c.entity_id.in_([contact_id(i) for i in ids]))
+            .values(status="granted")
+        )
+
+
 def rename(engine: sa.Engine, i: int, first_name: str) -> None:
     with engine.begin() as conn:
         conn.execute(

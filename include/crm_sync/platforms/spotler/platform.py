@@ -27,7 +27,7 @@ from include.crm_sync.platforms.base import (
     UpsertResult,
 )
 from include.crm_sync.platforms.spotler.client import SpotlerClient
-from include.crm_sync.platforms.spotler.errors import AudienceNotFound
+from include.crm_sync.platforms.spotler.errors import AudienceNotFound, SpotlerRequestRefused
 from include.crm_sync.platforms.spotler.feedback import feedback_rows
 from include.crm_sync.platforms.spotler.models import MAX_CONTACTS_PER_CALL, MAX_MEMBER_IDS_PER_CALL, Audience
 
@@ -62,8 +62,17 @@ class SpotlerPlatform:
         wanted = Audience(target.list_id, target.name, target.description or "")
         current = self.client.get_audience(target.list_id)
         if current is None:
-            self.client.create_audience(wanted)
-            return TargetChange.CREATED
+            try:
+                self.client.create_audience(wanted)
+                return TargetChange.CREATED
+            except SpotlerRequestRefused as exc:
+                # a retried create whose first answer was lost finds its own audience: "id must be unique"
+                current = self.client.get_audience(target.list_id) if exc.status == 417 else None
+                if current is None:
+                    raise
+                if (current.name, current.description) != (wanted.name, wanted.description):
+                    self.client.update_audience(wanted)
+                return TargetChange.CREATED
         if (current.name, current.description) != (wanted.name, wanted.description):
             self.client.update_audience(wanted)
             return TargetChange.UPDATED
