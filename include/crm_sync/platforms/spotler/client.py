@@ -184,6 +184,11 @@ class SpotlerClient:
                 return None
             raise
 
+    def contact_properties(self) -> list[dict[str, Any]]:
+        """``GET /contact/properties/list``: the account's property definitions (a cheap signed call)."""
+        answer = self._call("contact_properties", "GET", "contact/properties/list")
+        return list(answer if isinstance(answer, list) else _items(answer))
+
     def bounces(self, since: datetime, until: datetime, *, page_size: int = 100) -> Iterator[Bounce]:
         """Bounces made in Spotler in ``[since, until)``, every page."""
         for item in self._pages("bounces", "contact/bounces/list", since, until, page_size):
