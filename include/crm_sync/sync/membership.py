@@ -281,6 +281,8 @@ class _Sync:
 
     def _upserts(self) -> None:
         lr, size, columns = self.lr, self.platform.max_upsert_batch, self.upload_columns
+        # members due for upload are carried across snapshot pages, so every call but the last is full
+        due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
         with self.engine.connect() as reader:
             reader.execution_options(isolation_level="AUTOCOMMIT")
             first_seq = 0
@@ -289,7 +291,6 @@ class _Sync:
                 reader, lr.list_run_id, batch_size=self.options.page_size, width=width
             ):
                 recorded = self.store.recorded(reader, page.recipient_ids)
-                due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
                 for i, (member_id, email, row) in enumerate(
                     zip(page.recipient_ids, page.emails, page.attribute_rows, strict=True)
                 ):
@@ -298,12 +299,15 @@ class _Sync:
                     known = recorded.get(member_id)
                     if known is None or known.fields_hash != digest:
                         due.append((Recipient(member_id, email, values), first_seq + i, digest))
-                for start in range(0, len(due), size):
-                    chunk = due[start : start + size]
-                    self._upsert_batch(
-                        [r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk]
-                    )
+                while len(due) >= size:
+                    self._upload(due[:size])
+                    del due[:size]
                 first_seq += len(page)
+        if due:
+            self._upload(due)
+
+    def _upload(self, chunk: list[tuple[Recipient, int, str]]) -> None:
+        self._upsert_batch([r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk])
 
     def _upsert_batch(self, recipients: list[Recipient], seqs: list[int], digests: list[str]) -> None:
         """Upload one batch; record every answer (and the opt-outs it revealed) before going on."""
