@@ -233,7 +233,7 @@ def test_without_the_automation_product_the_sync_fails_with_the_sentence(staging
             sync(staging_engine, make_platform(s), list_run_id, tmp_path)
 
 
-def test_changed_contacts_spread_over_snapshot_pages_share_full_upsert_calls(sqlite_engine, spotler, tmp_path):
+def test_changed_contacts_spread_over_pages_share_full_upsert_calls(sqlite_engine, spotler, tmp_path):
     build_crm(sqlite_engine, 30)
     sync(sqlite_engine, make_platform(spotler), prepare(sqlite_engine), tmp_path, page_size=10)
     for i in (3, 14, 25):  # one in each page of 10
