@@ -148,3 +148,16 @@ def test_the_dry_run_preview_counts_from_the_record_without_calls(staging_engine
     preview = preview_membership(staging_engine, "spotler", TARGET.list_id, list_run_id)
     assert (preview.mode, preview.members, preview.leaving, preview.joining) == ("incremental", 6, 2, 1)
     assert calls(spotler) == before
+
+
+def test_contacts_gone_from_spotler_are_uploaded_again_before_they_are_added(staging_engine, spotler, tmp_path):
+    """The account lost its contacts and the audience (here: the emulator reset); our record still
+    holds their hashes, so no upsert is due -- the add's 404 "Contacts not found" must bring them back."""
+    build_crm(staging_engine, 5)
+    sync(staging_engine, make_platform(spotler), prepare(staging_engine), tmp_path)
+    spotler.control.reset()
+    list_run_id = prepare(staging_engine, "run-2", new_run=True)
+    report = sync(staging_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2")
+    assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)
+    assert report.upserted == 5 and report.added == 5
+    assert calls(spotler)["audience.contacts.add"] == 2  # refused once (404), then accepted
