@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 CONTROL_PREFIX = "/_control"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # the largest legitimate request is a few MB; anything this big is abuse
 TEXT = "text/plain; charset=utf-8"
-JSON = "application/json"
+JSON = "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)

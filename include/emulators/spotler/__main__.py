@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from include.emulators.kit.cli import configure_logging, wait_for_signal
+from include.emulators.kit.cli import StopOnSignal, configure_logging
 from include.emulators.kit.seed import SeedError
 from include.emulators.spotler.runner import SpotlerEmulatorServer
 from include.emulators.spotler.seed import DEFAULT_SEED_PATH
@@ -64,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     except (SeedError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    stop = StopOnSignal()
     print(
         f"Spotler Mail+ emulator listening on {server.api_url} (control: {server.base_url}/_control)",
         flush=True,
     )
-    wait_for_signal(server.stop)
+    stop.wait(server.stop)
     return 0
 
 

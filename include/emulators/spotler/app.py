@@ -3,7 +3,12 @@ counting and fault injection around the handlers (audiences.py, contacts.py, fee
 
 Order for one request: route (unknown path 404, wrong method 405) -> count the call -> draw a
 fault rule -> ``before`` injections -> OAuth signature (401) -> product gate on audience calls
-(403) -> JSON body (400) -> handler -> ``after`` injections -> reply.
+(403) -> a body must be declared ``application/json`` (415) and be JSON (400) -> handler ->
+``after`` injections -> reply.
+
+Besides the kit's fault kinds there is ``contact_error`` for ``contact.list``: the call answers
+200 with code ERROR for every contact and writes nothing (a backend hiccup per contact, which a
+client must count as refused-for-now, not as done).
 
 Call names (for faults and ``/_control/calls``): audience.create, audience.get, audience.update,
 audience.delete, audience.contacts.add, audience.contacts.remove, audience.contacts.empty
@@ -21,7 +26,7 @@ from typing import Any
 
 from include.emulators.kit.calls import CallCounter
 from include.emulators.kit.clock import ControllableClock
-from include.emulators.kit.faults import FaultInjector, generic_reply
+from include.emulators.kit.faults import GENERIC_KINDS, FaultInjector, Injection, generic_reply
 from include.emulators.kit.http import Reply, Request, json_reply
 from include.emulators.spotler import audiences, contacts, feeds
 from include.emulators.spotler import errors as e
@@ -63,7 +68,10 @@ class SpotlerApp:
         self.config = config
         self.clock = clock or ControllableClock()
         self.state = SpotlerState(self.clock, config.seed_path)
-        self.faults = FaultInjector(operation_hint="a call name such as audience.contacts.add or audience.*")
+        self.faults = FaultInjector(
+            kinds=(*GENERIC_KINDS, "contact_error"),
+            operation_hint="a call name such as audience.contacts.add or audience.*",
+        )
         self.calls = CallCounter()
         self.oauth = OAuthVerifier(config.consumer_key, config.consumer_secret, config.oauth_window_seconds)
 
@@ -93,7 +101,7 @@ class SpotlerApp:
             if early is not None:
                 return early
         try:
-            reply = self._call(request, name, args)
+            reply = self._call(request, name, args, injection)
         except ApiError as error:
             reply = error.reply()
         except Exception:  # a bug in the emulator: answer like the platform's backend would
@@ -119,13 +127,15 @@ class SpotlerApp:
             return ApiError(405, e.INVALID_PARAMS, f"{method} is not allowed on {relative}").reply()
         return ApiError(404, e.RESOURCE_NOT_FOUND, f"No resource at {BASE_PATH}{relative}").reply()
 
-    def _call(self, request: Request, name: str, args: list[str]) -> Reply:
+    def _call(self, request: Request, name: str, args: list[str], injection: Injection | None) -> Reply:
         refused = self.oauth.verify(request)
         if refused is not None:
             raise ApiError(401, e.NOT_AUTHORIZED, refused)
         if name.startswith("audience.") and not self.config.automation_product:
             raise ApiError(403, e.PRODUCT_NOTFOUND, e.NO_PRODUCT)
         body = _json(request)
+        if injection is not None and injection.kind == "contact_error" and name == "contact.list":
+            return json_reply(200, contacts.error_results(body, injection.message))
         state, config = self.state, self.config
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(request.query).items()}
         if name == "audience.create":
@@ -168,6 +178,9 @@ class SpotlerApp:
 def _json(request: Request) -> Any:
     if not request.body.strip():
         return None
+    content_type = next((v for k, v in request.headers.items() if k.lower() == "content-type"), "")
+    if "json" not in content_type.lower():
+        raise ApiError(415, e.INVALID_PARAMS, f"Content-Type must be application/json, not {content_type!r}")
     try:
         return json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -8,6 +8,7 @@ Per-contact codes of ``POST /contact/list`` (the contact is left unchanged unles
                           leading, so the upsert does not touch it (checked before the above)
   PROPERTY_INVALID        a property is unknown or its value does not fit (properties.py)
   NO_ACTIVE_CHANNEL       a new contact without ``properties.email``
+  ERROR                   only under the ``contact_error`` fault (app.py)
 A contact counts as changed (and enters the change feed) only when its properties actually change.
 """
 
@@ -40,6 +41,16 @@ def upsert_list(state: SpotlerState, body: Any, limit: int) -> list[dict[str, An
     update, purge = bool(body.get("update", False)), bool(body.get("purge", False))
     with state.lock:
         return [_upsert(state, item, update, purge) for item in contacts]
+
+
+def error_results(body: Any, message: str) -> list[dict[str, Any]]:
+    """Code ERROR for every contact of an upsert (the ``contact_error`` fault); nothing is written."""
+    items = body.get("contacts") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ApiError(400, e.INVALID_PARAMS, "Request body must be {update, purge, contacts: [...]}")
+    return [
+        _result(str(item.get("externalId", "")), "ERROR", message) for item in items if isinstance(item, dict)
+    ]
 
 
 def create_one(state: SpotlerState, body: Any) -> None:

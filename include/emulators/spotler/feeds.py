@@ -34,10 +34,10 @@ def updates(state: SpotlerState, url: str, params: dict[str, str], max_page_size
     with state.lock:
         index = cursor
         while index < len(state.changes) and len(items) < size:
-            at, external_id = state.changes[index]
+            contact = state.changes[index]
             index += 1
-            if state.latest.get(external_id) == index - 1 and start <= at < end:
-                items.append(state.contacts[external_id].as_json())
+            if contact.change_seq == index - 1 and start <= contact.last_changed < end:
+                items.append(contact.as_json())
         more = len(items) == size and index < len(state.changes)
     return {"contacts": items, "paging": _paging(url, params, size, index, more)}
 

@@ -37,6 +37,7 @@ class Contact:
     email_active: bool = True  # False: the contact opted out of e-mail in Spotler
     test_group: bool = False
     temporary: bool = False
+    change_seq: int = -1  # position of its newest entry in the change feed (state.py)
 
     @property
     def encrypted_id(self) -> str:

@@ -16,6 +16,7 @@ import threading
 import time
 
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, RequestValidator, SignatureOnlyEndpoint
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from include.emulators.kit.http import Request
 
@@ -114,11 +115,34 @@ class OAuthVerifier:
         valid, oauth_request = self._endpoint.validate_request(request.url, request.method, body, headers)
         if valid:
             return None
-        if oauth_request is None:
-            return "Malformed OAuth parameters"
-        log = getattr(oauth_request, "validator_log", {}) or {}
-        if not log:
-            return "OAuth request refused (missing parameters, signature method, timestamp or nonce reused)"
-        if not log.get("client"):
-            return "Unknown consumer key"
-        return "Invalid signature"
+        log = getattr(oauth_request, "validator_log", None) or {}
+        if log:  # the signature itself was checked
+            return "Unknown consumer key" if not log.get("client") else "Invalid signature"
+        return self._precheck_reason(authorization)
+
+    def _precheck_reason(self, authorization: str) -> str:
+        """Why oauthlib refused before checking the signature (it only answers False)."""
+        try:
+            params = dict(parse_authorization_header(authorization))
+        except (ValueError, IndexError):
+            return "Malformed OAuth Authorization header"
+        required = (
+            "oauth_consumer_key",
+            "oauth_signature",
+            "oauth_signature_method",
+            "oauth_nonce",
+            "oauth_timestamp",
+        )
+        missing = [name for name in required if not params.get(name)]
+        if missing:
+            return f"Missing OAuth parameters: {', '.join(missing)}"
+        if params["oauth_signature_method"] != SIGNATURE_HMAC_SHA1:
+            return f"Signature method {params['oauth_signature_method']} not supported (use HMAC-SHA1)"
+        try:
+            skew = abs(time.time() - int(params["oauth_timestamp"]))
+        except ValueError:
+            return "oauth_timestamp is not an integer"
+        if skew > self.nonces.window_seconds:
+            window = int(self.nonces.window_seconds)
+            return f"oauth_timestamp is more than {window} seconds away from the server time"
+        return "oauth_nonce was already used (a replayed request)"
