@@ -221,6 +221,8 @@ class _Sync:
         # membership platform's contact is shared by every list, so they are never written onto it.
         self.upload_columns = [i for i, n in enumerate(lr.attribute_names) if n not in TECHNICAL_ATTRIBUTES]
         self.upload_names = tuple(lr.attribute_names[i] for i in self.upload_columns)
+        self.cleared_at: datetime | None = None
+        self.last_add_at: datetime | None = None
 
     def run(self) -> None:
         lr = self.lr
@@ -243,6 +245,9 @@ class _Sync:
             if change is not TargetChange.CREATED:  # a list made just now is empty already
                 self.platform.empty(lr.platform_list_id)
                 self._count_call("empty")
+                # the empty-list window, from here to the last add (the audit shows it like a refill's)
+                self.cleared_at = self.clock()
+                self._set_list_run(cleared_at=self.cleared_at, last_batch_at=None, window_seconds=None)
             with self.engine.begin() as conn:
                 self.store.forget_members(conn, self.clock())
             self.renew()
@@ -423,8 +428,9 @@ class _Sync:
                 self._add(rest, retried=True)
             return
         self._count_call("add_members")
+        self.last_add_at = self.clock()
         with self.engine.begin() as conn:
-            self.store.mark(conn, ids, in_audience=True, now=self.clock())
+            self.store.mark(conn, ids, in_audience=True, now=self.last_add_at)
         self.report.added += len(ids)
         self.renew()
 
@@ -486,7 +492,15 @@ class _Sync:
             rejected = conn.execute(
                 select(func.count()).where(list_rejected.c.list_run_id == lr.list_run_id)
             ).scalar_one()
+        window = {}
+        if self.cleared_at is not None:
+            last = self.last_add_at or self.cleared_at
+            window = {
+                "last_batch_at": last,
+                "window_seconds": round((last - self.cleared_at).total_seconds()),
+            }
         self._set_list_run(
+            **window,
             status="synced",
             uploaded=lr.snapshot_rows,
             accepted=accepted,

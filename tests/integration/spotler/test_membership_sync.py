@@ -143,6 +143,9 @@ def test_full_resync_empties_and_adds_all(staging_engine, spotler, tmp_path):
     assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)
     # once: the first sync created the audience (empty already)
     assert report.added == 4 and calls(spotler)["audience.contacts.empty"] == 1
+    row = list_run_row(staging_engine, list_run_id)  # the empty-list window is audited
+    assert row["cleared_at"] is not None and row["last_batch_at"] >= row["cleared_at"]
+    assert row["window_seconds"] is not None
 
 
 def test_a_changed_name_or_description_renames_the_audience(staging_engine, spotler, tmp_path):
