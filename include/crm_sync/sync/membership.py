@@ -52,7 +52,13 @@ from include.crm_sync.platforms.base import (
 )
 from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import REASONS
-from include.crm_sync.sync.membership_store import IN_PROGRESS, MembershipStore, SyncState, fields_hash
+from include.crm_sync.sync.membership_store import (
+    IN_PROGRESS,
+    MembershipStore,
+    SyncState,
+    fields_hash,
+    record_writer,
+)
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
 
 log = logging.getLogger(__name__)
@@ -222,9 +228,15 @@ class _Sync:
         self.upload_columns = [i for i, n in enumerate(lr.attribute_names) if n not in TECHNICAL_ATTRIBUTES]
         self.upload_names = tuple(lr.attribute_names[i] for i in self.upload_columns)
         self.cleared_at: datetime | None = None
+        self.writer: Connection  # set by run(): the connection confirmed calls are recorded on
         self.last_add_at: datetime | None = None
 
     def run(self) -> None:
+        with record_writer(self.engine) as writer:
+            self.writer = writer
+            self._run()
+
+    def _run(self) -> None:
         lr = self.lr
         self._set_list_run(status="syncing", error=None)
         with self.engine.begin() as conn:
@@ -338,10 +350,10 @@ class _Sync:
             # to the CRM before the record: a crash in between re-upserts and finds them again
             self.opt_outs(opted_out)
             self.report.opted_out += len(opted_out)
-        with self.engine.begin() as conn:
-            self.store.record_upserts(conn, rows, now)
+        with self.writer.begin():
+            self.store.record_upserts(self.writer, rows, now)
             if rejected:
-                conn.execute(list_rejected.insert(), rejected)
+                self.writer.execute(list_rejected.insert(), rejected)
         self.report.upserted += len(recipients)
 
     def _rejected_row(self, seq: int, member_id: str, outcome: AddOutcome, code: str) -> dict[str, object]:
@@ -387,8 +399,8 @@ class _Sync:
                 return
             self.platform.remove_members(self.lr.platform_list_id, ids)
             self._count_call("remove_members")
-            with self.engine.begin() as conn:
-                self.store.mark(conn, ids, in_audience=False, now=self.clock())
+            with self.writer.begin():
+                self.store.mark(self.writer, ids, in_audience=False, now=self.clock())
             self.report.removed += len(ids)
             self.renew()
             after = ids[-1]
@@ -429,8 +441,8 @@ class _Sync:
             return
         self._count_call("add_members")
         self.last_add_at = self.clock()
-        with self.engine.begin() as conn:
-            self.store.mark(conn, ids, in_audience=True, now=self.last_add_at)
+        with self.writer.begin():
+            self.store.mark(self.writer, ids, in_audience=True, now=self.last_add_at)
         self.report.added += len(ids)
         self.renew()
 
