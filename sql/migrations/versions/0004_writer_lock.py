@@ -29,7 +29,7 @@ def upgrade() -> None:
         "writer_lock",
         sa.Column("platform", sa.String(length=32), nullable=False),
         sa.Column(
-            "resource", sa.String(length=100), nullable=False, comment="list:<platform list id> | feedback"
+            "resource", sa.String(length=300), nullable=False, comment="list:<platform list id> | feedback"
         ),
         sa.Column(
             "owner",
