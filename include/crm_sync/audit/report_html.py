@@ -102,6 +102,19 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _feedback(ok: bool, dry_run: bool, *, detail: bool = False) -> str:
+    """The run's feedback import: a dry run skips it on purpose (neutral), a real run needs it (red)."""
+    if ok:
+        return "yes"
+    if dry_run:
+        return (
+            'skipped <span class="muted">(dry run: feedback is not imported, nothing is refilled)</span>'
+            if detail
+            else "skipped"
+        )
+    return 'no <span class="bad">(no list may be refilled)</span>' if detail else "no"
+
+
 def _time(value: datetime | None) -> str:
     return "–" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -142,11 +155,7 @@ def run_page(summary: RunSummary, run: RunRow | None, *, index_href: str) -> str
         ("status", _status(run.status) if run else "–"),
         ("dry run", _yes_no(summary.dry_run)),
         ("forced", _yes_no(summary.forced)),
-        (
-            "feedback import ok",
-            _yes_no(summary.feedback_ok)
-            + ("" if summary.feedback_ok else ' <span class="bad">(no list may be refilled)</span>'),
-        ),
+        ("feedback import ok", _feedback(summary.feedback_ok, summary.dry_run, detail=True)),
         ("started", _time(run.started_at) if run else "–"),
         ("finished", _time(run.finished_at) if run else "–"),
         ("lists", f"{len(summary.lists)}"
@@ -275,7 +284,7 @@ def index_page(
         rows.append(
             f'<tr><td><a href="{esc(run_href(run.run_id))}">{esc(run.run_id)}</a></td>'
             f"<td>{esc(run.dag_id or '–')}</td><td>{_status(run.status)}</td><td>{_yes_no(run.dry_run)}</td>"
-            f"<td>{_yes_no(run.forced)}</td><td>{_yes_no(run.feedback_ok)}</td>"
+            f"<td>{_yes_no(run.forced)}</td><td>{_feedback(run.feedback_ok, run.dry_run)}</td>"
             f"<td>{_time(run.started_at)}</td><td>{_time(run.finished_at)}</td>"
             f'<td class="n {"" if ok == len(lists) else "bad"}">{ok} / {len(lists)}</td></tr>'
         )
