@@ -319,7 +319,8 @@ def size_chart(runs: Sequence[RunRow], sizes: Sequence[ListSize], metric: str = 
     if not series:
         return f"<p>No list has a value for {esc(METRICS[metric])} in these runs yet.</p>"
 
-    width, height, left, right, top, bottom = 760, 280, 64, 16, 12, 48
+    # right: room for half of the last run's centred "MM-DD HH:MM" label (it was cut off at 16)
+    width, height, left, right, top, bottom = 760, 280, 64, 44, 12, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_ceiling(max(v for points in series.values() for v in points.values()))
 
@@ -341,13 +342,16 @@ def size_chart(runs: Sequence[RunRow], sizes: Sequence[ListSize], metric: str = 
             f"{_num(int(v) if v == int(v) else v)}</text>"
         )
     step = max(1, -(-len(order) // 10))  # at most ~10 run labels on the x axis
+    last = len(order) - 1
+    # the newest run is always labelled; a regular label too close before it would overlap it
+    labelled = [i for i in range(0, last, step) if last - i >= step] + [last]
     started = {run.run_id: run.started_at for run in runs}
-    for i, run_id in enumerate(order):
-        if i % step == 0 or i == len(order) - 1:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-                f"<title>{esc(run_id)}</title>{esc(started[run_id].strftime('%m-%d %H:%M'))}</text>"
-            )
+    for i in labelled:
+        run_id = order[i]
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+            f"<title>{esc(run_id)}</title>{esc(started[run_id].strftime('%m-%d %H:%M'))}</text>"
+        )
     parts.append(
         f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">run started (UTC)</text>'
     )
