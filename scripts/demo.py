@@ -261,8 +261,8 @@ def print_summary(staging_url: str) -> None:
         summary = build_run_summary(engine, run_id)
         print(f"\nNight {night} ({run_id}):")
         print(summary.as_table())
-    print("(excluded: not selected for the snapshot, e.g. no consent, unsubscribed, bounced; codes 0-7: the "
-          "platform's answer per recipient; empty list: seconds from clear to the last addAll3)")
+    print("(excluded: left out of the snapshot, e.g. no consent, unsubscribed, bounced; codes 0-7: the\n"
+          " platform's answer per recipient; empty list: seconds from clear to the last addAll3)")
     # read = applied + known + ignored + rejected: every row is accounted for
     print("\nFiles imported into the CRM (rows read = applied + already known + ignored + rejected):")
     for kind in imported_files(engine):
