@@ -216,7 +216,8 @@ def _problems(model: type[_Extras], exc: ValidationError) -> list[str]:
             )
             problems.append(f"extra {name!r} must be {limits}, got {value!r}")
         else:
-            problems.append(f"extra {name!r}: {error['msg']}, got {value!r}")
+            # no value here: a string extra (a URL) may carry a password
+            problems.append(f"extra {name!r}: {error['msg']}")
     if unknown:
         problems.insert(0, f"extra has unknown key(s) {sorted(unknown)}; known: {sorted(model.model_fields)}")
     return problems
