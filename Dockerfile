@@ -13,6 +13,9 @@ COPY --chown=airflow:root include/ /opt/airflow/include/
 COPY --chown=airflow:root sql/ /opt/airflow/sql/
 COPY --chown=airflow:root config/ /opt/airflow/config/
 COPY --chown=airflow:root scripts/ /opt/airflow/scripts/
+# The project as an Airflow provider (its connection types in the UI's connection form), as `make install` does
+COPY --chown=airflow:root pyproject.toml /opt/airflow/pyproject.toml
+RUN pip install --no-cache-dir --no-deps -e /opt/airflow
 
 ENV PYTHONPATH=/opt/airflow:/opt/airflow/plugins
 WORKDIR /opt/airflow

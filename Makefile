@@ -8,15 +8,17 @@ UV := $(VENV)/bin/uv
 # Project root and plugins/ on the path, as Airflow's dag processor and the Astro runtime do.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: install demo ui test test-fast bench lock migrate emulator clean
+.PHONY: install demo ui check-config test test-fast bench lock migrate emulator clean
 
 # --compile-bytecode: every Airflow task, CLI call and test subprocess imports Airflow and
 # great-expectations; without .pyc files (PYTHONDONTWRITEBYTECODE, read-only venvs) each one
 # recompiles them: 11 s instead of 5 s for `import great_expectations` on 2 cores.
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.txt
+	# the project itself, editable: its Airflow provider entry point (connection types for the UI)
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -28,6 +30,11 @@ demo: install
 ## ui: the Airflow UI on the demo's data (run `make demo` first), until Ctrl-C
 ui: install
 	$(PY) scripts/ui.py
+
+## check-config: validate config/lists.yaml and config/response_import.yaml, and parse the DAGs and
+## plugins as Airflow does (project root and plugins/ on the path); exit 1 on any problem
+check-config: install
+	$(PY) scripts/check_config.py
 
 ## test: install, then run the whole test suite (PostgreSQL tests skip without a server)
 test: install
@@ -47,8 +54,11 @@ lock: install
 	$(UV) pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
 
 ## migrate: apply the staging migrations to URL (default: the embedded SQLite database)
+# The URL reaches the tool in the environment, not on the command line make echoes: it may hold a
+# password. The tool logs it with the password masked.
+migrate: export CRM_SYNC_STAGING_URL := $(or $(URL),$(CRM_SYNC_STAGING_URL))
 migrate: install
-	$(PY) -m include.crm_sync.staging.migrate $(if $(URL),--url $(URL))
+	$(PY) -m include.crm_sync.staging.migrate
 
 ## emulator: run the Optimizely Campaign emulator in the foreground
 emulator: install

@@ -65,7 +65,8 @@ default_args: dict[str, Any] = {
     params={
         "lists": Param(
             [],
-            type="array",
+            # "null" too: the trigger form marks a param required unless its schema allows null
+            type=["null", "array"],
             items={"type": "string", "enum": LIST_NAMES},
             title="Lists to sync",
             description=f"Empty = all lists. Known: {', '.join(LIST_NAMES)}.",

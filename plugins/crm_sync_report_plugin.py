@@ -8,7 +8,7 @@ Serves a small FastAPI app on the api-server at ``/crm-sync``:
   RunSummary, codes 0-7, exclusions by reason, validation failures); 404 page for unknown runs.
   ``?dag_id=`` (as the UI's dag-run tab passes it) 404s for runs of other DAGs.
 
-and registers two external views: the nav entry "CRM sync runs" and a "Sync report" tab on every
+and registers two external views: the nav entry "Syncs" and a "Sync report" tab on every
 dag run (Airflow 3.3 cannot limit a tab to one DAG; runs of other DAGs get a page saying so).
 
 Airflow does not authenticate plugin apps, so every route checks the caller itself with the
@@ -223,7 +223,8 @@ class CrmSyncReportPlugin(AirflowPlugin):
     # The UI fills {RUN_ID}/{DAG_ID} (URL-encoded) for non-nav destinations.
     external_views = [
         {
-            "name": "CRM sync runs",
+            # short: the left navigation shows about seven characters under an icon ("CRM syn…")
+            "name": "Syncs",
             "href": URL_PREFIX.lstrip("/") + "/",
             "destination": "nav",
             "url_route": "crm-sync-runs",

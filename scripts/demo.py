@@ -9,8 +9,13 @@ CRM staging database with generated CRM data, then runs the DAGs exactly as Airf
 3. campaign_response_import: the response files on SFTP reach the CRM;
 4. crm_campaign_sync again: the feedback is applied first, and those people are not re-added.
 
+The two nights are the last two 03:00 UTC before now (at least an hour ago), the mailing and the
+response import lie between them, and the emulator's clock is set to each of those moments, so
+the UI shows a real pair of nights: run ids and logical dates agree, runs last seconds, not days.
+
 Ends with a summary read from the audit tables. Everything lives under .local/demo (wiped at the
-start, so the demo always tells the same story); task logs are under .local/demo/logs.
+start); given the same --contacts and --seed, every run prints the same numbers.
+Task logs are under .local/demo/logs.
 """
 
 from __future__ import annotations
@@ -19,22 +24,52 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
+from include.crm_sync.audit.imported_files import imported_files  # noqa: E402
 from include.crm_sync.audit.summary import build_run_summary  # noqa: E402
 from include.crm_sync.generate import generate  # noqa: E402
+from include.crm_sync.generate.model import GenerationSummary  # noqa: E402
 from include.crm_sync.staging.engine import create_staging_engine  # noqa: E402
 from include.crm_sync.staging.migrate import upgrade  # noqa: E402
 from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
 
 DEMO = ROOT / ".local" / "demo"
+#: a long step prints what it runs this often
+PROGRESS_EVERY_SECONDS = 5.0
+#: `[DAG TEST] starting task_id=sync_list.refill map_index=1` in the log of scripts/dag_test.py
+_TASK_STARTED = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
+
+
+@dataclass(frozen=True)
+class DemoTimeline:
+    """When each step of the demo happens, on the emulator's clock and as the runs' logical dates."""
+
+    night_1: datetime
+    mailing: datetime
+    response_import: datetime
+    night_2: datetime
+
+    @classmethod
+    def before(cls, now: datetime) -> DemoTimeline:
+        """The last two nights at 03:00 UTC that lie at least an hour before ``now``; the mailing
+        goes out at 10:00 after night 1 and its responses are imported at 18:00."""
+        latest = now.astimezone(UTC) - timedelta(hours=1)
+        night_2 = latest.replace(hour=3, minute=0, second=0, microsecond=0)
+        if night_2 > latest:
+            night_2 -= timedelta(days=1)
+        night_1 = night_2 - timedelta(days=1)
+        return cls(night_1, night_1 + timedelta(hours=7), night_1 + timedelta(hours=15), night_2)
 
 
 def step(message: str) -> None:
@@ -87,33 +122,72 @@ def sftp_env(emulator: EmulatorServer) -> dict[str, str]:
     }
 
 
-def run(cmd: list[str], env: dict[str, str], log_name: str) -> None:
-    """Run an Airflow command, its output to a log file; on failure show the log's tail."""
+def run(cmd: list[str], env: dict[str, str], log_name: str, shown: str) -> None:
+    """Run a command, its output to a log file, saying every few seconds which task it is at; on
+    failure show the log's tail."""
     log_path = DEMO / "logs" / f"{log_name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"    $ {shown}", flush=True)
     started = time.monotonic()
-    with log_path.open("w") as out:
-        result = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    current = "running"
+    with log_path.open("w") as out, log_path.open(errors="replace") as follow:
+        # unbuffered: the log must show a task when it starts, not when a buffer fills
+        proc = subprocess.Popen(cmd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+        while True:
+            try:
+                returncode = proc.wait(timeout=PROGRESS_EVERY_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                current = _latest_task(follow.read()) or current
+                print(f"    ... {time.monotonic() - started:.0f}s: {current}", flush=True)
     took = time.monotonic() - started
-    if result.returncode != 0:
+    if returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-60:]
         print("\n".join(tail))
-        raise SystemExit(f"`{' '.join(cmd[2:])}` failed after {took:.0f}s (exit {result.returncode}); log: {log_path}")
-    print(f"    done in {took:.0f}s (log: {log_path.relative_to(ROOT)})")
+        raise SystemExit(f"`{shown}` failed after {took:.0f}s (exit {returncode}); log: {log_path}")
+    print(f"    done in {took:.0f}s (log: {log_path.relative_to(ROOT)})", flush=True)
 
 
-def dags_test(env: dict[str, str], dag_id: str, logical_date: str, log_name: str, conf: dict | None = None) -> None:
-    cmd = [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical_date]
-    if conf:
-        cmd += ["--conf", json.dumps(conf)]
-    run(cmd, env, log_name)
+def _latest_task(new_output: str) -> str | None:
+    """The task the run started last, from the log text written since the previous look."""
+    started = _TASK_STARTED.findall(new_output)
+    if not started:
+        return None
+    task_id, map_index = started[-1]
+    return f"task {task_id}" + (f" (map index {map_index})" if map_index != "-1" else "")
+
+
+def dags_test(env: dict[str, str], dag_id: str, logical_date: datetime, log_name: str) -> None:
+    """One DAG run as Airflow would run it, its run id and logical date the same moment."""
+    when = logical_date.isoformat()
+    cmd = [sys.executable, str(ROOT / "scripts" / "dag_test.py"), dag_id, when]
+    run(cmd, env, log_name, shown=f"airflow dags test {dag_id} {when}")
+
+
+def set_emulator_clock(emulator: EmulatorServer, moment: datetime) -> None:
+    """The platform's time follows the demo's story (running on from ``moment``)."""
+    emulator.control.set_clock(moment.timestamp())
+
+
+def describe_generation(summary: GenerationSummary) -> str:
+    """One readable line for what ``generate`` wrote (its dataclass repr is a wall of fields)."""
+    rows = summary.rows
+    return (
+        f"{summary.contacts:,} contacts, {summary.leads:,} leads, {summary.accounts:,} accounts: "
+        f"{rows.get('crm_entity', 0):,} CRM entities, {rows.get('crm_consent', 0):,} consents, "
+        f"{rows.get('crm_marketing_list_member', 0):,} marketing list members, "
+        f"in {summary.seconds:.1f} s (seed {summary.seed})"
+    )
 
 
 def main() -> None:
     # The in-process SFTP server logs every client disconnect; the demo's output is the story.
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=20_000, help="CRM contacts to generate (default 20000)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=20_000,
+                        help="CRM contacts to generate (default 20000)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
@@ -121,22 +195,28 @@ def main() -> None:
     DEMO.mkdir(parents=True)
     staging_url = f"sqlite:///{DEMO / 'crm_staging.db'}"
 
-    step(f"CRM staging database {DEMO.relative_to(ROOT)}/crm_staging.db: migrate, generate {args.contacts:,} contacts")
+    timeline = DemoTimeline.before(datetime.now(UTC))
+    step(f"CRM staging database {DEMO.relative_to(ROOT)}/crm_staging.db: migrate, "
+         f"generate {args.contacts:,} contacts")
     upgrade(staging_url)
-    summary = generate(staging_url, contacts=args.contacts, seed=args.seed)
-    print(f"    {summary}")
+    print(f"    {describe_generation(generate(staging_url, contacts=args.contacts, seed=args.seed))}")
 
-    with EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp", host_key_path=DEMO / "sftp_host_key") as emulator:
+    with EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp",
+                        host_key_path=DEMO / "sftp_host_key") as emulator:
         print(f"    Optimizely Campaign emulator on {emulator.base_url}")
         env = airflow_env(staging_url, emulator)
 
         step("Airflow metadata database (airflow db migrate)")
-        run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow-db-migrate")
+        run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow-db-migrate",
+            shown="airflow db migrate")
 
-        step("Night 1: crm_campaign_sync fills the platform lists")
-        dags_test(env, "crm_campaign_sync", "2026-11-24T03:00:00+00:00", "night-1-crm_campaign_sync")
+        step(f"Night 1 ({_when(timeline.night_1)}): crm_campaign_sync fills the platform lists")
+        set_emulator_clock(emulator, timeline.night_1)
+        dags_test(env, "crm_campaign_sync", timeline.night_1, "night-1-crm_campaign_sync")
 
-        step("The platform sends a mailing to each list: bounces, unsubscribes, opens, clicks")
+        step(f"{_when(timeline.mailing)}: the platform sends a mailing to each list: bounces, unsubscribes, "
+             "opens, clicks")
+        set_emulator_clock(emulator, timeline.mailing)
         for list_id in (1001, 1002, 1003):
             mailing = emulator.control.send_mailing(
                 list_id, bounce_rate=0.02, soft_bounce_rate=0.02, unsubscribe_rate=0.03,
@@ -144,46 +224,55 @@ def main() -> None:
             )
             counts = mailing["counts"]
             print(
-                f"    list {list_id}: mailing {mailing['mailing']['id']} to {counts['recipients']} recipients: "
+                f"    list {list_id}: mailing {mailing['mailing']['id']} to {counts['recipients']} "
+                "recipients: "
                 f"{counts['hardbounce']} hard / {counts['softbounce']} soft bounces, "
                 f"{counts['unsubscribe']} unsubscribes, {counts['open']} opens, {counts['click']} clicks"
             )
 
-        step("campaign_response_import: the platform's response files over SFTP into the CRM")
+        step(f"{_when(timeline.response_import)}: campaign_response_import brings the platform's response "
+             "files over SFTP into the CRM")
+        set_emulator_clock(emulator, timeline.response_import)
         emulator.control.run_response_job()
-        dags_test(env, "campaign_response_import", "2026-11-25T06:00:00+00:00", "campaign_response_import")
+        dags_test(env, "campaign_response_import", timeline.response_import, "campaign_response_import")
 
-        step("Night 2: crm_campaign_sync applies the feedback first, then refills")
-        dags_test(env, "crm_campaign_sync", "2026-11-25T03:00:00+00:00", "night-2-crm_campaign_sync")
+        step(f"Night 2 ({_when(timeline.night_2)}): crm_campaign_sync imports the feedback first (what the "
+             "response import applied is known by now), then refills")
+        set_emulator_clock(emulator, timeline.night_2)
+        dags_test(env, "crm_campaign_sync", timeline.night_2, "night-2-crm_campaign_sync")
 
     print_summary(staging_url)
 
 
-def print_summary(staging_url: str) -> None:
-    from sqlalchemy import func, select
+def _when(moment: datetime) -> str:
+    return moment.strftime("%a %Y-%m-%d %H:%M UTC")
 
-    from include.crm_sync.staging.tables import file_ledger, sync_run
+
+def print_summary(staging_url: str) -> None:
+    from sqlalchemy import select
+
+    from include.crm_sync.staging.tables import sync_run
 
     engine = create_staging_engine(staging_url)
     with engine.connect() as conn:
         run_ids = conn.execute(select(sync_run.c.run_id).order_by(sync_run.c.started_at)).scalars().all()
-        files = conn.execute(
-            select(file_ledger.c.kind, func.count(), func.sum(file_ledger.c.rows_read),
-                   func.sum(file_ledger.c.rows_applied), func.sum(file_ledger.c.rows_known),
-                   func.sum(file_ledger.c.rows_ignored), func.sum(file_ledger.c.rows_rejected))
-            .group_by(file_ledger.c.kind).order_by(file_ledger.c.kind)
-        ).all()
     step("Summary")
     for night, run_id in enumerate(run_ids, start=1):
         summary = build_run_summary(engine, run_id)
         print(f"\nNight {night} ({run_id}):")
         print(summary.as_table())
+    print("(excluded: left out of the snapshot, e.g. no consent, unsubscribed, bounced; codes 0-7: the\n"
+          " platform's answer per recipient; empty list: seconds from clear to the last addAll3)")
     # read = applied + known + ignored + rejected: every row is accounted for
     print("\nFiles imported into the CRM (rows read = applied + already known + ignored + rejected):")
-    for kind, n, read, applied, known, ignored, rejected in files:
-        print(f"    {kind:<13} {n} file(s): {read or 0} = {applied or 0} + {known or 0} + {ignored or 0} + {rejected or 0}")
-    print("    (ignored: opens/clicks of mailings that map to no CRM campaign, autoresponders)")
-    print(f"\nAudit and CRM data: {DEMO.relative_to(ROOT)}/crm_staging.db (tables sync_run, list_run, list_batch, ...)")
+    for kind in imported_files(engine):
+        print(f"    {kind.kind:<13} {kind.files} file(s): {kind.read} = {kind.applied} + {kind.known} + "
+              f"{kind.ignored} + {kind.rejected}")
+    print("    (known: already in the CRM, e.g. night 2's export repeats the bounces and unsubscribes the\n"
+          "     response import applied; ignored: opens/clicks of mailings that map to no CRM campaign,\n"
+          "     autoresponders)")
+    print(f"\nAudit and CRM data: {DEMO.relative_to(ROOT)}/crm_staging.db "
+          "(tables sync_run, list_run, list_batch, ...)")
     print(f"Task logs:          {DEMO.relative_to(ROOT)}/logs")
     engine.dispose()
 

@@ -52,6 +52,26 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+#: overrides the stack's task parallelism (default: the CPUs this process may use)
+PARALLELISM_ENV = "CRM_SYNC_PARALLELISM"
+
+
+def default_parallelism() -> int:
+    """``CRM_SYNC_PARALLELISM`` if set, else the CPUs available to this process (at least 2)."""
+    raw = os.environ.get(PARALLELISM_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{PARALLELISM_ENV} must be a positive integer, got {raw!r}") from None
+        if value < 1:
+            raise ValueError(f"{PARALLELISM_ENV} must be a positive integer, got {raw!r}")
+        return value
+    # the affinity mask, not os.cpu_count(): a container or taskset may grant fewer CPUs than the host has
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(2, cpus)
+
+
 def celery_result_backend(metadata_url: str) -> str:
     """Celery's database result backend on the metadata database (``db+<sqlalchemy url>``)."""
     return f"db+{metadata_url}"
@@ -73,6 +93,7 @@ class LocalAirflowStack:
         host: str = "127.0.0.1",
         api_port: int | None = None,
         python: str = sys.executable,
+        parallelism: int | None = None,
     ) -> None:
         if executor == "CeleryExecutor" and not broker_url:
             raise ValueError("CeleryExecutor needs a broker_url (e.g. redis://127.0.0.1:6379/11)")
@@ -86,6 +107,7 @@ class LocalAirflowStack:
         self.host = host
         self.api_port = api_port
         self.python = python
+        self.parallelism = parallelism or default_parallelism()
         self.log_dir = self.home / "process-logs"
         self.processes: dict[str, subprocess.Popen] = {}
         self._env: dict[str, str] | None = None
@@ -128,6 +150,8 @@ class LocalAirflowStack:
                 "simple_auth_manager_all_admins": "True",
                 "execution_api_server_url": f"{self.base_url}/execution/",
                 "fernet_key": _fernet_key(),
+                # Airflow's default (32) starts 32 LocalExecutor worker processes: sized to the machine
+                "parallelism": str(self.parallelism),
             },
             "database": {"sql_alchemy_conn": self.metadata_url},
             "api": {

@@ -7,7 +7,10 @@ logs and sync reports are there to browse. The connections point at the demo's C
 database (.local/demo/crm_staging.db) and at this emulator, so runs triggered from the UI work too.
 The DAGs are unpaused but nothing runs on a schedule: only what you trigger.
 
-    python scripts/ui.py [--port 8080]
+    python scripts/ui.py [--port 8080] [--parallelism N]
+
+Task parallelism (LocalExecutor worker processes) follows the CPUs of the machine; override it with
+``--parallelism N`` or ``CRM_SYNC_PARALLELISM=N``.
 
 The emulator starts empty: a run triggered here refills the platform lists from the demo's CRM.
 Process logs: .local/demo/airflow/process-logs/.
@@ -26,7 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
-from scripts.local_stack import LocalAirflowStack, StackError, demo_env, free_port  # noqa: E402
+from scripts.local_stack import (  # noqa: E402
+    LocalAirflowStack,
+    StackError,
+    default_parallelism,
+    demo_env,
+    free_port,
+)
 
 DEMO = ROOT / ".local" / "demo"
 DAG_IDS = ("crm_campaign_sync", "campaign_response_import")
@@ -50,7 +59,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8080, help="UI port (default 8080; a free one if taken)")
+    parser.add_argument("--parallelism", type=int, default=None,
+                        help="tasks running at once (default: CRM_SYNC_PARALLELISM or the CPU count)")
     args = parser.parse_args()
+    if args.parallelism is not None and args.parallelism < 1:
+        parser.error("--parallelism must be at least 1")
+    parallelism = args.parallelism or default_parallelism()
 
     staging_db, metadata_db = DEMO / "crm_staging.db", DEMO / "airflow" / "airflow.db"
     if not (staging_db.exists() and metadata_db.exists()):
@@ -66,9 +80,11 @@ def main() -> None:
         env = demo_env(f"sqlite:///{staging_db}", emulator, landing_dir=DEMO / "landing")
         env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(DEMO / "logs")  # where the demo's task logs are
         stack = LocalAirflowStack(home=DEMO / "airflow", metadata_url=f"sqlite:///{metadata_db}",
-                                  executor="LocalExecutor", extra_env=env, api_port=port)
+                                  executor="LocalExecutor", extra_env=env, api_port=port,
+                                  parallelism=parallelism)
         logs = stack.log_dir.relative_to(ROOT)
-        print(f"Starting Airflow (LocalExecutor, SQLite) -- process logs in {logs}/ ...", flush=True)
+        print(f"Starting Airflow (LocalExecutor with {parallelism} worker processes, SQLite) -- "
+              f"process logs in {logs}/ ...", flush=True)
         try:
             stack.start()
             stack.wait_until_healthy(timeout=300)

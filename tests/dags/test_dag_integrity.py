@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.exceptions import ParamValidationError
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 HEAVY_MODULES = ("great_expectations", "zeep", "pandas", "paramiko", "lxml.etree")
@@ -68,6 +69,16 @@ def test_sync_dag_shape(dagbag: DagBag) -> None:
     for task_id in ("sync_list.extract", "sync_list.validate", "sync_list.refill"):
         assert dag.get_task(task_id).map_index_template == "{{ list_name }}"
     assert dag.get_task("report").trigger_rule == "all_done"
+
+
+def test_optional_params_are_optional_in_the_trigger_form(dagbag: DagBag) -> None:
+    """The UI marks a param required unless its schema allows null: `lists` (empty = all) is optional."""
+    params = dagbag.dags["crm_campaign_sync"].params
+    lists = params.get_param("lists")
+    assert "null" in lists.schema["type"] and "array" in lists.schema["type"]
+    assert lists.resolve(None) is None and lists.resolve([]) == [] and lists.resolve(["newsletter_nl"])
+    with pytest.raises(ParamValidationError):
+        lists.resolve(["no_such_list"])
 
 
 def test_parse_time_reported(dagbag: DagBag) -> None:

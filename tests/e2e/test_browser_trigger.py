@@ -66,6 +66,9 @@ def test_trigger_two_lists_from_the_form_and_read_the_sync_report(browser, airfl
         help_text = field.find_element(By.CSS_SELECTOR, "[data-part='helper-text']").text
         assert help_text == param["description"], name
     assert not driver.find_element(By.NAME, "element_dry_run").is_selected(), "dry_run is off by default"
+    # `lists` is optional (empty = all lists): the form must not mark it required with "*"
+    lists_label = param_field(driver, "lists").find_element(By.CSS_SELECTOR, "[data-part='label']").text
+    assert "*" not in lists_label, lists_label
 
     # -- two lists, one per line; dry_run left off
     lists_input.send_keys("\n".join(LISTS))

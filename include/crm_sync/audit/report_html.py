@@ -103,6 +103,19 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _feedback(ok: bool, dry_run: bool, *, detail: bool = False) -> str:
+    """The run's feedback import: a dry run skips it on purpose (neutral), a real run needs it (red)."""
+    if ok:
+        return "yes"
+    if dry_run:
+        return (
+            'skipped <span class="muted">(dry run: feedback is not imported, nothing is refilled)</span>'
+            if detail
+            else "skipped"
+        )
+    return 'no <span class="bad">(no list may be refilled)</span>' if detail else "no"
+
+
 def _time(value: datetime | None) -> str:
     return "–" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -143,11 +156,7 @@ def run_page(summary: RunSummary, run: RunRow | None, *, index_href: str) -> str
         ("status", _status(run.status) if run else "–"),
         ("dry run", _yes_no(summary.dry_run)),
         ("forced", _yes_no(summary.forced)),
-        (
-            "feedback import ok",
-            _yes_no(summary.feedback_ok)
-            + ("" if summary.feedback_ok else ' <span class="bad">(no list may be refilled)</span>'),
-        ),
+        ("feedback import ok", _feedback(summary.feedback_ok, summary.dry_run, detail=True)),
         ("started", _time(run.started_at) if run else "–"),
         ("finished", _time(run.finished_at) if run else "–"),
         ("lists", f"{len(summary.lists)}"
@@ -276,7 +285,7 @@ def index_page(
         rows.append(
             f'<tr><td><a href="{esc(run_href(run.run_id))}">{esc(run.run_id)}</a></td>'
             f"<td>{esc(run.dag_id or '–')}</td><td>{_status(run.status)}</td><td>{_yes_no(run.dry_run)}</td>"
-            f"<td>{_yes_no(run.forced)}</td><td>{_yes_no(run.feedback_ok)}</td>"
+            f"<td>{_yes_no(run.forced)}</td><td>{_feedback(run.feedback_ok, run.dry_run)}</td>"
             f"<td>{_time(run.started_at)}</td><td>{_time(run.finished_at)}</td>"
             f'<td class="n {"" if ok == len(lists) else "bad"}">{ok} / {len(lists)}</td></tr>'
         )
@@ -311,7 +320,8 @@ def size_chart(runs: Sequence[RunRow], sizes: Sequence[ListSize], metric: str = 
     if not series:
         return f"<p>No list has a value for {esc(METRICS[metric])} in these runs yet.</p>"
 
-    width, height, left, right, top, bottom = 760, 280, 64, 16, 12, 48
+    # right: room for half of the last run's centred "MM-DD HH:MM" label (it was cut off at 16)
+    width, height, left, right, top, bottom = 760, 280, 64, 44, 12, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_ceiling(max(v for points in series.values() for v in points.values()))
 
@@ -333,13 +343,16 @@ def size_chart(runs: Sequence[RunRow], sizes: Sequence[ListSize], metric: str = 
             f"{_num(int(v) if v == int(v) else v)}</text>"
         )
     step = max(1, -(-len(order) // 10))  # at most ~10 run labels on the x axis
+    last = len(order) - 1
+    # the newest run is always labelled; a regular label too close before it would overlap it
+    labelled = [i for i in range(0, last, step) if last - i >= step] + [last]
     started = {run.run_id: run.started_at for run in runs}
-    for i, run_id in enumerate(order):
-        if i % step == 0 or i == len(order) - 1:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-                f"<title>{esc(run_id)}</title>{esc(started[run_id].strftime('%m-%d %H:%M'))}</text>"
-            )
+    for i in labelled:
+        run_id = order[i]
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+            f"<title>{esc(run_id)}</title>{esc(started[run_id].strftime('%m-%d %H:%M'))}</text>"
+        )
     parts.append(
         f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle">run started (UTC)</text>'
     )

@@ -87,7 +87,7 @@ class RunSummary:
     def as_table(self) -> str:
         """A plain-text table for logs and the terminal (counts only, no addresses)."""
         header = ("list", "status", "selected", "excluded", "snapshot", "validated", "uploaded", "accepted",
-                  "codes 0-7", "rejected", "on platform", "empty s")
+                  "codes 0-7", "rejected", "on platform", "empty list (s)")
         rows = [header]
         for item in self.lists:
             codes = "/".join(str(item.result_codes.get(str(c), 0)) for c in range(8)) if item.result_codes else "-"

@@ -16,10 +16,15 @@ Two things keep it fast on millions of rows (measured on 1M snapshot rows, Postg
   aggregate queries. Listing unexpected values costs a full scan per expectation even when there
   are none (SUMMARY took 35 s instead of 11 s), so only failed expectations -- and the cheap
   row-count ones, for their observed value -- are evaluated again with ``SUMMARY``.
+
+GX logs about 220 INFO lines per task (mostly its docs decorators at import): its loggers are set
+to WARNING before it is imported; this module logs one line per passed expectation (the caller
+logs each failed one, with masked examples).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from typing import Any
@@ -32,6 +37,10 @@ from include.crm_sync.validate.report import CheckOutcome
 
 #: how many unexpected values are kept per failed expectation (masked)
 MAX_EXAMPLES = 5
+#: GX's root logger: INFO from it is chatter about GX itself, not about the data
+GX_LOGGER = "great_expectations"
+
+log = logging.getLogger(__name__)
 
 
 class GXRunError(RuntimeError):
@@ -126,6 +135,8 @@ def _outcome(spec: ExpectationSpec, res: Any) -> CheckOutcome:
 def run_expectations(engine: Engine, query: str, specs: list[ExpectationSpec]) -> list[CheckOutcome]:
     """Evaluate ``specs`` on the rows of ``query``; one outcome per spec, in order."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # before the import: most of the chatter is logged while GX imports (its children inherit this level)
+    logging.getLogger(GX_LOGGER).setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -160,4 +171,18 @@ def run_expectations(engine: Engine, query: str, specs: list[ExpectationSpec]) -
         )
     finally:
         gx_engine.dispose()  # close GX's pooled connections now, not at garbage collection
-    return [_outcome(spec, details.get(spec.key, verdicts[spec.key])) for spec in specs]
+    outcomes = [_outcome(spec, details.get(spec.key, verdicts[spec.key])) for spec in specs]
+    for outcome in outcomes:
+        if outcome.success:  # a failure is logged by the caller as an error, with its masked examples
+            _log_passed(outcome)
+    return outcomes
+
+
+def _log_passed(outcome: CheckOutcome) -> None:
+    """One line per passed expectation: what it asks and what was found."""
+    found = ""
+    if outcome.observed is not None:
+        found = f" (observed: {outcome.observed})"
+    elif outcome.unexpected_count is not None:
+        found = f" ({outcome.unexpected_count:,} rows break it)"
+    log.info("expectation %s: passed%s", outcome.description, found)

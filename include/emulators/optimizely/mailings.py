@@ -100,7 +100,9 @@ def send_mailing(state: EmulatorState, spec: MailingSpec) -> dict[str, Any]:
     with rlist.lock, state.registry_lock:
         audience = [
             (rid, r[EMAIL])
-            for rid, r in rlist.recipients.items()
+            # by recipient id: the list's insertion order depends on which concurrent addAll3 batch
+            # arrived first, and the seeded draws must meet the same people in the same order
+            for rid, r in sorted(rlist.recipients.items())
             if not r[PENDING]
             and not state.unsubscribes.is_unsubscribed(rid, r[EMAIL])
             and not state.blocklist.matches(r[EMAIL])

@@ -2,8 +2,9 @@
 
 The connection ``crm_staging_default`` holds a SQLAlchemy URL, either as the ``sqlalchemy_url``
 extra (any dialect, e.g. ``sqlite:////data/crm.db``) or built from the usual host/login/password/
-schema fields for a ``postgres`` connection. The password never leaves the engine: logs show the
-URL with the password hidden.
+schema fields for a ``postgres`` connection. The extras are parsed by the pydantic model
+``CrmStagingExtras`` (``crm_sync_airflow.connection_types``; an unknown key is an error naming it).
+The password never leaves the engine: logs show the URL with the password hidden.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
+
+from crm_sync_airflow.connection_types import CRM_STAGING, CrmStagingExtras, parse_extras
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -31,13 +34,11 @@ class CrmStagingHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form's standard fields, as the provider info gives them to Airflow."""
         return {
-            "hidden_fields": ["port"],
-            "relabeling": {"schema": "Database"},
-            "placeholders": {
-                "extra": '{"sqlalchemy_url": "sqlite:////opt/airflow/data/crm_staging.db"}',
-                "host": "crm-db.internal (PostgreSQL, when no sqlalchemy_url extra is given)",
-            },
+            "hidden_fields": CRM_STAGING.hidden_fields,
+            "relabeling": CRM_STAGING.relabeling,
+            "placeholders": CRM_STAGING.placeholders,
         }
 
     @cached_property
@@ -46,9 +47,10 @@ class CrmStagingHook(BaseHook):
         from sqlalchemy.engine import URL
 
         conn = self.get_connection(self.crm_staging_conn_id)
-        extra = conn.extra_dejson
-        if extra.get("sqlalchemy_url"):
-            return str(extra["sqlalchemy_url"])
+        extras = parse_extras(CrmStagingExtras, self.crm_staging_conn_id, CRM_STAGING.connection_type,
+                              conn.extra_dejson)
+        if extras.sqlalchemy_url:
+            return extras.sqlalchemy_url
         if not conn.host:
             raise ValueError(
                 f"connection {self.crm_staging_conn_id!r}: set the extra 'sqlalchemy_url' or host/schema "

@@ -19,6 +19,8 @@ Example (environment variable, JSON form)::
         "host": "https://api.campaign.episerver.net/soap11", "login": "api-user",
         "password": "...", "extra": {"mandator_id": 123456, "max_parallel_calls": 4}}'
 
+The extras are parsed by the pydantic model ``OptimizelyCampaignExtras``
+(``crm_sync_airflow.connection_types``), which also defines the connection form's fields.
 The password and session ids are never logged; ``test_connection`` logs in and out and reports
 the outcome without either. zeep and the client are imported lazily (DAG parsing stays cheap).
 """
@@ -31,13 +33,20 @@ from urllib.parse import urlsplit
 
 from airflow.sdk.bases.hook import BaseHook
 
+from crm_sync_airflow.connection_types import (
+    OPTIMIZELY_CAMPAIGN,
+    ConnectionExtrasError,
+    OptimizelyCampaignExtras,
+    parse_extras,
+)
+
 if TYPE_CHECKING:
     from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
     from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
     from include.crm_sync.platforms.optimizely.retry import RetryPolicy
 
 
-class OptimizelyConnectionError(ValueError):
+class OptimizelyConnectionError(ConnectionExtrasError):
     """The Airflow connection is incomplete or has an invalid value (names connection and field)."""
 
 
@@ -63,9 +72,6 @@ class OptimizelyConnectionSettings:
         )
 
 
-_KNOWN_EXTRAS = {"mandator_id", "batch_size", "timeout", "connect_timeout", "max_parallel_calls", "verify"}
-
-
 def parse_connection(conn_id: str, host: str | None, port: int | None, login: str | None,
                      password: str | None, extra: dict[str, Any]) -> OptimizelyConnectionSettings:
     """Validate the connection's fields and extras; errors name the connection and the field."""
@@ -73,36 +79,10 @@ def parse_connection(conn_id: str, host: str | None, port: int | None, login: st
     def fail(field: str, problem: str) -> OptimizelyConnectionError:
         return OptimizelyConnectionError(f"connection {conn_id!r}: {field} {problem}")
 
-    def integer(name: str, default: int | None, low: int, high: int | None) -> int:
-        raw = extra.get(name, default)
-        if raw is None or raw == "":
-            raise fail(f"extra '{name}'", "is required")
-        if isinstance(raw, bool):
-            raise fail(f"extra '{name}'", f"must be an integer, got {raw!r}")
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise fail(f"extra '{name}'", f"must be an integer, got {raw!r}") from None
-        if value < low or (high is not None and value > high):
-            limits = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise fail(f"extra '{name}'", f"must be {limits}, got {value}")
-        return value
-
-    def seconds(name: str, default: float) -> float:
-        raw = extra.get(name, default)
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise fail(f"extra '{name}'", f"must be a number of seconds, got {raw!r}") from None
-        if not 0 < value <= 3600:
-            raise fail(f"extra '{name}'", f"must be between 0 and 3600 seconds, got {value}")
-        return value
-
-    if not isinstance(extra, dict):
-        raise fail("extra", "must be a JSON object")
-    unknown = set(extra) - _KNOWN_EXTRAS
-    if unknown:
-        raise fail("extra", f"has unknown key(s) {sorted(unknown)}; known: {sorted(_KNOWN_EXTRAS)}")
+    try:
+        extras = parse_extras(OptimizelyCampaignExtras, conn_id, OPTIMIZELY_CAMPAIGN.connection_type, extra)
+    except ConnectionExtrasError as exc:
+        raise OptimizelyConnectionError(str(exc)) from None
     if not host or not host.strip():
         raise fail("host", "(SOAP base URL) is required, e.g. https://api.campaign.episerver.net/soap11")
     host = host.strip()
@@ -117,21 +97,16 @@ def parse_connection(conn_id: str, host: str | None, port: int | None, login: st
         raise fail("login", "(webservice user) is required")
     if not password:
         raise fail("password", "is required")
-    verify = extra.get("verify", True)
-    if isinstance(verify, str) and verify.lower() in ("true", "false"):
-        verify = verify.lower() == "true"
-    if not isinstance(verify, (bool, str)):
-        raise fail("extra 'verify'", "must be true, false or a CA bundle path")
     return OptimizelyConnectionSettings(
         base_url=host,
         user=login,
         password=password,
-        mandator_id=integer("mandator_id", None, 1, None),
-        batch_size=integer("batch_size", 1000, 1, 1000),
-        timeout=seconds("timeout", 60.0),
-        connect_timeout=seconds("connect_timeout", 10.0),
-        max_parallel_calls=integer("max_parallel_calls", 4, 1, 10),
-        verify=verify,
+        mandator_id=extras.mandator_id,
+        batch_size=extras.batch_size,
+        timeout=extras.timeout,
+        connect_timeout=extras.connect_timeout,
+        max_parallel_calls=extras.max_parallel_calls,
+        verify=extras.verify,
     )
 
 
@@ -161,48 +136,12 @@ class OptimizelyCampaignHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form's standard fields (hidden, relabelled, placeholders), as the provider
+        info gives them to Airflow (``crm_sync_airflow.connection_types``)."""
         return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "SOAP base URL", "login": "Webservice user", "password": "Password"},
-            "placeholders": {
-                "host": "https://api.campaign.episerver.net/soap11",
-                "login": "webservice user name",
-                "extra": '{"mandator_id": 123456, "batch_size": 1000, "timeout": 60, "max_parallel_calls": 4}',
-            },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields (only where the Flask/WTForms connection form is available)."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import IntegerField
-            from wtforms.validators import NumberRange, Optional
-        except ImportError:
-            return {}
-        return {
-            "mandator_id": IntegerField(
-                lazy_gettext("Mandator (client) id"), validators=[NumberRange(min=1)], widget=BS3TextFieldWidget()
-            ),
-            "batch_size": IntegerField(
-                lazy_gettext("Recipients per addAll3 call"),
-                validators=[Optional(), NumberRange(min=1, max=1000)],
-                widget=BS3TextFieldWidget(),
-                default=1000,
-            ),
-            "timeout": IntegerField(
-                lazy_gettext("Request timeout (seconds)"),
-                validators=[Optional(), NumberRange(min=1, max=3600)],
-                widget=BS3TextFieldWidget(),
-                default=60,
-            ),
-            "max_parallel_calls": IntegerField(
-                lazy_gettext("Parallel calls"),
-                validators=[Optional(), NumberRange(min=1, max=10)],
-                widget=BS3TextFieldWidget(),
-                default=4,
-            ),
+            "hidden_fields": OPTIMIZELY_CAMPAIGN.hidden_fields,
+            "relabeling": OPTIMIZELY_CAMPAIGN.relabeling,
+            "placeholders": OPTIMIZELY_CAMPAIGN.placeholders,
         }
 
     def connection_settings(self) -> OptimizelyConnectionSettings:

@@ -18,7 +18,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from crm_sync_report_plugin import create_app
-from tests.integration.audit.audit_state import NEWSLETTER_CODES, NIGHT_1, NIGHT_2, two_nights
+from include.crm_sync.audit.runs import finish_sync_run, start_sync_run
+from tests.integration.audit.audit_state import (
+    DAG_ID,
+    NEWSLETTER_CODES,
+    NIGHT_1,
+    NIGHT_2,
+    add_list,
+    two_nights,
+)
 
 
 class Page(HTMLParser):
@@ -199,3 +207,30 @@ def test_empty_audit(staging_engine: sa.Engine) -> None:
         response = client.get("/")
     assert response.status_code == 200
     assert "No sync run has been recorded yet" in response.text
+
+
+def test_a_dry_run_shows_its_feedback_import_as_skipped_not_as_an_alarm(staging_engine: sa.Engine) -> None:
+    """A dry run does not import feedback (the CRM's feedback state is not touched): that is a skip,
+    shown neutrally, not the red "no (no list may be refilled)" of a failed import."""
+    dry = "manual__2026-11-27T03:00:00+00:00"
+    start_sync_run(staging_engine, dry, dag_id=DAG_ID, dry_run=True)
+    add_list(staging_engine, dry, "newsletter_nl", "1001", status="dry_run", selected=10, snapshot_rows=10)
+    finish_sync_run(staging_engine, dry, status="success", summary={})
+    failed = "manual__2026-11-28T03:00:00+00:00"
+    start_sync_run(staging_engine, failed, dag_id=DAG_ID)  # feedback import never succeeded
+    finish_sync_run(staging_engine, failed, status="failed", summary={})
+
+    with TestClient(create_app(lambda: staging_engine)) as client:
+        dry_page, failed_page, index = (client.get(run_url(dry)).text, client.get(run_url(failed)).text,
+                                        client.get("/").text)
+
+    header = dict(row for row in Page(dry_page).tables[""][0] if len(row) == 2)
+    assert header["feedback import ok"].startswith("skipped")
+    assert "no list may be refilled" not in dry_page
+    feedback_cell = dry_page.split("feedback import ok</th>")[1].split("</td>")[0]
+    assert 'class="bad"' not in feedback_cell
+    assert dict(row for row in Page(failed_page).tables[""][0] if len(row) == 2)["feedback import ok"] == (
+        "no (no list may be refilled)"
+    )
+    runs = {row[0]: row for row in Page(index).tables[""][-1][1:]}
+    assert runs[dry][5] == "skipped" and runs[failed][5] == "no"

@@ -39,7 +39,7 @@ def test_plugins_manager_discovers_the_plugin_with_its_app_and_views() -> None:
     assert len(apps) == 1 and isinstance(apps[0]["app"], FastAPI)
 
     views = {view["destination"]: view for view in info["external_views"]}
-    assert views["nav"]["name"] == "CRM sync runs"
+    assert views["nav"]["name"] == "Syncs"  # fits the left navigation ("CRM sync runs" showed "CRM syn…")
     assert views["nav"]["href"] == "crm-sync/"  # relative: resolved against the UI's <base href>
     assert views["dag_run"]["name"] == "Sync report"
     assert views["dag_run"]["href"] == "crm-sync/runs/{RUN_ID}?dag_id={DAG_ID}"

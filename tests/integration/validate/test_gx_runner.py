@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -102,3 +103,28 @@ def test_failed_expectations_are_detailed_in_a_second_pass(
     assert listing and all("optin_attr" in s for s in listing)  # only the failed one was listed
     passed = {c.key: c.unexpected_count for c in report.checks if c.success and c.kind == "quality"}
     assert set(passed.values()) <= {0, None} and passed["email_syntax"] == 0
+
+
+def test_task_log_has_one_line_per_expectation_and_no_gx_chatter(
+    staging_engine: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GX logs ~220 INFO lines per validate task by itself; only our one line per expectation remains."""
+    state = CrmState()
+    for i in range(3):
+        state.entity(f"C{i}", f"p{i}@example.com")
+    state.write(staging_engine)
+    list_run_id = extract_snapshot(staging_engine, list_def(), run_id="run-1").list_run_id
+    caplog.set_level(logging.DEBUG)
+
+    report = validate_snapshot(staging_engine, list_def(optin_process_id="2009"), list_run_id)
+
+    chatter = [r for r in caplog.records if r.name.startswith("great_expectations") and r.levelno < 30]
+    assert chatter == []
+    passed = [r.getMessage() for r in caplog.records if r.name == "include.crm_sync.validate.gx_runner"]
+    failed = [r.getMessage() for r in caplog.records if "expectation failed" in r.getMessage()]
+    assert all(": passed" in line for line in passed) and len(set(passed)) == len(passed)
+    for check in report.checks:  # every expectation GX evaluated and passed has its one line
+        if check.kind == "quality" and check.success:
+            assert [line for line in passed if f"expectation {check.description}: passed" in line], check.key
+    assert len(failed) == 1 and "opt-in id 2009" in failed[0]
+    assert not [line for line in passed + failed if "@example.com" in line]  # masked, as every log line
