@@ -35,3 +35,11 @@ def sqlite_engine(sqlite_template, tmp_path) -> Iterator[sa.Engine]:
     engine = create_staging_engine(f"sqlite:///{path}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def flexmail_enabled(monkeypatch):
+    """Flexmail lists are behind the SUPPORTED_PLATFORMS switch until the DAG wires them."""
+    from include.crm_sync.config import registry
+
+    monkeypatch.setattr(registry, "SUPPORTED_PLATFORMS", registry.SUPPORTED_PLATFORMS | {"flexmail"})
