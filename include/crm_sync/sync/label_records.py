@@ -83,7 +83,10 @@ def _records(rows: Sequence[sa.Row]) -> list[ImportRecord]:
                 break
             current, email, labels, fields, custom = row.recipient_id, row.email, [], {}, {}
         labels.append(row.platform_list_id)
-        for name, value in zip(row.attribute_names, row.attr_values, strict=False):
+        names = list(row.attribute_names)
+        # the extraction puts the refill's technical values first; the configured attributes are last
+        values = list(row.attr_values)[-len(names) :] if names else []
+        for name, value in zip(names, values, strict=True):
             if value in (None, "") or name in TECHNICAL_ATTRIBUTES:
                 continue
             (fields if name in CONTACT_FIELDS else custom).setdefault(name, str(value))

@@ -42,6 +42,12 @@ def test_first_sync_labels_exactly_the_snapshots_with_one_import(staging_engine,
     assert flexmail.control.calls()["imports.create"] == 1
     assert report.lists["dogs"]["members"] == 10 and report.lists["cats"]["members"] == 12
     assert report.backlog == 0
+    contact = next(c for c in flexmail.control.state()["contacts"] if c["email"] == email(0))
+    assert (contact["first_name"], contact["name"], contact["language"]) == (
+        "First P0000",
+        "Last P0000",
+        "nl",
+    )
     with staging_engine.connect() as conn:
         statuses = conn.execute(sa.select(t.list_run.c.status)).scalars().all()
     assert statuses == ["synced", "synced"]
