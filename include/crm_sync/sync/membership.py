@@ -52,7 +52,7 @@ from include.crm_sync.platforms.base import (
 )
 from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import REASONS
-from include.crm_sync.sync.membership_store import IN_PROGRESS, MembershipStore, fields_hash
+from include.crm_sync.sync.membership_store import IN_PROGRESS, MembershipStore, SyncState, fields_hash
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,8 @@ class _Sync:
         # membership platform's contact is shared by every list, so they are never written onto it.
         self.upload_columns = [i for i, n in enumerate(lr.attribute_names) if n not in TECHNICAL_ATTRIBUTES]
         self.upload_names = tuple(lr.attribute_names[i] for i in self.upload_columns)
-        self.writing = False
+        self.cleared_at: datetime | None = None
+        self.last_add_at: datetime | None = None
 
     def run(self) -> None:
         lr = self.lr
@@ -244,6 +245,9 @@ class _Sync:
             if change is not TargetChange.CREATED:  # a list made just now is empty already
                 self.platform.empty(lr.platform_list_id)
                 self._count_call("empty")
+                # the empty-list window, from here to the last add (the audit shows it like a refill's)
+                self.cleared_at = self.clock()
+                self._set_list_run(cleared_at=self.cleared_at, last_batch_at=None, window_seconds=None)
             with self.engine.begin() as conn:
                 self.store.forget_members(conn, self.clock())
             self.renew()
@@ -254,7 +258,7 @@ class _Sync:
 
     # ------------------------------------------------------------------ mode
 
-    def _mode(self, state, change: TargetChange) -> tuple[str, str | None]:  # noqa: ANN001
+    def _mode(self, state: SyncState | None, change: TargetChange) -> tuple[str, str | None]:
         if state is None:
             return FULL, "first sync"
         if self.options.full_resync:
@@ -281,6 +285,8 @@ class _Sync:
 
     def _upserts(self) -> None:
         lr, size, columns = self.lr, self.platform.max_upsert_batch, self.upload_columns
+        # members due for upload are carried across snapshot pages, so every call but the last is full
+        due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
         with self.engine.connect() as reader:
             reader.execution_options(isolation_level="AUTOCOMMIT")
             first_seq = 0
@@ -289,7 +295,6 @@ class _Sync:
                 reader, lr.list_run_id, batch_size=self.options.page_size, width=width
             ):
                 recorded = self.store.recorded(reader, page.recipient_ids)
-                due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
                 for i, (member_id, email, row) in enumerate(
                     zip(page.recipient_ids, page.emails, page.attribute_rows, strict=True)
                 ):
@@ -298,12 +303,15 @@ class _Sync:
                     known = recorded.get(member_id)
                     if known is None or known.fields_hash != digest:
                         due.append((Recipient(member_id, email, values), first_seq + i, digest))
-                for start in range(0, len(due), size):
-                    chunk = due[start : start + size]
-                    self._upsert_batch(
-                        [r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk]
-                    )
+                while len(due) >= size:
+                    self._upload(due[:size])
+                    del due[:size]
                 first_seq += len(page)
+        if due:
+            self._upload(due)
+
+    def _upload(self, chunk: list[tuple[Recipient, int, str]]) -> None:
+        self._upsert_batch([r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk])
 
     def _upsert_batch(self, recipients: list[Recipient], seqs: list[int], digests: list[str]) -> None:
         """Upload one batch; record every answer (and the opt-outs it revealed) before going on."""
@@ -420,8 +428,9 @@ class _Sync:
                 self._add(rest, retried=True)
             return
         self._count_call("add_members")
+        self.last_add_at = self.clock()
         with self.engine.begin() as conn:
-            self.store.mark(conn, ids, in_audience=True, now=self.clock())
+            self.store.mark(conn, ids, in_audience=True, now=self.last_add_at)
         self.report.added += len(ids)
         self.renew()
 
@@ -441,11 +450,13 @@ class _Sync:
                 )
                 .order_by(list_snapshot.c.seq)
             ).all()
-        names, size = self.lr.attribute_names, self.platform.max_upsert_batch
+        names, size = self.upload_names, self.platform.max_upsert_batch
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             recipients = [
-                Recipient(r.recipient_id, r.email, tuple("" if v is None else str(v) for v in r.attr_values))
+                Recipient(
+                    r.recipient_id, r.email, tuple(_text(r.attr_values[c]) for c in self.upload_columns)
+                )
                 for r in chunk
             ]
             self._upsert_batch(
@@ -481,7 +492,15 @@ class _Sync:
             rejected = conn.execute(
                 select(func.count()).where(list_rejected.c.list_run_id == lr.list_run_id)
             ).scalar_one()
+        window = {}
+        if self.cleared_at is not None:
+            last = self.last_add_at or self.cleared_at
+            window = {
+                "last_batch_at": last,
+                "window_seconds": round((last - self.cleared_at).total_seconds()),
+            }
         self._set_list_run(
+            **window,
             status="synced",
             uploaded=lr.snapshot_rows,
             accepted=accepted,
@@ -500,6 +519,11 @@ class _Sync:
             conn.execute(
                 update(list_run).where(list_run.c.list_run_id == self.lr.list_run_id).values(**values)
             )
+
+
+def _text(value: object) -> str:
+    """A snapshot value as the page reader hands it on: ``""`` for null, else its text."""
+    return "" if value is None else str(value)
 
 
 def _load_list_run(engine: Engine, list_run_id: int, platform_name: str, *, forced: bool) -> _ListRun:

@@ -143,6 +143,9 @@ def test_full_resync_empties_and_adds_all(staging_engine, spotler, tmp_path):
     assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)
     # once: the first sync created the audience (empty already)
     assert report.added == 4 and calls(spotler)["audience.contacts.empty"] == 1
+    row = list_run_row(staging_engine, list_run_id)  # the empty-list window is audited
+    assert row["cleared_at"] is not None and row["last_batch_at"] >= row["cleared_at"]
+    assert row["window_seconds"] is not None
 
 
 def test_a_changed_name_or_description_renames_the_audience(staging_engine, spotler, tmp_path):
@@ -231,3 +234,29 @@ def test_without_the_automation_product_the_sync_fails_with_the_sentence(staging
     ) as s:
         with pytest.raises(ProductNotFound, match="Automation or eCommerce"):
             sync(staging_engine, make_platform(s), list_run_id, tmp_path)
+
+
+def test_changed_contacts_spread_over_pages_share_full_upsert_calls(sqlite_engine, spotler, tmp_path):
+    build_crm(sqlite_engine, 30)
+    sync(sqlite_engine, make_platform(spotler), prepare(sqlite_engine), tmp_path, page_size=10)
+    for i in (3, 14, 25):  # one in each page of 10
+        rename(sqlite_engine, i, "Changed")
+    before = calls(spotler)["contact.list"]
+    list_run_id = prepare(sqlite_engine, "run-2", new_run=True)
+    report = sync(sqlite_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2", page_size=10)
+    assert calls(spotler)["contact.list"] - before == 1 and report.upserted == 3
+
+
+def test_refused_contacts_are_audited_not_added_and_retried_next_night(staging_engine, spotler, tmp_path):
+    build_crm(staging_engine, 150)
+    spotler.control.add_fault("contact.list", "contact_error", nth=2, times=1)  # the 2nd batch: 50 ERRORs
+    list_run_id = prepare(staging_engine)
+    report = sync(staging_engine, make_platform(spotler), list_run_id, tmp_path)
+    assert report.refused == {"ERROR": 50} and report.added == 100 and len(audience(spotler)) == 100
+    row = list_run_row(staging_engine, list_run_id)
+    assert (row["uploaded"], row["accepted"], row["rejected"]) == (150, 100, 50)
+    assert row["result_codes"] == {"0": 100, "7": 50}
+    list_run_id = prepare(staging_engine, "run-2", new_run=True)
+    report = sync(staging_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2")
+    assert (report.upserted, report.added, report.unchanged) == (50, 50, 100)
+    assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)
