@@ -3,6 +3,8 @@ retries on 429 (Retry-After honoured) and 5xx, credentials refused, and the shar
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -125,3 +127,14 @@ def test_separate_buckets_would_break_the_limit(staging_url, staging_engine, fle
     # the counter-test: a bucket per task (the mistake the shared bucket prevents) gets 429s
     rate = _two_tasks(staging_url, flexmail, ["task-a", "task-b"])
     assert rate["refused"] > 0
+
+
+def test_two_task_processes_share_the_account_limit(staging_url, staging_engine, flexmail):
+    # two "mapped tasks" as processes, each with its own engine and client; with a bucket per
+    # process instead (keys "a", "b") this gets 429s
+    command = [sys.executable, "-m", "tests.integration.flexmail.rate_task", staging_url, flexmail.base_url]
+    tasks = [subprocess.Popen([*command, "flexmail:4242", "50"]) for _ in range(2)]
+    assert [task.wait(timeout=300) for task in tasks] == [0, 0]
+    rate = flexmail.control.state(contacts=False)["rate"]
+    assert rate["accepted"] == 100
+    assert rate["refused"] == 0 and rate["busiest_window"] <= 60
