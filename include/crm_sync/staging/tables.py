@@ -432,6 +432,7 @@ flexmail_removal = Table(
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
 )
 Index("ix_flexmail_removal_urgency_enqueued_at", flexmail_removal.c.urgency, flexmail_removal.c.enqueued_at)
+Index("ix_flexmail_removal_email", flexmail_removal.c.email)
 
 flexmail_import = Table(
     "flexmail_import",

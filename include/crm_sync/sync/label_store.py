@@ -114,6 +114,18 @@ def set_contact_id(conn: sa.Connection, email: str, contact_id: int) -> None:
     conn.execute(sa.update(R).where(R.c.email == email).values(contact_id=contact_id))
 
 
+def set_contact_ids(conn: sa.Connection, ids_by_email: dict[str, int]) -> int:
+    """Contact ids learned from a page of the account's contacts, for the queued removals among them."""
+    if not ids_by_email:
+        return 0
+    wanted = (
+        conn.execute(sa.select(R.c.email).where(R.c.email.in_(list(ids_by_email))).distinct()).scalars().all()
+    )
+    for email in wanted:
+        conn.execute(sa.update(R).where(R.c.email == email).values(contact_id=ids_by_email[email]))
+    return len(wanted)
+
+
 def removal_done(conn: sa.Connection, label: str, member_id: str) -> None:
     conn.execute(sa.delete(R).where(R.c.label_name == label, R.c.member_id == member_id))
     conn.execute(sa.delete(M).where(M.c.label_name == label, M.c.member_id == member_id))

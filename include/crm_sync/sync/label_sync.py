@@ -19,8 +19,9 @@ Order for one run (``sync_flexmail_labels``):
    fails -- that list only -- before anything changes, naming the closest label.
 4. Removals FIRST: members recorded on a label but not in its snapshot join the backlog (urgent:
    consent revoked / unsubscribed / bounced / gone; then: left the selection); members back in the
-   snapshot leave it. The backlog is worked in order of urgency, one lookup (contact id by address,
-   once) and one DELETE per removal, until it is empty or the run's removal budget is spent.
+   snapshot leave it. The backlog is worked in order of urgency, one DELETE per removal plus the
+   contact's id (a lookup by address, or one pass over all contacts when that is cheaper), until
+   it is empty or the run's removal budget is spent.
 5. Adds: one import (``resubscribe_blacklisted_contacts`` always false) of the contacts with a label
    not yet recorded, in chunks; each accepted chunk is recorded before the next is sent, so a crash
    re-sends at most one chunk (harmless: within an import the last record of an address wins).
@@ -42,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from include.crm_sync.masking import mask_email
-from include.crm_sync.platforms.flexmail.client import MAX_IMPORT_RECORDS, FlexmailClient
+from include.crm_sync.platforms.flexmail.client import MAX_IMPORT_RECORDS, PAGE_SIZE, FlexmailClient
 from include.crm_sync.platforms.flexmail.labels import match_labels
 from include.crm_sync.staging.tables import flexmail_import, list_run, list_snapshot, sync_run
 from include.crm_sync.sync import label_store as store
@@ -225,6 +226,8 @@ class _LabelSync:
                 queued = store.enqueue_leavers(conn, r.label, r.list_run_id, r.consent_id, now)
                 self.report.lists[r.list_name].update(enqueued_for_removal=queued, removal_cancelled=back)
         deadline = self.clock() + self.options.removal_budget_seconds
+        if self.options.removal_budget_seconds > 0:
+            self._resolve_contact_ids(deadline)
         while self.clock() < deadline:
             with self.engine.connect() as conn:
                 page = store.backlog_page(conn, 100)
@@ -234,6 +237,23 @@ class _LabelSync:
                 if self.clock() >= deadline:
                     break
                 self._remove(removal, labels)
+
+    def _resolve_contact_ids(self, deadline: float) -> None:
+        """A removal needs the contact's Flexmail id: one lookup by address each, or -- when the
+        backlog is larger than the account's contact pages -- one pass over all contacts (500 a
+        request). Ids are stored as each page arrives; those not found fall back to a lookup."""
+        with self.engine.connect() as conn:
+            unresolved = store.backlog_stats(conn).without_contact_id
+        if unresolved < 2:
+            return
+        pages = -(-self.client.count_contacts() // PAGE_SIZE)
+        if pages >= unresolved:
+            return
+        for page in self.client.contact_pages():
+            with self.engine.begin() as conn:
+                store.set_contact_ids(conn, {c.email.strip().lower(): c.id for c in page})
+            if self.clock() >= deadline:
+                return
 
     def _remove(self, removal: store.Removal, labels: dict[str, int]) -> None:
         label_id = labels.get(removal.label_name)

@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("label_name", "member_id", name="pk_flexmail_removal"),
     )
     op.create_index("ix_flexmail_removal_urgency_enqueued_at", "flexmail_removal", ["urgency", "enqueued_at"])
+    op.create_index("ix_flexmail_removal_email", "flexmail_removal", ["email"])
     op.create_table(
         "flexmail_import",
         sa.Column(
@@ -105,6 +106,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("flexmail_rate_bucket")
     op.drop_table("flexmail_import")
+    op.drop_index("ix_flexmail_removal_email", table_name="flexmail_removal")
     op.drop_index("ix_flexmail_removal_urgency_enqueued_at", table_name="flexmail_removal")
     op.drop_table("flexmail_removal")
     op.drop_index("ix_flexmail_label_member_import_id", table_name="flexmail_label_member")

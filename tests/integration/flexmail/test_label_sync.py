@@ -75,7 +75,8 @@ def test_removals_first_urgent_first_backlog_across_runs(staging_engine, flexmai
     assert email(7) not in left and email(8) not in left
     assert report.removed == 2 + (3 - report.backlog)
     assert 0 < report.backlog < 3 and report.backlog_urgent == 0
-    assert report.expected_drain_seconds == pytest.approx(report.backlog * 2 * 60 / 55)
+    # the ids were learned from the contact pages: one request per removal left
+    assert report.expected_drain_seconds == pytest.approx(report.backlog * 60 / 55)
     # the next run drains the rest before anything else
     report = sync(staging_engine, flexmail, prepare(staging_engine, "run-3", new_run=True), run_id="run-3")
     assert report.backlog == 0
@@ -154,3 +155,16 @@ def test_import_of_a_blacklisted_contact_is_ignored(staging_engine, flexmail):
     assert report.imports[0]["report"]["total_ignored"] == 1
     assert email(1) not in carriers(flexmail, HONDEN) + carriers(flexmail, KATTEN)
     assert flexmail.control.state()["imports"][0]["resubscribe_blacklisted_contacts"] is False
+
+
+def test_a_large_backlog_learns_contact_ids_from_the_contact_pages(staging_engine, flexmail):
+    build_crm(staging_engine, 30)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    set_consent(staging_engine, list(range(30)), "events", "revoked")
+    before = flexmail.control.calls()
+    report = sync(staging_engine, flexmail, prepare(staging_engine, "run-2", new_run=True), run_id="run-2")
+    after = flexmail.control.calls()
+    used = {k: after[k] - before.get(k, 0) for k in after}
+    # 31 contacts fit one page: 1 count + 1 page instead of 30 lookups, then one DELETE per removal
+    assert used["contacts.list"] == 2 and used["contact_labels.delete"] == 30
+    assert report.removed == 30 and carriers(flexmail, KATTEN) == []

@@ -139,6 +139,23 @@ class FlexmailClient:
         items = list(self._pages("find_contact", "/contacts", {"email": email}))
         return FlexmailContact.from_json(items[0]) if items else None
 
+    def count_contacts(self) -> int:
+        """Contacts in the account (one request: the collection's ``total``)."""
+        return int(
+            self._call("count_contacts", "GET", "/contacts", params={"limit": 1, "offset": 0}).json()["total"]
+        )
+
+    def contact_pages(self) -> Iterator[list[FlexmailContact]]:
+        """Every contact of the account, a page (≤ 500) at a time."""
+        page: list[FlexmailContact] = []
+        for item in self._pages("contact_pages", "/contacts"):
+            page.append(FlexmailContact.from_json(item))
+            if len(page) == PAGE_SIZE:
+                yield page
+                page = []
+        if page:
+            yield page
+
     def blacklisted_contacts(self) -> Iterator[FlexmailContact]:
         """Every contact that unsubscribed in Flexmail (``status=unsubscribed``), paged."""
         for item in self._pages("blacklisted_contacts", "/contacts", {"status": "unsubscribed"}):
