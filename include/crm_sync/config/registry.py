@@ -16,15 +16,20 @@ from pydantic import AfterValidator, Discriminator, Tag
 from pydantic_core import PydanticCustomError
 
 from include.crm_sync.config.base import ListDefinition
+from include.crm_sync.config.flexmail import FlexmailList
 from include.crm_sync.config.optimizely import OptimizelyList
 from include.crm_sync.config.spotler import SpotlerList
 
 #: ``platform:`` value -> its list block; a list without ``platform:`` is an Optimizely list
-LIST_BLOCKS: dict[str, type[ListDefinition]] = {"optimizely": OptimizelyList, "spotler": SpotlerList}
+LIST_BLOCKS: dict[str, type[ListDefinition]] = {
+    "optimizely": OptimizelyList,
+    "spotler": SpotlerList,
+    "flexmail": FlexmailList,
+}
 DEFAULT_PLATFORM = "optimizely"
 
-#: platforms whose lists this version syncs. Spotler's client and engine are being built: the
-#: lead adds "spotler" here once the DAG wires them (tests enable it with monkeypatch).
+#: platforms whose lists this version syncs. Spotler's and Flexmail's clients and engines are being
+#: built: the lead adds them here once the DAG wires them (tests enable them with monkeypatch).
 SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely"})
 
 _KNOWN = ", ".join(repr(name) for name in LIST_BLOCKS)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -434,4 +435,61 @@ platform_list_sync = Table(
     Column("reason", Text, nullable=True, comment="why the last sync was full"),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
+)
+
+# --------------------------------------------------------------------------- Flexmail interest labels
+# Flexmail adds labels through ONE contacts import for all its lists and removes them one contact
+# at a time under a ~60 requests/minute account limit, so it has its own record
+# (include/crm_sync/sync/label_sync.py): who carries each label (pending while their import runs),
+# the persisted removal backlog worked across runs in order of urgency, the imports, and the
+# shared token bucket of the account's rate limit. Migration 0009.
+
+flexmail_label_member = Table(
+    "flexmail_label_member",
+    metadata,
+    Column("label_name", String(255), primary_key=True, comment="interest label name = platform list id"),
+    Column("member_id", ID, primary_key=True, comment="CRM entity id"),
+    Column("email", EMAIL, nullable=False, comment="address imported: needed to remove the label later"),
+    Column("import_id", String(64), nullable=True, comment="the import that added the label"),
+    Column("confirmed", Boolean, nullable=False, default=False, server_default="0",
+           comment="the import completed; false = pending (counts as carried for removals)"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_flexmail_label_member_import_id", flexmail_label_member.c.import_id)
+
+flexmail_removal = Table(
+    "flexmail_removal",
+    metadata,
+    Column("label_name", String(255), primary_key=True),
+    Column("member_id", ID, primary_key=True),
+    Column("email", EMAIL, nullable=False),
+    Column("contact_id", BigInteger, nullable=True, comment="Flexmail contact id once looked up"),
+    Column("urgency", Integer, nullable=False, comment="0 consent revoked/unsubscribed/bounced, 1 left selection"),
+    Column("reason", String(32), nullable=False),
+    Column("enqueued_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+)
+Index("ix_flexmail_removal_urgency_enqueued_at", flexmail_removal.c.urgency, flexmail_removal.c.enqueued_at)
+Index("ix_flexmail_removal_email", flexmail_removal.c.email)
+
+flexmail_import = Table(
+    "flexmail_import",
+    metadata,
+    Column("import_id", String(64), primary_key=True, comment="our id of the Flexmail contacts import"),
+    Column("run_id", String(250), nullable=False),
+    Column("status", String(16), nullable=False, comment="building | queued | completed | failed"),
+    Column("chunks_sent", Integer, nullable=False, default=0, server_default="0"),
+    Column("records_sent", Integer, nullable=False, default=0, server_default="0"),
+    Column("report", NULLABLE_JSON, nullable=True, comment="{total_added, total_updated, total_ignored}"),
+    Column("message", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+)
+
+flexmail_rate_bucket = Table(
+    "flexmail_rate_bucket",
+    metadata,
+    Column("bucket_key", String(100), primary_key=True, comment="e.g. flexmail:<account id>"),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False, comment="epoch seconds of the limiter's clock"),
 )

@@ -1,0 +1,170 @@
+"""The Flexmail label sync against the emulator over real HTTP, on SQLite and PostgreSQL: first
+sync, removals first and by urgency, the backlog across runs, exact label names, blacklisted
+contacts, and the report."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from include.crm_sync.staging import tables as t
+from include.crm_sync.sync.label_sync import LabelListsFailed, RemovalBacklogTooLarge
+from tests.integration.flexmail.crm import (
+    build_crm,
+    email,
+    feedback,
+    prepare,
+    set_consent,
+    set_language,
+    snapshot_emails,
+    sync,
+)
+from tests.integration.flexmail.scenario import HONDEN, KATTEN
+
+
+def carriers(flexmail, label_id):
+    return sorted(flexmail.control.label_members(label_id))
+
+
+def test_first_sync_labels_exactly_the_snapshots_with_one_import(staging_engine, flexmail):
+    build_crm(staging_engine, 12)
+    set_language(staging_engine, [10, 11], "fr")  # not in the dogs selection
+    dogs, cats = prepare(staging_engine)
+    report = sync(staging_engine, flexmail, [dogs, cats], records_per_call=5)
+    assert carriers(flexmail, HONDEN) == sorted(
+        snapshot_emails(staging_engine, dogs) + ["an.peeters@example.com"]
+    )
+    assert carriers(flexmail, KATTEN) == snapshot_emails(staging_engine, cats)
+    # one import for both lists: 12 contacts (one record each, with every label), in chunks of 5
+    [imported] = report.imports
+    assert imported["status"] == "completed" and imported["records"] == 12 and imported["chunks"] == 3
+    assert imported["report"] == {"total_added": 12, "total_updated": 0, "total_ignored": 0}
+    assert flexmail.control.calls()["imports.create"] == 1
+    assert report.lists["dogs"]["members"] == 10 and report.lists["cats"]["members"] == 12
+    assert report.backlog == 0
+    contact = next(c for c in flexmail.control.state()["contacts"] if c["email"] == email(0))
+    assert (contact["first_name"], contact["name"], contact["language"]) == (
+        "First P0000",
+        "Last P0000",
+        "nl",
+    )
+    with staging_engine.connect() as conn:
+        statuses = conn.execute(sa.select(t.list_run.c.status)).scalars().all()
+    assert statuses == ["synced", "synced"]
+
+
+def test_quiet_night_sends_no_import(staging_engine, flexmail):
+    build_crm(staging_engine, 5)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    before = flexmail.control.calls()
+    report = sync(staging_engine, flexmail, prepare(staging_engine, "run-2", new_run=True), run_id="run-2")
+    after = flexmail.control.calls()
+    assert report.imports == [] and after.get("imports.create") == before.get("imports.create")
+    assert sum(after.values()) - sum(before.values()) == 1  # the label list only
+
+
+def test_removals_first_urgent_first_backlog_across_runs(staging_engine, flexmail):
+    build_crm(staging_engine, 10)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    set_language(staging_engine, [0, 1, 2], "fr")  # left the dogs selection: not urgent
+    set_consent(staging_engine, [7, 8], "newsletter", "revoked")  # consent revoked: urgent
+    ids = prepare(staging_engine, "run-2", new_run=True)
+    # budget for ~3 removals (2 requests each at 55/min): the urgent ones go first
+    report = sync(staging_engine, flexmail, ids, run_id="run-2", removal_budget_seconds=6)
+    left = set(carriers(flexmail, HONDEN))
+    assert email(7) not in left and email(8) not in left
+    assert report.removed == 2 + (3 - report.backlog)
+    assert 0 < report.backlog < 3 and report.backlog_urgent == 0
+    # the ids were learned from the contact pages: one request per removal left
+    assert report.expected_drain_seconds == pytest.approx(report.backlog * 60 / 55)
+    # the next run drains the rest before anything else
+    report = sync(staging_engine, flexmail, prepare(staging_engine, "run-3", new_run=True), run_id="run-3")
+    assert report.backlog == 0
+    assert carriers(flexmail, HONDEN) == sorted(
+        [e for e in snapshot_emails(staging_engine, ids[0])] + ["an.peeters@example.com"]
+    )
+
+
+def test_a_contact_who_comes_back_keeps_the_label(staging_engine, flexmail):
+    build_crm(staging_engine, 4)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    set_language(staging_engine, [1], "fr")
+    sync(
+        staging_engine,
+        flexmail,
+        prepare(staging_engine, "run-2", new_run=True),
+        run_id="run-2",
+        removal_budget_seconds=0,
+    )
+    set_language(staging_engine, [1], "nl")
+    report = sync(staging_engine, flexmail, prepare(staging_engine, "run-3", new_run=True), run_id="run-3")
+    assert report.lists["dogs"]["removal_cancelled"] == 1 and report.backlog == 0
+    assert email(1) in carriers(flexmail, HONDEN)
+
+
+def test_backlog_that_cannot_drain_in_time_fails_loudly(staging_engine, flexmail):
+    build_crm(staging_engine, 8)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    set_consent(staging_engine, list(range(8)), "events", "revoked")
+    ids = prepare(staging_engine, "run-2", new_run=True)
+    with pytest.raises(RemovalBacklogTooLarge, match="8 urgent") as caught:
+        sync(staging_engine, flexmail, ids, run_id="run-2", removal_budget_seconds=0, max_drain_seconds=10)
+    assert caught.value.report.backlog == 8
+    assert caught.value.report.expected_drain_seconds == pytest.approx(8 * 2 * 60 / 55)
+
+
+def test_a_label_name_that_does_not_match_fails_that_list_only(staging_engine, flexmail):
+    build_crm(staging_engine, 3)
+    ids = prepare(staging_engine, dogs_label="honden ")
+    with pytest.raises(LabelListsFailed) as caught:
+        sync(staging_engine, flexmail, ids)
+    message = caught.value.report.lists["dogs"]["error"]
+    assert "'dogs'" in message and "'honden '" in message and "closest existing label is 'Honden'" in message
+    assert carriers(flexmail, HONDEN) == ["an.peeters@example.com"]  # untouched
+    assert carriers(flexmail, KATTEN) == snapshot_emails(staging_engine, ids[1])
+    with staging_engine.connect() as conn:
+        rows = dict(conn.execute(sa.select(t.list_run.c.list_name, t.list_run.c.status)).all())
+    assert rows == {"dogs": "failed", "cats": "synced"}
+
+
+def test_blacklisted_in_flexmail_comes_back_and_is_never_resubscribed(staging_engine, flexmail, tmp_path):
+    build_crm(staging_engine, 4)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    flexmail.control.unsubscribe(email(2))
+    # without the feedback the contact would still qualify; the import never resubscribes anyway
+    assert feedback(staging_engine, flexmail, tmp_path) == 2  # person 2 and the seed's Bert
+    with staging_engine.connect() as conn:
+        consents = conn.execute(
+            sa.select(t.crm_consent.c.consent_id, t.crm_consent.c.status).where(
+                t.crm_consent.c.entity_id == "P0002"
+            )
+        ).all()
+    assert {status for _, status in consents} == {"revoked"}
+    ids = prepare(staging_engine, "run-2", new_run=True)
+    report = sync(staging_engine, flexmail, ids, run_id="run-2")
+    assert email(2) not in carriers(flexmail, HONDEN) and email(2) not in carriers(flexmail, KATTEN)
+    assert report.removed == 2
+    contact = next(c for c in flexmail.control.state()["contacts"] if c["email"] == email(2))
+    assert contact["status"] == "unsubscribed"
+
+
+def test_import_of_a_blacklisted_contact_is_ignored(staging_engine, flexmail):
+    build_crm(staging_engine, 3)
+    flexmail.control.add_contacts([{"email": email(1), "blacklisted": True}])
+    report = sync(staging_engine, flexmail, prepare(staging_engine))  # feedback skipped on purpose
+    assert report.imports[0]["report"]["total_ignored"] == 1
+    assert email(1) not in carriers(flexmail, HONDEN) + carriers(flexmail, KATTEN)
+    assert flexmail.control.state()["imports"][0]["resubscribe_blacklisted_contacts"] is False
+
+
+def test_a_large_backlog_learns_contact_ids_from_the_contact_pages(staging_engine, flexmail):
+    build_crm(staging_engine, 30)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    set_consent(staging_engine, list(range(30)), "events", "revoked")
+    before = flexmail.control.calls()
+    report = sync(staging_engine, flexmail, prepare(staging_engine, "run-2", new_run=True), run_id="run-2")
+    after = flexmail.control.calls()
+    used = {k: after[k] - before.get(k, 0) for k in after}
+    # 31 contacts fit one page: 1 count + 1 page instead of 30 lookups, then one DELETE per removal
+    assert used["contacts.list"] == 2 and used["contact_labels.delete"] == 30
+    assert report.removed == 30 and carriers(flexmail, KATTEN) == []
