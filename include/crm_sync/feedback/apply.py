@@ -8,7 +8,9 @@ written; valid rows are bulk-loaded into ``tmp_feedback_stage`` and rejected row
    matched to CRM entities by recipient id = entity id, else by normalised e-mail (every entity
    with that address); an event matching nobody gets one row with ``entity_id`` NULL;
 2. ``insert_<kind>``: events are stored once per (event, entity) (``row_key``), skipping those an
-   overlapping window stored before; ``reject_unknown``: every line of an unmatched event
+   overlapping window stored before; a line whose stored events re-deliver what another file (a
+   response file, say) stored for the same entity, time and mailing is *known*, not applied
+   (``redelivered_<kind>``); ``reject_unknown``: every line of an unmatched event
    becomes a rejected row "unknown recipient" (its event is still stored, entity NULL);
 3. effects: hard bounce / overflow → ``crm_entity.is_bounced`` (``mark_bounced``: first bounce
    wins; soft bounces are only stored); unsubscribe → the consent of the list it came from
@@ -137,6 +139,10 @@ def apply_file(
         sa.select(sa.func.count(sa.distinct(events.c.line_no)))
         .where(event_id > id_before, events.c.file_id == file_id, events.c.entity_id.is_not(None))
     ).scalar_one()
+    # Of those, lines re-delivering events another file already stored (same entity, time, mailing):
+    # their effect is already in the CRM, so they are known, not applied (else the response import and
+    # the next night's export would both report the same bounces as applied).
+    applied -= run(f"redelivered_{kind.value}", file_id=file_id, id_before=id_before).scalar_one()
     unknown = run("reject_unknown", file_id=file_id).rowcount
     if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
         unknown_lines = set(run("unknown_lines").scalars())

@@ -223,6 +223,27 @@ def test_overlapping_files_store_each_event_once(crm, tmp_path):
     assert crm_state(crm).bounced == {entity_id(i) for i in range(1, 8)}
 
 
+def test_an_event_redelivered_under_another_key_is_known_not_applied(crm, tmp_path):
+    # The platform sends the same bounce and unsubscribe in a response file (by address) and in the next
+    # night's export (by recipient id): other event keys, same entity, time and mailing. The second
+    # file changes nothing in the CRM, so its rows are known, not applied (issue 16 point 2).
+    by_address = [bounce("", email_of(1), at="2026-01-05T10:00:00Z", mailing_id="7002")]
+    by_id = [bounce(entity_id(1), at="2026-01-05T10:00:00Z", mailing_id="7002"),
+             bounce(entity_id(2), at="2026-01-05T10:00:00Z", mailing_id="7002")]  # new: applied
+    first = apply(crm, write_csv(tmp_path / "responses-bounces.csv", by_address))
+    second = apply(crm, write_csv(tmp_path / "export-bounces.csv", by_id))
+    assert (first.counts.applied, first.counts.known) == (1, 0)
+    assert (second.counts.read, second.counts.applied, second.counts.known) == (2, 1, 1)
+    assert second.entities_bounced == 1
+    assert len(table_rows(crm, feedback_bounce)) == 3  # every delivery is still stored with its file
+
+    unsub_by_address = [unsubscribe("", email_of(3), at="2026-01-06T10:00:00Z")]
+    unsub_by_id = [unsubscribe(entity_id(3), at="2026-01-06T10:00:00Z")]
+    apply(crm, write_csv(tmp_path / "responses-unsubs.csv", unsub_by_address), kind="unsubscribes")
+    again = apply(crm, write_csv(tmp_path / "export-unsubs.csv", unsub_by_id), kind="unsubscribes")
+    assert (again.counts.applied, again.counts.known, again.consents_revoked) == (0, 1, 0)
+
+
 def test_stored_event_key_is_the_documented_row_key(crm, tmp_path):
     apply(crm, write_csv(tmp_path / "b.csv", [bounce(entity_id(1)), bounce("", SHARED_EMAIL), bounce("GHOST")]))
     with crm.connect() as conn:

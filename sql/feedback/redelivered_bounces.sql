@@ -1,0 +1,16 @@
+-- Lines of this file whose every newly stored bounce re-delivers one another file already stored for
+-- the same CRM entity (same category, time and mailing): the platform sends the same event in its
+-- response files and in the next night's export, under other event keys. Their effect is already in
+-- the CRM, so they count as known, not applied.
+SELECT count(*) FROM (
+    SELECT n.line_no
+    FROM feedback_bounce n
+    WHERE n.file_id = :file_id AND n.bounce_id > :id_before AND n.entity_id IS NOT NULL
+    GROUP BY n.line_no
+    HAVING min(CASE WHEN EXISTS (
+        SELECT 1 FROM feedback_bounce e
+        WHERE e.entity_id = n.entity_id AND e.file_id <> :file_id
+          AND e.category = n.category AND e.occurred_at = n.occurred_at
+          AND (e.mailing_id = n.mailing_id OR (e.mailing_id IS NULL AND n.mailing_id IS NULL))
+    ) THEN 1 ELSE 0 END) = 1
+) redelivered
