@@ -20,6 +20,7 @@ other PostgreSQL test. Either flag turns the skip into a failure, so a green CI 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -42,10 +43,14 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "crm_campaign_sync"
+OPTIMIZELY_CONN_VAR = "AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT"
 #: enough that each of the three lists has recipients, small enough that a run takes seconds per list
 CONTACTS = 3000
 #: the platform list id of each list in config/lists.yaml
 LIST_IDS = {"newsletter_nl": 1001, "product_updates": 1002, "events_webinars": 1003}
+#: the tasks' Optimizely request timeout (seconds): above the time test_celery_scale_out's barrier
+#: holds a call in the emulator, so that call is never timed out and retried by the client
+OPTIMIZELY_REQUEST_TIMEOUT = 900
 
 
 def require_e2e() -> bool:
@@ -105,6 +110,15 @@ def e2e_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorS
         yield server
 
 
+def stack_env(staging_url: str, emulator: EmulatorServer, landing_dir: Path) -> dict[str, str]:
+    """The demo's settings (scripts/local_stack.demo_env), the Optimizely request timeout raised to
+    OPTIMIZELY_REQUEST_TIMEOUT."""
+    env = demo_env(staging_url, emulator, landing_dir=landing_dir)
+    connection = json.loads(env[OPTIMIZELY_CONN_VAR])
+    connection["extra"] = {**connection.get("extra", {}), "timeout": OPTIMIZELY_REQUEST_TIMEOUT}
+    return env | {OPTIMIZELY_CONN_VAR: json.dumps(connection)}
+
+
 @pytest.fixture(scope="package")
 def airflow_stack(
     e2e_pg_server_url: str,
@@ -122,7 +136,7 @@ def airflow_stack(
             executor="CeleryExecutor",
             broker_url=e2e_redis_url,
             celery_concurrency=2,
-            extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
+            extra_env=stack_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
         )
         print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
         try:
