@@ -8,7 +8,8 @@ compete with the rest of the suite for the CPU. Around it:
 - metadata on the PostgreSQL server of ``CRM_SYNC_TEST_PG_URL`` (a fresh ``airflow_e2e_<pid>_...``
   database, dropped afterwards; Celery's result backend lives there too);
 - the broker on Redis (``CRM_SYNC_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379``), in a
-  database number of its own (``1 + pid % 15``), flushed at the start and at the end;
+  database (1-15) this session claims for itself (so sessions running at once never share one),
+  flushed at the start and at the end;
 - the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
   in which every list of config/lists.yaml has recipients);
 - the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server.
@@ -24,6 +25,8 @@ import json
 import logging
 import os
 import shutil
+import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,25 +73,53 @@ def e2e_pg_server_url(pg_server_url: str) -> str:
     return pg_server_url
 
 
+#: Redis databases 1-15 are handed out to test sessions; a claim's key lives in database 0
+REDIS_DATABASES = range(1, 16)
+REDIS_CLAIM_KEY = "crm-sync-e2e:claim:db{}"
+#: a claim outlives any e2e session; one of a killed session runs out by itself
+REDIS_CLAIM_SECONDS = 3 * 3600
+
+
+def claim_redis_database(admin, owner: str, key: str = REDIS_CLAIM_KEY) -> int | None:
+    """A Redis database number no other test session holds (``SET NX`` of a key naming it in
+    database 0), or None if all are taken. Sessions running at once (two checkouts, CI beside a
+    developer) must not share one: each flushes its database, the other's queued tasks with it."""
+    start = os.getpid() % len(REDIS_DATABASES)
+    for i in range(len(REDIS_DATABASES)):
+        db = REDIS_DATABASES[(start + i) % len(REDIS_DATABASES)]
+        if admin.set(key.format(db), owner, nx=True, ex=REDIS_CLAIM_SECONDS):
+            return db
+    return None
+
+
 @pytest.fixture(scope="package")
 def e2e_redis_url() -> Iterator[str]:
-    """A Redis database of this session's own (``1 + pid % 15``), empty at the start and the end."""
+    """A Redis database this session has claimed for itself, empty at the start and the end."""
     import redis
 
     server = os.environ.get("CRM_SYNC_TEST_REDIS_URL", DEFAULT_REDIS_URL).rstrip("/")
-    url = f"{server}/{1 + os.getpid() % 15}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    admin = redis.Redis.from_url(f"{server}/0", socket_connect_timeout=3)
     try:
-        client.ping()
+        admin.ping()
     except Exception as exc:
-        client.close()
+        admin.close()
         unavailable(f"Redis not reachable at {server}: {exc}")
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    db = claim_redis_database(admin, owner)
+    if db is None:
+        admin.close()
+        unavailable(f"every Redis database {REDIS_DATABASES.start}-{REDIS_DATABASES.stop - 1} at {server} "
+                    f"is claimed by another test session ({REDIS_CLAIM_KEY.format('<n>')} in database 0)")
+    client = redis.Redis.from_url(f"{server}/{db}", socket_connect_timeout=3)
     client.flushdb()
     try:
-        yield url
+        yield f"{server}/{db}"
     finally:
         client.flushdb()
         client.close()
+        if admin.get(REDIS_CLAIM_KEY.format(db)) == owner.encode():  # still ours (not expired, re-claimed)
+            admin.delete(REDIS_CLAIM_KEY.format(db))
+        admin.close()
 
 
 @pytest.fixture(scope="package")
