@@ -85,8 +85,9 @@ def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
     # -- both worker slots were used: while one list's refill waited in its clear, another list's
     # refill reached its own clear (with one slot the first waits alone until the barrier breaks)
     assert barrier.met, (
-        f"the list tasks did not run side by side: Recipient.clear was called for list(s) "
-        f"{barrier.arrivals} only, none while another list's refill waited {BARRIER_TIMEOUT}s in its clear"
+        f"the list tasks did not run side by side: the first refill waited {BARRIER_TIMEOUT}s in "
+        f"Recipient.clear and no other list's refill reached its clear meanwhile (clears in order, by "
+        f"platform list: {barrier.arrivals})"
     )
     assert state == "success", stack.log_tails()
     assert barrier.lists == set(LIST_IDS.values())  # every list was cleared (and refilled) once at least
