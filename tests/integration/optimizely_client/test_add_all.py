@@ -189,11 +189,13 @@ def test_a_failing_callback_stops_the_upload(optimizely_emulator, make_client):
         client.add_all(LIST_ID, 0, ATTRIBUTES, source(), on_batch=store)
 
     # With one worker, batch 3 is read and queued while batch 2 is on the wire. Whether it was read
-    # yet, and whether the worker had taken it, when batch 2's callback failed is a race (under load
-    # batch 2 may even be answered before add_all looks, or batch 3 before batch 2's callback runs).
-    # What is not a race: nothing after batch 3 is read or sent, no callback follows the failed one,
+    # yet, and whether the worker had taken it, when batch 2's callback failed is a race; so is the
+    # order of the callbacks of batches that were all answered by the time add_all looked (on a
+    # loaded machine batches 0 and 1, or 2 and 3, are). What is not a race: nothing after batch 3 is
+    # read or sent, no callback follows the failed one, every answered batch before it was reported,
     # and the platform holds exactly the whole batches that were sent, each sent once.
     sent = emulator_calls(optimizely_emulator)
     assert read in (300, 400) and 3 <= sent <= read // 100
     assert set(list_contents(optimizely_emulator)) == {recipient(i).recipient_id for i in range(100 * sent)}
-    assert reported == [0, 1, 2] or (sent == 4 and reported == [0, 1, 3, 2])
+    assert reported[-1] == 2
+    assert sorted(reported) == [0, 1, 2] or (sent == 4 and sorted(reported) == [0, 1, 2, 3])
