@@ -8,7 +8,8 @@ compete with the rest of the suite for the CPU. Around it:
 - metadata on the PostgreSQL server of ``CRM_SYNC_TEST_PG_URL`` (a fresh ``airflow_e2e_<pid>_...``
   database, dropped afterwards; Celery's result backend lives there too);
 - the broker on Redis (``CRM_SYNC_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379``), in a
-  database number of its own (``1 + pid % 15``), flushed at the start and at the end;
+  database (1-15) this session claims for itself (so sessions running at once never share one),
+  flushed at the start and at the end;
 - the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
   in which every list of config/lists.yaml has recipients);
 - the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server.
@@ -20,9 +21,12 @@ other PostgreSQL test. Either flag turns the skip into a failure, so a green CI 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,10 +46,16 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "crm_campaign_sync"
+OPTIMIZELY_CONN_VAR = "AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT"
 #: enough that each of the three lists has recipients, small enough that a run takes seconds per list
 CONTACTS = 3000
 #: the platform list id of each list in config/lists.yaml
 LIST_IDS = {"newsletter_nl": 1001, "product_updates": 1002, "events_webinars": 1003}
+#: how long a page of the Airflow UI may take to load in chromium, or to show an element
+UI_TIMEOUT = 180
+#: the tasks' Optimizely request timeout (seconds): above the time test_celery_scale_out's barrier
+#: holds a call in the emulator, so that call is never timed out and retried by the client
+OPTIMIZELY_REQUEST_TIMEOUT = 900
 
 
 def require_e2e() -> bool:
@@ -65,25 +75,53 @@ def e2e_pg_server_url(pg_server_url: str) -> str:
     return pg_server_url
 
 
+#: Redis databases 1-15 are handed out to test sessions; a claim's key lives in database 0
+REDIS_DATABASES = range(1, 16)
+REDIS_CLAIM_KEY = "crm-sync-e2e:claim:db{}"
+#: a claim outlives any e2e session; one of a killed session runs out by itself
+REDIS_CLAIM_SECONDS = 3 * 3600
+
+
+def claim_redis_database(admin, owner: str, key: str = REDIS_CLAIM_KEY) -> int | None:
+    """A Redis database number no other test session holds (``SET NX`` of a key naming it in
+    database 0), or None if all are taken. Sessions running at once (two checkouts, CI beside a
+    developer) must not share one: each flushes its database, the other's queued tasks with it."""
+    start = os.getpid() % len(REDIS_DATABASES)
+    for i in range(len(REDIS_DATABASES)):
+        db = REDIS_DATABASES[(start + i) % len(REDIS_DATABASES)]
+        if admin.set(key.format(db), owner, nx=True, ex=REDIS_CLAIM_SECONDS):
+            return db
+    return None
+
+
 @pytest.fixture(scope="package")
 def e2e_redis_url() -> Iterator[str]:
-    """A Redis database of this session's own (``1 + pid % 15``), empty at the start and the end."""
+    """A Redis database this session has claimed for itself, empty at the start and the end."""
     import redis
 
     server = os.environ.get("CRM_SYNC_TEST_REDIS_URL", DEFAULT_REDIS_URL).rstrip("/")
-    url = f"{server}/{1 + os.getpid() % 15}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    admin = redis.Redis.from_url(f"{server}/0", socket_connect_timeout=3)
     try:
-        client.ping()
+        admin.ping()
     except Exception as exc:
-        client.close()
+        admin.close()
         unavailable(f"Redis not reachable at {server}: {exc}")
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    db = claim_redis_database(admin, owner)
+    if db is None:
+        admin.close()
+        unavailable(f"every Redis database {REDIS_DATABASES.start}-{REDIS_DATABASES.stop - 1} at {server} "
+                    f"is claimed by another test session ({REDIS_CLAIM_KEY.format('<n>')} in database 0)")
+    client = redis.Redis.from_url(f"{server}/{db}", socket_connect_timeout=3)
     client.flushdb()
     try:
-        yield url
+        yield f"{server}/{db}"
     finally:
         client.flushdb()
         client.close()
+        if admin.get(REDIS_CLAIM_KEY.format(db)) == owner.encode():  # still ours (not expired, re-claimed)
+            admin.delete(REDIS_CLAIM_KEY.format(db))
+        admin.close()
 
 
 @pytest.fixture(scope="package")
@@ -105,6 +143,25 @@ def e2e_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorS
         yield server
 
 
+#: Airflow limits that are about speed, raised so a loaded machine (CI: 2 cores, the suite maybe
+#: twice at once) cannot reach them: publishing a task to Redis (1 s by default; past it, after 3
+#: tries, the scheduler fails the task), importing and processing a DAG file (30 s and 50 s).
+LOAD_TOLERANT_AIRFLOW = {
+    "AIRFLOW__CELERY__OPERATION_TIMEOUT": "60",
+    "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
+    "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
+}
+
+
+def stack_env(staging_url: str, emulator: EmulatorServer, landing_dir: Path) -> dict[str, str]:
+    """The demo's settings (scripts/local_stack.demo_env), the Optimizely request timeout raised to
+    OPTIMIZELY_REQUEST_TIMEOUT, and LOAD_TOLERANT_AIRFLOW."""
+    env = demo_env(staging_url, emulator, landing_dir=landing_dir)
+    connection = json.loads(env[OPTIMIZELY_CONN_VAR])
+    connection["extra"] = {**connection.get("extra", {}), "timeout": OPTIMIZELY_REQUEST_TIMEOUT}
+    return env | {OPTIMIZELY_CONN_VAR: json.dumps(connection)} | LOAD_TOLERANT_AIRFLOW
+
+
 @pytest.fixture(scope="package")
 def airflow_stack(
     e2e_pg_server_url: str,
@@ -122,13 +179,13 @@ def airflow_stack(
             executor="CeleryExecutor",
             broker_url=e2e_redis_url,
             celery_concurrency=2,
-            extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
+            extra_env=stack_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
         )
         print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
         try:
             stack.start()
             stack.wait_until_healthy(timeout=300)
-            stack.wait_for_dag(DAG_ID, timeout=180)
+            stack.wait_for_dag(DAG_ID, timeout=300)
             stack.unpause(DAG_ID)
             print(f"Airflow e2e stack up at {stack.base_url}")
             yield stack
@@ -171,7 +228,7 @@ def browser(
         driver = webdriver.Chrome(service=Service(executable_path=str(driver_path)), options=options)
     except Exception as exc:  # a chromium that cannot start is as good as none
         unavailable(f"chromium did not start: {exc}")
-    driver.set_page_load_timeout(60)
+    driver.set_page_load_timeout(UI_TIMEOUT)
     try:
         yield driver
     finally:

@@ -140,8 +140,12 @@ def test_invalid_rules_are_rejected(optimizely_emulator):
 
 
 def test_more_than_max_concurrent_requests_on_one_session_fault():
-    # A dedicated server with a small limit; "slow ... after" holds each call's slot for a while.
+    # A dedicated server with a small limit; "slow ... after" holds each call's slot -- here until the
+    # test lets go (its delay replaced by a wait on an event), so the third call arrives while both
+    # slots are held however slowly a loaded machine gets there.
     with EmulatorServer(port=0, max_concurrent_per_session=2) as server:
+        let_go = threading.Event()
+        server.emulator._inject = lambda injection: let_go.wait(60) and None  # instance attribute only
         sid = offline_zeep.client(server.base_url, "Session").service.login(1, "demo", "demo")
         server.control.add_fault("getCount", "slow", delay_seconds=1.0, when="after", times=2)
         clients = [offline_zeep.client(server.base_url, "Recipient") for _ in range(3)]
@@ -152,19 +156,22 @@ def test_more_than_max_concurrent_requests_on_one_session_fault():
         ]
         for thread in threads:
             thread.start()
-        # Wait (on a condition, not a guess) until both calls hold their slots.
-        deadline = time.monotonic() + 5
+        # Wait (on a condition, not a guess; the bound only ends a broken test) until both hold slots.
+        deadline = time.monotonic() + 60
         while (
             not server.emulator.sessions.summary() or server.emulator.sessions.summary()[0]["in_flight"] < 2
         ):
             assert time.monotonic() < deadline, "the two slow calls never got in flight"
             time.sleep(0.005)
-        with pytest.raises(zeep.exceptions.Fault) as excinfo:
-            clients[2].service.getCount(sid, LIST_ID, 0)
+        try:
+            with pytest.raises(zeep.exceptions.Fault) as excinfo:
+                clients[2].service.getCount(sid, LIST_ID, 0)
+        finally:
+            let_go.set()
         assert excinfo.value.message == (
             "com.optivo.webservice.TooManyConcurrentRequestsException: Too many concurrent requests"
         )
         for thread in threads:
-            thread.join(10)
+            thread.join(60)
         assert results == [0, 0]
         assert clients[2].service.getCount(sid, LIST_ID, 0) == 0  # slots are released again

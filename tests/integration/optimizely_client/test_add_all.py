@@ -168,17 +168,34 @@ def test_clear_and_count(optimizely_emulator, make_client):
 
 
 def test_a_failing_callback_stops_the_upload(optimizely_emulator, make_client):
-    client = make_client(batch_size=100, max_parallel_calls=1)
-    stored: list[BatchResult] = []
+    # A generous request timeout: a call slowed down by a loaded machine is not retried (and counted
+    # twice by the emulator).
+    client = make_client(batch_size=100, max_parallel_calls=1, timeout=120)
+    reported: list[int] = []
+    read = 0
+
+    def source():
+        nonlocal read
+        for r in recipients(2000):
+            read += 1
+            yield r
 
     def store(batch: BatchResult) -> None:
+        reported.append(batch.index)
         if batch.index == 2:
             raise RuntimeError("audit table unavailable")
-        stored.append(batch)
 
     with pytest.raises(RuntimeError, match="audit table unavailable"):
-        client.add_all(LIST_ID, 0, ATTRIBUTES, recipients(2000), on_batch=store)
-    # batches 0-2 done; at most the one already on the wire when the callback failed follows
-    assert [b.index for b in stored] == [0, 1]
-    assert 3 <= emulator_calls(optimizely_emulator) <= 4
-    assert len(list_contents(optimizely_emulator)) == 100 * emulator_calls(optimizely_emulator)
+        client.add_all(LIST_ID, 0, ATTRIBUTES, source(), on_batch=store)
+
+    # With one worker, batch 3 is read and queued while batch 2 is on the wire. Whether it was read
+    # yet, and whether the worker had taken it, when batch 2's callback failed is a race; so is the
+    # order of the callbacks of batches that were all answered by the time add_all looked (on a
+    # loaded machine batches 0 and 1, or 2 and 3, are). What is not a race: nothing after batch 3 is
+    # read or sent, no callback follows the failed one, every answered batch before it was reported,
+    # and the platform holds exactly the whole batches that were sent, each sent once.
+    sent = emulator_calls(optimizely_emulator)
+    assert read in (300, 400) and 3 <= sent <= read // 100
+    assert set(list_contents(optimizely_emulator)) == {recipient(i).recipient_id for i in range(100 * sent)}
+    assert reported[-1] == 2
+    assert sorted(reported) == [0, 1, 2] or (sent == 4 and sorted(reported) == [0, 1, 2, 3])
