@@ -7,12 +7,10 @@ serves until SIGINT or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from include.emulators.kit.cli import StopOnSignal, configure_logging
 from include.emulators.optimizely.config import DEFAULT_SEED_PATH
 from include.emulators.optimizely.response_files import MAX_LIFETIME_DAYS, MIN_LIFETIME_DAYS
 from include.emulators.optimizely.runner import EmulatorServer
@@ -111,9 +109,7 @@ def sftp_port_of(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     try:
         server = EmulatorServer(
             host=args.host,
@@ -139,13 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    stop = StopOnSignal()
     print(
         f"Optimizely Campaign emulator listening on {server.base_url} (control: {server.base_url}/_control)",
         flush=True,
@@ -157,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  pin it: {server.sftp_host_key_line}",
             flush=True,
         )
-    while not stop.wait(1.0):
-        pass
-    server.close()
+    stop.wait(server.close)
     return 0
 
 

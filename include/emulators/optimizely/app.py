@@ -1,5 +1,5 @@
 """The emulator as a transport-independent application: SOAP dispatch with sessions, call
-counting and fault injection. server.py only moves bytes between HTTP and this class.
+counting and fault injection. server.py maps HTTP requests (from the kit's server) onto it.
 
 Order of events for one SOAP call:
   parse and decode (malformed -> fault) -> count the call -> draw a fault-injection rule ->
@@ -11,13 +11,12 @@ Order of events for one SOAP call:
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import Counter
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any
 
+from include.emulators.kit.calls import CallCounter
+from include.emulators.kit.faults import generic_reply
+from include.emulators.kit.http import Reply
 from include.emulators.optimizely import errors, soap
 from include.emulators.optimizely.clock import ControllableClock
 from include.emulators.optimizely.config import EmulatorConfig
@@ -33,26 +32,12 @@ from include.emulators.optimizely.wsdl import render_wsdl
 log = logging.getLogger(__name__)
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
-# What a reverse proxy answers when the application behind it fails (the shape of nginx's page).
-# It is not XML (an unclosed <hr>), so zeep raises TransportError(status_code=500); a well-formed
-# HTML page would instead surface as Fault("Unknown fault occured") with code None.
-_HTTP500_BODY = (
-    b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
-    b"<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
 
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = SOAP_CONTENT_TYPE
-    drop: bool = False  # close the connection without sending anything
+__all__ = ["SOAP_CONTENT_TYPE", "Emulator", "Reply", "fault_reply"]
 
 
 def fault_reply(fault: errors.SoapFault) -> Reply:
-    return Reply(500, soap.encode_fault(fault))
+    return Reply(500, soap.encode_fault(fault), SOAP_CONTENT_TYPE)
 
 
 class Emulator:
@@ -64,8 +49,7 @@ class Emulator:
             self.clock, config.session_ttl_seconds, config.max_concurrent_per_session
         )
         self.faults = FaultInjector()
-        self._calls: Counter[str] = Counter()
-        self._calls_lock = threading.Lock()
+        self.calls = CallCounter()
         # The response-data job and its SFTP area; the runner attaches the SFTP server (``sftp``).
         self.response_files = ResponseFileStore(
             self.state,
@@ -85,14 +69,12 @@ class Emulator:
         self.faults.clear()
         self.sftp_faults.clear()
         self.sessions.clear()
-        with self._calls_lock:
-            self._calls.clear()
+        self.calls.clear()
         self.state.reset()
         self.response_files.reset()
 
     def call_counts(self) -> dict[str, int]:
-        with self._calls_lock:
-            return dict(sorted(self._calls.items()))
+        return self.calls.snapshot()
 
     # --------------------------------------------------------------------- SOAP
     @staticmethod
@@ -110,8 +92,7 @@ class Emulator:
                 raise errors.SoapFault(
                     "no_such_operation", f"No such operation '{request.operation}'", errors.CLIENT_FAULT
                 )
-            with self._calls_lock:
-                self._calls[f"{service.name}.{operation.name}"] += 1
+            self.calls.count(f"{service.name}.{operation.name}")
             args = soap.decode_params(request, operation.params)
         except errors.SoapFault as fault:
             return fault_reply(fault)
@@ -139,7 +120,9 @@ class Emulator:
                     if late is not None:
                         return late
             return Reply(
-                200, soap.encode_response(service.namespace, operation.name, operation.returns, result)
+                200,
+                soap.encode_response(service.namespace, operation.name, operation.returns, result),
+                SOAP_CONTENT_TYPE,
             )
         except errors.SoapFault as fault:
             return fault_reply(fault)
@@ -149,15 +132,11 @@ class Emulator:
 
     @staticmethod
     def _inject(injection: Injection) -> Reply | None:
-        """The reply an injection forces, or None to carry on (after a ``slow`` delay)."""
-        if injection.kind == "slow":
-            # A real delay on purpose: it simulates a slow platform for client timeouts.
-            time.sleep(injection.delay_seconds)
-            return None
-        if injection.kind == "drop":
-            return Reply(0, drop=True)
-        if injection.kind == "http500":
-            return Reply(500, _HTTP500_BODY, content_type="text/html; charset=utf-8")
+        """The reply an injection forces, or None to carry on (after a ``slow`` delay).
+
+        The kit's ``http500`` body is nginx's error page, which is not XML (an unclosed <hr>), so
+        zeep raises TransportError(status_code=500); a well-formed HTML page would instead
+        surface as Fault("Unknown fault occured") with code None."""
         if injection.kind == "soap_fault":
             return fault_reply(errors.SoapFault("runtime", injection.message))
-        return None
+        return generic_reply(injection)

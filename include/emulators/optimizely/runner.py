@@ -1,4 +1,5 @@
-"""Run the emulator in-process on a background thread (tests, the demo, the benchmarks).
+"""Run the emulator in-process on a background thread (tests, the demo, the benchmarks): the
+shared kit's HTTP runner (include/emulators/kit/runner.py) plus this emulator's SFTP server.
 
 with EmulatorServer(port=0) as emulator:          # port 0 = an ephemeral port
     wsdl = f"{emulator.base_url}/soap11/RpcSession?wsdl"
@@ -12,17 +13,17 @@ with EmulatorServer(port=0, sftp_port=0) as emulator:   # also serve the respons
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Self
 
+from include.emulators.kit.runner import HttpRunner
 from include.emulators.optimizely.app import Emulator
 from include.emulators.optimizely.clock import ControllableClock
 from include.emulators.optimizely.config import DEFAULT_SEED_PATH, EmulatorConfig
-from include.emulators.optimizely.control import ControlClient
+from include.emulators.optimizely.control import ControlApi, ControlClient
 from include.emulators.optimizely.host_key import fingerprint, load_or_create_host_key, public_key_line
 from include.emulators.optimizely.response_files import ResponseFileStore
-from include.emulators.optimizely.server import EmulatorHTTPServer
+from include.emulators.optimizely.server import SERVER_NAME, SoapHttpApp
 from include.emulators.optimizely.state import EmulatorState
 
 
@@ -70,8 +71,15 @@ class EmulatorServer:
             sftp_root=Path(sftp_root) if sftp_root else None,
         )
         self.emulator = Emulator(self.config, clock)
-        self._httpd: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = HttpRunner(
+            SoapHttpApp(self.emulator),
+            ControlApi(self.emulator),
+            host=host,
+            port=port,
+            allow_remote_control=allow_remote_control,
+            name="optimizely-emulator",
+            server_name_header=SERVER_NAME,
+        )
         self._sftp: Any = None
         if sftp_port is not None:
             # Imported here: paramiko is only needed when the SFTP side runs.
@@ -92,44 +100,30 @@ class EmulatorServer:
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> EmulatorServer:
         """Bind, listen and serve on a daemon thread; returns once connections are accepted."""
-        if self._httpd is not None:
+        if self._http.running:
             return self
-        httpd = EmulatorHTTPServer(
-            (self.config.host, self.config.port), self.emulator, self.config.allow_remote_control
-        )
+        self._http.bind()
         if self._sftp is not None:
             try:
                 self._sftp.start()
             except OSError as exc:
-                httpd.server_close()
+                self._http.stop()
                 raise OSError(exc.errno, f"SFTP server on {self.config.host}:{self._sftp.requested_port}: "
                                          f"{exc.strerror or exc}") from exc
-        thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="optimizely-emulator", daemon=True
-        )
-        thread.start()
-        self._httpd, self._thread = httpd, thread
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        httpd, thread = self._httpd, self._thread
-        if httpd is None:
+        if not self._http.running:
             return
         if self._sftp is not None:
             self._sftp.stop()
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._httpd = self._thread = None
+        self._http.stop()
 
     def serve_forever(self) -> None:
         """Serve on the calling thread until ``stop()`` is called from elsewhere (used by the CLI)."""
         self.start()
-        assert self._thread is not None
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+        self._http.serve_forever()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -140,19 +134,15 @@ class EmulatorServer:
     # ---------------------------------------------------------------- access
     @property
     def running(self) -> bool:
-        return self._httpd is not None
+        return self._http.running
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("the emulator is not running")
-        return self._httpd.server_address[1]
+        return self._http.port
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the emulator is not running")
-        return self._httpd.base_url
+        return self._http.base_url
 
     def wsdl_url(self, service: str) -> str:
         """``wsdl_url("Recipient")`` -> ``http://127.0.0.1:PORT/soap11/RpcRecipient?wsdl``."""

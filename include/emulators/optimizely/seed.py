@@ -11,14 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from include.emulators.kit.seed import SeedError, load_document, required
 from include.emulators.optimizely.bounces import BounceThresholds
 from include.emulators.optimizely.lists import DEFAULT_ATTRIBUTE_MAX_LENGTH, OPTIN_TYPES, AttributeDef
 
-
-class SeedError(ValueError):
-    pass
+__all__ = ["ListSeed", "Seed", "SeedError", "load_seed"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +42,7 @@ class Seed:
 
 def load_seed(path: str | Path) -> Seed:
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SeedError(f"{path}: cannot read seed: {exc}") from exc
-    if not isinstance(document, dict):
-        raise SeedError(f"{path}: the seed must be a mapping")
+    document = load_document(path)
     try:
         return _parse(document)
     except SeedError as exc:
@@ -69,8 +61,8 @@ def _parse(doc: dict[str, Any]) -> Seed:
             raise SeedError(f"{where}.attributes: duplicate attribute name")
         lists.append(
             ListSeed(
-                id=int(_required(item, "id", where)),
-                name=str(_required(item, "name", where)),
+                id=int(required(item, "id", where)),
+                name=str(required(item, "name", where)),
                 description=str(item.get("description", "")),
                 attributes=attributes,
             )
@@ -81,10 +73,10 @@ def _parse(doc: dict[str, Any]) -> Seed:
     processes = []
     for index, item in enumerate(doc.get("optin_processes") or []):
         where = f"optin_processes[{index}]"
-        kind = str(_required(item, "type", where))
+        kind = str(required(item, "type", where))
         if kind not in OPTIN_TYPES:
             raise SeedError(f"{where}.type: {kind!r} is not one of {', '.join(OPTIN_TYPES)}")
-        process_id = int(_required(item, "id", where))
+        process_id = int(required(item, "id", where))
         if process_id == 0:
             raise SeedError(f"{where}.id: 0 means 'no opt-in process' and cannot be defined")
         processes.append((process_id, str(item.get("name", f"Opt-in {process_id}")), kind))
@@ -95,7 +87,7 @@ def _parse(doc: dict[str, Any]) -> Seed:
             blocklist.append((item, ""))
         else:
             blocklist.append(
-                (str(_required(item, "entry", f"blocklist[{index}]")), str(item.get("reason", "")))
+                (str(required(item, "entry", f"blocklist[{index}]")), str(item.get("reason", "")))
             )
 
     thresholds_doc = doc.get("bounce_thresholds") or {}
@@ -129,12 +121,6 @@ def _attribute(item: Any, where: str) -> AttributeDef:
         return AttributeDef(item)
     if isinstance(item, dict):
         return AttributeDef(
-            str(_required(item, "name", where)), int(item.get("max_length", DEFAULT_ATTRIBUTE_MAX_LENGTH))
+            str(required(item, "name", where)), int(item.get("max_length", DEFAULT_ATTRIBUTE_MAX_LENGTH))
         )
     raise SeedError(f"{where}: an attribute is a name or {{name, max_length}}")
-
-
-def _required(item: Any, key: str, where: str) -> Any:
-    if not isinstance(item, dict) or item.get(key) in (None, ""):
-        raise SeedError(f"{where}.{key} is required")
-    return item[key]
