@@ -1,8 +1,12 @@
 """The small interface every campaign platform implements.
 
-The sync engine, the feedback import and the DAGs talk only to ``RecipientListPlatform``;
-nothing above this module knows whether it speaks to Optimizely Campaign, Spotler, Mailjet or
-Flexmail. Result codes are the platform-neutral ``AddOutcome`` (Optimizely's numbering, which the
+The sync engines, the feedback import and the DAGs talk only to these protocols; nothing above
+this module knows whether it speaks to Optimizely Campaign, Spotler, Mailjet or Flexmail. Two
+ways to sync: ``RecipientListPlatform`` is *refill* (clear + add all, Optimizely);
+``MembershipPlatform`` is *membership sync* (the platform keeps the list; we upsert contacts,
+remove who left, add who is new: Spotler, Mailjet, Flexmail).
+
+Result codes are the platform-neutral ``AddOutcome`` (Optimizely's numbering, which the
 audit stores); each implementation maps its own answers onto it.
 """
 
@@ -122,3 +126,101 @@ class RecipientListPlatform(Protocol):
 
     def close(self) -> None:
         """Release the session (logout) and connections."""
+
+
+# --------------------------------------------------------------------------- membership sync
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipTarget:
+    """The platform list a membership sync fills, as the config names it (e.g. a Spotler audience:
+    external id, unique name, description)."""
+
+    list_id: str
+    name: str
+    description: str = ""
+
+
+class TargetChange(enum.StrEnum):
+    """What ``ensure_target`` had to do."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """The platform's answer for one contact of an upsert.
+
+    ``outcome`` is platform-neutral: ``ADDED`` means the contact exists with these fields and may be
+    added to lists; ``UNSUBSCRIBED`` means the platform holds an opt-out (feed it back to the CRM,
+    never add); anything else is a refusal. ``code`` is the platform's own code (stored as is).
+    """
+
+    member_id: str
+    outcome: AddOutcome
+    code: str
+
+
+class TargetInUse(PermanentPlatformError):
+    """The platform refuses to delete a list that is in use; ``action`` says what the user must do."""
+
+    def __init__(self, list_id: str, action: str) -> None:
+        super().__init__(f"list {list_id} is in use and was not deleted: {action}")
+        self.list_id = list_id
+        self.action = action
+
+
+class MembersNotFound(PermanentPlatformError):
+    """An add named contacts the platform does not know (``member_ids``); nothing was added."""
+
+    def __init__(self, list_id: str, member_ids: Sequence[str]) -> None:
+        super().__init__(f"list {list_id}: {len(member_ids)} contact(s) unknown to the platform")
+        self.list_id = list_id
+        self.member_ids = tuple(member_ids)
+
+
+@runtime_checkable
+class MembershipPlatform(Protocol):
+    """What the membership-sync engine (``include/crm_sync/sync/membership.py``) needs of a platform."""
+
+    #: short platform name used in config, audit rows and logs (e.g. ``spotler``)
+    name: str
+    #: the most contacts one ``upsert`` call takes
+    max_upsert_batch: int
+    #: the most member ids one ``add_members`` / ``remove_members`` call takes
+    max_member_batch: int
+
+    def ensure_target(self, target: MembershipTarget) -> TargetChange:
+        """Create the list when missing; update its name/description when they differ."""
+
+    def delete_target(self, list_id: str) -> bool:
+        """Delete the list (``False`` when it did not exist); ``TargetInUse`` when the platform refuses."""
+
+    def upsert(
+        self, attribute_names: Sequence[str], recipients: Sequence[Recipient]
+    ) -> Sequence[UpsertResult]:
+        """Create or update the contacts (at most ``max_upsert_batch``); one result each, in input order."""
+
+    def add_members(self, list_id: str, member_ids: Sequence[str]) -> None:
+        """Add existing contacts to the list (at most ``max_member_batch``); ``MembersNotFound`` when
+        some are unknown (then none was added)."""
+
+    def remove_members(self, list_id: str, member_ids: Sequence[str]) -> None:
+        """Remove exactly these contacts from the list (at most ``max_member_batch``)."""
+
+    def empty(self, list_id: str) -> None:
+        """Remove every member of the list."""
+
+    def member_count(self, list_id: str) -> int | None:
+        """Members the platform holds in the list, or ``None`` where the platform cannot tell (Spotler)."""
+
+    def fetch_feedback(self, kind: FeedbackKind, since: datetime, until: datetime) -> Iterator[FeedbackRow]:
+        """Every bounce / opt-out made on the platform in ``[since, until)``, paged internally."""
+
+    def current_time(self) -> datetime:
+        """The time to use as ``until`` and next watermark of the feedback import."""
+
+    def close(self) -> None:
+        """Release connections."""

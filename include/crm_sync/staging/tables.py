@@ -359,3 +359,41 @@ crm_campaign_response = Table(
 )
 Index("ix_crm_campaign_response_crm_campaign_id_entity_id",
       crm_campaign_response.c.crm_campaign_id, crm_campaign_response.c.entity_id)
+
+# --------------------------------------------------------------------------- membership sync (Spotler, ...)
+# Platforms that keep a list themselves (membership sync, include/crm_sync/sync/membership.py): what we
+# put on each platform list, written ONLY from confirmed platform answers, and one sync-state row per
+# platform list (a row left 'in_progress' is a crashed run: the next run empties and refills). No
+# addresses are stored here: the snapshot holds them. Migration 0006.
+
+platform_membership = Table(
+    "platform_membership",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("platform_list_id", String(64), primary_key=True),
+    Column("member_id", ID, primary_key=True, comment="the contact's id on the platform = CRM entity id"),
+    Column("in_audience", Boolean, nullable=False, default=False, server_default="0",
+           comment="a confirmed add (and no confirmed removal since)"),
+    Column("fields_hash", String(64), nullable=True,
+           comment="sha256 of the fields of the last confirmed upsert; NULL = upload again"),
+    Column("upsert_code", String(32), nullable=True, comment="platform's answer to that upsert, e.g. OK"),
+    Column("upserted_at", UTCDateTime, nullable=True),
+    Column("confirmed_at", UTCDateTime, nullable=False, comment="last confirmed change of this row"),
+)
+
+platform_list_sync = Table(
+    "platform_list_sync",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("platform_list_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False,
+           comment="in_progress (a write may be unconfirmed) | synced"),
+    Column("list_run_id", Integer, ForeignKey("list_run.list_run_id"), nullable=True,
+           comment="the list run being / last synced"),
+    Column("members", Integer, nullable=False, default=0, server_default="0",
+           comment="members in the platform list after the last completed sync"),
+    Column("mode", String(16), nullable=True, comment="incremental | full (empty + add all)"),
+    Column("reason", Text, nullable=True, comment="why the last sync was full"),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+)

@@ -1,0 +1,214 @@
+"""The membership sync's own record: ``platform_membership`` and ``platform_list_sync``.
+
+Spotler cannot list an audience's members, so what the sync put there is known only from this
+record, and the record is written ONLY after the platform confirmed a call: a member is marked
+``in_audience`` after its add was answered, unmarked after its removal was answered, and its
+``fields_hash`` is set after its upsert was answered OK (NULL otherwise: upload again next time,
+never add). A call whose answer was lost leaves the record behind the platform; the sync-state row
+(``in_progress`` from before the first write until the end) tells the next run to distrust it.
+
+All queries are keyed on the primary key ``(platform, platform_list_id, member_id)`` and page by
+keyset, so memory stays flat whatever the list size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, exists, func, not_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from include.crm_sync.staging.tables import list_snapshot, platform_list_sync, platform_membership
+
+M = platform_membership
+S = platform_list_sync
+
+IN_PROGRESS = "in_progress"
+SYNCED = "synced"
+
+_FIELD_SEP = "\x1f"
+
+
+def fields_hash(attribute_names: Sequence[str], email: str, values: Sequence[str]) -> str:
+    """sha256 of what an upsert uploads for one contact (names included: a new mapping re-uploads)."""
+    text = _FIELD_SEP.join((email, *attribute_names, "\x1e", *values))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SyncState:
+    status: str
+    list_run_id: int | None
+    members: int
+
+
+@dataclass(frozen=True)
+class Recorded:
+    fields_hash: str | None
+    in_audience: bool
+
+
+class MembershipStore:
+    """The record of one platform list (``platform``, ``list_id``)."""
+
+    def __init__(self, platform: str, list_id: str) -> None:
+        self.platform = platform
+        self.list_id = list_id
+        self._mine = and_(M.c.platform == platform, M.c.platform_list_id == list_id)
+
+    # ------------------------------------------------------------------ sync state
+
+    def state(self, conn: Connection) -> SyncState | None:
+        row = conn.execute(
+            select(S.c.status, S.c.list_run_id, S.c.members).where(
+                S.c.platform == self.platform, S.c.platform_list_id == self.list_id
+            )
+        ).first()
+        return None if row is None else SyncState(row.status, row.list_run_id, row.members)
+
+    def begin_writing(
+        self, conn: Connection, *, list_run_id: int, mode: str, reason: str | None, now: datetime
+    ) -> None:
+        """Mark the list ``in_progress`` before the first write: a crash from here on is a doubt."""
+        values = {
+            "status": IN_PROGRESS,
+            "list_run_id": list_run_id,
+            "mode": mode,
+            "reason": reason,
+            "started_at": now,
+            "finished_at": None,
+        }
+        key = {"platform": self.platform, "platform_list_id": self.list_id}
+        _upsert(conn, S, key, {**values, "members": self._count_in_audience(conn)})
+
+    def finish(self, conn: Connection, *, members: int, now: datetime) -> None:
+        conn.execute(
+            update(S)
+            .where(S.c.platform == self.platform, S.c.platform_list_id == self.list_id)
+            .values(status=SYNCED, members=members, finished_at=now)
+        )
+
+    def forget_list(self, conn: Connection) -> None:
+        """The platform list is gone (deleted): drop its record and state."""
+        conn.execute(M.delete().where(self._mine))
+        conn.execute(S.delete().where(S.c.platform == self.platform, S.c.platform_list_id == self.list_id))
+
+    # ------------------------------------------------------------------ members
+
+    def recorded(self, conn: Connection, member_ids: Sequence[str]) -> dict[str, Recorded]:
+        if not member_ids:
+            return {}
+        rows = conn.execute(
+            select(M.c.member_id, M.c.fields_hash, M.c.in_audience).where(
+                self._mine, M.c.member_id.in_(bindparam("ids", expanding=True))
+            ),
+            {"ids": list(member_ids)},
+        )
+        return {r.member_id: Recorded(r.fields_hash, bool(r.in_audience)) for r in rows}
+
+    def record_upserts(
+        self, conn: Connection, results: Sequence[tuple[str, str | None, str]], now: datetime
+    ) -> None:
+        """(member id, fields hash or None when refused, platform code) of answered upserts."""
+        if not results:
+            return
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
+        statement = dialect.insert(M)
+        statement = statement.on_conflict_do_update(
+            index_elements=[M.c.platform, M.c.platform_list_id, M.c.member_id],
+            set_={
+                name: statement.excluded[name]
+                for name in ("fields_hash", "upsert_code", "upserted_at", "confirmed_at")
+            },
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    "platform": self.platform,
+                    "platform_list_id": self.list_id,
+                    "member_id": member_id,
+                    "in_audience": False,
+                    "fields_hash": digest,
+                    "upsert_code": code,
+                    "upserted_at": now,
+                    "confirmed_at": now,
+                }
+                for member_id, digest, code in results
+            ],
+        )
+
+    def mark(self, conn: Connection, member_ids: Sequence[str], *, in_audience: bool, now: datetime) -> None:
+        """An add (``True``) or removal (``False``) of these members was confirmed."""
+        conn.execute(
+            update(M)
+            .where(self._mine, M.c.member_id.in_(bindparam("ids", expanding=True)))
+            .values(in_audience=in_audience, confirmed_at=now),
+            {"ids": list(member_ids)},
+        )
+
+    def forget_members(self, conn: Connection, now: datetime) -> None:
+        """The list was emptied (confirmed): nobody is in it any more."""
+        conn.execute(update(M).where(self._mine, M.c.in_audience).values(in_audience=False, confirmed_at=now))
+
+    def _count_in_audience(self, conn: Connection) -> int:
+        return conn.execute(select(func.count()).where(self._mine, M.c.in_audience)).scalar_one()
+
+    def count_in_audience(self, conn: Connection) -> int:
+        return self._count_in_audience(conn)
+
+    # ------------------------------------------------------------------ what to change
+
+    def _leaving(self, list_run_id: int):  # noqa: ANN202 - a SQL condition
+        """In the list but not (eligibly) in the snapshot: gone from it, or refused at upsert."""
+        in_snapshot = exists().where(
+            list_snapshot.c.list_run_id == list_run_id, list_snapshot.c.recipient_id == M.c.member_id
+        )
+        return and_(self._mine, M.c.in_audience, or_(not_(in_snapshot), M.c.fields_hash.is_(None)))
+
+    def count_leaving(self, conn: Connection, list_run_id: int) -> int:
+        return conn.execute(select(func.count()).where(self._leaving(list_run_id))).scalar_one()
+
+    def leaving_page(self, conn: Connection, list_run_id: int, after: str | None, limit: int) -> list[str]:
+        """The next ``limit`` members to remove, by member id after ``after``."""
+        query = select(M.c.member_id).where(self._leaving(list_run_id))
+        if after is not None:
+            query = query.where(M.c.member_id > after)
+        return list(conn.execute(query.order_by(M.c.member_id).limit(limit)).scalars())
+
+    def joining_page(
+        self, conn: Connection, list_run_id: int, after_seq: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """The next ``limit`` (seq, member id) of the snapshot whose upsert is confirmed and who are
+        not in the list, in snapshot order after ``after_seq``."""
+        query = (
+            select(list_snapshot.c.seq, list_snapshot.c.recipient_id)
+            .join(M, and_(self._mine, M.c.member_id == list_snapshot.c.recipient_id))
+            .where(
+                list_snapshot.c.list_run_id == list_run_id,
+                list_snapshot.c.seq > after_seq,
+                M.c.fields_hash.is_not(None),
+                not_(M.c.in_audience),
+            )
+            .order_by(list_snapshot.c.seq)
+            .limit(limit)
+        )
+        return [(r.seq, r.recipient_id) for r in conn.execute(query)]
+
+    def count_members_in_snapshot(self, conn: Connection, list_run_id: int) -> int:
+        """Members in the list that the snapshot holds (after a sync: everyone accepted)."""
+        return conn.execute(
+            select(func.count())
+            .select_from(M.join(list_snapshot, list_snapshot.c.recipient_id == M.c.member_id))
+            .where(self._mine, M.c.in_audience, list_snapshot.c.list_run_id == list_run_id)
+        ).scalar_one()
+
+
+def _upsert(conn: Connection, table, key: dict, values: dict, insert_only: dict | None = None) -> None:  # noqa: ANN001
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE on PostgreSQL and SQLite."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
+    statement = dialect.insert(table).values(**key, **values, **(insert_only or {}))
+    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
