@@ -52,7 +52,7 @@ from include.crm_sync.platforms.base import (
 )
 from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import REASONS
-from include.crm_sync.sync.membership_store import IN_PROGRESS, MembershipStore, fields_hash
+from include.crm_sync.sync.membership_store import IN_PROGRESS, MembershipStore, SyncState, fields_hash
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,6 @@ class _Sync:
         # membership platform's contact is shared by every list, so they are never written onto it.
         self.upload_columns = [i for i, n in enumerate(lr.attribute_names) if n not in TECHNICAL_ATTRIBUTES]
         self.upload_names = tuple(lr.attribute_names[i] for i in self.upload_columns)
-        self.writing = False
 
     def run(self) -> None:
         lr = self.lr
@@ -254,7 +253,7 @@ class _Sync:
 
     # ------------------------------------------------------------------ mode
 
-    def _mode(self, state, change: TargetChange) -> tuple[str, str | None]:  # noqa: ANN001
+    def _mode(self, state: SyncState | None, change: TargetChange) -> tuple[str, str | None]:
         if state is None:
             return FULL, "first sync"
         if self.options.full_resync:
@@ -281,6 +280,8 @@ class _Sync:
 
     def _upserts(self) -> None:
         lr, size, columns = self.lr, self.platform.max_upsert_batch, self.upload_columns
+        # members due for upload are carried across snapshot pages, so every call but the last is full
+        due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
         with self.engine.connect() as reader:
             reader.execution_options(isolation_level="AUTOCOMMIT")
             first_seq = 0
@@ -289,7 +290,6 @@ class _Sync:
                 reader, lr.list_run_id, batch_size=self.options.page_size, width=width
             ):
                 recorded = self.store.recorded(reader, page.recipient_ids)
-                due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
                 for i, (member_id, email, row) in enumerate(
                     zip(page.recipient_ids, page.emails, page.attribute_rows, strict=True)
                 ):
@@ -298,12 +298,15 @@ class _Sync:
                     known = recorded.get(member_id)
                     if known is None or known.fields_hash != digest:
                         due.append((Recipient(member_id, email, values), first_seq + i, digest))
-                for start in range(0, len(due), size):
-                    chunk = due[start : start + size]
-                    self._upsert_batch(
-                        [r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk]
-                    )
+                while len(due) >= size:
+                    self._upload(due[:size])
+                    del due[:size]
                 first_seq += len(page)
+        if due:
+            self._upload(due)
+
+    def _upload(self, chunk: list[tuple[Recipient, int, str]]) -> None:
+        self._upsert_batch([r for r, _, _ in chunk], [q for _, q, _ in chunk], [d for _, _, d in chunk])
 
     def _upsert_batch(self, recipients: list[Recipient], seqs: list[int], digests: list[str]) -> None:
         """Upload one batch; record every answer (and the opt-outs it revealed) before going on."""
@@ -441,11 +444,13 @@ class _Sync:
                 )
                 .order_by(list_snapshot.c.seq)
             ).all()
-        names, size = self.lr.attribute_names, self.platform.max_upsert_batch
+        names, size = self.upload_names, self.platform.max_upsert_batch
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             recipients = [
-                Recipient(r.recipient_id, r.email, tuple("" if v is None else str(v) for v in r.attr_values))
+                Recipient(
+                    r.recipient_id, r.email, tuple(_text(r.attr_values[c]) for c in self.upload_columns)
+                )
                 for r in chunk
             ]
             self._upsert_batch(
@@ -500,6 +505,11 @@ class _Sync:
             conn.execute(
                 update(list_run).where(list_run.c.list_run_id == self.lr.list_run_id).values(**values)
             )
+
+
+def _text(value: object) -> str:
+    """A snapshot value as the page reader hands it on: ``""`` for null, else its text."""
+    return "" if value is None else str(value)
 
 
 def _load_list_run(engine: Engine, list_run_id: int, platform_name: str, *, forced: bool) -> _ListRun:

@@ -17,14 +17,17 @@ from include.crm_sync.sync.membership import (
     sync_membership,
 )
 from include.crm_sync.sync.membership_optouts import crm_opt_out_sink
+from include.crm_sync.sync.membership_preview import preview_membership
 from tests.integration.spotler.scenario import (
     KEY,
     TARGET,
+    add_entities,
     audience,
     build_crm,
     calls,
     make_platform,
     prepare,
+    revoke,
     snapshot_ids,
     sync,
 )
@@ -124,3 +127,37 @@ def test_wrong_credentials_fail_without_retry(spotler):
     with pytest.raises(Exception, match="consumer key and secret"):
         client.get_audience("x")
     assert calls(spotler).get("audience.get", 0) <= 1
+
+
+def test_the_dry_run_preview_counts_from_the_record_without_calls(staging_engine, spotler, tmp_path):
+    build_crm(staging_engine, 6)
+    first = prepare(staging_engine)
+    assert preview_membership(staging_engine, "spotler", TARGET.list_id, first).as_dict() == {
+        "mode": "full",
+        "reason": "first sync",
+        "members": 0,
+        "leaving": 0,
+        "joining": 6,
+        "snapshot_rows": 6,
+    }
+    sync(staging_engine, make_platform(spotler), first, tmp_path)
+    revoke(staging_engine, [0, 1])
+    add_entities(staging_engine, [6])
+    list_run_id = prepare(staging_engine, "run-2", new_run=True)
+    before = calls(spotler)
+    preview = preview_membership(staging_engine, "spotler", TARGET.list_id, list_run_id)
+    assert (preview.mode, preview.members, preview.leaving, preview.joining) == ("incremental", 6, 2, 1)
+    assert calls(spotler) == before
+
+
+def test_contacts_gone_from_spotler_are_uploaded_again_before_they_are_added(staging_engine, spotler, tmp_path):
+    """The account lost its contacts and the audience (here: the emulator reset); our record still
+    holds their hashes, so no upsert is due -- the add's 404 "Contacts not found" must bring them back."""
+    build_crm(staging_engine, 5)
+    sync(staging_engine, make_platform(spotler), prepare(staging_engine), tmp_path)
+    spotler.control.reset()
+    list_run_id = prepare(staging_engine, "run-2", new_run=True)
+    report = sync(staging_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2")
+    assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)
+    assert report.upserted == 5 and report.added == 5
+    assert calls(spotler)["audience.contacts.add"] == 2  # refused once (404), then accepted

@@ -231,3 +231,14 @@ def test_without_the_automation_product_the_sync_fails_with_the_sentence(staging
     ) as s:
         with pytest.raises(ProductNotFound, match="Automation or eCommerce"):
             sync(staging_engine, make_platform(s), list_run_id, tmp_path)
+
+
+def test_changed_contacts_spread_over_pages_share_full_upsert_calls(sqlite_engine, spotler, tmp_path):
+    build_crm(sqlite_engine, 30)
+    sync(sqlite_engine, make_platform(spotler), prepare(sqlite_engine), tmp_path, page_size=10)
+    for i in (3, 14, 25):  # one in each page of 10
+        rename(sqlite_engine, i, "Changed")
+    before = calls(spotler)["contact.list"]
+    list_run_id = prepare(sqlite_engine, "run-2", new_run=True)
+    report = sync(sqlite_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2", page_size=10)
+    assert calls(spotler)["contact.list"] - before == 1 and report.upserted == 3
