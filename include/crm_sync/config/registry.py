@@ -16,15 +16,21 @@ from pydantic import AfterValidator, Discriminator, Tag
 from pydantic_core import PydanticCustomError
 
 from include.crm_sync.config.base import ListDefinition
+from include.crm_sync.config.mailjet import MailjetList
 from include.crm_sync.config.optimizely import OptimizelyList
 from include.crm_sync.config.spotler import SpotlerList
 
 #: ``platform:`` value -> its list block; a list without ``platform:`` is an Optimizely list
-LIST_BLOCKS: dict[str, type[ListDefinition]] = {"optimizely": OptimizelyList, "spotler": SpotlerList}
+LIST_BLOCKS: dict[str, type[ListDefinition]] = {
+    "optimizely": OptimizelyList,
+    "spotler": SpotlerList,
+    "mailjet": MailjetList,
+}
 DEFAULT_PLATFORM = "optimizely"
 
 #: platforms whose lists this version syncs. Spotler's client and engine are being built: the
-#: lead adds "spotler" here once the DAG wires them (tests enable it with monkeypatch).
+#: lead adds "spotler" here once the DAG wires them (tests enable it with monkeypatch). The same
+#: holds for "mailjet" (include/crm_sync/platforms/mailjet/).
 SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely"})
 
 _KNOWN = ", ".join(repr(name) for name in LIST_BLOCKS)
