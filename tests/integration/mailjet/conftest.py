@@ -62,3 +62,12 @@ def client(mailjet: MailjetEmulatorServer, fake_time: FakeTime) -> Iterator[Mail
     )
     yield mj
     mj.close()
+
+
+@pytest.fixture
+def mailjet_enabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Mailjet lists accepted, as once the lead wires the Mailjet sync into the DAG."""
+    from include.crm_sync.config import registry
+
+    monkeypatch.setattr(registry, "SUPPORTED_PLATFORMS", registry.SUPPORTED_PLATFORMS | {"mailjet"})
+    yield
