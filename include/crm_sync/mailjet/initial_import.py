@@ -149,7 +149,11 @@ def _import_page(
     marketing: bool,
     source: str,
     now: datetime,
+    *,
+    regrant_newer: bool = False,
 ) -> None:
+    """Apply one page of members. ``regrant_newer``: a subscription made in Mailjet after the CRM's
+    revocation is a new "yes" and grants the consent again (sign-ups; never the initial import)."""
     report.members += len(page)
     wanted: dict[str, ListMember] = {}
     for member in page:
@@ -192,12 +196,15 @@ def _import_page(
     current = {
         row.entity_id: row
         for row in conn.execute(
-            sa.select(crm_consent.c.entity_id, crm_consent.c.status, crm_consent.c.granted_at).where(
-                crm_consent.c.consent_id == consent_id, crm_consent.c.entity_id.in_(ids)
-            )
+            sa.select(
+                crm_consent.c.entity_id,
+                crm_consent.c.status,
+                crm_consent.c.granted_at,
+                crm_consent.c.revoked_at,
+            ).where(crm_consent.c.consent_id == consent_id, crm_consent.c.entity_id.in_(ids))
         )
     }
-    grants, revokes = [], []
+    grants, revokes, regrants = [], [], []
     for email, member in wanted.items():
         says_yes = not member.unsubscribed and not (marketing and member.excluded)
         for entity_id in entities[email]:
@@ -217,6 +224,8 @@ def _import_page(
                     )
                 elif row.status == "granted":
                     report.consents_already_granted += 1
+                elif regrant_newer and _newer(member.subscribed_at, row.revoked_at):
+                    regrants.append({"eid": entity_id, "at": member.subscribed_at})
                 else:
                     report.consents_kept_revoked += 1
                 continue
@@ -239,6 +248,17 @@ def _import_page(
             .values(status="revoked", revoked_at=item["at"], source=source, updated_at=now)
         )
     report.consents_revoked += len(revokes)
+    for item in regrants:
+        conn.execute(
+            sa.update(crm_consent)
+            .where(crm_consent.c.entity_id == item["eid"], crm_consent.c.consent_id == consent_id)
+            .values(status="granted", granted_at=item["at"], revoked_at=None, source=source, updated_at=now)
+        )
+    report.consents_granted += len(regrants)
+
+
+def _newer(subscribed_at: datetime | None, revoked_at: datetime | None) -> bool:
+    return subscribed_at is not None and (revoked_at is None or subscribed_at > _aware(revoked_at))
 
 
 def _no_time(member: ListMember, marketing: bool) -> datetime | None:

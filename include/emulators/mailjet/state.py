@@ -109,6 +109,8 @@ class MailjetState:
             membership = Membership(self.new_id("member"), contact.id, list_id, now)
             self.memberships[key] = membership
         if action == "addforce":
+            if membership.unsubscribed:  # a re-subscription: subscribed again from now on
+                membership.subscribed_at = now
             membership.unsubscribed, membership.unsubscribed_at = False, None
         elif action == "unsub" and not membership.unsubscribed:
             membership.unsubscribed, membership.unsubscribed_at = True, now

@@ -29,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import mailjet_rest
@@ -185,6 +186,25 @@ class MailjetClient:
             filters["IsUnsubscribed"] = "true" if unsubscribed else "false"
         for doc in self._pages("memberships", self._mj.listrecipient, filters):
             yield Membership.from_json(doc)
+
+    def recent_memberships(self, list_id: int, since: datetime) -> Iterator[Membership]:
+        """Memberships of the list subscribed at or after ``since``, newest membership first: pages
+        by descending ID and stops at the first page that reaches back before ``since`` (a new
+        membership has a higher ID). A re-subscription of an old membership is not seen here; the
+        nightly sync's reconcile covers it."""
+        offset = 0
+        while True:
+            filters = {"ContactsList": list_id, "Sort": "ID desc", "Limit": PAGE_SIZE, "Offset": offset}
+            data = self._call("recent_memberships", lambda f=filters: self._mj.listrecipient.get(filters=f))
+            rows = [Membership.from_json(d) for d in data.get("Data", [])]
+            yield from (m for m in rows if m.subscribed_at is not None and m.subscribed_at >= since)
+            if len(rows) < PAGE_SIZE or any(m.subscribed_at and m.subscribed_at < since for m in rows):
+                return
+            offset += len(rows)
+
+    def contact(self, contact_id: int) -> Contact:
+        doc = self._call("contact", lambda: self._mj.contact.get(id=contact_id))
+        return Contact.from_json(doc["Data"][0])
 
     def list_contacts(self, list_id: int) -> Iterator[Contact]:
         """The contacts of the list (with their addresses), by contact ID."""
