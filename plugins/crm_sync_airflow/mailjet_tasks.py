@@ -10,6 +10,7 @@ that did not finish in time, 429s beyond their budget) raises normally and is re
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -46,3 +47,42 @@ def initial_import(context: Any) -> dict[str, Any]:
         raise AirflowFailException(str(exc)) from exc
     log.info("%s", report.summary())
     return report.as_dict()
+
+
+def list_writer_lock(engine: Any, context: Any) -> Any:
+    """HOOK POINT -- the writer lock of one Mailjet list, shared with the nightly sync.
+
+    Returns ``lock(list_name) -> context manager``. Until branch ``writerlock`` is merged this holds
+    nothing; the lead replaces the body with::
+
+        from include.crm_sync.sync.writer_lock import LockKey, hold_writer_lock
+        return lambda name: hold_writer_lock(
+            engine, LockKey.platform_list("mailjet", name), owner=context["run_id"],
+            holder=f"mailjet_incremental_sync {context['run_id']}", keep_alive=True)
+    """
+    return lambda _name: nullcontext()
+
+
+def incremental_sync(context: Any) -> list[dict[str, Any]]:
+    """Sign-ups to the CRM and new consented profiles to Mailjet, for every Mailjet list of the config."""
+    from include.crm_sync.config.loader import ListsConfigError, load_lists
+    from include.crm_sync.mailjet.addresses import uploaded_email_lookup
+    from include.crm_sync.mailjet.incremental import run_incremental
+    from include.crm_sync.platforms.mailjet.errors import MailjetCredentialsError
+
+    try:
+        lists = [(d.platform_list_id, d.consent) for d in load_lists().lists if d.platform == "mailjet"]
+    except ListsConfigError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    if not lists:
+        log.info("no Mailjet lists in the config: nothing to do")
+        return []
+    engine = CrmStagingHook().get_conn()
+    try:
+        with MailjetHook() as hook:
+            names = [name for name, _ in lists]
+            platform = hook.get_platform(lists=names, email_of=uploaded_email_lookup(engine))
+            reports = run_incremental(engine, platform, lists, list_lock=list_writer_lock(engine, context))
+    except (MailjetConnectionError, MailjetCredentialsError) as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return [r.as_dict() for r in reports]
