@@ -54,7 +54,13 @@ from include.crm_sync.platforms.base import (
 )
 from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot, sync_run
 from include.crm_sync.sync.batch_results import REASONS
-from include.crm_sync.sync.membership_store import IN_PROGRESS, MembershipStore, SyncState, fields_hash
+from include.crm_sync.sync.membership_store import (
+    IN_PROGRESS,
+    MembershipStore,
+    SyncState,
+    fields_hash,
+    record_writer,
+)
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
 
 log = logging.getLogger(__name__)
@@ -223,8 +229,16 @@ class _Sync:
         # membership platform's contact is shared by every list, so they are never written onto it.
         self.upload_columns = [i for i, n in enumerate(lr.attribute_names) if n not in TECHNICAL_ATTRIBUTES]
         self.upload_names = tuple(lr.attribute_names[i] for i in self.upload_columns)
+        self.cleared_at: datetime | None = None
+        self.writer: Connection  # set by run(): the connection confirmed calls are recorded on
+        self.last_add_at: datetime | None = None
 
     def run(self) -> None:
+        with record_writer(self.engine) as writer:
+            self.writer = writer
+            self._run()
+
+    def _run(self) -> None:
         lr = self.lr
         self._set_list_run(status="syncing", error=None)
         with self.engine.begin() as conn:
@@ -252,6 +266,9 @@ class _Sync:
             else:
                 self.platform.empty(lr.platform_list_id)
                 self._count_call("empty")
+                # the empty-list window, from here to the last add (the audit shows it like a refill's)
+                self.cleared_at = self.clock()
+                self._set_list_run(cleared_at=self.cleared_at, last_batch_at=None, window_seconds=None)
             with self.engine.begin() as conn:
                 self.store.forget_members(conn, self.clock())
             self.renew()
@@ -354,10 +371,10 @@ class _Sync:
             # to the CRM before the record: a crash in between re-upserts and finds them again
             self.opt_outs(opted_out)
             self.report.opted_out += len(opted_out)
-        with self.engine.begin() as conn:
-            self.store.record_upserts(conn, rows, now)
+        with self.writer.begin():
+            self.store.record_upserts(self.writer, rows, now)
             if rejected:
-                conn.execute(list_rejected.insert(), rejected)
+                self.writer.execute(list_rejected.insert(), rejected)
         self.report.upserted += len(recipients)
 
     def _rejected_row(self, seq: int, member_id: str, outcome: AddOutcome, code: str) -> dict[str, object]:
@@ -403,8 +420,8 @@ class _Sync:
                 return
             self.platform.remove_members(self.lr.platform_list_id, ids)
             self._count_call("remove_members")
-            with self.engine.begin() as conn:
-                self.store.mark(conn, ids, in_audience=False, now=self.clock())
+            with self.writer.begin():
+                self.store.mark(self.writer, ids, in_audience=False, now=self.clock())
             self.report.removed += len(ids)
             self.renew()
             after = ids[-1]
@@ -444,8 +461,9 @@ class _Sync:
                 self._add(rest, retried=True)
             return
         self._count_call("add_members")
-        with self.engine.begin() as conn:
-            self.store.mark(conn, ids, in_audience=True, now=self.clock())
+        self.last_add_at = self.clock()
+        with self.writer.begin():
+            self.store.mark(self.writer, ids, in_audience=True, now=self.last_add_at)
         self.report.added += len(ids)
         self.renew()
 
@@ -507,7 +525,15 @@ class _Sync:
             rejected = conn.execute(
                 select(func.count()).where(list_rejected.c.list_run_id == lr.list_run_id)
             ).scalar_one()
+        window = {}
+        if self.cleared_at is not None:
+            last = self.last_add_at or self.cleared_at
+            window = {
+                "last_batch_at": last,
+                "window_seconds": round((last - self.cleared_at).total_seconds()),
+            }
         self._set_list_run(
+            **window,
             status="synced",
             uploaded=lr.snapshot_rows,
             accepted=accepted,

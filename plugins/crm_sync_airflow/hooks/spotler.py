@@ -10,7 +10,8 @@ password        consumer secret
 extra           JSON, all optional: ``timeout`` (seconds per request, default 60),
                 ``connect_timeout`` (default 10), ``max_attempts`` (tries per call on
                 429/5xx/connection errors, 1-20, default 5), ``verify`` (TLS verification:
-                true/false or a CA bundle path, default true)
+                true/false or a CA bundle path, default true), ``feed_page_size`` (items
+                per page of the bounce and change feeds, 1-1000, default 1000)
 ==============  ==========================================================================
 
 Example (environment variable, JSON form)::
@@ -54,6 +55,7 @@ class SpotlerExtras(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, le=3600)
     max_attempts: int = Field(default=5, ge=1, le=20)
     verify: bool | str = True
+    feed_page_size: int = Field(default=1000, ge=1, le=1000)
 
 
 class SpotlerConnectionSettings(BaseModel):
@@ -170,7 +172,10 @@ class SpotlerHook(BaseHook):
         """The ``MembershipPlatform`` over the hook's client (the hook keeps owning the client)."""
         from include.crm_sync.platforms.spotler.platform import SpotlerPlatform
 
-        return SpotlerPlatform(self.get_conn(), owns_client=False)
+        settings = self.connection_settings()
+        return SpotlerPlatform(
+            self.get_conn(), owns_client=False, feed_page_size=settings.extras.feed_page_size
+        )
 
     def close(self) -> None:
         if self._client is not None:

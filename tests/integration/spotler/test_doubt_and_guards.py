@@ -150,7 +150,7 @@ def test_the_dry_run_preview_counts_from_the_record_without_calls(staging_engine
     assert calls(spotler) == before
 
 
-def test_contacts_gone_from_spotler_are_uploaded_again_before_they_are_added(staging_engine, spotler, tmp_path):
+def test_contacts_gone_from_spotler_are_uploaded_again_before_the_add(staging_engine, spotler, tmp_path):
     """The account lost its contacts and the audience (here: the emulator reset); our record still
     holds their hashes, so no upsert is due -- the add's 404 "Contacts not found" must bring them back."""
     build_crm(staging_engine, 5)

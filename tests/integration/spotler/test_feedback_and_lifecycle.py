@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from include.crm_sync.feedback import import_feedback
 from include.crm_sync.platforms.spotler.errors import IN_USE_ACTION
+from include.crm_sync.platforms.spotler.platform import SpotlerPlatform
 from include.crm_sync.staging import tables as t
 from include.crm_sync.sync.membership_targets import delete_removed_lists
 from tests.integration.spotler.scenario import (
@@ -108,3 +109,40 @@ def test_an_audience_in_use_is_reported_not_retried_and_does_not_stop_the_others
     # once the mailing is gone, the next run deletes it
     spotler.control.set_in_use(AUDIENCE, False)
     assert delete_removed_lists(staging_engine, platform, configured=[]).deleted == [AUDIENCE]
+
+
+def test_the_feeds_are_read_to_their_last_page(staging_engine, spotler, tmp_path):
+    build_crm(staging_engine, 7)
+    sync(staging_engine, make_platform(spotler), prepare(staging_engine), tmp_path)
+    for i in (0, 3, 6):
+        spotler.control.opt_out(contact_id(i))
+        if i + 1 < 7:
+            spotler.control.add_bounce(contact_id(i + 1), "HARDBOUNCE")
+    client = make_platform(spotler).client
+    platform = SpotlerPlatform(client, feed_page_size=2)
+    import_feedback(
+        staging_engine,
+        platform,
+        landing_dir=tmp_path / "landing",
+        run_id="run-2",
+        list_consents={AUDIENCE: "newsletter"},
+    )
+    assert [consent_status(staging_engine, contact_id(i)) for i in range(7)] == [
+        "revoked",
+        "granted",
+        "granted",
+        "revoked",
+        "granted",
+        "granted",
+        "revoked",
+    ]
+    assert [_entity(staging_engine, contact_id(i))["is_bounced"] for i in range(7)] == [
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert calls(spotler)["contact.updates"] >= 4  # 7 changed contacts, 2 per page

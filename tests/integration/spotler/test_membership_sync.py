@@ -143,6 +143,9 @@ def test_full_resync_empties_and_adds_all(staging_engine, spotler, tmp_path):
     assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)
     # once: the first sync created the audience (empty already)
     assert report.added == 4 and calls(spotler)["audience.contacts.empty"] == 1
+    row = list_run_row(staging_engine, list_run_id)  # the empty-list window is audited
+    assert row["cleared_at"] is not None and row["last_batch_at"] >= row["cleared_at"]
+    assert row["window_seconds"] is not None
 
 
 def test_a_changed_name_or_description_renames_the_audience(staging_engine, spotler, tmp_path):
@@ -242,3 +245,18 @@ def test_changed_contacts_spread_over_pages_share_full_upsert_calls(sqlite_engin
     list_run_id = prepare(sqlite_engine, "run-2", new_run=True)
     report = sync(sqlite_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2", page_size=10)
     assert calls(spotler)["contact.list"] - before == 1 and report.upserted == 3
+
+
+def test_refused_contacts_are_audited_not_added_and_retried_next_night(staging_engine, spotler, tmp_path):
+    build_crm(staging_engine, 150)
+    spotler.control.add_fault("contact.list", "contact_error", nth=2, times=1)  # the 2nd batch: 50 ERRORs
+    list_run_id = prepare(staging_engine)
+    report = sync(staging_engine, make_platform(spotler), list_run_id, tmp_path)
+    assert report.refused == {"ERROR": 50} and report.added == 100 and len(audience(spotler)) == 100
+    row = list_run_row(staging_engine, list_run_id)
+    assert (row["uploaded"], row["accepted"], row["rejected"]) == (150, 100, 50)
+    assert row["result_codes"] == {"0": 100, "7": 50}
+    list_run_id = prepare(staging_engine, "run-2", new_run=True)
+    report = sync(staging_engine, make_platform(spotler), list_run_id, tmp_path, run_id="run-2")
+    assert (report.upserted, report.added, report.unchanged) == (50, 50, 100)
+    assert audience(spotler) == snapshot_ids(staging_engine, list_run_id)

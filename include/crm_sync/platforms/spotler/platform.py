@@ -45,6 +45,10 @@ class SpotlerPlatform:
 
     :param clock: the feedback import's "now" (Spotler has no time call; the import's window
         overlap absorbs clock skew)
+    :param feed_page_size: items per page of the bounce and change feeds. The change feed lists every
+        contact our own upserts changed too, so a big first night is followed by a long feed: large
+        pages keep that to few calls. The reference documents no maximum; lower it (hook extra
+        ``feed_page_size``) if the account refuses it.
     """
 
     name = "spotler"
@@ -52,11 +56,17 @@ class SpotlerPlatform:
     max_member_batch = MAX_MEMBER_IDS_PER_CALL
 
     def __init__(
-        self, client: SpotlerClient, *, owns_client: bool = True, clock: Callable[[], datetime] | None = None
+        self,
+        client: SpotlerClient,
+        *,
+        owns_client: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        feed_page_size: int = 1000,
     ) -> None:
         self.client = client
         self._owns_client = owns_client
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._feed_page_size = feed_page_size
 
     def ensure_target(self, target: MembershipTarget) -> TargetChange:
         wanted = Audience(target.list_id, target.name, target.description or "")
@@ -114,7 +124,7 @@ class SpotlerPlatform:
         return None  # Spotler has no call that lists or counts an audience's members
 
     def fetch_feedback(self, kind: FeedbackKind, since: datetime, until: datetime) -> Iterator[FeedbackRow]:
-        return feedback_rows(self.client, kind, since, until)
+        return feedback_rows(self.client, kind, since, until, page_size=self._feed_page_size)
 
     def current_time(self) -> datetime:
         return self._clock()
