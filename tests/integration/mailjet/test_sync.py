@@ -135,3 +135,15 @@ def test_a_job_ending_in_error_fails_the_list_and_the_next_run_completes_it(
     result = night(staging_engine, platform, "run-2", tmp_path, only="news_mj")
     assert result.reports["news_mj"].mode == "full"
     assert set(mailjet.control.members(NEWS)) == {f"p{i}@example.com" for i in range(3)}
+
+
+def test_a_429_storm_is_waited_out_and_the_night_completes(staging_engine, mailjet, fake_time, tmp_path):
+    """Every second of Mailjet time allows 2 requests: the night needs many more, waits them out
+    (on the emulator's clock, no real sleeping) and ends with both lists equal to their snapshots."""
+    _crm(staging_engine, {f"p{i}": ("granted", "granted" if i % 2 else None) for i in range(12)})
+    mailjet.control.set_rate_limit(2)
+    platform = make_platform(mailjet, staging_engine, fake_time)
+    night(staging_engine, platform, "run-1", tmp_path)
+    assert len(mailjet.control.members(NEWS)) == 12 and len(mailjet.control.members(SERVICE)) == 6
+    assert platform.client.rate_limited >= 5  # the storm happened ...
+    assert fake_time.slept and set(fake_time.slept) <= {1.0, 2.0, 4.0}  # ... and was waited out
