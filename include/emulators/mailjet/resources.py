@@ -93,7 +93,9 @@ def contacts_get(state: MailjetState, params: dict[str, str], config: MailjetCon
     excluded = flag(params.get("IsExcludedFromCampaigns"))
     if excluded is not None:
         items = [c for c in items if c.excluded == excluded]
-    return envelope(items, params, lambda c: c.as_json(), config.max_limit, config.default_limit)
+    return envelope(
+        items, params, lambda c: c.as_json(), config.max_limit, config.default_limit, {"ID": lambda c: c.id}
+    )
 
 
 def contact_create(state: MailjetState, body: Any, now: float) -> dict[str, Any]:
@@ -174,6 +176,7 @@ def recipients_get(state: MailjetState, params: dict[str, str], config: MailjetC
         lambda m: m.as_json(state.lists[m.list_id].name),
         config.max_limit,
         config.default_limit,
+        {"ID": lambda m: m.id, "ContactID": lambda m: m.contact_id},
     )
 
 
