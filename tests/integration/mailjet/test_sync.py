@@ -5,8 +5,10 @@ undone (``addforce`` is never sent), and a crash or a failed job resumes to list
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from include.crm_sync.platforms.mailjet.errors import JobFailed
+from include.crm_sync.staging import tables as t
 from tests.integration.extract.crm_state import CrmState
 from tests.integration.mailjet.scenario import (
     NEWS,
@@ -99,7 +101,9 @@ def test_global_exclusion_revokes_marketing_but_not_service(staging_engine, mail
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_a_crash_during_the_adds_resumes_to_list_equals_snapshot(staging_engine, mailjet, tmp_path, when):
+def test_a_crash_during_the_adds_resumes_to_list_equals_snapshot(
+    staging_engine, mailjet, tmp_path, when, fake_time
+):
     _crm(staging_engine, {f"p{i}": ("granted", None) for i in range(5)})
     platform = make_platform(mailjet, staging_engine)
     night(staging_engine, platform, "run-1", tmp_path, only="news_mj")
@@ -109,7 +113,13 @@ def test_a_crash_during_the_adds_resumes_to_list_equals_snapshot(staging_engine,
     insert_people(staging_engine, _crm_more)
     mailjet.control.add_fault("contactslist.managemanycontacts", "drop", when=when, times=0)
     with pytest.raises(Exception):  # noqa: B017 - any failure: the connection is gone
-        night(staging_engine, make_platform(mailjet, staging_engine), "run-2", tmp_path, only="news_mj")
+        night(
+            staging_engine,
+            make_platform(mailjet, staging_engine, fake_time),
+            "run-2",
+            tmp_path,
+            only="news_mj",
+        )
     mailjet.control.clear_faults()
     # a new worker (nothing in memory) resumes the same run
     resumed = night(
@@ -147,3 +157,40 @@ def test_a_429_storm_is_waited_out_and_the_night_completes(staging_engine, mailj
     assert len(mailjet.control.members(NEWS)) == 12 and len(mailjet.control.members(SERVICE)) == 6
     assert platform.client.rate_limited >= 5  # the storm happened ...
     assert fake_time.slept and set(fake_time.slept) <= {1.0, 2.0, 4.0}  # ... and was waited out
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3, 4])
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_at_every_membership_call_resumes_to_list_equals_snapshot(
+    staging_engine, mailjet, tmp_path, nth, when, fake_time
+):
+    """Night 2 removes 3 and adds 3 (jobs of 2 contacts: 4 calls); the connection drops at the
+    nth of them (before Mailjet applied it, or after); a fresh worker then resumes the run."""
+    _crm(staging_engine, {f"p{i}": ("granted", None) for i in range(6)})
+    night(staging_engine, make_platform(mailjet, staging_engine), "run-1", tmp_path, only="news_mj")
+    with staging_engine.begin() as conn:
+        conn.execute(
+            sa.update(t.crm_consent)
+            .where(t.crm_consent.c.entity_id.in_(["p0", "p1", "p2"]))
+            .values(status="revoked")
+        )
+    more = CrmState()
+    for i in range(6, 9):
+        more.entity(f"p{i}", f"p{i}@Example.com")
+    insert_people(staging_engine, more)
+    mailjet.control.advance_clock(3600)
+    platform = make_platform(mailjet, staging_engine, fake_time)  # retry waits on a fake clock
+    platform.client.max_contacts_per_job = platform.max_member_batch = 2
+    mailjet.control.add_fault("contactslist.managemanycontacts", "drop", nth=nth, when=when, times=0)
+    with pytest.raises(Exception):  # noqa: B017 - the connection is gone
+        night(staging_engine, platform, "run-2", tmp_path, only="news_mj")
+    mailjet.control.clear_faults()
+    night(
+        staging_engine,
+        make_platform(mailjet, staging_engine),
+        "run-2",
+        tmp_path,
+        fresh_run=False,
+        only="news_mj",
+    )
+    assert set(mailjet.control.members(NEWS)) == {f"p{i}@example.com" for i in range(3, 9)}
