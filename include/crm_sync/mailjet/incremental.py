@@ -132,6 +132,8 @@ def import_signups(
     client, report = platform.client, ImportReport(list_name, consent_id, dry_run=False)
     page: list[ListMember] = []
 
+    store = MembershipStore(platform.name, list_name)
+
     def flush() -> None:
         with engine.begin() as conn:
             _import_page(
@@ -144,6 +146,8 @@ def import_signups(
                 now,
                 regrant_newer=True,
             )
+        # they are on the list already: recorded, the nightly sync neither re-adds them nor doubts
+        _record(engine, store, list_name, _consented_entities(engine, consent_id, page), now)
         page.clear()
 
     for membership in client.recent_memberships(platform.list_id(list_name), since):
@@ -235,6 +239,31 @@ def _candidates(list_name: str, consent_id: str, since: datetime, after: str) ->
         .order_by(e.c.entity_id)
         .limit(PAGE)
     )
+
+
+#: which entity keeps a shared address in a snapshot (sql/queries/extract_insert.sql)
+_TYPE_RANK = {"contact": 0, "lead": 1, "account": 2}
+
+
+def _consented_entities(engine: sa.Engine, consent_id: str, members: list[ListMember]) -> list[Recipient]:
+    """Per address of ``members``, the entity a snapshot would hold, where its consent is granted."""
+    emails = {m.email.strip().lower() for m in members}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(crm_entity.c.entity_id, crm_entity.c.entity_type, crm_entity.c.email_normalized)
+            .join(crm_consent, crm_consent.c.entity_id == crm_entity.c.entity_id)
+            .where(
+                crm_consent.c.consent_id == consent_id,
+                crm_consent.c.status == "granted",
+                crm_entity.c.email_normalized.in_(sorted(emails)),
+            )
+        ).all()
+    chosen: dict[str, tuple[int, str]] = {}
+    for entity_id, entity_type, email in rows:
+        key = (_TYPE_RANK.get(entity_type, 3), entity_id)
+        if email not in chosen or key < chosen[email]:
+            chosen[email] = key
+    return [Recipient(entity_id, email) for email, (_, entity_id) in sorted(chosen.items())]
 
 
 def _record(

@@ -84,8 +84,10 @@ def test_signups_in_mailjet_reach_the_crm_with_the_list_consent(
     assert (lead_id("fresh@example.com"), "service") not in status  # never mixed
     assert run_incremental(staging_engine, nightly_done, LISTS, now=_now(mailjet))[0].signups["changed"] == 0
     mailjet.control.advance_clock(3600)
-    night(staging_engine, nightly_done, "run-2", tmp_path)
+    following = night(staging_engine, nightly_done, "run-2", tmp_path)
     assert "fresh@example.com" in mailjet.control.members(NEWS)  # the nightly keeps the sign-up
+    assert following.reports["news_mj"].mode == "incremental"  # ... and trusts its record
+    assert following.reports["news_mj"].added == 0
 
 
 def test_a_mailjet_unsubscribe_is_never_undone_by_the_incremental_adds(staging_engine, mailjet, nightly_done):
