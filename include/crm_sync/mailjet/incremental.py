@@ -73,8 +73,11 @@ def run_incremental(
     overlap: timedelta = timedelta(minutes=10),
     first_lookback: timedelta = timedelta(days=1),
     now: datetime | None = None,
+    add_profiles: bool = True,
 ) -> list[IncrementalReport]:
-    """Both steps for each (Mailjet list name, consent id) of ``lists``."""
+    """Both steps for each (Mailjet list name, consent id) of ``lists``. ``add_profiles=False``
+    runs step 1 only: the nightly sync's pre-step after its feedback import, so a sign-up made
+    since the last incremental run is in the CRM (and in the snapshot) before the list is synced."""
     lock = list_lock or (lambda _name: nullcontext())
     reports = []
     for list_name, consent_id in lists:
@@ -85,9 +88,10 @@ def run_incremental(
             report.signups = import_signups(
                 engine, platform, list_name, consent_id, moment, overlap, first_lookback
             ).as_dict()
-            report.profiles_added, report.profiles_recorded = add_new_profiles(
-                engine, platform, list_name, consent_id, moment, overlap, first_lookback
-            )
+            if add_profiles:
+                report.profiles_added, report.profiles_recorded = add_new_profiles(
+                    engine, platform, list_name, consent_id, moment, overlap, first_lookback
+                )
         log.info(
             "Mailjet list %s: %s sign-ups read, %s consents granted; %d new CRM profiles added",
             list_name,

@@ -123,3 +123,17 @@ def test_every_write_happens_under_the_list_lock(staging_engine, mailjet, nightl
             ).scalar_one()
             == 0
         )
+
+
+def test_the_nightly_pre_step_imports_signups_and_adds_nothing(
+    staging_engine, mailjet, nightly_done, tmp_path
+):
+    _grant_new(staging_engine, mailjet, {"n": ("granted", None)})
+    mailjet.control.signup(NEWS, "fresh@example.com")
+    mailjet.control.advance_clock(60)
+    reports = run_incremental(staging_engine, nightly_done, LISTS, now=_now(mailjet), add_profiles=False)
+    assert reports[0].signups["leads_created"] == 1 and reports[0].profiles_added == 0
+    assert "n@example.com" not in mailjet.control.members(NEWS)
+    following = night(staging_engine, nightly_done, "run-2", tmp_path)
+    assert following.reports["news_mj"].mode == "incremental"  # the sign-up was recorded by step 1
+    assert set(mailjet.control.members(NEWS)) == {"old@example.com", "fresh@example.com", "n@example.com"}
