@@ -3,7 +3,7 @@
 =================  =========================================================================
 kind               rows
 =================  =========================================================================
-``UNSUBSCRIBES``   per managed list, each membership with ``IsUnsubscribed`` whose
+``UNSUBSCRIBES``   per managed list, each membership with ``IsUnsubscribed`` (read filtered) whose
                    ``UnsubscribedAt`` falls in the window -> ``unsubscribe`` WITH the list id
                    (the list's name, its canonical id): the import revokes that list's consent
                    only. Then each contact whose ``IsExcludedFromCampaigns`` was set in the
@@ -24,7 +24,6 @@ from datetime import datetime
 
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
 from include.crm_sync.platforms.mailjet.client import MailjetClient
-from include.crm_sync.platforms.mailjet.members import list_members
 
 
 def feedback_rows(
@@ -34,10 +33,12 @@ def feedback_rows(
     if kind is not FeedbackKind.UNSUBSCRIBES:
         return
     for name, list_id in lists.items():
-        for member in list_members(client, list_id):
-            at = member.unsubscribed_at
-            if member.unsubscribed and at is not None and since <= at < until:
-                yield FeedbackRow(kind, None, member.email, "unsubscribe", at, list_id=name)
+        # only the unsubscribed memberships are read; the address is looked up for those in the window
+        for membership in client.memberships(list_id, unsubscribed=True):
+            at = membership.unsubscribed_at
+            if at is not None and since <= at < until:
+                email = client.contact(membership.contact_id).email
+                yield FeedbackRow(kind, None, email, "unsubscribe", at, list_id=name)
     for contact in client.excluded_contacts():
         at = contact.excluded_at
         if at is not None and since <= at < until:
