@@ -66,7 +66,6 @@ def list_writer_lock(engine: Any, context: Any) -> Any:
 def incremental_sync(context: Any) -> list[dict[str, Any]]:
     """Sign-ups to the CRM and new consented profiles to Mailjet, for every Mailjet list of the config."""
     from include.crm_sync.config.loader import ListsConfigError, load_lists
-    from include.crm_sync.mailjet.addresses import uploaded_email_lookup
     from include.crm_sync.mailjet.incremental import run_incremental
     from include.crm_sync.platforms.mailjet.errors import MailjetCredentialsError
 
@@ -81,7 +80,7 @@ def incremental_sync(context: Any) -> list[dict[str, Any]]:
     try:
         with MailjetHook() as hook:
             names = [name for name, _ in lists]
-            platform = hook.get_platform(lists=names, email_of=uploaded_email_lookup(engine))
+            platform = hook.get_platform(lists=names, engine=engine)
             reports = run_incremental(engine, platform, lists, list_lock=list_writer_lock(engine, context))
     except (MailjetConnectionError, MailjetCredentialsError) as exc:
         raise AirflowFailException(str(exc)) from exc

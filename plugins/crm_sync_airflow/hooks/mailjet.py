@@ -34,8 +34,10 @@ from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from include.crm_sync.platforms.mailjet.client import MailjetClient, RetryPolicy
-    from include.crm_sync.platforms.mailjet.platform import EmailLookup, MailjetPlatform
+    from include.crm_sync.platforms.mailjet.platform import MailjetPlatform
 
 
 class MailjetConnectionError(ValueError):
@@ -161,13 +163,21 @@ class MailjetHook(BaseHook):
             self._client = self._new_client(settings)
         return self._client
 
-    def get_platform(self, lists: Sequence[str] = (), email_of: EmailLookup | None = None) -> MailjetPlatform:
+    def get_platform(self, lists: Sequence[str] = (), engine: Engine | None = None) -> MailjetPlatform:
         """The ``MembershipPlatform`` over the hook's client (the hook keeps owning the client).
         ``lists``: the managed Mailjet list names (their unsubscribes are read as feedback);
-        ``email_of``: ``include.crm_sync.mailjet.addresses.uploaded_email_lookup(engine)``."""
+        ``engine``: the CRM staging database, where the uploaded address of a member is looked up
+        (needed by the membership sync)."""
+        from include.crm_sync.mailjet.addresses import uploaded_email_lookup
         from include.crm_sync.platforms.mailjet.platform import MailjetPlatform
 
-        return MailjetPlatform(self.get_conn(), lists=lists, email_of=email_of, owns_client=False)
+        lookups: dict[str, Any] = {}
+        if engine is not None:
+            lookups = {
+                "email_of": uploaded_email_lookup(engine),
+                "uploaded_email_of": uploaded_email_lookup(engine, crm_fallback=False),
+            }
+        return MailjetPlatform(self.get_conn(), lists=lists, owns_client=False, **lookups)
 
     def close(self) -> None:
         if self._client is not None:

@@ -61,6 +61,7 @@ def make_platform(server: Any, engine: sa.Engine, fake_time: Any = None) -> Mail
         client,
         lists=[NEWS, SERVICE],
         email_of=uploaded_email_lookup(engine),
+        uploaded_email_of=uploaded_email_lookup(engine, crm_fallback=False),
         clock=lambda: datetime.fromtimestamp(server.emulator.clock.now(), UTC),  # the feedback's "now"
     )
 

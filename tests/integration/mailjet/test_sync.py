@@ -194,3 +194,24 @@ def test_a_crash_at_every_membership_call_resumes_to_list_equals_snapshot(
         only="news_mj",
     )
     assert set(mailjet.control.members(NEWS)) == {f"p{i}@example.com" for i in range(3, 9)}
+
+
+def test_an_address_changed_in_the_crm_moves_the_membership(staging_engine, mailjet, tmp_path):
+    """Mailjet keys contacts by address: the old address leaves the list the first night (the
+    member is refused ADDRESS_CHANGED and audited), the new one joins the next; never both."""
+    _crm(staging_engine, {"a": ("granted", None), "b": ("granted", None)})
+    platform = make_platform(mailjet, staging_engine)
+    night(staging_engine, platform, "run-1", tmp_path, only="news_mj")
+    with staging_engine.begin() as conn:
+        conn.execute(
+            sa.update(t.crm_entity)
+            .where(t.crm_entity.c.entity_id == "a")
+            .values(email="a.new@Example.com", email_normalized="a.new@example.com")
+        )
+    mailjet.control.advance_clock(3600)
+    second = night(staging_engine, make_platform(mailjet, staging_engine), "run-2", tmp_path, only="news_mj")
+    assert second.reports["news_mj"].refused == {"ADDRESS_CHANGED": 1}
+    assert set(mailjet.control.members(NEWS)) == {"b@example.com"}
+    mailjet.control.advance_clock(3600)
+    night(staging_engine, make_platform(mailjet, staging_engine), "run-3", tmp_path, only="news_mj")
+    assert set(mailjet.control.members(NEWS)) == {"a.new@example.com", "b@example.com"}

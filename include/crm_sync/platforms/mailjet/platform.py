@@ -42,6 +42,8 @@ from include.crm_sync.platforms.mailjet.errors import MailjetNotFound
 from include.crm_sync.platforms.mailjet.feedback import feedback_rows
 from include.crm_sync.platforms.mailjet.members import list_members
 
+#: the upsert code of a member whose CRM address differs from the one uploaded last
+ADDRESS_CHANGED = "ADDRESS_CHANGED"
 #: given member ids (CRM entity ids), their addresses (those it knows)
 EmailLookup = Callable[[Sequence[str]], Mapping[str, str]]
 #: given addresses (lower case), those the snapshot holds
@@ -62,7 +64,10 @@ class MailjetPlatform:
 
     :param lists: the managed lists (platform list ids = names) whose unsubscribes the feedback
         import reads; lists met by ``ensure_target`` are added
-    :param email_of: addresses of member ids this instance was not given by ``upsert``
+    :param email_of: the address each member id was last uploaded with (a synced snapshot, else
+        the CRM): removals use it, and adds of ids this instance was not given by ``upsert``
+    :param uploaded_email_of: the same without the CRM fallback; with it, ``upsert`` notices a
+        member whose CRM address changed since its last upload (see ``ADDRESS_CHANGED``)
     """
 
     name = "mailjet"
@@ -76,6 +81,7 @@ class MailjetPlatform:
         *,
         lists: Sequence[str] = (),
         email_of: EmailLookup | None = None,
+        uploaded_email_of: EmailLookup | None = None,
         owns_client: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -85,6 +91,7 @@ class MailjetPlatform:
         self._ids: dict[str, int] = {}
         self._emails: dict[str, str] = {}
         self._email_of = email_of
+        self._uploaded_email_of = uploaded_email_of
         self._owns_client = owns_client
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -114,20 +121,32 @@ class MailjetPlatform:
     # ------------------------------------------------------------------ members
 
     def upsert(self, attribute_names: Sequence[str], recipients: Sequence[Recipient]) -> list[UpsertResult]:
-        # Mailjet creates the contact when it is added; remember the address for add/remove.
+        """Mailjet creates the contact when it is added: remember the address for the add. A member
+        whose address changed since its last upload is answered ``ADDRESS_CHANGED`` (refused): the
+        sync removes the old address tonight and, uploading again, adds the new one next night --
+        Mailjet keys contacts by address, so the membership cannot be renamed in place."""
+        before = (
+            self._uploaded_email_of([r.recipient_id for r in recipients]) if self._uploaded_email_of else {}
+        )
+        results = []
         for r in recipients:
+            old = before.get(r.recipient_id)
+            if old is not None and old.strip().lower() != r.email.strip().lower():
+                results.append(UpsertResult(r.recipient_id, AddOutcome.ERROR, ADDRESS_CHANGED))
+                continue
             self._emails[r.recipient_id] = r.email
-        return [UpsertResult(r.recipient_id, AddOutcome.ADDED, "OK") for r in recipients]
+            results.append(UpsertResult(r.recipient_id, AddOutcome.ADDED, "OK"))
+        return results
 
     def add_members(self, list_id: str, member_ids: Sequence[str]) -> None:
-        emails = self._resolve(member_ids)
+        emails = self._resolve(member_ids, uploaded_first=False)
         unknown = [m for m in member_ids if m not in emails]
         if unknown:
             raise MembersNotFound(list_id, unknown)
         self._job(list_id, "addnoforce", [emails[m] for m in member_ids])
 
     def remove_members(self, list_id: str, member_ids: Sequence[str]) -> None:
-        emails = self._resolve(member_ids)
+        emails = self._resolve(member_ids, uploaded_first=True)  # the address Mailjet holds
         unknown = [m for m in member_ids if m not in emails]
         if unknown:
             raise PermanentPlatformError(
@@ -163,13 +182,15 @@ class MailjetPlatform:
     def member_count(self, list_id: str) -> int | None:
         return self.client.membership_count(self.list_id(list_id))
 
-    def _resolve(self, member_ids: Sequence[str]) -> dict[str, str]:
-        emails = {m: self._emails[m] for m in member_ids if m in self._emails}
-        missing = [m for m in member_ids if m not in emails]
+    def _resolve(self, member_ids: Sequence[str], *, uploaded_first: bool) -> dict[str, str]:
+        given = {m: self._emails[m] for m in member_ids if m in self._emails}
+        if uploaded_first and self._email_of is not None:
+            found = {m: e for m, e in self._email_of(list(member_ids)).items() if e}
+            return {**given, **found}
+        missing = [m for m in member_ids if m not in given]
         if missing and self._email_of is not None:
-            found = self._email_of(missing)
-            emails.update({m: e for m, e in found.items() if e})
-        return emails
+            given.update({m: e for m, e in self._email_of(missing).items() if e})
+        return given
 
     def _job(self, list_id: str, action: str, emails: Sequence[str]) -> None:
         result = self.client.manage(self.list_id(list_id), action, [{"Email": e} for e in emails])
