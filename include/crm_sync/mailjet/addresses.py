@@ -1,46 +1,50 @@
-"""The address a member id (CRM entity id) was uploaded to Mailjet with.
+"""The address a member id (CRM entity id) was uploaded to a Mailjet list with.
 
 Mailjet keys contacts by address, while the membership record keys members by entity id. For a
 member this ``MailjetPlatform`` was not handed in this run (a removal, or a resumed run), the
-address is the one of its newest snapshot row of a completed sync -- what was actually sent --
-and, failing that, the CRM's current normalised address.
+address is the one of its row in the newest *completed* (``synced``) snapshot of that list --
+what was actually sent; the running sync's own snapshot holds the new addresses -- and, failing
+that, the CRM's current normalised address.
+
+Both reads are index lookups (``ix_list_run_platform_list_status``, then the snapshot's unique
+``(list_run_id, recipient_id)``), so a lookup costs the same at 10 million members as at ten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
 from include.crm_sync.staging.tables import crm_entity, list_run, list_snapshot
 
+#: (platform list id, member ids) -> {member id: address} for those it knows
+EmailLookup = Callable[[str, Sequence[str]], Mapping[str, str]]
 
-def uploaded_email_lookup(  # noqa: ANN201
-    engine: sa.Engine, platform_list_id: str | None = None, *, crm_fallback: bool = True
-):
+
+def uploaded_email_lookup(engine: sa.Engine, *, crm_fallback: bool = True) -> EmailLookup:
     """An ``EmailLookup`` for ``MailjetPlatform(email_of=...)`` (and, with ``crm_fallback=False``,
-    ``uploaded_email_of=...``). Only snapshots of list runs that completed (``synced``) count:
-    the running sync's own snapshot holds the new addresses, not the uploaded ones."""
+    ``uploaded_email_of=...``)."""
 
-    def lookup(member_ids: Sequence[str]) -> Mapping[str, str]:
+    def lookup(platform_list_id: str, member_ids: Sequence[str]) -> Mapping[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(member_ids), 1000):
-            ids = list(member_ids[start : start + 1000])
-            with engine.connect() as conn:
-                query = (
-                    sa.select(list_snapshot.c.recipient_id, list_snapshot.c.email)
-                    .join(list_run, list_run.c.list_run_id == list_snapshot.c.list_run_id)
-                    .where(
-                        list_run.c.platform == "mailjet",
-                        list_run.c.status == "synced",
-                        list_snapshot.c.recipient_id.in_(ids),
-                    )
-                    .order_by(list_run.c.list_run_id)
+        with engine.connect() as conn:
+            newest = conn.execute(
+                sa.select(sa.func.max(list_run.c.list_run_id)).where(
+                    list_run.c.platform == "mailjet",
+                    list_run.c.platform_list_id == platform_list_id,
+                    list_run.c.status == "synced",
                 )
-                if platform_list_id is not None:
-                    query = query.where(list_run.c.platform_list_id == platform_list_id)
-                for recipient_id, email in conn.execute(query):
-                    found[recipient_id] = email  # ordered by run: the newest upload wins
+            ).scalar_one_or_none()
+            for start in range(0, len(member_ids), 1000):
+                ids = list(member_ids[start : start + 1000])
+                if newest is not None:
+                    rows = conn.execute(
+                        sa.select(list_snapshot.c.recipient_id, list_snapshot.c.email).where(
+                            list_snapshot.c.list_run_id == newest, list_snapshot.c.recipient_id.in_(ids)
+                        )
+                    )
+                    found.update(dict(rows.all()))
                 missing = [m for m in ids if m not in found]
                 if missing and crm_fallback:
                     rows = conn.execute(
@@ -48,7 +52,7 @@ def uploaded_email_lookup(  # noqa: ANN201
                             crm_entity.c.entity_id.in_(missing), crm_entity.c.email_normalized.is_not(None)
                         )
                     )
-                    found.update({entity_id: email for entity_id, email in rows})
+                    found.update(dict(rows.all()))
         return found
 
     return lookup

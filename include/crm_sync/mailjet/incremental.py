@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from include.crm_sync.feedback.window import read_watermark, write_watermark
 from include.crm_sync.mailjet.initial_import import ImportReport, _import_page
-from include.crm_sync.platforms.base import MembershipTarget, Recipient
+from include.crm_sync.platforms.base import AddOutcome, MembershipTarget, Recipient
 from include.crm_sync.platforms.mailjet.models import ListMember
 from include.crm_sync.platforms.mailjet.platform import MailjetPlatform
 from include.crm_sync.staging.tables import (
@@ -200,7 +200,13 @@ def add_new_profiles(
             break
         after = rows[-1].entity_id
         recipients = [Recipient(r.entity_id, r.email_normalized) for r in rows]
-        platform.upsert((), recipients)  # remembers the addresses; Mailjet makes contacts on add
+        # remembers the addresses (Mailjet makes contacts on add); a member whose address changed
+        # since its last upload is left to the nightly sync, which moves the membership
+        results = platform.upsert((), recipients)
+        accepted = {u.member_id for u in results if u.outcome is AddOutcome.ADDED}
+        recipients = [r for r in recipients if r.recipient_id in accepted]
+        if not recipients:
+            continue
         ids = [r.recipient_id for r in recipients]
         for start in range(0, len(ids), platform.max_member_batch):
             platform.add_members(list_name, ids[start : start + platform.max_member_batch])

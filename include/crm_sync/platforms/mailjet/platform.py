@@ -44,8 +44,8 @@ from include.crm_sync.platforms.mailjet.members import list_members
 
 #: the upsert code of a member whose CRM address differs from the one uploaded last
 ADDRESS_CHANGED = "ADDRESS_CHANGED"
-#: given member ids (CRM entity ids), their addresses (those it knows)
-EmailLookup = Callable[[Sequence[str]], Mapping[str, str]]
+#: (platform list id, member ids) -> {member id: address} for those it knows
+EmailLookup = Callable[[str, Sequence[str]], Mapping[str, str]]
 #: given addresses (lower case), those the snapshot holds
 SnapshotFilter = Callable[[Sequence[str]], set[str]]
 
@@ -92,6 +92,7 @@ class MailjetPlatform:
         self._emails: dict[str, str] = {}
         self._email_of = email_of
         self._uploaded_email_of = uploaded_email_of
+        self._target: str | None = None
         self._owns_client = owns_client
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -109,6 +110,7 @@ class MailjetPlatform:
     def ensure_target(self, target: MembershipTarget) -> TargetChange:
         list_id, created = self.client.ensure_list(target.list_id)
         self._ids[target.list_id] = list_id
+        self._target = target.list_id  # the list the following upserts are for
         if target.list_id not in self._lists:
             self._lists.append(target.list_id)
         return TargetChange.CREATED if created else TargetChange.UNCHANGED
@@ -125,9 +127,9 @@ class MailjetPlatform:
         whose address changed since its last upload is answered ``ADDRESS_CHANGED`` (refused): the
         sync removes the old address tonight and, uploading again, adds the new one next night --
         Mailjet keys contacts by address, so the membership cannot be renamed in place."""
-        before = (
-            self._uploaded_email_of([r.recipient_id for r in recipients]) if self._uploaded_email_of else {}
-        )
+        before: Mapping[str, str] = {}
+        if self._uploaded_email_of is not None and self._target is not None:
+            before = self._uploaded_email_of(self._target, [r.recipient_id for r in recipients])
         results = []
         for r in recipients:
             old = before.get(r.recipient_id)
@@ -139,14 +141,14 @@ class MailjetPlatform:
         return results
 
     def add_members(self, list_id: str, member_ids: Sequence[str]) -> None:
-        emails = self._resolve(member_ids, uploaded_first=False)
+        emails = self._resolve(list_id, member_ids, uploaded_first=False)
         unknown = [m for m in member_ids if m not in emails]
         if unknown:
             raise MembersNotFound(list_id, unknown)
         self._job(list_id, "addnoforce", [emails[m] for m in member_ids])
 
     def remove_members(self, list_id: str, member_ids: Sequence[str]) -> None:
-        emails = self._resolve(member_ids, uploaded_first=True)  # the address Mailjet holds
+        emails = self._resolve(list_id, member_ids, uploaded_first=True)  # the address Mailjet holds
         unknown = [m for m in member_ids if m not in emails]
         if unknown:
             raise PermanentPlatformError(
@@ -182,14 +184,14 @@ class MailjetPlatform:
     def member_count(self, list_id: str) -> int | None:
         return self.client.membership_count(self.list_id(list_id))
 
-    def _resolve(self, member_ids: Sequence[str], *, uploaded_first: bool) -> dict[str, str]:
+    def _resolve(self, list_id: str, member_ids: Sequence[str], *, uploaded_first: bool) -> dict[str, str]:
         given = {m: self._emails[m] for m in member_ids if m in self._emails}
         if uploaded_first and self._email_of is not None:
-            found = {m: e for m, e in self._email_of(list(member_ids)).items() if e}
+            found = {m: e for m, e in self._email_of(list_id, list(member_ids)).items() if e}
             return {**given, **found}
         missing = [m for m in member_ids if m not in given]
         if missing and self._email_of is not None:
-            given.update({m: e for m, e in self._email_of(missing).items() if e})
+            given.update({m: e for m, e in self._email_of(list_id, missing).items() if e})
         return given
 
     def _job(self, list_id: str, action: str, emails: Sequence[str]) -> None:
