@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from include.crm_sync.config.base import ListDefinition
 from include.crm_sync.config.flexmail import FlexmailList
+from include.crm_sync.config.mailjet import MailjetList
 from include.crm_sync.config.optimizely import OptimizelyList
 from include.crm_sync.config.spotler import SpotlerList
 
@@ -25,11 +26,12 @@ LIST_BLOCKS: dict[str, type[ListDefinition]] = {
     "optimizely": OptimizelyList,
     "spotler": SpotlerList,
     "flexmail": FlexmailList,
+    "mailjet": MailjetList,
 }
 DEFAULT_PLATFORM = "optimizely"
 
-#: platforms whose lists this version syncs. Spotler's and Flexmail's clients and engines are being
-#: built: the lead adds them here once the DAG wires them (tests enable them with monkeypatch).
+#: platforms whose lists this version syncs. A platform is added here once the nightly DAG wires
+#: its client and engine (tests enable the others with monkeypatch).
 SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely"})
 
 _KNOWN = ", ".join(repr(name) for name in LIST_BLOCKS)

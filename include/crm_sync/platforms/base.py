@@ -13,7 +13,7 @@ audit stores); each implementation maps its own answers onto it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -224,3 +224,14 @@ class MembershipPlatform(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class ReconcilingPlatform(MembershipPlatform, Protocol):
+    """A membership platform that can list a list's members (Mailjet). With ``lists_members`` true,
+    the membership sync resolves a doubt by ``reconcile`` + adds instead of ``empty`` + adds."""
+
+    lists_members: bool
+
+    def reconcile(self, list_id: str, in_snapshot: Callable[[Sequence[str]], set[str]]) -> int:
+        """Remove every member whose normalised address ``in_snapshot`` does not return; how many."""

@@ -8,10 +8,12 @@ Order of work for one list run (``sync_membership``):
    snapshot only) is entered and held to the end.
 2. Mode. Where the platform cannot list its members (Spotler), the sync knows the list only from
    its own record (``membership_store``). Any doubt about that record means *full*: empty the list
-   and add everyone; otherwise *incremental*. Doubts: no earlier sync (first sync), a sync-state
-   row still ``in_progress`` (a crashed run: an answer may have been lost), a recorded count that
-   disagrees with the state row, a platform count (where it has one) that disagrees with the
-   record, the list just (re)created, or ``full_resync`` asked for (config or run param).
+   (or, where the platform lists its members -- ``lists_members``, Mailjet -- remove only who the
+   snapshot lacks: ``reconcile``) and add everyone; otherwise *incremental*. Doubts: no earlier
+   sync (first sync), a sync-state row still ``in_progress`` (a crashed run: an answer may have
+   been lost), a recorded count that disagrees with the state row, a platform count (where it has
+   one) that disagrees with the record, the list just (re)created, or ``full_resync`` asked for
+   (config or run param).
 3. The list itself: ``ensure_target`` creates it, or renames / re-describes it.
 4. Upserts: every snapshot member whose uploaded fields (a hash per member) changed since their
    last confirmed upsert, or who was never upserted, in the platform's batch size; a quiet night
@@ -254,7 +256,14 @@ class _Sync:
         with self.engine.begin() as conn:
             self._begin_writing(conn, mode, reason)
         if mode == FULL:
-            if change is not TargetChange.CREATED:  # a list made just now is empty already
+            if change is TargetChange.CREATED:  # a list made just now is empty already
+                pass
+            elif getattr(self.platform, "lists_members", False):
+                # the platform can list its members (Mailjet): remove who the snapshot lacks, keep
+                # the rest (no empty-list window, their list unsubscribes kept); adds follow
+                self.report.removed += self.platform.reconcile(lr.platform_list_id, self._in_snapshot)
+                self._count_call("reconcile")
+            else:
                 self.platform.empty(lr.platform_list_id)
                 self._count_call("empty")
                 # the empty-list window, from here to the last add (the audit shows it like a refill's)
@@ -287,6 +296,18 @@ class _Sync:
         if count is not None and count != recorded:
             return FULL, f"the platform holds {count} members, the record {recorded}"
         return INCREMENTAL, None
+
+    def _in_snapshot(self, emails: Sequence[str]) -> set[str]:
+        """Those of these (normalised) addresses the snapshot holds: ``reconcile``'s question."""
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(list_snapshot.c.email).where(
+                        list_snapshot.c.list_run_id == self.lr.list_run_id,
+                        list_snapshot.c.email.in_(list(emails)),
+                    )
+                ).scalars()
+            )
 
     def _begin_writing(self, conn: Connection, mode: str, reason: str | None) -> None:
         self.store.begin_writing(

@@ -138,7 +138,7 @@ def test_list_id_zero_is_refused_but_optin_process_zero_means_activate_immediate
 # --------------------------------------------------------------------------- platform: selects the block
 
 
-@pytest.mark.parametrize("platform", ["mailjet", "Optimizely", "'[x]'", "''"])
+@pytest.mark.parametrize("platform", ["mailchimp", "Optimizely", "'[x]'", "''"])
 def test_an_unknown_platform_fails_the_load_naming_file_list_field_and_line(
     tmp_path: Path, platform: str
 ) -> None:
@@ -287,7 +287,7 @@ def test_canonical_platform_list_id() -> None:
         ("optimizely", "0", "must be a whole number of 1 or more"),
         ("optimizely", "9" * 20, "too large"),
         ("spotler", "", "at least 1 character"),
-        ("mailjet", "1", "'mailjet' is not a known platform"),
+        ("mailchimp", "1", "'mailchimp' is not a known platform"),
     ]:
         with pytest.raises(ValueError, match=message):
             canonical_platform_list_id(platform, raw)

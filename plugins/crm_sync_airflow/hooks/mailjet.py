@@ -1,0 +1,224 @@
+"""Hook for Mailjet (v3 REST API), reading the ``mailjet_default`` connection.
+
+Connection fields:
+
+==============  ==========================================================================
+host            API base URL, e.g. ``https://api.mailjet.com/`` (a bare host name means
+                ``https://<host>[:<port>]/``)
+login           API key
+password        secret key
+extra           JSON, all optional: ``timeout`` (seconds per request, default 60),
+                ``max_attempts`` (tries per call on 5xx/connection errors, 1-20, default 5),
+                ``rate_limit_budget`` (seconds one call may wait out 429s, default 600),
+                ``job_poll_interval`` (default 2), ``job_max_wait`` (seconds a bulk job may
+                take, default 1800), ``max_contacts_per_job`` (default 1000)
+==============  ==========================================================================
+
+Example (environment variable, JSON form)::
+
+    AIRFLOW_CONN_MAILJET_DEFAULT='{"conn_type": "mailjet", "host": "https://api.mailjet.com/",
+        "login": "<API key>", "password": "<secret key>", "extra": {"job_max_wait": 1800}}'
+
+The secret key is never logged; ``test_connection`` makes one authenticated read call, which
+Mailjet refuses (401) when either key is wrong, and reports the outcome without the secret.
+The client (and mailjet-rest) are imported lazily, so DAG parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.sdk.bases.hook import BaseHook
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from include.crm_sync.platforms.mailjet.client import MailjetClient, RetryPolicy
+    from include.crm_sync.platforms.mailjet.platform import MailjetPlatform
+
+
+class MailjetConnectionError(ValueError):
+    """The Airflow connection is incomplete or has an invalid value (names connection and field)."""
+
+
+class MailjetExtras(BaseModel):
+    """The connection's ``extra`` JSON."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: float = Field(default=60.0, gt=0, le=3600)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    rate_limit_budget: float = Field(default=600.0, ge=0, le=86400)
+    job_poll_interval: float = Field(default=2.0, gt=0, le=300)
+    job_max_wait: float = Field(default=1800.0, gt=0, le=86400)
+    max_contacts_per_job: int = Field(default=1000, ge=1, le=100_000)
+
+
+class MailjetConnectionSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    api_key: str
+    secret_key: str = Field(repr=False)
+    extras: MailjetExtras = MailjetExtras()
+
+
+def parse_connection(
+    conn_id: str, host: str | None, port: int | None, login: str | None, password: str | None, extra: Any
+) -> MailjetConnectionSettings:
+    """Validate the connection's fields and extras; errors name the connection and the field."""
+
+    def fail(field: str, problem: str) -> MailjetConnectionError:
+        return MailjetConnectionError(f"connection {conn_id!r}: {field} {problem}")
+
+    if not isinstance(extra, dict):
+        raise fail("extra", "must be a JSON object")
+    try:
+        extras = MailjetExtras.model_validate(extra)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "extra"
+        raise fail(f"extra '{where}'", first["msg"].lower()) from None
+    if not host or not host.strip():
+        raise fail("host", "(API base URL) is required, e.g. https://api.mailjet.com/")
+    host = host.strip()
+    if "://" not in host:
+        host = f"https://{host}{f':{port}' if port else ''}/"
+    split = urlsplit(host)
+    if split.scheme not in ("http", "https") or not split.netloc:
+        raise fail("host", f"must be an http(s) URL, got {host!r}")
+    if split.username or split.password:
+        raise fail("host", "must not contain credentials; use the login and password fields")
+    if not login:
+        raise fail("login", "(API key) is required")
+    if not password:
+        raise fail("password", "(secret key) is required")
+    return MailjetConnectionSettings(base_url=host, api_key=login, secret_key=password, extras=extras)
+
+
+class MailjetHook(BaseHook):
+    """Interact with Mailjet contact lists through its v3 REST API (official ``mailjet-rest`` client).
+
+    :param mailjet_conn_id: the Airflow connection to use
+    :param retry_policy: override the client's retry policy (tests use tiny waits)
+    """
+
+    conn_name_attr = "mailjet_conn_id"
+    default_conn_name = "mailjet_default"
+    conn_type = "mailjet"
+    hook_name = "Mailjet"
+
+    def __init__(
+        self,
+        mailjet_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mailjet_conn_id = mailjet_conn_id
+        self._retry_policy = retry_policy
+        self._client: MailjetClient | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "API key", "password": "Secret key"},
+            "placeholders": {
+                "host": "https://api.mailjet.com/",
+                "login": "API key",
+                "extra": '{"job_max_wait": 1800, "max_contacts_per_job": 1000}',
+            },
+        }
+
+    def connection_settings(self) -> MailjetConnectionSettings:
+        conn = self.get_connection(self.mailjet_conn_id)
+        return parse_connection(
+            self.mailjet_conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
+        )
+
+    def _new_client(self, settings: MailjetConnectionSettings, **overrides: Any) -> MailjetClient:
+        from include.crm_sync.platforms.mailjet.client import JobPolicy, MailjetClient, RetryPolicy
+
+        extras = settings.extras
+        options: dict[str, Any] = {
+            "timeout": extras.timeout,
+            "retry_policy": self._retry_policy
+            or RetryPolicy(max_attempts=extras.max_attempts, rate_limit_budget=extras.rate_limit_budget),
+            "job_policy": JobPolicy(poll_interval=extras.job_poll_interval, max_wait=extras.job_max_wait),
+            "max_contacts_per_job": extras.max_contacts_per_job,
+        }
+        options.update(overrides)
+        return MailjetClient(settings.base_url, settings.api_key, settings.secret_key, **options)
+
+    def get_conn(self) -> MailjetClient:
+        """The hook's client, created on first use and cached (close it with ``close``)."""
+        if self._client is None:
+            settings = self.connection_settings()
+            self.log.info("Mailjet: %s, API key %s", settings.base_url, settings.api_key)
+            self._client = self._new_client(settings)
+        return self._client
+
+    def get_platform(self, lists: Sequence[str] = (), engine: Engine | None = None) -> MailjetPlatform:
+        """The ``MembershipPlatform`` over the hook's client (the hook keeps owning the client).
+        ``lists``: the managed Mailjet list names (their unsubscribes are read as feedback);
+        ``engine``: the CRM staging database, where the uploaded address of a member is looked up
+        (needed by the membership sync)."""
+        from include.crm_sync.mailjet.addresses import uploaded_email_lookup
+        from include.crm_sync.platforms.mailjet.platform import MailjetPlatform
+
+        lookups: dict[str, Any] = {}
+        if engine is not None:
+            lookups = {
+                "email_of": uploaded_email_lookup(engine),
+                "uploaded_email_of": uploaded_email_lookup(engine, crm_fallback=False),
+            }
+        return MailjetPlatform(self.get_conn(), lists=lists, owns_client=False, **lookups)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> MailjetHook:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One authenticated read call proves the API key and the secret key; never raises."""
+        from include.crm_sync.platforms.base import PlatformError
+        from include.crm_sync.platforms.mailjet.client import RetryPolicy
+        from include.crm_sync.platforms.mailjet.errors import MailjetCredentialsError
+
+        try:
+            settings = self.connection_settings()
+        except MailjetConnectionError as exc:
+            return False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
+            return False, f"connection {self.mailjet_conn_id!r} could not be read: {type(exc).__name__}"
+        try:
+            client = self._new_client(
+                settings,
+                timeout=min(settings.extras.timeout, 30.0),
+                retry_policy=self._retry_policy
+                or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0, rate_limit_budget=10),
+            )
+        except ValueError as exc:
+            return False, f"connection {self.mailjet_conn_id!r}: {exc}"
+        try:
+            client.check_credentials()
+        except MailjetCredentialsError:
+            return False, "Mailjet refused the API key and secret key (401): check both in the connection"
+        except PlatformError as exc:
+            return False, f"Mailjet refused the connection test: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
+            return False, f"Mailjet connection test failed: {type(exc).__name__}"
+        finally:
+            client.close()
+        return True, f"Connected to Mailjet at {settings.base_url} with API key {settings.api_key!r}"
