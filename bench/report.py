@@ -241,7 +241,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
         "| window s | peak RSS MB | platform count |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size in results["sizes"]:
+    for size in [*results["sizes"], *results.get("extra_sizes", [])]:
         for item in results["refill"][size_label(size)]["lists"]:
             lines.append(
                 f"| {size:,} | {item['list']} | {item['recipients']:,} | {item['extract_s']} | {item['validate_s']} "
