@@ -21,6 +21,7 @@ from include.crm_sync.audit.runs import finish_sync_run, mark_feedback_ok, start
 from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.config.loader import load_lists
 from include.crm_sync.config.paths import PROJECT_ROOT
+from include.crm_sync.extract.retention import keep_runs_setting, prune_snapshots
 from include.crm_sync.staging.tables import list_run
 from include.crm_sync.sync.writer_lock import LockKey, LockSettings, hold_writer_lock
 
@@ -222,6 +223,8 @@ def report(context: Any) -> dict[str, Any]:
         failed = sorted(set(failed) | set(wanted))
     result = summary.as_dict() | {"failed_lists": failed}
     finish_sync_run(engine, context["run_id"], status="failed" if failed else "success", summary=result)
+    # Snapshots of old runs go once the night is recorded (include/crm_sync/extract/retention.py).
+    prune_snapshots(engine, keep_runs_setting())
     log.info("Run %s summary:\n%s", context["run_id"], summary.as_table())
     for item in summary.lists:
         for failure in item.validation_failures:

@@ -28,7 +28,7 @@ def test_bench_default_parallelism_is_the_connections_default() -> None:
 @pytest.mark.postgres
 @pytest.mark.timeout(900)
 def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> None:
-    from bench.report import REQUIRED_KEYS
+    from bench.report import NULLABLE_KEYS, REQUIRED_KEYS
 
     results = tmp_path / "results"
     command = [
@@ -50,6 +50,7 @@ def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> No
         assert math.isfinite(value) and value >= 0, (key, value)
         if key.endswith("rps"):
             assert value > 0, (key, value)
+    assert all(key in figures for key in NULLABLE_KEYS)
     assert figures["machine"] and figures["git_sha"]
     assert figures["detail"]["comparison"]["same_recipients"]
     table = (results / "latest.md").read_text()
