@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 # Project root and plugins/ on the path, as Airflow's dag processor and the Astro runtime do.
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: install demo ui check-config test test-fast bench lock migrate emulator clean
+.PHONY: install demo ui check-config lint test test-fast bench lock migrate emulator clean
 
 # --compile-bytecode: every Airflow task, CLI call and test subprocess imports Airflow and
 # great-expectations; without .pyc files (PYTHONDONTWRITEBYTECODE, read-only venvs) each one
@@ -35,6 +35,11 @@ ui: install
 ## plugins as Airflow does (project root and plugins/ on the path); exit 1 on any problem
 check-config: install
 	$(PY) scripts/check_config.py
+
+## lint: ruff's checks and its formatting check (the configuration is in pyproject.toml)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 ## test: install, then run the whole test suite (PostgreSQL tests skip without a server)
 test: install
