@@ -9,21 +9,11 @@ from include.crm_sync.audit.runs import feedback_ok, feedback_platforms, mark_fe
 from include.crm_sync.extract import ExtractionError, extract_snapshot
 from tests.integration.extract.crm_state import CrmState, list_def
 
-SPOTLER = {
-    "name": "spotler_list",
-    "platform": "spotler",
-    "audience": {"external_id": "crm-nl", "name": "CRM NL"},
-    "platform_list_id": None,
-    "optin_process_id": None,
-}
-
-
 def _spotler_list():
-    overrides = {k: v for k, v in SPOTLER.items() if v is not None}
-    data = list_def().model_dump(mode="json", include={"consent", "selection"})
-    from include.crm_sync.config import ListsConfig
-
-    return ListsConfig.model_validate({"lists": [data | overrides]}).lists[0]
+    return list_def(
+        name="spotler_list", platform="spotler", platform_list_id=None, optin_process_id=None,
+        audience={"external_id": "crm-nl", "name": "CRM NL"}, attributes={"firstName": "first_name"},
+    )
 
 
 def test_a_platforms_feedback_gates_only_its_own_lists(staging_engine: sa.Engine) -> None:
