@@ -59,6 +59,8 @@ class PlatformWiring:
     #: the platform keeps one unsubscribe list per account: an unsubscribe there revokes every
     #: marketing consent (else the next night would upload that person to the other lists again)
     client_wide_unsubscribes: bool
+    #: a membership platform's list as its target (a Spotler audience: external id, name, description)
+    membership_target: Callable[[Any], Any] | None = None
 
     def hook(self) -> Any:
         """A hook on the platform's default connection (has ``close()``)."""
@@ -109,6 +111,13 @@ def _flexmail_blacklist(hook: Any, job: FeedbackJob) -> dict[str, Any]:
     return {"totals": {"read": read}, "blacklisted": read}
 
 
+def _spotler_audience(list_def: Any) -> Any:
+    from include.crm_sync.platforms.base import MembershipTarget
+
+    audience = list_def.audience
+    return MembershipTarget(audience.external_id, audience.name, audience.description or "")
+
+
 PLATFORMS: dict[str, PlatformWiring] = {
     "optimizely": PlatformWiring(
         name="optimizely",
@@ -124,6 +133,7 @@ PLATFORMS: dict[str, PlatformWiring] = {
         hook_class="crm_sync_airflow.hooks.spotler:SpotlerHook",
         sync_kind="membership",
         feedback=_exported_feedback,
+        membership_target=_spotler_audience,
         # a Spotler opt-out is the contact's, for the whole account (reference/spotler-audiences.md)
         client_wide_unsubscribes=True,
     ),

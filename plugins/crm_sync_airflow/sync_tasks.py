@@ -257,7 +257,6 @@ def _refill(context: Any, list_def: Any, engine: Any, list_run_id: int, *, alias
 def _membership_sync(
     context: Any, list_def: Any, engine: Any, list_run_id: int, *, alias: Any
 ) -> dict[str, Any]:
-    from include.crm_sync.platforms.base import MembershipTarget
     from include.crm_sync.sync.membership import (
         MembershipOptions,
         MembershipSyncNotAllowed,
@@ -279,7 +278,10 @@ def _membership_sync(
         raise AirflowSkipException(
             f"list {list_def.name}: list run {list_run_id} is superseded by a newer run"
         )
-    target = _membership_target(list_def, MembershipTarget)
+    make_target = wiring(list_def.platform).membership_target
+    if make_target is None:
+        raise AirflowFailException(f"platform {list_def.platform} names no membership target")
+    target = make_target(list_def)
     hook = platform_hook(list_def.platform)
     try:
         try:
@@ -307,12 +309,6 @@ def _membership_sync(
         extra={"run_id": context["run_id"], "added": report.added, "removed": report.removed},
     )
     return report.as_dict()
-
-
-def _membership_target(list_def: Any, target_cls: Any) -> Any:
-    """The platform list a membership list names (a Spotler audience: external id, name, description)."""
-    audience = list_def.audience
-    return target_cls(audience.external_id, audience.name, audience.description or "")
 
 
 def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
