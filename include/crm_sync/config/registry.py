@@ -30,9 +30,9 @@ LIST_BLOCKS: dict[str, type[ListDefinition]] = {
 }
 DEFAULT_PLATFORM = "optimizely"
 
-#: platforms whose lists this version syncs. A platform is added here once the nightly DAG wires
-#: its client and engine (tests enable the others with monkeypatch).
-SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely"})
+#: platforms whose lists this version syncs (the nightly DAG wires each one: see
+#: plugins/crm_sync_airflow/platforms.py).
+SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely", "spotler", "flexmail", "mailjet"})
 
 _KNOWN = ", ".join(repr(name) for name in LIST_BLOCKS)
 

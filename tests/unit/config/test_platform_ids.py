@@ -151,7 +151,12 @@ def test_an_unknown_platform_fails_the_load_naming_file_list_field_and_line(
     assert "is not a known platform; use one of 'optimizely', 'spotler'" in problem
 
 
-def test_spotler_lists_are_refused_until_this_version_supports_them(tmp_path: Path) -> None:
+def test_spotler_lists_are_refused_when_this_version_does_not_support_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from include.crm_sync.config import registry
+
+    monkeypatch.setattr(registry, "SUPPORTED_PLATFORMS", registry.SUPPORTED_PLATFORMS - {"spotler"})
     path = write(tmp_path, "lists:\n" + spotler("nl_audience"))
     [problem] = problems(path)
     assert problem == (
@@ -329,3 +334,24 @@ def test_text_that_is_not_ascii_digits_is_never_an_optimizely_id(raw: str) -> No
     else:
         with pytest.raises(ValueError, match="must be a whole number"):
             canonical_platform_list_id("optimizely", raw)
+
+
+def test_two_spotler_lists_filling_one_contact_property_from_different_columns_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A Spotler contact is one for the whole account: the two lists would re-upload it every night."""
+
+    def entry(name: str, external_id: str, column: str) -> str:
+        block = spotler(name, external_id, f"Audience {external_id}")
+        return block + f"    attributes:\n      firstName: {column}\n"
+
+    nl = entry("nl", "crm-nl", "first_name")
+    path = write(tmp_path, "lists:\n" + nl + entry("fr", "crm-fr", "last_name"))
+    [problem] = problems(path)
+    assert "list 'fr'" in problem and "field 'attributes.firstName'" in problem
+    assert "fill spotler contact field 'firstName' from different CRM columns (first_name, last_name)" in (
+        problem
+    )
+    # the same column in both lists is fine
+    path = write(tmp_path, "lists:\n" + nl + entry("fr", "crm-fr", "first_name"))
+    assert load_lists(path).names == ["nl", "fr"]
