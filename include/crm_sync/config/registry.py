@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from include.crm_sync.config.base import ListDefinition
 from include.crm_sync.config.flexmail import FlexmailList
+from include.crm_sync.config.mailjet import MailjetList
 from include.crm_sync.config.optimizely import OptimizelyList
 from include.crm_sync.config.spotler import SpotlerList
 
@@ -25,6 +26,7 @@ LIST_BLOCKS: dict[str, type[ListDefinition]] = {
     "optimizely": OptimizelyList,
     "spotler": SpotlerList,
     "flexmail": FlexmailList,
+    "mailjet": MailjetList,
 }
 DEFAULT_PLATFORM = "optimizely"
 
