@@ -10,7 +10,6 @@ that did not finish in time, 429s beyond their budget) raises normally and is re
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -50,17 +49,13 @@ def initial_import(context: Any) -> dict[str, Any]:
 
 
 def list_writer_lock(engine: Any, context: Any) -> Any:
-    """HOOK POINT -- the writer lock of one Mailjet list, shared with the nightly sync.
+    """The writer lock of each Mailjet list, shared with the nightly sync (one writer per list)."""
+    from include.crm_sync.mailjet.list_lock import mailjet_list_lock
 
-    Returns ``lock(list_name) -> context manager``. Until branch ``writerlock`` is merged this holds
-    nothing; the lead replaces the body with::
-
-        from include.crm_sync.sync.writer_lock import LockKey, hold_writer_lock
-        return lambda name: hold_writer_lock(
-            engine, LockKey.platform_list("mailjet", name), owner=context["run_id"],
-            holder=f"mailjet_incremental_sync {context['run_id']}", keep_alive=True)
-    """
-    return lambda _name: nullcontext()
+    run_id = context["run_id"]
+    return mailjet_list_lock(
+        engine, owner=f"mailjet_incremental_sync:{run_id}", holder=f"mailjet_incremental_sync {run_id}"
+    )
 
 
 def incremental_sync(context: Any) -> list[dict[str, Any]]:
