@@ -54,8 +54,18 @@ def snapshot_query(dialect: str, list_run_id: int, attribute_names: list[str]) -
         "validate_snapshot",
         SQL_ROOT,
         list_run_id=str(int(list_run_id)),
-        entity_id_attr=_attr_expression(dialect, attribute_names.index("entity-id")),
-        optin_attr=_attr_expression(dialect, attribute_names.index("opt-in-id")),
+        # A membership list (Spotler, Mailjet) sends neither technical field: its rows are checked
+        # against the recipient id and the list's empty opt-in id ("") instead.
+        entity_id_attr=(
+            _attr_expression(dialect, attribute_names.index("entity-id"))
+            if "entity-id" in attribute_names
+            else "s.recipient_id"
+        ),
+        optin_attr=(
+            _attr_expression(dialect, attribute_names.index("opt-in-id"))
+            if "opt-in-id" in attribute_names
+            else "''"
+        ),
         fence=_FENCE.get(dialect, ""),
     )
 
