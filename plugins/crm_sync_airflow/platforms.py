@@ -59,6 +59,10 @@ class PlatformWiring:
     #: the platform keeps one unsubscribe list per account: an unsubscribe there revokes every
     #: marketing consent (else the next night would upload that person to the other lists again)
     client_wide_unsubscribes: bool
+    #: ``(hook, engine, list_def) -> platform`` a membership list is synced with, and ``list_def ->
+    #: MembershipTarget``; None: ``hook.get_platform()`` and the list's ``audience`` (Spotler)
+    membership_platform: Callable[[Any, Any, Any], Any] | None = None
+    membership_target: Callable[[Any], Any] | None = None
 
     def hook(self) -> Any:
         """A hook on the platform's default connection (has ``close()``)."""
@@ -109,6 +113,16 @@ def _flexmail_blacklist(hook: Any, job: FeedbackJob) -> dict[str, Any]:
     return {"totals": {"read": read}, "blacklisted": read}
 
 
+def _mailjet_tasks(name: str) -> Callable[..., Any]:
+    """A function of ``mailjet_tasks`` (the feedback + sign-ups pre-step, the platform and target of
+    a list), imported when called."""
+
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module("crm_sync_airflow.mailjet_tasks"), name)(*args)
+
+    return call
+
+
 PLATFORMS: dict[str, PlatformWiring] = {
     "optimizely": PlatformWiring(
         name="optimizely",
@@ -134,6 +148,17 @@ PLATFORMS: dict[str, PlatformWiring] = {
         feedback=_flexmail_blacklist,
         # a blacklisted Flexmail contact gets no mail of the account at all
         client_wide_unsubscribes=True,
+    ),
+    "mailjet": PlatformWiring(
+        name="mailjet",
+        hook_class="crm_sync_airflow.hooks.mailjet:MailjetHook",
+        sync_kind="membership",
+        feedback=_mailjet_tasks("nightly_feedback"),
+        # IsUnsubscribed is per list (that list's consent); the global exclusion revokes every
+        # marketing consent itself (include/crm_sync/platforms/mailjet/feedback.py)
+        client_wide_unsubscribes=False,
+        membership_platform=_mailjet_tasks("membership_platform"),
+        membership_target=_mailjet_tasks("membership_target"),
     ),
 }
 

@@ -279,12 +279,14 @@ def _membership_sync(
         raise AirflowSkipException(
             f"list {list_def.name}: list run {list_run_id} is superseded by a newer run"
         )
-    target = _membership_target(list_def, MembershipTarget)
+    parts = wiring(list_def.platform)
+    target = (parts.membership_target or (lambda d: _membership_target(d, MembershipTarget)))(list_def)
     hook = platform_hook(list_def.platform)
     try:
+        platform = parts.membership_platform(hook, engine, list_def) if parts.membership_platform else None
         try:
             report = sync_membership(
-                engine, hook.get_platform(), list_run_id, target,
+                engine, platform or hook.get_platform(), list_run_id, target,
                 opt_outs=crm_opt_out_sink(
                     engine, platform=list_def.platform, landing_dir=landing_dir(), run_id=context["run_id"]
                 ),

@@ -31,8 +31,8 @@ LIST_BLOCKS: dict[str, type[ListDefinition]] = {
 DEFAULT_PLATFORM = "optimizely"
 
 #: platforms whose lists this version syncs (the nightly DAG wires each one: see
-#: plugins/crm_sync_airflow/platforms.py). Mailjet's engine is still being built.
-SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely", "spotler", "flexmail"})
+#: plugins/crm_sync_airflow/platforms.py)
+SUPPORTED_PLATFORMS: frozenset[str] = frozenset({"optimizely", "spotler", "flexmail", "mailjet"})
 
 _KNOWN = ", ".join(repr(name) for name in LIST_BLOCKS)
 
