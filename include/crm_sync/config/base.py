@@ -106,6 +106,10 @@ class ListDefinition(Strict):
         """Channel of the list; every platform served today mails."""
         return "email"
 
+    #: the platform keeps ONE contact per person for the whole account, with its fields: two lists
+    #: filling the same field from different CRM columns would overwrite each other every night
+    ACCOUNT_WIDE_CONTACT_FIELDS: ClassVar[bool] = False
+
     def unique_keys(self) -> tuple[UniqueKey, ...]:
         """Values no other list of the same platform may hold (compared in canonical form)."""
         target = f"{self.platform}:{self.platform_list_id}"

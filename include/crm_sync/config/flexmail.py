@@ -37,6 +37,7 @@ def flexmail_label_name(raw: Any) -> str:
 class FlexmailList(ListDefinition):
     """A list synced into a Flexmail interest label (added by import, removed per contact)."""
 
+    ACCOUNT_WIDE_CONTACT_FIELDS = True
     LIST_ID_FIELD = "interest_label"
 
     platform: Literal["flexmail"]

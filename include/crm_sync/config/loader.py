@@ -133,7 +133,7 @@ def _list_loc(error: dict[str, Any]) -> tuple[Any, ...]:
     ctx = error.get("ctx") or {}
     if len(loc) >= 3 and loc[0] == "lists" and isinstance(loc[1], int) and loc[2] in LIST_BLOCKS:
         loc = loc[:2] + loc[3:]
-    if error["type"] == "duplicate_list":
+    if error["type"] in ("duplicate_list", "conflicting_field"):
         # Point at the second definition's field rather than at the whole 'lists:' key.
         loc = (*loc, ctx["index"], *ctx["field"].split("."))
     elif error["type"] in ("unknown_platform", "unsupported_platform"):

@@ -43,6 +43,7 @@ class ListsConfig(Strict):
         # Raised with the index of the second occurrence so the loader can point at its line.
         names: dict[str, int] = {}
         seen: dict[tuple[str, str, str], int] = {}
+        fields: dict[tuple[str, str], tuple[str, int]] = {}
         for index, item in enumerate(value):
             if item.name in names:
                 raise PydanticCustomError(
@@ -73,6 +74,28 @@ class ListsConfig(Strict):
                         },
                     )
                 seen[target] = index
+            if item.ACCOUNT_WIDE_CONTACT_FIELDS:
+                for field, column in item.attributes.items():
+                    where = (item.platform, field)
+                    first = fields.setdefault(where, (column, index))
+                    if first[0] != column:
+                        raise PydanticCustomError(
+                            "conflicting_field",
+                            "lists '{other}' and '{name}' fill {platform} contact field '{field_name}' from "
+                            "different CRM columns ({first_column}, {column}); the contact is one for the "
+                            "whole account, so each night would upload it again with the other value: use "
+                            "one column",
+                            {
+                                "other": value[first[1]].name,
+                                "name": item.name,
+                                "platform": item.platform,
+                                "field_name": field,
+                                "first_column": first[0],
+                                "column": column,
+                                "index": index,
+                                "field": f"attributes.{field}",
+                            },
+                        )
         return value
 
     @property

@@ -40,6 +40,7 @@ class SpotlerAudience(Strict):
 class SpotlerList(ListDefinition):
     """A list synced into a Spotler audience (membership sync: removals first, then additions)."""
 
+    ACCOUNT_WIDE_CONTACT_FIELDS = True
     LIST_ID_FIELD = "audience.external_id"
 
     platform: Literal["spotler"]

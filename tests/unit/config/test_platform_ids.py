@@ -334,3 +334,24 @@ def test_text_that_is_not_ascii_digits_is_never_an_optimizely_id(raw: str) -> No
     else:
         with pytest.raises(ValueError, match="must be a whole number"):
             canonical_platform_list_id("optimizely", raw)
+
+
+def test_two_spotler_lists_filling_one_contact_property_from_different_columns_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A Spotler contact is one for the whole account: the two lists would re-upload it every night."""
+
+    def entry(name: str, external_id: str, column: str) -> str:
+        block = spotler(name, external_id, f"Audience {external_id}")
+        return block + f"    attributes:\n      firstName: {column}\n"
+
+    nl = entry("nl", "crm-nl", "first_name")
+    path = write(tmp_path, "lists:\n" + nl + entry("fr", "crm-fr", "last_name"))
+    [problem] = problems(path)
+    assert "list 'fr'" in problem and "field 'attributes.firstName'" in problem
+    assert "fill spotler contact field 'firstName' from different CRM columns (first_name, last_name)" in (
+        problem
+    )
+    # the same column in both lists is fine
+    path = write(tmp_path, "lists:\n" + nl + entry("fr", "crm-fr", "first_name"))
+    assert load_lists(path).names == ["nl", "fr"]
