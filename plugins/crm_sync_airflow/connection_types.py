@@ -130,6 +130,29 @@ class FlexmailExtras(_Extras):
     )
 
 
+class MailjetExtras(_Extras):
+    """Extras of ``mailjet`` connections (parsed by ``hooks/mailjet.py``)."""
+
+    timeout: Number = Field(60.0, gt=0, le=3600, title="Request timeout (seconds)")
+    max_attempts: Integer = Field(
+        5, ge=1, le=20, title="Tries per call", description="on 429, 5xx and connection errors (1-20)"
+    )
+    rate_limit_budget: Number = Field(
+        600.0, ge=0, le=86400, title="429 budget (seconds)",
+        description="how long one call may wait out 429 answers before it fails",
+    )
+    job_poll_interval: Number = Field(
+        2.0, gt=0, le=300, title="Job poll interval (seconds)", description="between polls of a bulk job"
+    )
+    job_max_wait: Number = Field(
+        1800.0, gt=0, le=86400, title="Job wait bound (seconds)",
+        description="a bulk job not Completed/Error by then fails the task (retried)",
+    )
+    max_contacts_per_job: Integer = Field(
+        1000, ge=1, le=100_000, title="Contacts per bulk job", description="managemanycontacts batch size"
+    )
+
+
 
 M = TypeVar("M", bound=_Extras)
 
@@ -199,8 +222,18 @@ FLEXMAIL = ConnectionType(
     placeholders={"host": "https://api.flexmail.eu", "login": "account id (a number)"},
 )
 
+MAILJET = ConnectionType(
+    connection_type="mailjet",
+    hook_class_name="crm_sync_airflow.hooks.mailjet.MailjetHook",
+    hook_name="Mailjet",
+    extras=MailjetExtras,
+    hidden_fields=["schema", "port"],
+    relabeling={"host": "API base URL", "login": "API key", "password": "Secret key"},
+    placeholders={"host": "https://api.mailjet.com/", "login": "API key"},
+)
+
 #: every connection type the project registers (a new platform's hook adds its own here)
-CONNECTION_TYPES: tuple[ConnectionType, ...] = (CRM_STAGING, OPTIMIZELY_CAMPAIGN, SPOTLER, FLEXMAIL)
+CONNECTION_TYPES: tuple[ConnectionType, ...] = (CRM_STAGING, OPTIMIZELY_CAMPAIGN, SPOTLER, FLEXMAIL, MAILJET)
 
 # JSON-schema keys the connection form understands (Airflow's provider.yaml schema for conn-fields)
 _SCHEMA_KEYS = (

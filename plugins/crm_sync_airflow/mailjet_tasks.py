@@ -10,7 +10,6 @@ that did not finish in time, 429s beyond their budget) raises normally and is re
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -50,17 +49,13 @@ def initial_import(context: Any) -> dict[str, Any]:
 
 
 def list_writer_lock(engine: Any, context: Any) -> Any:
-    """HOOK POINT -- the writer lock of one Mailjet list, shared with the nightly sync.
+    """The writer lock of each Mailjet list, shared with the nightly sync (one writer per list)."""
+    from include.crm_sync.mailjet.list_lock import mailjet_list_lock
 
-    Returns ``lock(list_name) -> context manager``. Until branch ``writerlock`` is merged this holds
-    nothing; the lead replaces the body with::
-
-        from include.crm_sync.sync.writer_lock import LockKey, hold_writer_lock
-        return lambda name: hold_writer_lock(
-            engine, LockKey.platform_list("mailjet", name), owner=context["run_id"],
-            holder=f"mailjet_incremental_sync {context['run_id']}", keep_alive=True)
-    """
-    return lambda _name: nullcontext()
+    run_id = context["run_id"]
+    return mailjet_list_lock(
+        engine, owner=f"mailjet_incremental_sync:{run_id}", holder=f"mailjet_incremental_sync {run_id}"
+    )
 
 
 def incremental_sync(context: Any) -> list[dict[str, Any]]:
@@ -85,3 +80,58 @@ def incremental_sync(context: Any) -> list[dict[str, Any]]:
     except (MailjetConnectionError, MailjetCredentialsError) as exc:
         raise AirflowFailException(str(exc)) from exc
     return [r.as_dict() for r in reports]
+
+
+# ---------------------------------------------------------------- the nightly sync's Mailjet pieces
+# (registered in ``platforms.PLATFORMS["mailjet"]``; the nightly DAG's tasks call them through it)
+
+
+def nightly_feedback(hook: Any, job: Any) -> dict[str, Any]:
+    """Mailjet's "no" back to the CRM, then the sign-ups pre-step, in the nightly feedback task.
+
+    1. List unsubscribes (``IsUnsubscribed``) revoke that list's consent; the global exclusion
+       revokes every marketing consent (the import's own path: landing file, ledger, apply).
+    2. Sign-ups made in Mailjet since the last incremental run reach the CRM with their list's
+       consent (``run_incremental(add_profiles=False)``: nothing is added to Mailjet). Before
+       extraction, because on a reconcile night a sign-up missing from the snapshot would be removed.
+
+    Both in one task, so a failure of either leaves this run's Mailjet feedback not ok and stops the
+    Mailjet lists (not the others). ``job.list_consents``: Mailjet list name -> consent.
+    """
+    from include.crm_sync.feedback.importer import import_feedback
+    from include.crm_sync.mailjet.incremental import run_incremental
+    from include.crm_sync.mailjet.list_lock import mailjet_list_lock
+    from include.crm_sync.platforms.mailjet.errors import MailjetCredentialsError
+
+    lists = dict(job.list_consents)
+    lock = mailjet_list_lock(
+        job.engine,
+        owner=f"crm_campaign_sync:{job.run_id}",
+        holder=f"run {job.run_id}, Mailjet sign-ups pre-step",
+    )
+    try:
+        platform = hook.get_platform(lists=list(lists), engine=job.engine)
+        report = import_feedback(
+            job.engine, platform, landing_dir=job.landing_dir, run_id=job.run_id, list_consents=lists,
+            allow_gap=job.allow_gap,
+        )
+        signups = run_incremental(
+            job.engine, platform, list(lists.items()), list_lock=lock, add_profiles=False
+        )
+    except (MailjetConnectionError, MailjetCredentialsError) as exc:
+        # a bad connection or refused keys: no retry can fix that; the Mailjet lists stop now
+        raise AirflowFailException(str(exc)) from exc
+    return report.as_dict() | {"signups": {r.list_name: r.signups for r in signups}}
+
+
+def membership_platform(hook: Any, engine: Any, list_def: Any) -> Any:
+    """The ``MembershipPlatform`` one Mailjet list is synced with (its unsubscribes and the uploaded
+    addresses, looked up in the staging database, are the platform's to know)."""
+    return hook.get_platform(lists=[list_def.platform_list_id], engine=engine)
+
+
+def membership_target(list_def: Any) -> Any:
+    """The Mailjet list of a list definition: found (or made) by its unique name."""
+    from include.crm_sync.platforms.base import MembershipTarget
+
+    return MembershipTarget(list_def.platform_list_id, list_def.platform_list_id)

@@ -60,6 +60,9 @@ class PlatformWiring:
     #: marketing consent (else the next night would upload that person to the other lists again)
     client_wide_unsubscribes: bool
     #: a membership platform's list as its target (a Spotler audience: external id, name, description)
+    #: ``(hook, engine, list_def) -> platform`` a membership list is synced with, and ``list_def ->
+    #: MembershipTarget``; None: ``hook.get_platform()`` and the list's ``audience`` (Spotler)
+    membership_platform: Callable[[Any, Any, Any], Any] | None = None
     membership_target: Callable[[Any], Any] | None = None
 
     def hook(self) -> Any:
@@ -116,6 +119,14 @@ def _spotler_audience(list_def: Any) -> Any:
 
     audience = list_def.audience
     return MembershipTarget(audience.external_id, audience.name, audience.description or "")
+def _mailjet_tasks(name: str) -> Callable[..., Any]:
+    """A function of ``mailjet_tasks`` (the feedback + sign-ups pre-step, the platform and target of
+    a list), imported when called."""
+
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module("crm_sync_airflow.mailjet_tasks"), name)(*args)
+
+    return call
 
 
 PLATFORMS: dict[str, PlatformWiring] = {
@@ -134,7 +145,7 @@ PLATFORMS: dict[str, PlatformWiring] = {
         sync_kind="membership",
         feedback=_exported_feedback,
         membership_target=_spotler_audience,
-        # a Spotler opt-out is the contact's, for the whole account (reference/spotler-audiences.md)
+        # a Spotler opt-out is the contact's, for the whole account (Spotler keeps no per-audience opt-out)
         client_wide_unsubscribes=True,
     ),
     "flexmail": PlatformWiring(
@@ -144,6 +155,17 @@ PLATFORMS: dict[str, PlatformWiring] = {
         feedback=_flexmail_blacklist,
         # a blacklisted Flexmail contact gets no mail of the account at all
         client_wide_unsubscribes=True,
+    ),
+    "mailjet": PlatformWiring(
+        name="mailjet",
+        hook_class="crm_sync_airflow.hooks.mailjet:MailjetHook",
+        sync_kind="membership",
+        feedback=_mailjet_tasks("nightly_feedback"),
+        # IsUnsubscribed is per list (that list's consent); the global exclusion revokes every
+        # marketing consent itself (include/crm_sync/platforms/mailjet/feedback.py)
+        client_wide_unsubscribes=False,
+        membership_platform=_mailjet_tasks("membership_platform"),
+        membership_target=_mailjet_tasks("membership_target"),
     ),
 }
 

@@ -279,15 +279,16 @@ def _membership_sync(
         raise AirflowSkipException(
             f"list {list_def.name}: list run {list_run_id} is superseded by a newer run"
         )
-    make_target = wiring(list_def.platform).membership_target
-    if make_target is None:
+    parts = wiring(list_def.platform)
+    if parts.membership_target is None:
         raise AirflowFailException(f"platform {list_def.platform} names no membership target")
-    target = make_target(list_def)
+    target = parts.membership_target(list_def)
     hook = platform_hook(list_def.platform)
     try:
+        platform = parts.membership_platform(hook, engine, list_def) if parts.membership_platform else None
         try:
             report = sync_membership(
-                engine, hook.get_platform(), list_run_id, target,
+                engine, platform or hook.get_platform(), list_run_id, target,
                 opt_outs=crm_opt_out_sink(
                     engine, platform=list_def.platform, landing_dir=landing_dir(), run_id=context["run_id"]
                 ),

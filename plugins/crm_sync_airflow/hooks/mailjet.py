@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crm_sync_airflow import connection_types
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -44,17 +46,8 @@ class MailjetConnectionError(ValueError):
     """The Airflow connection is incomplete or has an invalid value (names connection and field)."""
 
 
-class MailjetExtras(BaseModel):
-    """The connection's ``extra`` JSON."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    timeout: float = Field(default=60.0, gt=0, le=3600)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    rate_limit_budget: float = Field(default=600.0, ge=0, le=86400)
-    job_poll_interval: float = Field(default=2.0, gt=0, le=300)
-    job_max_wait: float = Field(default=1800.0, gt=0, le=86400)
-    max_contacts_per_job: int = Field(default=1000, ge=1, le=100_000)
+# the extras model lives with the connection types: the provider registers its form fields
+MailjetExtras = connection_types.MailjetExtras
 
 
 class MailjetConnectionSettings(BaseModel):

@@ -80,6 +80,7 @@ def night(
     *,
     fresh_run: bool = True,
     only: str | None = None,
+    writer_guard: Any = None,
     **options: Any,
 ) -> Night:
     """One nightly run: feedback (list unsubscribes, exclusions) then both lists."""
@@ -110,7 +111,13 @@ def night(
         sink = crm_opt_out_sink(engine, platform=platform.name, landing_dir=landing, run_id=run_id)
         target = MembershipTarget(d.platform_list_id, d.platform_list_id)
         reports[d.name] = sync_membership(
-            engine, platform, list_run_id, target, opt_outs=sink, options=MembershipOptions(**options)
+            engine,
+            platform,
+            list_run_id,
+            target,
+            opt_outs=sink,
+            options=MembershipOptions(**options),
+            writer_guard=writer_guard,
         )
     return Night(report.totals.read, reports)
 

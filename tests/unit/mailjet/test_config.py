@@ -39,9 +39,9 @@ def mailjet_enabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def test_mailjet_lists_are_refused_until_supported(tmp_path):
-    [problem] = problems(write(tmp_path, "lists:\n" + block("news", "CRM newsletter")))
-    assert "mailjet lists are not supported by this version yet" in problem
+def test_mailjet_lists_are_supported(tmp_path):
+    config = load_lists(write(tmp_path, "lists:\n" + block("news", "CRM newsletter")))
+    assert [d.platform for d in config.lists] == ["mailjet"]
 
 
 def test_a_newsletter_and_a_service_list(tmp_path, mailjet_enabled):
