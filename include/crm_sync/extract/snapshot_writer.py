@@ -30,13 +30,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from include.crm_sync.audit.runs import platform_feedback_ok
 from include.crm_sync.config.models import ListDefinition
 from include.crm_sync.config.paths import SQL_ROOT
 from include.crm_sync.extract.list_runs import forget_snapshot, mark_failed, open_list_run
 from include.crm_sync.extract.queries import build_queries
 from include.crm_sync.extract.reasons import ExclusionReason
 from include.crm_sync.masking import mask_text
-from include.crm_sync.staging.tables import crm_consent_type, list_run, sync_run
+from include.crm_sync.staging.tables import crm_consent_type, list_run
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,14 @@ def _check_preconditions(
     conn: Connection, list_def: ListDefinition, run_id: str, require_feedback: bool
 ) -> bool:
     """Raise unless the run may extract; return whether consent-less unsubscribes apply."""
-    feedback_ok = conn.execute(select(sync_run.c.feedback_ok).where(sync_run.c.run_id == run_id)).first()
+    feedback_ok = platform_feedback_ok(conn, run_id, list_def.platform)
     if feedback_ok is None:
         raise ExtractionError(f"list {list_def.name}: sync run {run_id!r} does not exist; start it first")
-    if require_feedback and not feedback_ok[0]:
+    if require_feedback and not feedback_ok:
         raise ExtractionError(
-            f"list {list_def.name}: the feedback import of run {run_id!r} has not succeeded; a snapshot "
-            "taken now could contain people who unsubscribed or bounced since the last run"
+            f"list {list_def.name}: the {list_def.platform} feedback import of run {run_id!r} has not "
+            "succeeded; a snapshot taken now could contain people who unsubscribed or bounced since the "
+            "last run"
         )
     is_marketing = conn.execute(
         select(crm_consent_type.c.is_marketing).where(crm_consent_type.c.consent_id == list_def.consent)

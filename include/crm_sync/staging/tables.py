@@ -226,6 +226,18 @@ sync_run = Table(
     Column("finished_at", UTCDateTime, nullable=True),
 )
 
+#: this run's feedback import of this platform succeeded (a row = yes). Extraction, refill,
+#: membership sync and label sync check their own platform's row, so one platform's failed feedback
+#: stops only that platform's lists. Migration 0010.
+sync_run_platform_feedback = Table(
+    "sync_run_platform_feedback",
+    metadata,
+    Column("run_id", String(250), ForeignKey("sync_run.run_id"), primary_key=True),
+    Column("platform", String(32), primary_key=True),
+    Column("succeeded_at", UTCDateTime, nullable=False,
+           comment="when this run's feedback import of the platform succeeded"),
+)
+
 list_run = Table(
     "list_run",
     metadata,

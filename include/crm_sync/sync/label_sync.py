@@ -42,10 +42,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from include.crm_sync.audit.runs import platform_feedback_ok
 from include.crm_sync.masking import mask_email
 from include.crm_sync.platforms.flexmail.client import MAX_IMPORT_RECORDS, PAGE_SIZE, FlexmailClient
 from include.crm_sync.platforms.flexmail.labels import match_labels
-from include.crm_sync.staging.tables import flexmail_import, list_run, list_snapshot, sync_run
+from include.crm_sync.staging.tables import flexmail_import, list_run, list_snapshot
 from include.crm_sync.sync import label_store as store
 from include.crm_sync.sync.label_records import ImportRecord, import_pages
 
@@ -188,12 +189,11 @@ class _LabelSync:
                 if row is None:
                     raise LabelSyncNotAllowed(f"list run {list_run_id} does not exist")
                 name = row["list_name"]
-                feedback_ok = conn.execute(
-                    sa.select(sync_run.c.feedback_ok).where(sync_run.c.run_id == row["run_id"])
-                ).scalar_one_or_none()
+                feedback_ok = platform_feedback_ok(conn, row["run_id"], PLATFORM)
                 if not feedback_ok:
                     raise LabelSyncNotAllowed(
-                        f"list {name!r}: the feedback import of run {row['run_id']!r} has not succeeded; "
+                        f"list {name!r}: the flexmail feedback import of run {row['run_id']!r} has not "
+                        "succeeded; "
                         "syncing now could label people who unsubscribed in Flexmail"
                     )
                 if row["platform"] != PLATFORM or row["status"] not in SYNCABLE:

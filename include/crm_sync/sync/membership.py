@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
+from include.crm_sync.audit.runs import platform_feedback_ok
 from include.crm_sync.config.models import TECHNICAL_ATTRIBUTES
 from include.crm_sync.platforms.base import (
     AddOutcome,
@@ -50,7 +51,7 @@ from include.crm_sync.platforms.base import (
     Recipient,
     TargetChange,
 )
-from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot, sync_run
+from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot
 from include.crm_sync.sync.batch_results import REASONS
 from include.crm_sync.sync.membership_store import (
     IN_PROGRESS,
@@ -543,12 +544,11 @@ def _load_list_run(engine: Engine, list_run_id: int, platform_name: str, *, forc
         row = conn.execute(select(list_run).where(list_run.c.list_run_id == list_run_id)).mappings().first()
         if row is None:
             raise MembershipSyncNotAllowed(f"list run {list_run_id} does not exist")
-        feedback_ok = conn.execute(
-            select(sync_run.c.feedback_ok).where(sync_run.c.run_id == row["run_id"])
-        ).scalar_one_or_none()
+        feedback_ok = platform_feedback_ok(conn, row["run_id"], row["platform"])
     if not feedback_ok:
         raise MembershipSyncNotAllowed(
-            f"list {row['list_name']!r}: the feedback import of run {row['run_id']!r} has not succeeded; "
+            f"list {row['list_name']!r}: the {row['platform']} feedback import of run {row['run_id']!r} "
+            "has not succeeded; "
             "syncing now could re-add people who opted out or bounced"
         )
     # a snapshot our removal guard stopped may go on when the operator forces it

@@ -45,10 +45,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
+from include.crm_sync.audit.runs import platform_feedback_ok
 from include.crm_sync.masking import mask_text
 from include.crm_sync.platforms.base import AddResult, RecipientListPlatform
 from include.crm_sync.platforms.recipient_batch import RecipientBatch
-from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot, sync_run
+from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot
 from include.crm_sync.sync.batch_results import BatchOutcome, record_batch
 from include.crm_sync.sync.newest_snapshot import SUPERSEDED, mark_superseded, newer_snapshot
 from include.crm_sync.sync.progress import Progress
@@ -139,12 +140,11 @@ def _load_list_run(engine: Engine, list_run_id: int) -> _ListRun:
         row = conn.execute(select(list_run).where(list_run.c.list_run_id == list_run_id)).mappings().first()
         if row is None:
             raise RefillNotAllowed(f"list run {list_run_id} does not exist")
-        feedback_ok = conn.execute(
-            select(sync_run.c.feedback_ok).where(sync_run.c.run_id == row["run_id"])
-        ).scalar_one_or_none()
+        feedback_ok = platform_feedback_ok(conn, row["run_id"], row["platform"])
     if not feedback_ok:
         raise RefillNotAllowed(
-            f"list {row['list_name']!r}: the feedback import of run {row['run_id']!r} has not succeeded; "
+            f"list {row['list_name']!r}: the {row['platform']} feedback import of run {row['run_id']!r} "
+            "has not succeeded; "
             "refilling now could re-add people who unsubscribed or bounced"
         )
     if row["status"] == SUPERSEDED:

@@ -151,7 +151,12 @@ def test_an_unknown_platform_fails_the_load_naming_file_list_field_and_line(
     assert "is not a known platform; use one of 'optimizely', 'spotler'" in problem
 
 
-def test_spotler_lists_are_refused_until_this_version_supports_them(tmp_path: Path) -> None:
+def test_spotler_lists_are_refused_when_this_version_does_not_support_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from include.crm_sync.config import registry
+
+    monkeypatch.setattr(registry, "SUPPORTED_PLATFORMS", registry.SUPPORTED_PLATFORMS - {"spotler"})
     path = write(tmp_path, "lists:\n" + spotler("nl_audience"))
     [problem] = problems(path)
     assert problem == (

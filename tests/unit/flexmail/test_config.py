@@ -46,6 +46,7 @@ def test_two_lists_on_one_label_refused(flexmail_enabled):
         ListsConfig.model_validate(lists("Honden", "Honden"))
 
 
-def test_refused_until_this_version_supports_flexmail():
+def test_refused_when_this_version_does_not_support_flexmail(monkeypatch):
+    monkeypatch.setattr(registry, "SUPPORTED_PLATFORMS", registry.SUPPORTED_PLATFORMS - {"flexmail"})
     with pytest.raises(ValidationError, match="flexmail lists are not supported by this version yet"):
         ListsConfig.model_validate(lists("Honden"))
