@@ -78,6 +78,55 @@ class OptimizelyCampaignExtras(_Extras):
         return value
 
 
+def _verify_words(value: Any) -> Any:
+    """The form's text "true"/"false" read back as booleans (any other text is a CA bundle path)."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+Verify = Annotated[bool | str, BeforeValidator(_verify_words)]
+
+
+class SpotlerExtras(_Extras):
+    """Extras of ``spotler`` connections (parsed by ``hooks/spotler.py``)."""
+
+    timeout: Number = Field(60.0, gt=0, le=3600, title="Request timeout (seconds)")
+    connect_timeout: Number = Field(10.0, gt=0, le=3600, title="Connect timeout (seconds)")
+    max_attempts: Integer = Field(
+        5, ge=1, le=20, title="Tries per call", description="on 429, 5xx and connection errors (1-20)"
+    )
+    verify: Verify = Field(
+        True, title="TLS verification", description="true, false, or the path of a CA bundle"
+    )
+    feed_page_size: Integer = Field(
+        1000, ge=1, le=1000, title="Feed page size",
+        description="items per page of the bounce and change feeds",
+    )
+
+
+
+class FlexmailExtras(_Extras):
+    """Extras of ``flexmail`` connections (parsed by ``hooks/flexmail.py``)."""
+
+    timeout: Number = Field(60.0, gt=0, le=3600, title="Request timeout (seconds)")
+    connect_timeout: Number = Field(10.0, gt=0, le=3600, title="Connect timeout (seconds)")
+    max_attempts: Integer = Field(
+        6, ge=1, le=20, title="Tries per call", description="on 429, 5xx and connection errors (1-20)"
+    )
+    verify: Verify = Field(
+        True, title="TLS verification", description="true, false, or the path of a CA bundle"
+    )
+    requests_per_minute: Number = Field(
+        55.0, gt=1, le=10_000, title="Requests per minute",
+        description="the account's budget, shared by every task (Flexmail allows about 60)",
+    )
+    source_id: Integer | None = Field(
+        None, ge=1, title="Source id", description="the Flexmail source imported contacts get"
+    )
+
+
+
 M = TypeVar("M", bound=_Extras)
 
 
@@ -126,8 +175,28 @@ OPTIMIZELY_CAMPAIGN = ConnectionType(
     placeholders={"host": "https://api.campaign.episerver.net/soap11", "login": "webservice user name"},
 )
 
+SPOTLER = ConnectionType(
+    connection_type="spotler",
+    hook_class_name="crm_sync_airflow.hooks.spotler.SpotlerHook",
+    hook_name="Spotler Mail+",
+    extras=SpotlerExtras,
+    hidden_fields=["schema", "port"],
+    relabeling={"host": "Base URL", "login": "Consumer key", "password": "Consumer secret"},
+    placeholders={"host": "https://restapi.mailplus.nl/integrationservice-1.1.0/", "login": "consumer key"},
+)
+
+FLEXMAIL = ConnectionType(
+    connection_type="flexmail",
+    hook_class_name="crm_sync_airflow.hooks.flexmail.FlexmailHook",
+    hook_name="Flexmail",
+    extras=FlexmailExtras,
+    hidden_fields=["schema", "port"],
+    relabeling={"host": "Base URL", "login": "Account id", "password": "Personal access token"},
+    placeholders={"host": "https://api.flexmail.eu", "login": "account id (a number)"},
+)
+
 #: every connection type the project registers (a new platform's hook adds its own here)
-CONNECTION_TYPES: tuple[ConnectionType, ...] = (CRM_STAGING, OPTIMIZELY_CAMPAIGN)
+CONNECTION_TYPES: tuple[ConnectionType, ...] = (CRM_STAGING, OPTIMIZELY_CAMPAIGN, SPOTLER, FLEXMAIL)
 
 # JSON-schema keys the connection form understands (Airflow's provider.yaml schema for conn-fields)
 _SCHEMA_KEYS = (

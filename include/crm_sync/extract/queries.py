@@ -94,17 +94,30 @@ def blocklist_pattern_sql(dialect_name: str) -> str:
     return _dialect(dialect_name).blocklist_pattern_match
 
 
-def _attr_values_sql(list_def: ListDefinition, dialect: _Dialect) -> str:
-    """JSON array expression over ``k.*`` in ``list_def.attribute_names`` order."""
+#: SQL of the values a platform's list definition names among its ``attribute_names`` without
+#: mapping them to a CRM column (Optimizely's technical fields, filled automatically)
+_GENERATED_VALUES = {
     # psycopg2 sends binds as untyped literals; CAST makes them text like every other item.
-    items = [
-        "CAST(:sys_optin_process_id AS TEXT)",
-        "CAST(:sys_description AS TEXT)",
-        "CAST(:sys_media_type AS TEXT)",
-        "k.entity_type",
-        "k.entity_id",
-    ]
-    for column in list_def.attributes.values():
+    "opt-in-id": "CAST(:sys_optin_process_id AS TEXT)",
+    "description": "CAST(:sys_description AS TEXT)",
+    "media-type": "CAST(:sys_media_type AS TEXT)",
+    "entity-type": "k.entity_type",
+    "entity-id": "k.entity_id",
+}
+
+
+def _attr_values_sql(list_def: ListDefinition, dialect: _Dialect) -> str:
+    """JSON array expression over ``k.*`` in ``list_def.attribute_names`` order.
+
+    The order is the list definition's own: an Optimizely list starts with its technical fields, a
+    Spotler or Flexmail list holds only its mapped attributes (the membership engine uploads every
+    column by the name at its position)."""
+    items = []
+    for name in list_def.attribute_names:
+        column = list_def.attributes.get(name)
+        if column is None:
+            items.append(_GENERATED_VALUES[name])
+            continue
         # The model restricts columns to the whitelist; asserted again because it is spliced.
         if column not in CRM_ATTRIBUTE_COLUMNS:
             raise ValueError(f"column {column!r} is not an allowed CRM attribute column")

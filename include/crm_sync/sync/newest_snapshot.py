@@ -10,7 +10,8 @@ one platform list). If so, the list run ends ``superseded`` and the platform is 
 
 "Newer" is the later extraction (``list_run.started_at``, which a re-extraction resets), ties
 broken by ``list_run_id``. "Validated" is a snapshot that passed validation and may be uploaded:
-``validated``, ``refilling`` or ``synced`` (a dry run's snapshot never counts).
+``validated``, ``refilling``/``syncing`` (a refill or membership/label sync under way) or ``synced``
+(a dry run's snapshot never counts).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from include.crm_sync.staging.tables import list_run
 
 #: statuses of a snapshot that passed validation and may be (or was) uploaded
-UPLOADABLE = ("validated", "refilling", "synced")
+UPLOADABLE = ("validated", "refilling", "syncing", "synced")
 SUPERSEDED = "superseded"
 
 

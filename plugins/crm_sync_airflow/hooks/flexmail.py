@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crm_sync_airflow import connection_types
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -43,15 +45,8 @@ class FlexmailConnectionError(ValueError):
     """The Airflow connection is incomplete or has an invalid value (names connection and field)."""
 
 
-class FlexmailExtras(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    timeout: float = Field(default=60.0, gt=0, le=3600)
-    connect_timeout: float = Field(default=10.0, gt=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
-    verify: bool | str = True
-    requests_per_minute: float = Field(default=55.0, gt=1, le=10_000)
-    source_id: int | None = Field(default=None, ge=1)
+# the extras model lives with the connection types: the provider registers its form fields
+FlexmailExtras = connection_types.FlexmailExtras
 
 
 class FlexmailConnectionSettings(BaseModel):

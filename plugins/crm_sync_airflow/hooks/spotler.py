@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crm_sync_airflow import connection_types
+
 if TYPE_CHECKING:
     from include.crm_sync.platforms.spotler.client import RetryPolicy, SpotlerClient
     from include.crm_sync.platforms.spotler.platform import SpotlerPlatform
@@ -46,16 +48,8 @@ class SpotlerConnectionError(ValueError):
     """The Airflow connection is incomplete or has an invalid value (names connection and field)."""
 
 
-class SpotlerExtras(BaseModel):
-    """The connection's ``extra`` JSON."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    timeout: float = Field(default=60.0, gt=0, le=3600)
-    connect_timeout: float = Field(default=10.0, gt=0, le=3600)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    verify: bool | str = True
-    feed_page_size: int = Field(default=1000, ge=1, le=1000)
+# the extras model lives with the connection types: the provider registers its form fields
+SpotlerExtras = connection_types.SpotlerExtras
 
 
 class SpotlerConnectionSettings(BaseModel):

@@ -22,7 +22,7 @@ _AUTO = object()
 
 
 def list_def(**overrides: object) -> ListDefinition:
-    """A list definition over all entity types with consent newsletter (overridable)."""
+    """A list definition over all entity types with consent newsletter (overridable; None drops a key)."""
     data: dict[str, object] = {
         "name": "test_list",
         "platform_list_id": "1001",
@@ -37,6 +37,8 @@ def list_def(**overrides: object) -> ListDefinition:
         },
     }
     data.update(overrides)
+    # an override of None drops the key (a Spotler or Flexmail list has no Optimizely ids)
+    data = {key: value for key, value in data.items() if value is not None}
     return ListsConfig.model_validate({"lists": [data]}).lists[0]
 
 

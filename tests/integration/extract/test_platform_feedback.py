@@ -9,21 +9,16 @@ from include.crm_sync.audit.runs import feedback_ok, feedback_platforms, mark_fe
 from include.crm_sync.extract import ExtractionError, extract_snapshot
 from tests.integration.extract.crm_state import CrmState, list_def
 
-SPOTLER = {
-    "name": "spotler_list",
-    "platform": "spotler",
-    "audience": {"external_id": "crm-nl", "name": "CRM NL"},
-    "platform_list_id": None,
-    "optin_process_id": None,
-}
-
 
 def _spotler_list():
-    overrides = {k: v for k, v in SPOTLER.items() if v is not None}
-    data = list_def().model_dump(mode="json", include={"consent", "selection"})
-    from include.crm_sync.config import ListsConfig
-
-    return ListsConfig.model_validate({"lists": [data | overrides]}).lists[0]
+    return list_def(
+        name="spotler_list",
+        platform="spotler",
+        platform_list_id=None,
+        optin_process_id=None,
+        audience={"external_id": "crm-nl", "name": "CRM NL"},
+        attributes={"firstName": "first_name"},
+    )
 
 
 def test_a_platforms_feedback_gates_only_its_own_lists(staging_engine: sa.Engine) -> None:
@@ -34,7 +29,9 @@ def test_a_platforms_feedback_gates_only_its_own_lists(staging_engine: sa.Engine
     assert extract_snapshot(staging_engine, optimizely, run_id="run-1").snapshot_rows == 1
     with pytest.raises(ExtractionError, match="the spotler feedback import of run 'run-1' has not succeeded"):
         extract_snapshot(staging_engine, spotler, run_id="run-1")
-    assert feedback_ok(staging_engine, "run-1", "optimizely") and not feedback_ok(staging_engine, "run-1", "spotler")
+    assert feedback_ok(staging_engine, "run-1", "optimizely") and not feedback_ok(
+        staging_engine, "run-1", "spotler"
+    )
 
     mark_feedback_ok(staging_engine, "run-1", platform="spotler")
     mark_feedback_ok(staging_engine, "run-1", platform="spotler")  # a retry marks again: no error

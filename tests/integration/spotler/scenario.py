@@ -25,8 +25,9 @@ TARGET = MembershipTarget(AUDIENCE, "Newsletter (CRM)", "synced nightly from the
 LIST = list_def(
     name="newsletter_spotler",
     platform="spotler",
-    platform_list_id=AUDIENCE,
-    optin_process_id="0",
+    platform_list_id=None,
+    optin_process_id=None,
+    audience={"external_id": AUDIENCE, "name": TARGET.name, "description": TARGET.description},
     attributes={"firstName": "first_name", "lastName": "last_name", "language": "language"},
 )
 

@@ -15,7 +15,9 @@ from crm_sync_airflow.connection_types import (
     CONNECTION_TYPES,
     ConnectionExtrasError,
     CrmStagingExtras,
+    FlexmailExtras,
     OptimizelyCampaignExtras,
+    SpotlerExtras,
     parse_extras,
 )
 from crm_sync_airflow.provider_info import get_provider_info
@@ -29,7 +31,7 @@ import json
 from airflow.providers_manager import ProvidersManager
 from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 pm = ProvidersManager()
-types = ("crm_staging", "optimizely_campaign")
+types = ("crm_staging", "optimizely_campaign", "spotler", "flexmail")
 meta = {m.connection_type: m.model_dump() for m in HookMetaService.hook_meta_data()
         if m.connection_type in types}
 print(json.dumps({
@@ -68,6 +70,8 @@ def test_providers_manager_lists_the_connection_types_with_their_hooks(airflow_v
             "Optimizely Campaign",
             True,
         ],
+        "spotler": ["crm_sync_airflow.hooks.spotler.SpotlerHook", "Spotler Mail+", True],
+        "flexmail": ["crm_sync_airflow.hooks.flexmail.FlexmailHook", "Flexmail", True],
     }
 
 
@@ -75,7 +79,13 @@ def test_the_connection_form_gets_the_custom_fields_and_field_behaviour(airflow_
     assert airflow_view["widgets"] == sorted(
         [f"extra__crm_staging__{name}" for name in CrmStagingExtras.model_fields]
         + [f"extra__optimizely_campaign__{name}" for name in OptimizelyCampaignExtras.model_fields]
+        + [f"extra__spotler__{name}" for name in SpotlerExtras.model_fields]
+        + [f"extra__flexmail__{name}" for name in FlexmailExtras.model_fields]
     )
+    flexmail = airflow_view["meta"]["flexmail"]
+    assert flexmail["extra_fields"]["requests_per_minute"]["value"] == 55.0
+    assert flexmail["standard_fields"]["password"]["title"] == "Personal access token"
+    assert airflow_view["behaviours"]["spotler"]["relabeling"]["login"] == "Consumer key"
     optimizely = airflow_view["meta"]["optimizely_campaign"]
     fields = optimizely["extra_fields"]
     # the one required extra is required in the form; the others may stay empty and show their default
