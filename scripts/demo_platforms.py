@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from include.crm_sync.masking import mask_email
-from include.crm_sync.staging.tables import flexmail_import, flexmail_removal, list_run
+from include.crm_sync.staging.tables import flexmail_import, flexmail_removal, list_rejected, list_run
 from include.emulators.flexmail.runner import FlexmailEmulatorServer
 from include.emulators.spotler.runner import SpotlerEmulatorServer
 
@@ -73,29 +73,29 @@ def platform_emulators() -> Iterator[PlatformEmulators]:
 
 def connections_env(emulators: PlatformEmulators) -> dict[str, str]:
     """``spotler_default`` and ``flexmail_default`` pointing at the emulators."""
-    return {
-        "AIRFLOW_CONN_SPOTLER_DEFAULT": json.dumps(
-            {
-                "conn_type": "spotler",
-                "host": emulators.spotler.api_url,
-                "login": SPOTLER_KEY,
-                "password": SPOTLER_SECRET,
-            }
-        ),
-        "AIRFLOW_CONN_FLEXMAIL_DEFAULT": json.dumps(
-            {
-                "conn_type": "flexmail",
-                "host": emulators.flexmail.base_url,
-                "login": FLEXMAIL_ACCOUNT,
-                "password": FLEXMAIL_TOKEN,
-                # just under the emulator's limit, as 55 is under Flexmail's 60
-                "extra": {
-                    "requests_per_minute": 55 * FLEXMAIL_SPEED_UP,
-                    "source_id": FLEXMAIL_SOURCE_ID,
-                },
-            }
-        ),
+    return spotler_connection_env(emulators.spotler) | flexmail_connection_env(emulators.flexmail)
+
+
+def spotler_connection_env(spotler: SpotlerEmulatorServer) -> dict[str, str]:
+    document = {
+        "conn_type": "spotler",
+        "host": spotler.api_url,
+        "login": SPOTLER_KEY,
+        "password": SPOTLER_SECRET,
     }
+    return {"AIRFLOW_CONN_SPOTLER_DEFAULT": json.dumps(document)}
+
+
+def flexmail_connection_env(flexmail: FlexmailEmulatorServer) -> dict[str, str]:
+    document = {
+        "conn_type": "flexmail",
+        "host": flexmail.base_url,
+        "login": FLEXMAIL_ACCOUNT,
+        "password": FLEXMAIL_TOKEN,
+        # just under the emulator's limit, as 55 is under Flexmail's 60
+        "extra": {"requests_per_minute": 55 * FLEXMAIL_SPEED_UP, "source_id": FLEXMAIL_SOURCE_ID},
+    }
+    return {"AIRFLOW_CONN_FLEXMAIL_DEFAULT": json.dumps(document)}
 
 
 def set_clocks(emulators: PlatformEmulators, moment: datetime) -> None:
@@ -153,7 +153,7 @@ class PlatformNight:
     lst: DemoList
     added: int
     removed: int
-    #: Spotler: members the platform refused (the sync's report), None when not reported
+    #: Spotler: members the platform refused (audited in list_rejected); None for Flexmail
     refused: int | None
     #: Flexmail: records this run's contacts import sent
     imported: int | None
@@ -193,7 +193,7 @@ def night_results(
             gained, lost = after[lst.name] - before[lst.name], before[lst.name] - after[lst.name]
             refused = backlog = None
             if lst.platform == "spotler":
-                refused = _reported(conn, run_id, lst.name, "refused")
+                refused = _refused(conn, run_id, lst.name)
             else:
                 backlog = conn.execute(
                     select(func.count()).where(flexmail_removal.c.label_name == lst.target)
@@ -212,13 +212,10 @@ def night_results(
     return results
 
 
-def _reported(conn: Any, run_id: str, list_name: str, column: str) -> int | None:
-    """A count of the list run's report, if this version's ``list_run`` records it."""
-    if column not in list_run.c:
-        return None
-    value = conn.execute(
-        select(list_run.c[column]).where(list_run.c.run_id == run_id, list_run.c.list_name == list_name)
-    ).scalar()
-    if isinstance(value, dict):  # a per-code mapping: the total
-        return sum(int(v) for v in value.values())
-    return None if value is None else int(value)
+def _refused(conn: Any, run_id: str, list_name: str) -> int:
+    """Members the platform refused in this run's sync of the list (audited in ``list_rejected``)."""
+    return conn.execute(
+        select(func.count())
+        .select_from(list_rejected.join(list_run, list_rejected.c.list_run_id == list_run.c.list_run_id))
+        .where(list_run.c.run_id == run_id, list_run.c.list_name == list_name)
+    ).scalar_one()

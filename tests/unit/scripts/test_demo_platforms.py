@@ -77,4 +77,4 @@ def test_platform_feedback_and_night_lines(emulators, tmp_path) -> None:
             "removal backlog 0; 0 carry it"
         ).split()
     )
-    assert "added 2, removed 0, refused" in results[1].line()
+    assert "added 2, removed 0, refused 0; 2 members" in results[1].line()
