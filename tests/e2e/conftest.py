@@ -11,7 +11,9 @@ compete with the rest of the suite for the CPU. Around it:
   database number of its own (``1 + pid % 15``), flushed at the start and at the end;
 - the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
   in which every list of config/lists.yaml has recipients);
-- the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server.
+- the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server;
+- the Spotler Mail+ emulator, in this process on an ephemeral port (``spotler_default`` points at
+  it, as in the demo), for the Spotler lists of config/lists.yaml.
 
 A missing Redis or chromium skips with the reason, unless ``CRM_SYNC_REQUIRE_E2E=1`` (set by CI);
 a missing PostgreSQL skips unless ``CRM_SYNC_REQUIRE_POSTGRES=1`` (also set by CI), as for every
@@ -32,6 +34,8 @@ import pytest
 from include.crm_sync.generate import generate
 from include.crm_sync.staging.migrate import upgrade
 from include.emulators.optimizely import EmulatorServer
+from include.emulators.spotler.runner import SpotlerEmulatorServer
+from scripts.demo_platforms import SPOTLER_KEY, SPOTLER_SECRET, spotler_connection_env
 from scripts.local_stack import LocalAirflowStack, demo_env
 from tests.fixtures.staging import throwaway_pg_database
 
@@ -44,8 +48,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "crm_campaign_sync"
 #: enough that each of the three lists has recipients, small enough that a run takes seconds per list
 CONTACTS = 3000
-#: the platform list id of each list in config/lists.yaml
+#: the platform list id of each Optimizely list in config/lists.yaml
 LIST_IDS = {"newsletter_nl": 1001, "product_updates": 1002, "events_webinars": 1003}
+
+
+def spotler_audiences() -> dict[str, str]:
+    """List name -> audience external id of each Spotler list in config/lists.yaml."""
+    from include.crm_sync.config.loader import load_lists
+
+    return {item.name: item.platform_list_id for item in load_lists().lists if item.platform == "spotler"}
 
 
 def require_e2e() -> bool:
@@ -106,11 +117,19 @@ def e2e_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorS
 
 
 @pytest.fixture(scope="package")
+def e2e_spotler() -> Iterator[SpotlerEmulatorServer]:
+    # Spotler audience calls go to this emulator (spotler_default), as in the demo.
+    with SpotlerEmulatorServer(port=0, consumer_key=SPOTLER_KEY, consumer_secret=SPOTLER_SECRET) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def airflow_stack(
     e2e_pg_server_url: str,
     e2e_redis_url: str,
     e2e_staging_url: str,
     e2e_emulator: EmulatorServer,
+    e2e_spotler: SpotlerEmulatorServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     """The running CeleryExecutor deployment, healthy, crm_campaign_sync parsed and unpaused."""
@@ -122,7 +141,8 @@ def airflow_stack(
             executor="CeleryExecutor",
             broker_url=e2e_redis_url,
             celery_concurrency=2,
-            extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
+            extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing")
+            | spotler_connection_env(e2e_spotler),  # as the demo gives it
         )
         print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
         try:
