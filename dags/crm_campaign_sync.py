@@ -1,29 +1,39 @@
 """
-### CRM → campaign platform: nightly list sync
+### CRM → campaign platforms: nightly list sync
 
-Makes every platform recipient list defined in `config/lists.yaml` an exact, consent-correct copy
-of its CRM selection.
+Makes every platform list defined in `config/lists.yaml` an exact, consent-correct copy of its CRM
+selection, on each list's platform: Optimizely Campaign recipient lists (refill), Spotler Mail+
+audiences (membership sync) and Flexmail interest labels (label sync).
 
-1. **start_run** opens the audit row of this run and picks the lists to sync (param `lists`).
-2. **import_feedback** pulls the platform's bounce and unsubscribe exports (SOAP), lands them as
-   CSV files and applies them to the CRM. *Nothing is extracted or refilled unless this succeeded
-   in this run*: otherwise someone who unsubscribed yesterday would be added again.
+1. **start_run** opens the audit row of this run and picks the lists to sync (param `lists`) and
+   the platforms they are on.
+2. **import_feedback**, one mapped task per platform (named after it), brings that platform's
+   bounces and unsubscribes (Optimizely's exports, Spotler's bounce and change feeds, Flexmail's
+   blacklist) back to the CRM. *A list is extracted only if the feedback import of ITS platform
+   succeeded in this run*: otherwise someone who unsubscribed yesterday would be added again. A
+   failed Spotler feedback import stops the Spotler lists, not the Optimizely ones.
 3. **sync_list**, one mapped group per list (each mapped task is named after its list, so one
    list's failure does not stop the others):
    *extract* a frozen snapshot (one consent; unsubscribed, bounced, blocklisted, invalid and
    duplicate addresses left out and counted) → *validate* it (great-expectations + volume guard)
-   → *refill*: `clear`, then `addAll3` in batches, then `getCount` must equal the accepted rows.
-   A failed validation or a tripped guard leaves the platform list as it was. A refill that fails
-   half-way is resumed by the task's retry (or cleared and refilled), never left half-filled
-   as successful. Each synced list emits its asset `crm-sync://<platform>/lists/<id>`.
-4. **report** writes the run summary (per list: extracted, excluded by reason, validated,
-   uploaded, codes 0–7, rejected, empty-list window) to `sync_run.summary` and the log, and fails
-   the run if any list failed.
+   → *refill* writes the list its platform's way: Optimizely `clear`, `addAll3` in batches,
+   `getCount`; Spotler removals first, then additions (a removal guard before any removal);
+   Flexmail lists wait for *sync_labels*. A failed validation or a tripped guard leaves the
+   platform list as it was; a failed write is resumed by the task's retry. Each synced list emits
+   its asset `crm-sync://<platform>/lists/<id>`.
+4. **sync_labels** syncs all Flexmail lists of the run in one import, removals first (a removal
+   backlog worked across runs, in the report with its drain time).
+5. **delete_removed_lists** deletes the Spotler audiences of lists no longer in `lists.yaml`; one
+   still in use is reported with what to do, not failed.
+6. **report** writes the run summary (per list: extracted, excluded by reason, validated,
+   uploaded, added/removed/refused, empty-list window) to `sync_run.summary` and the log, and
+   fails the run if any list failed.
 
 Trigger with **dry_run** to extract and validate only and see what would change (the platform
 lists and the CRM's feedback state are not touched), with **force** to go past a tripped volume
-guard (logged and recorded), and with **lists** to sync only some lists. Retries are safe: every
-step resumes or redoes its work. Schedule: `CRM_SYNC_SCHEDULE` (cron, default 03:00 daily).
+guard (logged and recorded), with **full_resync** to empty and refill every membership list, and
+with **lists** to sync only some lists. Retries are safe: every step resumes or redoes its work.
+Schedule: `CRM_SYNC_SCHEDULE` (cron, default 03:00 daily).
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ from include.crm_sync.config.loader import load_lists
 # fail the DAG import with a message naming the file, list and field, before anything runs.
 LISTS = load_lists()
 LIST_NAMES = LISTS.names
+#: one feedback import task per platform the lists file names (a platform none of the chosen lists is
+#: on skips its import)
+PLATFORMS = sorted({item.platform for item in LISTS.lists})
 SYNCED_LISTS = AssetAlias("crm_sync_platform_lists")
 
 default_args: dict[str, Any] = {
@@ -61,7 +74,7 @@ default_args: dict[str, Any] = {
     max_active_runs=1,
     default_args=default_args,
     doc_md=__doc__,
-    tags=["crm-sync", "optimizely", "nightly"],
+    tags=["crm-sync", "optimizely", "spotler", "flexmail", "nightly"],
     params={
         "lists": Param(
             [],
@@ -79,6 +92,10 @@ default_args: dict[str, Any] = {
             False, type="boolean", title="Force past guards",
             description="Refill even when a volume guard tripped (the override is logged and audited).",
         ),
+        "full_resync": Param(
+            False, type="boolean", title="Full resync",
+            description="Empty every membership list (Spotler audience) and add everyone again.",
+        ),
         "allow_gap": Param(
             False, type="boolean", title="Accept a feedback gap",
             description="Import feedback although the last import is older than the platform keeps data.",
@@ -93,24 +110,29 @@ def crm_campaign_sync() -> None:
 
         return run(get_current_context())
 
-    @task(retries=5)
-    def import_feedback() -> dict[str, Any]:
-        """Apply today's bounces and unsubscribes to the CRM before any list is extracted."""
+    feedback_doc = "Apply this platform's bounces and unsubscribes to the CRM before its lists are extracted."
+
+    # doc_md given: a task mapped with .expand() directly does not take its docstring as docs
+    @task(retries=5, map_index_template="{{ platform }}", doc_md=feedback_doc)
+    def import_feedback(platform: str) -> dict[str, Any]:
+        """Apply this platform's bounces and unsubscribes to the CRM before its lists are extracted."""
         from crm_sync_airflow.sync_tasks import import_feedback as run
 
-        return run(get_current_context())
+        return run(get_current_context(), platform)
 
     @task_group(group_id="sync_list")
-    def sync_list(list_name: str, feedback: dict[str, Any]) -> None:
-        """Extract → validate → clear + refill one list (mapped: one group per list)."""
+    def sync_list(list_name: str) -> None:
+        """Extract → validate → write one list to its platform (mapped: one group per list)."""
 
-        @task(map_index_template="{{ list_name }}")
-        def extract(list_name: str, feedback: dict[str, Any]) -> dict[str, Any]:
+        # all_done: waits for every platform's feedback import, then goes on if ITS platform's
+        # succeeded (checked in the task), so one platform's failure does not stop the others.
+        @task(map_index_template="{{ list_name }}", trigger_rule="all_done")
+        def extract(list_name: str) -> dict[str, Any]:
             """Freeze the list's consent-scoped snapshot; every exclusion is counted by reason.
-            Takes the feedback import's result: it runs only after that import succeeded."""
+            Only after this run's feedback import of the list's platform succeeded."""
             from crm_sync_airflow.sync_tasks import extract as run
 
-            return run(get_current_context(), list_name, feedback)
+            return run(get_current_context(), list_name)
 
         @task(map_index_template="{{ list_name }}")
         def validate(list_name: str, extracted: dict[str, Any]) -> dict[str, Any]:
@@ -121,12 +143,26 @@ def crm_campaign_sync() -> None:
 
         @task(map_index_template="{{ list_name }}", outlets=[SYNCED_LISTS], retries=4)
         def refill(list_name: str, validated: dict[str, Any]) -> dict[str, Any]:
-            """Clear the platform list and fill it with addAll3; resumes after a failure."""
+            """Write the list its platform's way (refill or membership sync); resumes after a failure."""
             from crm_sync_airflow.sync_tasks import refill as run
 
             return run(get_current_context(), list_name, alias=SYNCED_LISTS)
 
-        refill(list_name, validate(list_name, extract(list_name, feedback)))
+        refill(list_name, validate(list_name, extract(list_name)))
+
+    @task(trigger_rule="all_done", outlets=[SYNCED_LISTS], retries=4)
+    def sync_labels() -> dict[str, Any]:
+        """All Flexmail lists of the run in one import, removals first (skipped when there are none)."""
+        from crm_sync_airflow.sync_tasks import sync_labels as run
+
+        return run(get_current_context(), alias=SYNCED_LISTS)
+
+    @task(trigger_rule="all_done", retries=2)
+    def delete_removed_lists() -> dict[str, Any]:
+        """Delete the audiences of lists no longer configured; one in use is reported, not failed."""
+        from crm_sync_airflow.sync_tasks import delete_removed_lists as run
+
+        return run(get_current_context())
 
     @task(trigger_rule="all_done", retries=2)
     def report() -> dict[str, Any]:
@@ -136,10 +172,12 @@ def crm_campaign_sync() -> None:
         return run(get_current_context())
 
     lists = start_run()
-    feedback = import_feedback()
+    feedback = import_feedback.expand(platform=PLATFORMS)
     lists >> feedback
-    synced = sync_list.partial(feedback=feedback).expand(list_name=lists)
-    synced >> report()
+    synced = sync_list.expand(list_name=lists)
+    feedback >> synced
+    labels = sync_labels()
+    synced >> labels >> delete_removed_lists() >> report()
 
 
 crm_campaign_sync()

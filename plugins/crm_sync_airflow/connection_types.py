@@ -124,6 +124,10 @@ class FlexmailExtras(_Extras):
     source_id: Integer | None = Field(
         None, ge=1, title="Source id", description="the Flexmail source imported contacts get"
     )
+    import_poll_seconds: Number = Field(
+        10.0, gt=0, le=600, title="Import poll interval (seconds)",
+        description="how often a queued contacts import is asked whether it has finished",
+    )
 
 
 

@@ -16,8 +16,22 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from sqlalchemy import select
 
 from crm_sync_airflow.hooks.crm_staging import CrmStagingHook
-from crm_sync_airflow.platforms import list_asset, platform_hook, refill_settings, unsubscribe_consents
-from include.crm_sync.audit.runs import finish_sync_run, mark_feedback_ok, start_sync_run
+from crm_sync_airflow.platforms import (
+    PLATFORMS,
+    FeedbackJob,
+    list_asset,
+    platform_hook,
+    refill_settings,
+    unsubscribe_consents,
+    wiring,
+)
+from include.crm_sync.audit.runs import (
+    feedback_ok,
+    feedback_platforms,
+    finish_sync_run,
+    mark_feedback_ok,
+    start_sync_run,
+)
 from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.config.loader import load_lists
 from include.crm_sync.config.paths import PROJECT_ROOT
@@ -42,6 +56,7 @@ def _params(context: Any) -> dict[str, Any]:
 
 
 def start_run(context: Any) -> list[str]:
+    """Open the run's audit row; the lists to sync."""
     params = _params(context)
     lists = load_lists()
     wanted = params.get("lists") or lists.names
@@ -53,42 +68,54 @@ def start_run(context: Any) -> list[str]:
         engine, context["run_id"], dag_id=context["dag"].dag_id,
         dry_run=bool(params.get("dry_run")), forced=bool(params.get("force")),
     )
-    log.info("Run %s: syncing %d list(s): %s%s", context["run_id"], len(wanted), ", ".join(wanted),
-             " (dry run)" if params.get("dry_run") else "")
+    platforms = sorted({lists.get(name).platform for name in wanted})
+    log.info("Run %s: syncing %d list(s) on %s: %s%s", context["run_id"], len(wanted), ", ".join(platforms),
+             ", ".join(wanted), " (dry run)" if params.get("dry_run") else "")
     return list(wanted)
 
 
-def import_feedback(context: Any) -> dict[str, Any]:
-    from include.crm_sync.feedback.importer import import_feedback as run_import
+def import_feedback(context: Any, platform: str) -> dict[str, Any]:
+    """Apply ``platform``'s unsubscribes and bounces to the CRM, then record that THIS run's feedback
+    of THAT platform succeeded: only its lists wait for it (mapped: one task per platform)."""
+    from include.crm_sync.feedback.errors import FeedbackGapError, FeedbackImportError
+    from include.crm_sync.platforms.base import PermanentPlatformError
 
+    context["platform"] = platform  # map_index_template="{{ platform }}"
     params = _params(context)
+    if platform not in _run_platforms(context):
+        raise AirflowSkipException(f"no list of this run is on {platform}")
     if params.get("dry_run"):
-        log.info("Dry run: the feedback import is skipped; extraction uses the CRM as it is")
+        log.info("Dry run: the %s feedback import is skipped; extraction uses the CRM as it is", platform)
         return {"skipped": "dry_run"}
     engine = CrmStagingHook().get_conn()
     lists = load_lists()
-    platforms = sorted({item.platform for item in lists.lists})
-    reports = {}
-    for name in platforms:
-        hook = platform_hook(name)
-        try:
-            # One feedback import per platform at a time (another run, a second deployment): two at once
-            # would race on the ledger and the watermarks. A retry of this run takes its own lock over.
-            with hold_writer_lock(
-                engine, LockKey.feedback(name), owner=f"feedback:{context['run_id']}",
-                holder=f"run {context['run_id']}, feedback import of {name}", settings=FEEDBACK_LOCK,
-                keep_alive=True,
-            ):
-                report = run_import(
-                    engine, hook.get_platform(), landing_dir=landing_dir(), run_id=context["run_id"],
-                    list_consents=unsubscribe_consents(name, lists.consent_by_platform_list_id(name)),
-                    allow_gap=bool(params.get("allow_gap")),
-                )
-        finally:
-            hook.close()
-        reports[name] = report.as_dict() if hasattr(report, "as_dict") else str(report)
-    mark_feedback_ok(engine, context["run_id"])
-    return reports
+    job = FeedbackJob(
+        engine=engine, run_id=context["run_id"], landing_dir=landing_dir(),
+        list_consents=unsubscribe_consents(platform, lists.consent_by_platform_list_id(platform)),
+        allow_gap=bool(params.get("allow_gap")),
+    )
+    hook = platform_hook(platform)
+    try:
+        # One feedback import per platform at a time (another run, a second deployment): two at once
+        # would race on the ledger and the watermarks. A retry of this run takes its own lock over.
+        with hold_writer_lock(
+            engine, LockKey.feedback(platform), owner=f"feedback:{context['run_id']}",
+            holder=f"run {context['run_id']}, feedback import of {platform}", settings=FEEDBACK_LOCK,
+            keep_alive=True,
+        ):
+            report = wiring(platform).feedback(hook, job)
+    except (FeedbackGapError, PermanentPlatformError) as exc:
+        # A gap needs the operator (allow_gap), refused credentials a fixed connection: a retry in
+        # minutes changes neither. Only this platform's lists stop (their extraction checks it).
+        raise AirflowFailException(f"{platform} feedback import: {exc}") from exc
+    except FeedbackImportError as exc:
+        if isinstance(exc.__cause__, PermanentPlatformError):
+            raise AirflowFailException(f"{platform} feedback import: {exc}") from exc
+        raise
+    finally:
+        hook.close()
+    mark_feedback_ok(engine, context["run_id"], platform=platform)
+    return report
 
 
 def _name_map_index(context: Any, list_name: str) -> None:
@@ -117,21 +144,25 @@ def _list_run_status(engine: Any, list_run_id: int) -> str:
         return conn.execute(select(list_run.c.status).where(list_run.c.list_run_id == list_run_id)).scalar_one()
 
 
-def extract(context: Any, list_name: str, feedback: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``feedback`` is the import_feedback task's result: the data dependency that orders the steps
-    (the domain re-checks ``sync_run.feedback_ok`` itself before extracting)."""
+def extract(context: Any, list_name: str) -> dict[str, Any]:
+    """Runs once every platform's feedback import has finished (trigger rule all_done), and goes on
+    only if the import of ITS platform succeeded in this run: a failed Spotler feedback import
+    stops the Spotler lists, not the Optimizely ones (the domain checks the same again)."""
     from include.crm_sync.extract.snapshot_writer import extract_snapshot
 
     _name_map_index(context, list_name)
     params = _params(context)
-    if feedback and not params.get("dry_run"):
-        totals = [report.get("totals", {}) for report in feedback.values() if isinstance(report, dict)]
-        log.info("list %s: extracting after this run's feedback import (%s)", list_name,
-                 ", ".join(f"{k} {sum(t.get(k, 0) for t in totals)}" for k in ("read", "applied", "known", "rejected")))
+    list_def = load_lists().get(list_name)
     engine = CrmStagingHook().get_conn()
-    report = extract_snapshot(
-        engine, load_lists().get(list_name), run_id=context["run_id"], require_feedback=not params.get("dry_run")
-    )
+    dry_run = bool(params.get("dry_run"))
+    if not dry_run and not feedback_ok(engine, context["run_id"], list_def.platform):
+        # No retry can help: the feedback task has given up. The platform list stays as it was.
+        raise AirflowFailException(
+            f"list {list_name}: the {list_def.platform} feedback import of run {context['run_id']} did not "
+            "succeed; the list is not extracted or synced (it could re-add people who unsubscribed or "
+            "bounced)"
+        )
+    report = extract_snapshot(engine, list_def, run_id=context["run_id"], require_feedback=not dry_run)
     return {"list_run_id": report.list_run_id, "selected": report.selected,
             "snapshot_rows": report.snapshot_rows, "excluded": report.excluded}
 
@@ -165,6 +196,22 @@ def validate(context: Any, list_name: str) -> dict[str, Any]:
 
 
 def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
+    """Write one list to its platform the platform's way (``platforms.PLATFORMS``): a refill, or a
+    membership sync; a labels platform's lists are synced together by ``sync_labels``."""
+    _name_map_index(context, list_name)
+    list_def = load_lists().get(list_name)
+    kind = wiring(list_def.platform).sync_kind
+    if kind == "labels":
+        log.info("list %s: synced with the other %s lists by sync_labels", list_name, list_def.platform)
+        return {"synced_by": "sync_labels"}
+    engine = CrmStagingHook().get_conn()
+    list_run_id = _list_run_id(engine, context["run_id"], list_name)
+    if kind == "membership":
+        return _membership_sync(context, list_def, engine, list_run_id, alias=alias)
+    return _refill(context, list_def, engine, list_run_id, alias=alias)
+
+
+def _refill(context: Any, list_def: Any, engine: Any, list_run_id: int, *, alias: Any) -> dict[str, Any]:
     from include.crm_sync.sync.preview import preview_refill
     from include.crm_sync.sync.refill import (
         RefillNotAllowed,
@@ -174,11 +221,7 @@ def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
         refill_list,
     )
 
-    _name_map_index(context, list_name)
     params = _params(context)
-    list_def = load_lists().get(list_name)
-    engine = CrmStagingHook().get_conn()
-    list_run_id = _list_run_id(engine, context["run_id"], list_name)
     hook = platform_hook(list_def.platform)
     try:
         platform = hook.get_platform()
@@ -211,16 +254,233 @@ def refill(context: Any, list_name: str, *, alias: Any) -> dict[str, Any]:
             "window_seconds": round(report.window_seconds, 1), "resumed": report.resumed}
 
 
+def _membership_sync(
+    context: Any, list_def: Any, engine: Any, list_run_id: int, *, alias: Any
+) -> dict[str, Any]:
+    from include.crm_sync.platforms.base import MembershipTarget
+    from include.crm_sync.sync.membership import (
+        MembershipOptions,
+        MembershipSyncNotAllowed,
+        RemovalGuardTripped,
+        sync_membership,
+    )
+    from include.crm_sync.sync.membership_guard import MembershipSuperseded, newest_snapshot_writer_guard
+    from include.crm_sync.sync.membership_optouts import crm_opt_out_sink
+    from include.crm_sync.sync.membership_preview import preview_membership
+
+    params = _params(context)
+    full_resync = bool(getattr(list_def, "full_resync", False) or params.get("full_resync"))
+    if params.get("dry_run"):
+        preview = preview_membership(
+            engine, list_def.platform, list_def.platform_list_id, list_run_id, full_resync=full_resync
+        )
+        return {"dry_run": True, **preview.as_dict()}
+    if _list_run_status(engine, list_run_id) == SUPERSEDED:
+        raise AirflowSkipException(
+            f"list {list_def.name}: list run {list_run_id} is superseded by a newer run"
+        )
+    target = _membership_target(list_def, MembershipTarget)
+    hook = platform_hook(list_def.platform)
+    try:
+        try:
+            report = sync_membership(
+                engine, hook.get_platform(), list_run_id, target,
+                opt_outs=crm_opt_out_sink(
+                    engine, platform=list_def.platform, landing_dir=landing_dir(), run_id=context["run_id"]
+                ),
+                options=MembershipOptions(
+                    full_resync=full_resync, max_removal_ratio=list_def.guards.max_drop_ratio,
+                    force=bool(params.get("force")),
+                ),
+                writer_guard=newest_snapshot_writer_guard(engine),
+            )
+        except MembershipSuperseded as exc:
+            raise AirflowSkipException(str(exc)) from exc
+        except (MembershipSyncNotAllowed, RemovalGuardTripped) as exc:
+            # Nothing was removed and a retry cannot change that (force can, for the guard).
+            raise AirflowFailException(str(exc)) from exc
+        # Anything else (platform, network, another writer) is retried; the retry runs in full mode.
+    finally:
+        hook.close()
+    context["outlet_events"][alias].add(
+        list_asset(list_def.platform, list_def.platform_list_id),
+        extra={"run_id": context["run_id"], "added": report.added, "removed": report.removed},
+    )
+    return report.as_dict()
+
+
+def _membership_target(list_def: Any, target_cls: Any) -> Any:
+    """The platform list a membership list names (a Spotler audience: external id, name, description)."""
+    audience = list_def.audience
+    return target_cls(audience.external_id, audience.name, audience.description or "")
+
+
+def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
+    """Sync every validated list of this run whose platform syncs by labels (Flexmail) in ONE
+    import, removals first (``include/crm_sync/sync/label_sync.py``). Each label's writer lock is
+    held for the whole sync, and a list whose snapshot a newer run superseded is left out."""
+    from contextlib import ExitStack
+
+    from include.crm_sync.sync.label_sync import (
+        LabelListsFailed,
+        LabelSyncNotAllowed,
+        LabelSyncOptions,
+        RemovalBacklogTooLarge,
+        sync_flexmail_labels,
+    )
+    from include.crm_sync.sync.membership_guard import MembershipSuperseded, raise_if_superseded
+
+    params = _params(context)
+    platforms = [name for name in _run_platforms(context) if wiring(name).sync_kind == "labels"]
+    if not platforms:
+        raise AirflowSkipException("no list of this run is synced by labels")
+    if params.get("dry_run"):
+        raise AirflowSkipException("dry run: the labels are not touched")
+    engine = CrmStagingHook().get_conn()
+    reports: dict[str, Any] = {}
+    for platform in platforms:
+        runs = _validated_list_runs(engine, context["run_id"], platform)
+        if not runs:
+            log.info("%s: no validated list in this run; nothing to sync", platform)
+            continue
+        hook = platform_hook(platform)
+        try:
+            with ExitStack() as locks:
+                syncable = []
+                for list_run_id, list_name, label in runs:
+                    # one writer per label: another run's label sync waits, then fails naming us
+                    locks.enter_context(hold_writer_lock(
+                        engine, LockKey.platform_list(platform, label), owner=f"list_run:{list_run_id}",
+                        holder=f"run {context['run_id']}, list {list_name} (list run {list_run_id})",
+                        keep_alive=True,
+                    ))
+                    try:
+                        raise_if_superseded(engine, list_run_id, list_name)
+                    except MembershipSuperseded:
+                        continue  # marked superseded; the newer run syncs this label
+                    syncable.append(list_run_id)
+                if not syncable:
+                    continue
+                settings = hook.connection_settings().extras
+                options = LabelSyncOptions(
+                    source_id=settings.source_id, requests_per_minute=settings.requests_per_minute,
+                    poll_seconds=settings.import_poll_seconds,
+                    max_removal_ratio=_max_drop_ratios(runs), force=bool(params.get("force")),
+                )
+                try:
+                    report = sync_flexmail_labels(
+                        engine, hook.get_conn(engine), syncable, run_id=context["run_id"], options=options
+                    )
+                except (LabelListsFailed, RemovalBacklogTooLarge) as exc:
+                    # A label name that does not exist, or a backlog that cannot drain in time: a retry
+                    # changes neither. The synced lists' work is recorded; the report shows the rest.
+                    reports[platform] = exc.report.as_dict()
+                    _emit_label_assets(context, alias, platform, exc.report)
+                    raise AirflowFailException(f"{platform}: {exc}") from exc
+                except LabelSyncNotAllowed as exc:
+                    raise AirflowFailException(f"{platform}: {exc}") from exc
+        finally:
+            hook.close()
+        reports[platform] = report.as_dict()
+        _emit_label_assets(context, alias, platform, report)
+    return reports
+
+
+def _max_drop_ratios(runs: list[tuple[int, str, str]]) -> dict[str, float]:
+    """list name -> the most of a label's recorded members one sync may remove (guards.max_drop_ratio)."""
+    lists = load_lists()
+    return {name: lists.get(name).guards.max_drop_ratio for _, name, _ in runs}
+
+
+def _emit_label_assets(context: Any, alias: Any, platform: str, report: Any) -> None:
+    for item in report.lists.values():
+        if item.get("status") == "synced":
+            context["outlet_events"][alias].add(
+                list_asset(platform, item["label"]), extra={"run_id": context["run_id"]}
+            )
+
+
+def _run_platforms(context: Any) -> list[str]:
+    wanted = context["ti"].xcom_pull(task_ids="start_run") or []
+    lists = load_lists()
+    return sorted({lists.get(name).platform for name in wanted if name in lists.names})
+
+
+def _validated_list_runs(engine: Any, run_id: str, platform: str) -> list[tuple[int, str, str]]:
+    """(list_run_id, list_name, platform_list_id) of this run's lists of ``platform`` that passed
+    validation (a retry finds them syncing or synced)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(list_run.c.list_run_id, list_run.c.list_name, list_run.c.platform_list_id)
+            .where(
+                list_run.c.run_id == run_id,
+                list_run.c.platform == platform,
+                list_run.c.status.in_(("validated", "syncing", "synced")),
+            )
+            .order_by(list_run.c.list_name)
+        ).all()
+    return [(r.list_run_id, r.list_name, r.platform_list_id) for r in rows]
+
+
+def delete_removed_lists(context: Any) -> dict[str, Any]:
+    """Delete the platform lists (Spotler audiences) we made for lists no longer in lists.yaml.
+
+    One in use on the platform is not deleted: what the user must do first goes to the run report and
+    the log as a warning, not a failure. Only platforms that sync by membership keep such lists."""
+    from include.crm_sync.sync.membership_targets import delete_removed_lists as delete
+    from include.crm_sync.sync.membership_targets import lists_to_delete
+
+    if _params(context).get("dry_run"):
+        raise AirflowSkipException("dry run: no platform list is deleted")
+    engine = CrmStagingHook().get_conn()
+    lists = load_lists()
+    results: dict[str, Any] = {}
+    for name, platform in sorted(PLATFORMS.items()):
+        if platform.sync_kind != "membership":
+            continue
+        configured = [item.platform_list_id for item in lists.lists if item.platform == name]
+        if not lists_to_delete(engine, name, configured):
+            continue  # nothing to delete: no call, and no connection needed
+        hook = platform_hook(name)
+        try:
+            cleanup = delete(engine, hook.get_platform(), configured=configured)
+        finally:
+            hook.close()
+        for list_id, action in cleanup.in_use.items():
+            log.warning("%s list %s is in use and was not deleted; to delete it: %s", name, list_id, action)
+        results[name] = cleanup.as_dict()
+    return results
+
+
 def report(context: Any) -> dict[str, Any]:
     engine = CrmStagingHook().get_conn()
     summary = build_run_summary(engine, context["run_id"])
-    wanted = context["ti"].xcom_pull(task_ids="start_run") or []
+    ti = context["ti"]
+    wanted = ti.xcom_pull(task_ids="start_run") or []
     seen = {item.list_name for item in summary.lists}
     # A list that never got a list run (feedback failed, extraction crashed early) failed too.
-    failed = sorted(set(summary.failed_lists) | (set(wanted) - seen))
+    failed = set(summary.failed_lists) | (set(wanted) - seen)
+    lists = load_lists()
+    platforms_ok = set(feedback_platforms(engine, context["run_id"]))
+    feedback_failed = sorted({lists.get(n).platform for n in wanted if n in lists.names} - platforms_ok)
     if not summary.dry_run and not summary.feedback_ok:
-        failed = sorted(set(failed) | set(wanted))
-    result = summary.as_dict() | {"failed_lists": failed}
+        # only the lists of the platforms whose feedback import failed
+        failed |= {n for n in wanted if n in lists.names and lists.get(n).platform in feedback_failed}
+    extra: dict[str, Any] = {"feedback_platforms_ok": sorted(platforms_ok)}
+    if not summary.dry_run and not summary.feedback_ok:
+        extra["feedback_failed_platforms"] = feedback_failed
+    labels = ti.xcom_pull(task_ids="sync_labels")
+    if labels:
+        extra["label_sync"] = labels
+    deleted = ti.xcom_pull(task_ids="delete_removed_lists")
+    if deleted:
+        extra["deleted_platform_lists"] = deleted
+        in_use = {f"{p}:{i}": a for p, d in deleted.items() for i, a in d.get("in_use", {}).items()}
+        if in_use:
+            extra["action_needed"] = {k: f"in use, not deleted: {a}" for k, a in in_use.items()}
+    result = summary.as_dict() | extra | {"failed_lists": sorted(failed)}
+    if feedback_failed and not summary.dry_run:
+        result["feedback_ok"] = False  # a platform whose feedback failed has no list run to show it
     finish_sync_run(engine, context["run_id"], status="failed" if failed else "success", summary=result)
     log.info("Run %s summary:\n%s", context["run_id"], summary.as_table())
     for item in summary.lists:
@@ -228,6 +488,10 @@ def report(context: Any) -> dict[str, Any]:
             log.warning("list %s (%s): %s", item.list_name, item.status, failure)
         if item.forced:
             log.warning("list %s: synced past a tripped guard because the run was forced", item.list_name)
+    for key, action in extra.get("action_needed", {}).items():
+        log.warning("%s: %s", key, action)
     if failed:
-        raise AirflowFailException(f"lists not synced: {', '.join(failed)} (see the audit of run {context['run_id']})")
+        raise AirflowFailException(
+            f"lists not synced: {', '.join(sorted(failed))} (see the audit of run {context['run_id']})"
+        )
     return result

@@ -59,7 +59,8 @@ def test_dags_have_docs_tags_owner_retries(dagbag: DagBag) -> None:
 
 def test_sync_dag_shape(dagbag: DagBag) -> None:
     dag = dagbag.dags["crm_campaign_sync"]
-    assert set(dag.params.keys()) == {"lists", "dry_run", "force", "allow_gap"}
+    assert set(dag.params.keys()) == {"lists", "dry_run", "force", "full_resync", "allow_gap"}
+    assert dag.params.get_param("full_resync").schema["type"] == "boolean"
     feedback = dag.get_task("import_feedback")
     extract = dag.get_task("sync_list.extract")
     # The ordering guarantee: extraction (and so refill) only after the feedback import.
@@ -69,6 +70,12 @@ def test_sync_dag_shape(dagbag: DagBag) -> None:
     for task_id in ("sync_list.extract", "sync_list.validate", "sync_list.refill"):
         assert dag.get_task(task_id).map_index_template == "{{ list_name }}"
     assert dag.get_task("report").trigger_rule == "all_done"
+    # feedback per platform: mapped and named after the platform; a list's extraction waits for all
+    # of them to finish and goes on when its own platform's succeeded
+    assert feedback.map_index_template == "{{ platform }}"
+    assert extract.trigger_rule == "all_done"
+    # the labels platform (Flexmail) syncs once for all its lists, after the mapped groups
+    assert "sync_list.refill" in dag.get_task("sync_labels").upstream_task_ids
 
 
 def test_optional_params_are_optional_in_the_trigger_form(dagbag: DagBag) -> None:

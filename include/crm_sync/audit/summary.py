@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from include.crm_sync.imports.holds import open_hold_count
-from include.crm_sync.staging.tables import list_run, sync_run
+from include.crm_sync.staging.tables import list_run, sync_run, sync_run_platform_feedback
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class RunSummary:
     forced: bool = False
     #: people held out of every list by a rejected feedback row, when the summary was built
     held_people: int = 0
+    #: the platforms whose feedback import succeeded in this run (feedback gates per platform)
+    feedback_platforms: list[str] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
@@ -77,6 +79,7 @@ class RunSummary:
             "run_id": self.run_id,
             "dry_run": self.dry_run,
             "feedback_ok": self.feedback_ok,
+            "feedback_platforms": self.feedback_platforms,
             "forced": self.forced,
             "lists": [asdict(item) for item in self.lists],
             "failed_lists": self.failed_lists,
@@ -151,6 +154,13 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
             select(list_run).where(list_run.c.run_id == run_id).order_by(list_run.c.list_name)
         ).mappings().all()
         _holds, held_people = open_hold_count(conn)
+        platforms_ok = sorted(
+            conn.execute(
+                select(sync_run_platform_feedback.c.platform).where(
+                    sync_run_platform_feedback.c.run_id == run_id
+                )
+            ).scalars()
+        )
     lists = []
     for r in rows:
         validated, failures, forced = _validation(r)
@@ -168,6 +178,9 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
             )
         )
     return RunSummary(
-        run_id=run_id, dry_run=bool(run["dry_run"]), feedback_ok=bool(run["feedback_ok"]), lists=lists,
-        forced=bool(run["forced"]), held_people=held_people,
+        run_id=run_id, dry_run=bool(run["dry_run"]), lists=lists,
+        # the run-wide flag, or this run's feedback import of every platform its lists are on
+        feedback_ok=bool(run["feedback_ok"])
+        or (bool(platforms_ok) and {item.platform for item in lists} <= set(platforms_ok)),
+        forced=bool(run["forced"]), held_people=held_people, feedback_platforms=platforms_ok,
     )

@@ -83,6 +83,18 @@ def enqueue_leavers(conn: sa.Connection, label: str, list_run_id: int, consent_i
     return max(result.rowcount or 0, 0)
 
 
+def count_new_leavers(conn: sa.Connection, label: str, list_run_id: int) -> int:
+    """Members of ``label`` not in the snapshot of ``list_run_id`` and not queued yet: the removals
+    this snapshot would add to the backlog (what the removal volume guard weighs)."""
+    in_snapshot = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == M.c.member_id)
+    queued = sa.exists().where(R.c.label_name == M.c.label_name, R.c.member_id == M.c.member_id)
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(M).where(M.c.label_name == label, ~in_snapshot, ~queued)
+        ).scalar_one()
+    )
+
+
 def cancel_returning(conn: sa.Connection, label: str, list_run_id: int) -> int:
     """Members queued for removal who qualify again keep the label they still carry."""
     back = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == R.c.member_id)

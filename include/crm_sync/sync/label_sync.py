@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +94,11 @@ class LabelSyncOptions:
     poll_seconds: float = 10.0
     import_timeout_seconds: float = 6 * 3600.0
     records_per_call: int = MAX_IMPORT_RECORDS
+    #: list name -> the most of its label's recorded members one sync may queue for removal (the
+    #: list's ``guards.max_drop_ratio``); a list past it is guarded (nothing removed or added for it)
+    max_removal_ratio: Mapping[str, float] = field(default_factory=dict)
+    #: the operator forced past the removal guard
+    force: bool = False
 
 
 @dataclass
@@ -110,6 +115,13 @@ class LabelSyncReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A list that failed before any change (its ``message`` says why), like a label mismatch."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,7 @@ class _LabelSync:
             log.error("%s", mismatch.message)
             self.report.lists[name].update(status="failed", error=mismatch.message)
             self._set_list_run(self._by_name(runs, name).list_run_id, status="failed", error=mismatch.message)
-        ok = [r for r in runs if r.list_name in found]
+        ok = self._guard([r for r in runs if r.list_name in found], missing)
         for r in ok:
             self._set_list_run(r.list_run_id, status="syncing", error=None)
         self._removals(ok, labels)
@@ -211,6 +223,38 @@ class _LabelSync:
                     )
                 runs.append(_Run(list_run_id, name, row["platform_list_id"], row["consent_id"]))
         return runs
+
+    def _guard(self, runs: Sequence[_Run], failed: dict[str, Any]) -> list[_Run]:
+        """The removal volume guard, before any removal: a list whose snapshot would queue more of its
+        label's recorded members for removal than its ratio allows is guarded -- nothing is removed or
+        added for it -- unless the run is forced. Guarded lists join ``failed``."""
+        kept = []
+        for r in runs:
+            ratio = self.options.max_removal_ratio.get(r.list_name)
+            if ratio is None:
+                kept.append(r)
+                continue
+            with self.engine.connect() as conn:
+                members = store.count_members(conn, [r.label])[r.label]
+                leaving = store.count_new_leavers(conn, r.label, r.list_run_id)
+            if not members or leaving / members <= ratio:
+                kept.append(r)
+                continue
+            message = (
+                f"list {r.list_name!r}: {leaving} of the {members} contacts carrying label {r.label!r} would "
+                f"lose it ({leaving / members:.0%}), more than max_drop_ratio {ratio:.0%}"
+            )
+            if self.options.force:
+                log.warning("%s; forced past the guard", message)
+                self.report.lists[r.list_name].update(forced=True)
+                kept.append(r)
+                continue
+            message += "; nothing was changed for this list (trigger with force to go past the guard)"
+            log.error("%s", message)
+            self.report.lists[r.list_name].update(status="guarded", error=message)
+            self._set_list_run(r.list_run_id, status="guarded", error=message)
+            failed[r.list_name] = _Failure(message)
+        return kept
 
     @staticmethod
     def _by_name(runs: Sequence[_Run], name: str) -> _Run:

@@ -168,3 +168,27 @@ def test_a_large_backlog_learns_contact_ids_from_the_contact_pages(staging_engin
     # 31 contacts fit one page: 1 count + 1 page instead of 30 lookups, then one DELETE per removal
     assert used["contacts.list"] == 2 and used["contact_labels.delete"] == 30
     assert report.removed == 30 and carriers(flexmail, KATTEN) == []
+
+
+def test_removal_guard_stops_a_list_before_any_removal_and_force_goes_past(staging_engine, flexmail):
+    build_crm(staging_engine, 10)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    dogs_before = carriers(flexmail, HONDEN)
+    set_language(staging_engine, list(range(6)), "fr")  # 6 of the dogs label's members leave its selection
+    ids = prepare(staging_engine, "run-2", new_run=True)
+    calls_before = flexmail.control.calls()
+    with pytest.raises(LabelListsFailed, match="more than max_drop_ratio 50%") as caught:
+        sync(staging_engine, flexmail, ids, run_id="run-2", max_removal_ratio={"dogs": 0.5, "cats": 0.5})
+    assert caught.value.report.lists["dogs"]["status"] == "guarded"
+    assert carriers(flexmail, HONDEN) == dogs_before  # nobody lost the label
+    deletes = flexmail.control.calls().get("contact_labels.delete", 0)
+    assert deletes == calls_before.get("contact_labels.delete", 0)
+    with staging_engine.connect() as conn:
+        statuses = dict(conn.execute(sa.select(t.list_run.c.list_name, t.list_run.c.status).where(
+            t.list_run.c.run_id == "run-2")).all())
+    assert statuses == {"dogs": "guarded", "cats": "synced"}  # the other list synced
+
+    ids = prepare(staging_engine, "run-3", new_run=True)
+    report = sync(staging_engine, flexmail, ids, run_id="run-3", max_removal_ratio={"dogs": 0.5}, force=True)
+    assert report.lists["dogs"]["forced"] and report.lists["dogs"]["status"] == "synced"
+    assert not {email(i) for i in range(6)} & set(carriers(flexmail, HONDEN))
