@@ -90,6 +90,39 @@ def test_a_good_snapshot_passes_and_is_recorded(staging_engine: sa.Engine) -> No
     }
 
 
+SPOTLER = {
+    "name": "test_list",
+    "platform": "spotler",
+    "platform_list_id": None,
+    "optin_process_id": None,
+    "audience": {"external_id": "crm-nl", "name": "CRM NL"},
+    "attributes": {"firstName": "first_name"},
+}
+FLEXMAIL = {
+    "name": "test_list",
+    "platform": "flexmail",
+    "platform_list_id": None,
+    "optin_process_id": None,
+    "interest_label": "Honden",
+    "attributes": {},
+}
+
+
+@pytest.mark.parametrize("overrides", [SPOTLER, FLEXMAIL], ids=["spotler", "flexmail"])
+def test_a_list_without_optimizelys_technical_fields_is_validated_without_their_checks(
+    staging_engine: sa.Engine, overrides: dict
+) -> None:
+    """A Spotler or Flexmail snapshot holds only its own attributes (no entity-id, no opt-in-id)."""
+    list_run_id = _extracted(staging_engine, **overrides)
+    report = validate_snapshot(staging_engine, list_def(**overrides), list_run_id)
+    technical = {"entity_id_present", "entity_id_matches", "optin_present", "optin_configured"}
+    assert report.passed and report.status == "validated"
+    assert [c.key for c in report.checks] == [k for k in QUALITY_KEYS if k not in technical] + [
+        "min_rows",
+        "max_drop",
+    ]
+
+
 def test_broken_rows_fail_in_plain_words_with_masked_examples(
     staging_engine: sa.Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
