@@ -8,10 +8,11 @@ database with generated CRM data, then runs the DAGs exactly as Airflow would ru
 1. crm_campaign_sync: the first night fills the lists of config/lists.yaml on every platform;
 2. the Optimizely emulator "sends" a mailing to each of its lists: bounces, unsubscribes, opens and
    clicks appear; a Spotler audience member opts out in Spotler and a Flexmail label carrier
-   unsubscribes in Flexmail;
+   unsubscribes in Flexmail; in the CRM some people opt in again (scripts/demo_crm_changes.py);
 3. campaign_response_import: the response files on SFTP reach the CRM;
 4. crm_campaign_sync again: the feedback is applied first, and those people are not re-added (and
-   are removed from the Spotler audiences and Flexmail labels).
+   are removed from the Spotler audiences and Flexmail labels); the people who opted in again are
+   added.
 
 The two nights are the last two 03:00 UTC before now (at least an hour ago), the mailing and the
 response import lie between them, and the emulator's clock is set to each of those moments, so
@@ -49,6 +50,7 @@ from include.crm_sync.staging.engine import create_staging_engine  # noqa: E402
 from include.crm_sync.staging.migrate import upgrade  # noqa: E402
 from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
 from scripts import demo_platforms as platforms  # noqa: E402
+from scripts.demo_crm_changes import opt_in_again  # noqa: E402
 
 DEMO = ROOT / ".local" / "demo"
 #: a long step prints what it runs this often
@@ -259,6 +261,9 @@ def main() -> None:
 
         for line in platforms.make_platform_feedback(more, platform_lists):
             print(f"    {line}")
+        granted = opt_in_again(engine, timeline.mailing)
+        print("    CRM: people opt in again on the website: "
+              + ", ".join(f"{consent} {count}" for consent, count in granted.items()))
 
         step(f"{_when(timeline.response_import)}: campaign_response_import brings the platform's response "
              "files over SFTP into the CRM")

@@ -155,7 +155,7 @@ class PlatformNight:
     removed: int
     #: Spotler: members the platform refused (audited in list_rejected); None for Flexmail
     refused: int | None
-    #: Flexmail: records this run's contacts import sent
+    #: Flexmail: records this run's contacts import sent (one import for all labels of the run)
     imported: int | None
     #: Flexmail: label removals still waiting (worked over the next nights under the rate limit)
     backlog: int | None
@@ -169,8 +169,8 @@ class PlatformNight:
                 f"removed {self.removed:,}, refused {refused}; {self.members:,} members"
             )
         return (
-            f"    flexmail {self.lst.name:<22} label {self.lst.target!r}: imported {self.imported or 0:,}, "
-            f"labels added {self.added:,}, labels removed {self.removed:,}, removal backlog "
+            f"    flexmail {self.lst.name:<22} label {self.lst.target!r}: imported {self.imported or 0:,} "
+            f"(all labels), labels added {self.added:,}, labels removed {self.removed:,}, removal backlog "
             f"{self.backlog or 0:,}; {self.members:,} carry it"
         )
 

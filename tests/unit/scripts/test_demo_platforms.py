@@ -73,8 +73,8 @@ def test_platform_feedback_and_night_lines(emulators, tmp_path) -> None:
     assert (
         results[0].line().split()
         == (
-            "flexmail honden_flexmail label 'Honden': imported 0, labels added 0, labels removed 1, "
-            "removal backlog 0; 0 carry it"
+            "flexmail honden_flexmail label 'Honden': imported 0 (all labels), labels added 0, "
+            "labels removed 1, removal backlog 0; 0 carry it"
         ).split()
     )
     assert "added 2, removed 0, refused 0; 2 members" in results[1].line()
