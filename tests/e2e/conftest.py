@@ -12,8 +12,9 @@ compete with the rest of the suite for the CPU. Around it:
 - the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
   in which every list of config/lists.yaml has recipients);
 - the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server;
-- the Spotler Mail+ emulator, in this process on an ephemeral port (``spotler_default`` points at
-  it, as in the demo), for the Spotler lists of config/lists.yaml.
+- the Spotler Mail+ and Flexmail emulators, in this process on ephemeral ports (``spotler_default``
+  and ``flexmail_default`` point at them, as in the demo), for the Spotler and Flexmail lists of
+  config/lists.yaml.
 
 A missing Redis or chromium skips with the reason, unless ``CRM_SYNC_REQUIRE_E2E=1`` (set by CI);
 a missing PostgreSQL skips unless ``CRM_SYNC_REQUIRE_POSTGRES=1`` (also set by CI), as for every
@@ -33,9 +34,18 @@ import pytest
 
 from include.crm_sync.generate import generate
 from include.crm_sync.staging.migrate import upgrade
+from include.emulators.flexmail.runner import FlexmailEmulatorServer
 from include.emulators.optimizely import EmulatorServer
 from include.emulators.spotler.runner import SpotlerEmulatorServer
-from scripts.demo_platforms import SPOTLER_KEY, SPOTLER_SECRET, spotler_connection_env
+from scripts.demo_platforms import (
+    FLEXMAIL_ACCOUNT,
+    FLEXMAIL_REQUESTS_PER_MINUTE,
+    FLEXMAIL_TOKEN,
+    SPOTLER_KEY,
+    SPOTLER_SECRET,
+    flexmail_connection_env,
+    spotler_connection_env,
+)
 from scripts.local_stack import LocalAirflowStack, demo_env
 from tests.fixtures.staging import throwaway_pg_database
 
@@ -52,11 +62,11 @@ CONTACTS = 3000
 LIST_IDS = {"newsletter_nl": 1001, "product_updates": 1002, "events_webinars": 1003}
 
 
-def spotler_audiences() -> dict[str, str]:
-    """List name -> audience external id of each Spotler list in config/lists.yaml."""
+def platform_lists(platform: str) -> dict[str, str]:
+    """List name -> platform list id of each list of ``platform`` in config/lists.yaml."""
     from include.crm_sync.config.loader import load_lists
 
-    return {item.name: item.platform_list_id for item in load_lists().lists if item.platform == "spotler"}
+    return {item.name: item.platform_list_id for item in load_lists().lists if item.platform == platform}
 
 
 def require_e2e() -> bool:
@@ -124,12 +134,23 @@ def e2e_spotler() -> Iterator[SpotlerEmulatorServer]:
 
 
 @pytest.fixture(scope="package")
+def e2e_flexmail() -> Iterator[FlexmailEmulatorServer]:
+    # Flexmail label calls go to this emulator (flexmail_default), with the demo's raised limit.
+    limit = FLEXMAIL_REQUESTS_PER_MINUTE
+    with FlexmailEmulatorServer(
+        port=0, account_id=FLEXMAIL_ACCOUNT, token=FLEXMAIL_TOKEN, requests_per_minute=limit
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def airflow_stack(
     e2e_pg_server_url: str,
     e2e_redis_url: str,
     e2e_staging_url: str,
     e2e_emulator: EmulatorServer,
     e2e_spotler: SpotlerEmulatorServer,
+    e2e_flexmail: FlexmailEmulatorServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     """The running CeleryExecutor deployment, healthy, crm_campaign_sync parsed and unpaused."""
@@ -142,7 +163,8 @@ def airflow_stack(
             broker_url=e2e_redis_url,
             celery_concurrency=2,
             extra_env=demo_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing")
-            | spotler_connection_env(e2e_spotler),  # as the demo gives it
+            | spotler_connection_env(e2e_spotler)  # as the demo gives them
+            | flexmail_connection_env(e2e_flexmail),
         )
         print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
         try:

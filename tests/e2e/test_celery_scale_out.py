@@ -3,8 +3,9 @@
 The run goes scheduler -> Redis -> Celery worker (two slots) -> task processes that reach the
 api-server's execution API, the CRM on PostgreSQL and the emulators over HTTP. At the end every
 Optimizely list holds exactly what the audit says was accepted, every Spotler audience holds
-exactly the snapshot's people minus those Spotler refused, and the per-list tasks ran side by side
-in the worker's two slots.
+exactly the snapshot's people minus those Spotler refused, every Flexmail label is carried by the
+snapshot's addresses (and by no one else but the emulator seed's own carrier), and the per-list
+tasks ran side by side in the worker's two slots.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from include.crm_sync.staging import tables as t
-from tests.e2e.conftest import DAG_ID, LIST_IDS, spotler_audiences
+from tests.e2e.conftest import DAG_ID, LIST_IDS, platform_lists
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -45,6 +46,16 @@ def overlapping_pairs(tis: list[dict]) -> list[tuple[str, str]]:
         for a, b in itertools.combinations(tis, 2)
         if _when(a["start_date"]) < _when(b["end_date"]) and _when(b["start_date"]) < _when(a["end_date"])
     ]
+
+
+def snapshot_emails(staging_url: str, list_run_id: int) -> set[str]:
+    engine = sa.create_engine(staging_url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(sa.select(t.list_snapshot.c.email)
+                                    .where(t.list_snapshot.c.list_run_id == list_run_id)).scalars())
+    finally:
+        engine.dispose()
 
 
 def snapshot_and_rejected_ids(staging_url: str, list_run_id: int) -> tuple[set[str], set[str]]:
@@ -83,11 +94,11 @@ def audit(staging_url: str, run_id: str) -> tuple[str, dict, dict[int, int], dic
 
 @pytest.mark.timeout(900)
 def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
-    airflow_stack, e2e_staging_url, e2e_emulator, e2e_spotler
+    airflow_stack, e2e_staging_url, e2e_emulator, e2e_spotler, e2e_flexmail
 ):
     stack = airflow_stack
-    audiences = spotler_audiences()
-    all_lists = set(LIST_IDS) | set(audiences)
+    audiences, labels = platform_lists("spotler"), platform_lists("flexmail")
+    all_lists = set(LIST_IDS) | set(audiences) | set(labels)
     run_id = stack.trigger(DAG_ID, conf={})  # the defaults: every list, no dry run
 
     assert stack.wait_for_run(DAG_ID, run_id, timeout=600) == "success", stack.log_tails()
@@ -95,7 +106,8 @@ def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
     # -- every task ran, and ran through the Celery worker
     tis = stack.task_instances(DAG_ID, run_id)
     assert {ti["state"] for ti in tis} == {"success"}
-    mapped = [ti for ti in tis if ti["map_index"] >= 0]
+    # the per-list tasks (import_feedback is mapped too, over the platforms)
+    mapped = [ti for ti in tis if ti["map_index"] >= 0 and ti["task_id"].startswith("sync_list.")]
     assert sorted({ti["rendered_map_index"] for ti in mapped}) == sorted(all_lists)
     assert len(mapped) == 3 * len(all_lists)  # extract, validate, refill or sync per list
     assert {ti["queue"] for ti in tis} == {"default"}  # the Celery queue the worker consumes
@@ -127,3 +139,15 @@ def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
         members = set(e2e_spotler.control.members(external_id))
         assert members, name
         assert members == wanted - refused, name
+
+    # -- each Flexmail label is carried by the snapshot's addresses; the only other carrier is the
+    #    emulator seed's own contact (not put there by us, so not ours to remove)
+    account = e2e_flexmail.control.state(contacts=False)
+    label_ids = {label["name"]: label["id"] for label in account["interest_labels"]}
+    for name, label in labels.items():
+        run = runs[name]
+        assert run.status == "synced", (name, run.error)
+        wanted = snapshot_emails(e2e_staging_url, run.list_run_id)
+        carriers = set(e2e_flexmail.control.label_members(label_ids[label]))
+        assert wanted and wanted <= carriers, name
+        assert carriers - wanted <= {"an.peeters@example.com"}, name
