@@ -1,4 +1,5 @@
-"""docker-compose init step: the emulator's SFTP host key and the pinned SFTP connection.
+"""docker-compose init step: the emulator's SFTP host key, the pinned SFTP connection, and the
+Spotler and Flexmail connections.
 
 The response import refuses an SFTP server whose key it does not know (see
 plugins/crm_sync_airflow/hooks/optimizely_sftp.py). A connection given as an environment variable
@@ -7,10 +8,13 @@ cannot carry a key generated at start-up, so ``airflow-init`` runs this once:
 1. generates the emulator's host key in the shared ``emulator-keys`` volume (kept across restarts,
    so the pin stays valid; the emulator service loads the same file);
 2. writes ``optimizely_sftp_default`` with that public key pinned into a connections file that
-   Airflow's ``LocalFilesystemBackend`` secrets backend serves to every Airflow service.
+   Airflow's ``LocalFilesystemBackend`` secrets backend serves to every Airflow service;
+3. writes ``spotler_default`` and ``flexmail_default`` into the same file (one place for the
+   platform secrets of the compose set-up rather than more JSON in docker-compose.yaml).
 
 Usage: ``python scripts/compose_sftp_connection.py KEY_PATH CONNECTIONS_JSON`` (the SFTP host,
-port, user and password come from ``OPTIMIZELY_SFTP_*`` variables, defaults for the emulator).
+port, user and password come from ``OPTIMIZELY_SFTP_*`` variables, Spotler's from ``SPOTLER_*``,
+Flexmail's from ``FLEXMAIL_*``; the defaults are the compose emulators and their credentials).
 """
 
 from __future__ import annotations
@@ -42,11 +46,29 @@ def main(key_path: Path, connections_file: Path) -> None:
         "password": os.environ.get("OPTIMIZELY_SFTP_PASSWORD", "demo"),
         "extra": {"host_key": public_key_line(key), "look_for_keys": "false"},
     }
+    connections = {
+        "optimizely_sftp_default": connection,
+        "spotler_default": {
+            "conn_type": "spotler",
+            "host": os.environ.get("SPOTLER_BASE_URL", "http://spotler-emulator:8091/integrationservice-1.1.0/"),
+            "login": os.environ.get("SPOTLER_CONSUMER_KEY", "demo"),
+            "password": os.environ.get("SPOTLER_CONSUMER_SECRET", "demo"),
+        },
+        "flexmail_default": {
+            "conn_type": "flexmail",
+            "host": os.environ.get("FLEXMAIL_BASE_URL", "http://flexmail-emulator:8093"),
+            "login": os.environ.get("FLEXMAIL_ACCOUNT_ID", "1000"),
+            "password": os.environ.get("FLEXMAIL_TOKEN", "demo-token"),
+            # the emulator's seed has source 1 ("CRM sync"); imported contacts get it
+            "extra": {"source_id": int(os.environ.get("FLEXMAIL_SOURCE_ID", "1"))},
+        },
+    }
     connections_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = connections_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"optimizely_sftp_default": connection}, indent=2), encoding="utf-8")
+    tmp.write_text(json.dumps(connections, indent=2), encoding="utf-8")
     tmp.replace(connections_file)
-    print(f"SFTP host key {fingerprint(key)} pinned in {connections_file}")
+    print(f"SFTP host key {fingerprint(key)} pinned in {connections_file}; "
+          f"connections: {', '.join(connections)}")
 
 
 if __name__ == "__main__":

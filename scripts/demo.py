@@ -1,13 +1,18 @@
 """The README's first command: the whole product on embedded defaults, start to finish.
 
-Starts the Optimizely Campaign emulator (SOAP over real HTTP, SFTP on loopback), creates a SQLite
-CRM staging database with generated CRM data, then runs the DAGs exactly as Airflow would run them
+Starts the platform emulators -- Optimizely Campaign (SOAP over real HTTP, SFTP on loopback),
+Spotler Mail+ and Flexmail (REST; see scripts/demo_platforms.py) --, creates a SQLite CRM staging
+database with generated CRM data, then runs the DAGs exactly as Airflow would run them
 (`airflow dags test`, a real Airflow metadata DB in .local/demo/airflow):
 
-1. crm_campaign_sync: the first night fills the three example lists;
-2. the emulator "sends" a mailing to each list: bounces, unsubscribes, opens and clicks appear;
+1. crm_campaign_sync: the first night fills the lists of config/lists.yaml on every platform;
+2. the Optimizely emulator "sends" a mailing to each of its lists: bounces, unsubscribes, opens and
+   clicks appear; a Spotler audience member opts out in Spotler and a Flexmail label carrier
+   unsubscribes in Flexmail; in the CRM some people opt in again (scripts/demo_crm_changes.py);
 3. campaign_response_import: the response files on SFTP reach the CRM;
-4. crm_campaign_sync again: the feedback is applied first, and those people are not re-added.
+4. crm_campaign_sync again: the feedback is applied first, and those people are not re-added (and
+   are removed from the Spotler audiences and Flexmail labels); the people who opted in again are
+   added.
 
 The two nights are the last two 03:00 UTC before now (at least an hour ago), the mailing and the
 response import lie between them, and the emulator's clock is set to each of those moments, so
@@ -38,11 +43,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from include.crm_sync.audit.imported_files import imported_files  # noqa: E402
 from include.crm_sync.audit.summary import build_run_summary  # noqa: E402
+from include.crm_sync.config.loader import load_lists  # noqa: E402
 from include.crm_sync.generate import generate  # noqa: E402
 from include.crm_sync.generate.model import GenerationSummary  # noqa: E402
 from include.crm_sync.staging.engine import create_staging_engine  # noqa: E402
 from include.crm_sync.staging.migrate import upgrade  # noqa: E402
 from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
+from scripts import demo_platforms as platforms  # noqa: E402
+from scripts.demo_crm_changes import opt_in_again  # noqa: E402
 
 DEMO = ROOT / ".local" / "demo"
 #: a long step prints what it runs this often
@@ -201,22 +209,43 @@ def main() -> None:
     upgrade(staging_url)
     print(f"    {describe_generation(generate(staging_url, contacts=args.contacts, seed=args.seed))}")
 
+    # The Spotler and Flexmail lists the DAG will sync (CRM_SYNC_LISTS_FILE or config/lists.yaml).
+    platform_lists = platforms.demo_lists(load_lists())
+    nights: list[list[platforms.PlatformNight]] = []
+
     with EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp",
-                        host_key_path=DEMO / "sftp_host_key") as emulator:
+                        host_key_path=DEMO / "sftp_host_key") as emulator, \
+            platforms.platform_emulators() as more:
         print(f"    Optimizely Campaign emulator on {emulator.base_url}")
+        print(f"    Spotler Mail+ emulator on {more.spotler.api_url}")
+        print(f"    Flexmail emulator on {more.flexmail.base_url} (rate limit "
+              f"{platforms.FLEXMAIL_REQUESTS_PER_MINUTE:,}/min: Flexmail's 60 sped up "
+              f"{platforms.FLEXMAIL_SPEED_UP}x for the demo)")
         env = airflow_env(staging_url, emulator)
+        env.update(platforms.connections_env(more))
+        engine = create_staging_engine(staging_url)
+
+        def platform_night(dag_log: str, night: datetime) -> None:
+            """One night of crm_campaign_sync, with what it did on Spotler and Flexmail."""
+            before = {lst.name: platforms.members(more, lst) for lst in platform_lists}
+            set_emulator_clock(emulator, night)
+            platforms.set_clocks(more, night)
+            dags_test(env, "crm_campaign_sync", night, dag_log)
+            after = {lst.name: platforms.members(more, lst) for lst in platform_lists}
+            nights.append(platforms.night_results(engine, _latest_run_id(engine), platform_lists, before,
+                                                  after))
 
         step("Airflow metadata database (airflow db migrate)")
         run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow-db-migrate",
             shown="airflow db migrate")
 
         step(f"Night 1 ({_when(timeline.night_1)}): crm_campaign_sync fills the platform lists")
-        set_emulator_clock(emulator, timeline.night_1)
-        dags_test(env, "crm_campaign_sync", timeline.night_1, "night-1-crm_campaign_sync")
+        platform_night("night-1-crm_campaign_sync", timeline.night_1)
 
         step(f"{_when(timeline.mailing)}: the platform sends a mailing to each list: bounces, unsubscribes, "
              "opens, clicks")
         set_emulator_clock(emulator, timeline.mailing)
+        platforms.set_clocks(more, timeline.mailing)
         for list_id in (1001, 1002, 1003):
             mailing = emulator.control.send_mailing(
                 list_id, bounce_rate=0.02, soft_bounce_rate=0.02, unsubscribe_rate=0.03,
@@ -230,25 +259,42 @@ def main() -> None:
                 f"{counts['unsubscribe']} unsubscribes, {counts['open']} opens, {counts['click']} clicks"
             )
 
+        for line in platforms.make_platform_feedback(more, platform_lists):
+            print(f"    {line}")
+        granted = opt_in_again(engine, timeline.mailing)
+        print("    CRM: people opt in again on the website: "
+              + ", ".join(f"{consent} {count}" for consent, count in granted.items()))
+
         step(f"{_when(timeline.response_import)}: campaign_response_import brings the platform's response "
              "files over SFTP into the CRM")
         set_emulator_clock(emulator, timeline.response_import)
+        platforms.set_clocks(more, timeline.response_import)
         emulator.control.run_response_job()
         dags_test(env, "campaign_response_import", timeline.response_import, "campaign_response_import")
 
         step(f"Night 2 ({_when(timeline.night_2)}): crm_campaign_sync imports the feedback first (what the "
-             "response import applied is known by now), then refills")
-        set_emulator_clock(emulator, timeline.night_2)
-        dags_test(env, "crm_campaign_sync", timeline.night_2, "night-2-crm_campaign_sync")
+             "response import applied is known by now), then syncs every list")
+        platform_night("night-2-crm_campaign_sync", timeline.night_2)
+        engine.dispose()
 
-    print_summary(staging_url)
+    print_summary(staging_url, nights)
 
 
 def _when(moment: datetime) -> str:
     return moment.strftime("%a %Y-%m-%d %H:%M UTC")
 
 
-def print_summary(staging_url: str) -> None:
+def _latest_run_id(engine) -> str:  # noqa: ANN001 - a SQLAlchemy Engine
+    from sqlalchemy import select
+
+    from include.crm_sync.staging.tables import sync_run
+
+    with engine.connect() as conn:
+        latest = select(sync_run.c.run_id).order_by(sync_run.c.started_at.desc())
+        return conn.execute(latest).scalars().first()
+
+
+def print_summary(staging_url: str, platform_nights: list[list[platforms.PlatformNight]]) -> None:
     from sqlalchemy import select
 
     from include.crm_sync.staging.tables import sync_run
@@ -261,6 +307,10 @@ def print_summary(staging_url: str) -> None:
         summary = build_run_summary(engine, run_id)
         print(f"\nNight {night} ({run_id}):")
         print(summary.as_table())
+        if night <= len(platform_nights) and platform_nights[night - 1]:
+            print("  On Spotler and Flexmail (read back from the platforms):")
+            for result in platform_nights[night - 1]:
+                print(result.line())
     print("(excluded: left out of the snapshot, e.g. no consent, unsubscribed, bounced; codes 0-7: the\n"
           " platform's answer per recipient; empty list: seconds from clear to the last addAll3)")
     # read = applied + known + ignored + rejected: every row is accounted for

@@ -1,10 +1,11 @@
 """`make ui`: the Airflow UI on the demo's data (run `make demo` first), until Ctrl-C.
 
-Starts the Optimizely Campaign emulator (as scripts/demo.py does: same SFTP folder and host key
-under .local/demo) and a local Airflow -- api-server, scheduler (LocalExecutor), dag-processor --
+Starts the platform emulators as scripts/demo.py does -- Optimizely Campaign (same SFTP folder and
+host key under .local/demo), Spotler Mail+ and Flexmail (scripts/demo_platforms.py) -- and a local
+Airflow -- api-server, scheduler (LocalExecutor), dag-processor --
 on the demo's metadata database (SQLite, .local/demo/airflow/airflow.db), so the demo's runs, task
 logs and sync reports are there to browse. The connections point at the demo's CRM staging
-database (.local/demo/crm_staging.db) and at this emulator, so runs triggered from the UI work too.
+database (.local/demo/crm_staging.db) and at these emulators, so runs triggered from the UI work too.
 The DAGs are unpaused but nothing runs on a schedule: only what you trigger.
 
     python scripts/ui.py [--port 8080] [--parallelism N]
@@ -12,7 +13,7 @@ The DAGs are unpaused but nothing runs on a schedule: only what you trigger.
 Task parallelism (LocalExecutor worker processes) follows the CPUs of the machine; override it with
 ``--parallelism N`` or ``CRM_SYNC_PARALLELISM=N``.
 
-The emulator starts empty: a run triggered here refills the platform lists from the demo's CRM.
+The emulators start empty: a run triggered here fills the platform lists from the demo's CRM.
 Process logs: .local/demo/airflow/process-logs/.
 """
 
@@ -23,12 +24,14 @@ import logging
 import signal
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
+from scripts import demo_platforms  # noqa: E402
 from scripts.local_stack import (  # noqa: E402
     LocalAirflowStack,
     StackError,
@@ -76,8 +79,11 @@ def main() -> None:
     # as scripts/demo.py starts it: same SFTP folder and host key
     emulator = EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp",
                               host_key_path=DEMO / "sftp_host_key")
-    with emulator:
+    with ExitStack() as running:
+        running.enter_context(emulator)
+        more = running.enter_context(demo_platforms.platform_emulators())
         env = demo_env(f"sqlite:///{staging_db}", emulator, landing_dir=DEMO / "landing")
+        env.update(demo_platforms.connections_env(more))
         env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(DEMO / "logs")  # where the demo's task logs are
         stack = LocalAirflowStack(home=DEMO / "airflow", metadata_url=f"sqlite:///{metadata_db}",
                                   executor="LocalExecutor", extra_env=env, api_port=port,
@@ -94,6 +100,9 @@ def main() -> None:
             print(f"\nAirflow UI:     {stack.base_url}/dags/crm_campaign_sync   (no login)")
             print(f"Sync reports:   {stack.base_url}/crm-sync/")
             print(f"Emulator:       {emulator.base_url}   (SFTP on 127.0.0.1:{emulator.sftp_port})")
+            print(f"Spotler:        {more.spotler.api_url}")
+            print(f"Flexmail:       {more.flexmail.base_url}   (rate limit sped up "
+                  f"{demo_platforms.FLEXMAIL_SPEED_UP}x)")
             print("Ctrl-C to stop.", flush=True)
             while True:
                 stack.check_alive()  # a crashed process ends the script with its log's tail

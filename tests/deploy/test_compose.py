@@ -50,6 +50,7 @@ def test_compose_file_validates_with_every_service(tmp_path: Path) -> None:
     assert {
         "postgres", "redis", "optimizely-emulator", "airflow-apiserver", "airflow-scheduler",
         "airflow-dag-processor", "airflow-worker", "airflow-triggerer", "airflow-init",
+        "spotler-emulator", "flexmail-emulator",
     } <= set(services)
     env = services["airflow-worker"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
@@ -57,8 +58,15 @@ def test_compose_file_validates_with_every_service(tmp_path: Path) -> None:
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
     assert "@postgres/crm_staging" in env["AIRFLOW_CONN_CRM_STAGING_DEFAULT"]
     for name in ("postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-worker",
-                 "optimizely-emulator"):
+                 "optimizely-emulator", "spotler-emulator", "flexmail-emulator"):
         assert "healthcheck" in services[name], name
+    # The emulators are reachable inside the compose network only: nothing published on the host.
+    for name in ("optimizely-emulator", "spotler-emulator", "flexmail-emulator"):
+        assert "ports" not in services[name], name
+    # Each emulator serves the port its connection (written by airflow-init) points at.
+    for name, port in (("spotler-emulator", 8091), ("flexmail-emulator", 8093)):
+        command = services[name]["command"]  # a string or a list, by Compose version
+        assert f"--port {port}" in (command if isinstance(command, str) else " ".join(command)), name
     # The UI is published on loopback only (every visitor is admin in this local set-up).
     published = services["airflow-apiserver"]["ports"][0]  # a string or a dict, by Compose version
     host_ip = published.get("host_ip") if isinstance(published, dict) else published.split(":")[0]
@@ -87,3 +95,35 @@ def test_init_pins_the_emulator_host_key_in_the_sftp_connection(tmp_path: Path) 
     assert connection.conn_type == "sftp"
     assert (connection.host, connection.port) == ("optimizely-emulator", 2222)
     assert connection.extra_dejson["host_key"] == public_key_line(load_or_create_host_key(key_path))
+
+
+def test_init_writes_the_spotler_and_flexmail_connections_the_hooks_accept(tmp_path: Path) -> None:
+    """The same connections file serves spotler_default and flexmail_default, pointing at the compose
+    emulators with the credentials those emulators are started with."""
+    from airflow.secrets.local_filesystem import LocalFilesystemBackend
+    from crm_sync_airflow.hooks.flexmail import parse_connection as parse_flexmail
+    from crm_sync_airflow.hooks.spotler import parse_connection as parse_spotler
+
+    key_path, connections = tmp_path / "keys" / "host_key", tmp_path / "secrets" / "connections.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_sftp_connection.py"), str(key_path),
+                    str(connections)], check=True, capture_output=True, timeout=60)
+    backend = LocalFilesystemBackend(connections_file_path=str(connections))
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]
+
+    spotler = backend.get_connection("spotler_default")
+    assert spotler.conn_type == "spotler"
+    settings = parse_spotler("spotler_default", spotler.host, spotler.port, spotler.login, spotler.password,
+                             spotler.extra_dejson)
+    assert settings.base_url.startswith("http://spotler-emulator:8091/")
+    command = compose["spotler-emulator"]["command"]
+    assert f"--consumer-key {settings.consumer_key}" in command
+    assert f"--consumer-secret {settings.consumer_secret}" in command
+
+    flexmail = backend.get_connection("flexmail_default")
+    assert flexmail.conn_type == "flexmail"
+    settings = parse_flexmail("flexmail_default", flexmail.host, flexmail.port, flexmail.login,
+                              flexmail.password, flexmail.extra_dejson)
+    assert settings.base_url == "http://flexmail-emulator:8093"
+    command = compose["flexmail-emulator"]["command"]
+    assert f"--account-id {settings.account_id}" in command
+    assert f"--token {settings.token}" in command

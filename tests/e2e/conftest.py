@@ -12,7 +12,10 @@ compete with the rest of the suite for the CPU. Around it:
   flushed at the start and at the end;
 - the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
   in which every list of config/lists.yaml has recipients);
-- the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server.
+- the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server;
+- the Spotler Mail+ and Flexmail emulators, in this process on ephemeral ports (``spotler_default``
+  and ``flexmail_default`` point at them, as in the demo), for the Spotler and Flexmail lists of
+  config/lists.yaml.
 
 A missing Redis or chromium skips with the reason, unless ``CRM_SYNC_REQUIRE_E2E=1`` (set by CI);
 a missing PostgreSQL skips unless ``CRM_SYNC_REQUIRE_POSTGRES=1`` (also set by CI), as for every
@@ -35,7 +38,18 @@ import pytest
 
 from include.crm_sync.generate import generate
 from include.crm_sync.staging.migrate import upgrade
+from include.emulators.flexmail.runner import FlexmailEmulatorServer
 from include.emulators.optimizely import EmulatorServer
+from include.emulators.spotler.runner import SpotlerEmulatorServer
+from scripts.demo_platforms import (
+    FLEXMAIL_ACCOUNT,
+    FLEXMAIL_REQUESTS_PER_MINUTE,
+    FLEXMAIL_TOKEN,
+    SPOTLER_KEY,
+    SPOTLER_SECRET,
+    flexmail_connection_env,
+    spotler_connection_env,
+)
 from scripts.local_stack import LocalAirflowStack, demo_env
 from tests.fixtures.staging import throwaway_pg_database
 
@@ -49,13 +63,20 @@ DAG_ID = "crm_campaign_sync"
 OPTIMIZELY_CONN_VAR = "AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT"
 #: enough that each of the three lists has recipients, small enough that a run takes seconds per list
 CONTACTS = 3000
-#: the platform list id of each list in config/lists.yaml
+#: the platform list id of each Optimizely list in config/lists.yaml
 LIST_IDS = {"newsletter_nl": 1001, "product_updates": 1002, "events_webinars": 1003}
 #: how long a page of the Airflow UI may take to load in chromium, or to show an element
 UI_TIMEOUT = 180
 #: the tasks' Optimizely request timeout (seconds): above the time test_celery_scale_out's barrier
 #: holds a call in the emulator, so that call is never timed out and retried by the client
 OPTIMIZELY_REQUEST_TIMEOUT = 900
+
+
+def platform_lists(platform: str) -> dict[str, str]:
+    """List name -> platform list id of each list of ``platform`` in config/lists.yaml."""
+    from include.crm_sync.config.loader import load_lists
+
+    return {item.name: item.platform_list_id for item in load_lists().lists if item.platform == platform}
 
 
 def require_e2e() -> bool:
@@ -163,11 +184,30 @@ def stack_env(staging_url: str, emulator: EmulatorServer, landing_dir: Path) -> 
 
 
 @pytest.fixture(scope="package")
+def e2e_spotler() -> Iterator[SpotlerEmulatorServer]:
+    # Spotler audience calls go to this emulator (spotler_default), as in the demo.
+    with SpotlerEmulatorServer(port=0, consumer_key=SPOTLER_KEY, consumer_secret=SPOTLER_SECRET) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def e2e_flexmail() -> Iterator[FlexmailEmulatorServer]:
+    # Flexmail label calls go to this emulator (flexmail_default), with the demo's raised limit.
+    limit = FLEXMAIL_REQUESTS_PER_MINUTE
+    with FlexmailEmulatorServer(
+        port=0, account_id=FLEXMAIL_ACCOUNT, token=FLEXMAIL_TOKEN, requests_per_minute=limit
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def airflow_stack(
     e2e_pg_server_url: str,
     e2e_redis_url: str,
     e2e_staging_url: str,
     e2e_emulator: EmulatorServer,
+    e2e_spotler: SpotlerEmulatorServer,
+    e2e_flexmail: FlexmailEmulatorServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     """The running CeleryExecutor deployment, healthy, crm_campaign_sync parsed and unpaused."""
@@ -179,7 +219,9 @@ def airflow_stack(
             executor="CeleryExecutor",
             broker_url=e2e_redis_url,
             celery_concurrency=2,
-            extra_env=stack_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing"),
+            extra_env=stack_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing")
+            | spotler_connection_env(e2e_spotler)  # as the demo gives them
+            | flexmail_connection_env(e2e_flexmail),
         )
         print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
         try:

@@ -158,7 +158,8 @@ def test_wiring_feedback_first_mapped_per_list_assets_and_schedule(monkeypatch):
     [list_name] = extract.op_args
     assert type(list_name).__name__ == "MappedArgument"  # .expand(list_name=start_run())
     feedback = dag.get_task("import_feedback")
-    assert feedback.op_kwargs_expand_input.value == {"platform": ["optimizely"]}  # lists.yaml's platforms
+    # lists.yaml's platforms
+    assert feedback.op_kwargs_expand_input.value == {"platform": ["flexmail", "optimizely", "spotler"]}
     assert feedback.map_index_template == "{{ platform }}"
     assert dag.get_task("sync_list.refill").outlets == [AssetAlias("crm_sync_platform_lists")]
     for task in dag.tasks:
