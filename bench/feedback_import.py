@@ -82,7 +82,9 @@ def feedback_rows(kind: str, n: int, people: list[tuple[str, str | None]], seed:
             yield previous  # a duplicate line
             continue
         eid, email = people[rng.randrange(len(people))]
-        at = (T0 + timedelta(seconds=offset_s + i, microseconds=rng.randrange(1000) * 1000)).strftime(TIMESTAMP_FORMAT)
+        at = (T0 + timedelta(seconds=offset_s + i, microseconds=rng.randrange(1000) * 1000)).strftime(
+            TIMESTAMP_FORMAT
+        )
         if r < 0.07 and email:
             rid = ""  # e-mail only
         elif r < 0.12:
@@ -135,14 +137,20 @@ def child_emulator(url: str, base_url: str, workdir: str) -> dict:
     client = OptimizelyCampaignClient(base_url, 1, "demo", "demo", timeout=120)
     platform = OptimizelyCampaignPlatform(client)
     started = time.perf_counter()
-    report = import_feedback(engine, platform, landing_dir=Path(workdir) / "landing", run_id="bench",
-                             list_consents=LIST_CONSENTS)
+    report = import_feedback(
+        engine, platform, landing_dir=Path(workdir) / "landing", run_id="bench", list_consents=LIST_CONSENTS
+    )
     seconds = time.perf_counter() - started
     calls = dict(client.call_counts)
     platform.close()
     engine.dispose()
-    return {"seconds": seconds, "rows": report.totals.read, "soap_calls": sum(calls.values()),
-            "calls": calls, "counts": report.as_dict()}
+    return {
+        "seconds": seconds,
+        "rows": report.totals.read,
+        "soap_calls": sum(calls.values()),
+        "calls": calls,
+        "counts": report.as_dict(),
+    }
 
 
 def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -155,9 +163,19 @@ def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.emulators.optimizely", "--port", str(port), "--no-sftp",
-         "--log-level", "WARNING"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(workdir / "emulator.log", "w"),
+        [
+            sys.executable,
+            "-m",
+            "include.emulators.optimizely",
+            "--port",
+            str(port),
+            "--no-sftp",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "emulator.log", "w"),
         env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"},
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -189,8 +207,14 @@ def inject_events(base_url: str, rows: int, people: list[tuple[str, str | None]]
         at = (now - timedelta(days=2) + timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
         common = {"recipient_id": eid, "email": email or f"{eid.lower()}@example.com", "occurred_at": at}
         if i % 2:
-            batch.append({"kind": "bounce", "category": rng.choice(("hardbounce", "softbounce")),
-                          "list_id": 1001, **common})
+            batch.append(
+                {
+                    "kind": "bounce",
+                    "category": rng.choice(("hardbounce", "softbounce")),
+                    "list_id": 1001,
+                    **common,
+                }
+            )
         else:
             batch.append({"kind": "unsubscribe", "list_id": rng.choice((1001, 1002, 1003, None)), **common})
         if len(batch) == 5000:
@@ -213,7 +237,9 @@ def peak_rss_mb() -> float:
 
 def run_child(*args: str) -> dict:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "_child", *args], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "_child", *args], check=True, capture_output=True, text=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["wall_seconds"] = time.perf_counter() - started
     return result
@@ -234,37 +260,60 @@ def bench_dialect(dialect: str, args: argparse.Namespace, workdir: Path) -> list
     overlap = workdir / f"bounces_{args.rows}_overlap.csv"
     unsubs = workdir / f"unsubscribes_{args.rows}.csv"
     write_csv(bounces, feedback_rows("bounces", args.rows, people, seed=1))
-    write_csv(overlap, [*feedback_rows("bounces", args.rows, people, seed=1),
-                        ["C-EXTRA", "extra@example.com", "softbounce", "2026-02-01T00:00:00.000000Z", "", ""]])
+    write_csv(
+        overlap,
+        [
+            *feedback_rows("bounces", args.rows, people, seed=1),
+            ["C-EXTRA", "extra@example.com", "softbounce", "2026-02-01T00:00:00.000000Z", "", ""],
+        ],
+    )
     write_csv(unsubs, feedback_rows("unsubscribes", args.rows, people, seed=2))
     results = []
-    for step, path, kind in (("bounces, fresh", bounces, "bounces"),
-                             ("bounces, overlapping re-import (all known)", overlap, "bounces"),
-                             ("unsubscribes, fresh", unsubs, "unsubscribes")):
+    for step, path, kind in (
+        ("bounces, fresh", bounces, "bounces"),
+        ("bounces, overlapping re-import (all known)", overlap, "bounces"),
+        ("unsubscribes, fresh", unsubs, "unsubscribes"),
+    ):
         log(f"{dialect}: {step}")
         result = run_child("apply", url, str(path), kind)
-        result.update(dialect=dialect, step=step, crm_entities=len(people), file_mb=path.stat().st_size / 1e6,
-                      crm_rows=summary.total_rows)
+        result.update(
+            dialect=dialect,
+            step=step,
+            crm_entities=len(people),
+            file_mb=path.stat().st_size / 1e6,
+            crm_rows=summary.total_rows,
+        )
         results.append(result)
-        log(f"{dialect}: {step}: {result['rows']:,} rows in {result['seconds']:.1f} s = "
-            f"{result['rows'] / result['seconds']:,.0f} rows/s, peak RSS {result['peak_rss_mb']:.0f} MB")
+        log(
+            f"{dialect}: {step}: {result['rows']:,} rows in {result['seconds']:.1f} s = "
+            f"{result['rows'] / result['seconds']:,.0f} rows/s, peak RSS {result['peak_rss_mb']:.0f} MB"
+        )
     if args.emulator_rows:
         url = fresh_database(dialect, workdir, args.pg_url)
         generate(url, contacts=args.contacts, seed=42, migrate=True)
         process, base_url = start_emulator(workdir)
         try:
             injected, inject_seconds = inject_events(base_url, args.emulator_rows, people)
-            log(f"{dialect}: emulator holds {injected:,} events (injected in {inject_seconds:.0f} s); importing")
+            log(
+                f"{dialect}: emulator holds {injected:,} events (injected in {inject_seconds:.0f} s); importing"
+            )
             result = run_child("emulator", url, base_url, str(workdir))
         finally:
             process.terminate()
             process.wait(timeout=30)
-        result.update(dialect=dialect, step="import_feedback via emulator (SOAP paging + landing + load + apply)",
-                      crm_entities=len(people), file_mb=None, crm_rows=summary.total_rows,
-                      events_injected=injected)
+        result.update(
+            dialect=dialect,
+            step="import_feedback via emulator (SOAP paging + landing + load + apply)",
+            crm_entities=len(people),
+            file_mb=None,
+            crm_rows=summary.total_rows,
+            events_injected=injected,
+        )
         results.append(result)
-        log(f"{dialect}: emulator: {result['rows']:,} rows in {result['seconds']:.1f} s, "
-            f"{result['soap_calls']} SOAP calls, peak RSS {result['peak_rss_mb']:.0f} MB")
+        log(
+            f"{dialect}: emulator: {result['rows']:,} rows in {result['seconds']:.1f} s, "
+            f"{result['soap_calls']} SOAP calls, peak RSS {result['peak_rss_mb']:.0f} MB"
+        )
     return results
 
 
@@ -300,7 +349,9 @@ def main() -> int:
         result["load_avg"] = os.getloadavg()[0]
         print(json.dumps(result, default=str))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--dialect", choices=("sqlite", "postgresql", "both"), default="both")

@@ -57,7 +57,9 @@ def prepare(args: argparse.Namespace) -> None:
     generate(url, contacts=args.contacts, seed=42, migrate=True)
     people = fb.entities(url)
     fb.write_csv(WORKDIR / "feedback_bounces.csv", fb.feedback_rows("bounces", args.rows, people, seed=1))
-    fb.write_csv(WORKDIR / "feedback_unsubscribes.csv", fb.feedback_rows("unsubscribes", args.rows, people, seed=2))
+    fb.write_csv(
+        WORKDIR / "feedback_unsubscribes.csv", fb.feedback_rows("unsubscribes", args.rows, people, seed=2)
+    )
     url = create_database(args.pg_url, TEMPLATES["responses"])
     upgrade(url)
     log(f"responses template: {args.entities:,} contacts")
@@ -141,12 +143,15 @@ def child(which: str, url: str, profile: bool, kind: str) -> dict:
         @sa.event.listens_for(engine, "connect")
         def _explain(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 500; "
-                           "SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on; "
-                           "SET auto_explain.log_nested_statements = on; SET client_min_messages = log")
+            cursor.execute(
+                "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 500; "
+                "SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on; "
+                "SET auto_explain.log_nested_statements = on; SET client_min_messages = log"
+            )
             cursor.close()
             dbapi_connection.commit()  # SET is transactional: keep it past the pool's rollback
             connections.append(dbapi_connection)
+
     cpu0 = time.process_time()
     started = time.perf_counter()
     if profiler:
@@ -156,7 +161,9 @@ def child(which: str, url: str, profile: bool, kind: str) -> dict:
 
         from include.crm_sync.feedback import apply_feedback_file
 
-        report = apply_feedback_file(engine, WORKDIR / f"feedback_{kind}.csv", kind, list_consents=fb.LIST_CONSENTS)
+        report = apply_feedback_file(
+            engine, WORKDIR / f"feedback_{kind}.csv", kind, list_consents=fb.LIST_CONSENTS
+        )
         rows, counts = report.counts.read, report.as_dict()
     else:
         import response_import as rs
@@ -167,14 +174,22 @@ def child(which: str, url: str, profile: bool, kind: str) -> dict:
         if landing.exists():
             for p in sorted(landing.rglob("*"), reverse=True):
                 p.unlink() if p.is_file() else p.rmdir()
-        report = import_response_files(engine, LocalFolder(WORKDIR / "remote"), settings=rs._settings(),
-                                       landing_dir=landing, run_id="profile", list_consents=rs.LIST_CONSENTS,
-                                       now=rs.NOW + rs.timedelta(minutes=5))
+        report = import_response_files(
+            engine,
+            LocalFolder(WORKDIR / "remote"),
+            settings=rs._settings(),
+            landing_dir=landing,
+            run_id="profile",
+            list_consents=rs.LIST_CONSENTS,
+            now=rs.NOW + rs.timedelta(minutes=5),
+        )
         rows, counts = report.totals.read, report.totals.as_dict()
     seconds = time.perf_counter() - started
     if profiler:
         profiler.stop()
-        (WORKDIR / f"profile_{which}.txt").write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+        (WORKDIR / f"profile_{which}.txt").write_text(
+            profiler.output_text(unicode=True, color=False, show_all=False)
+        )
     cpu = time.process_time() - cpu0
     for dbapi_connection in connections:
         for notice in dbapi_connection.notices:
@@ -182,27 +197,41 @@ def child(which: str, url: str, profile: bool, kind: str) -> dict:
     engine.dispose()
     with open("/proc/self/status") as status:
         rss = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
-    return {"rows": rows, "seconds": seconds, "rps": rows / seconds, "cpu_seconds": cpu, "peak_rss_mb": rss,
-            "counts": counts}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rps": rows / seconds,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": rss,
+        "counts": counts,
+    }
 
 
 def run(args: argparse.Namespace) -> None:
     url = create_database(args.pg_url, f"prof_{args.which}_run", TEMPLATES[args.which])
-    path = (WORKDIR / f"feedback_{args.kind}.csv" if args.which == "feedback"
-            else WORKDIR / "remote" / "responses_1_20260301T120000Z_000001.csv")
+    path = (
+        WORKDIR / f"feedback_{args.kind}.csv"
+        if args.which == "feedback"
+        else WORKDIR / "remote" / "responses_1_20260301T120000Z_000001.csv"
+    )
     limit = copy_limit(url, path)
     log(f"COPY: {limit['rows']:,} rows in {limit['seconds']:.2f} s = {limit['rps']:,.0f} rows/s")
-    out = subprocess.run([sys.executable, __file__, "_child", args.which, url, "1" if args.profile else "0",
-                          args.kind], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "_child", args.which, url, "1" if args.profile else "0", args.kind],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode:
         raise SystemExit(out.stderr[-5000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
     for line in out.stderr.splitlines():
         if "SQL seconds" in line or os.environ.get("PROFILE_EXPLAIN"):
             log(line)
-    log(f"{args.which}: {result['rows']:,} rows in {result['seconds']:.1f} s = {result['rps']:,.0f} rows/s "
+    log(
+        f"{args.which}: {result['rows']:,} rows in {result['seconds']:.1f} s = {result['rps']:,.0f} rows/s "
         f"(CPU {result['cpu_seconds']:.1f} s), peak RSS {result['peak_rss_mb']:.0f} MB; "
-        f"{result['rps'] / limit['rps']:.1%} of COPY; load avg {os.getloadavg()[0]:.1f}")
+        f"{result['rps'] / limit['rps']:.1%} of COPY; load avg {os.getloadavg()[0]:.1f}"
+    )
     log(f"counts: {result['counts']}")
     if args.profile:
         text = (WORKDIR / f"profile_{args.which}.txt").read_text()
@@ -215,7 +244,9 @@ def main() -> int:
         which, url, profile, kind = sys.argv[2:]
         print(json.dumps(child(which, url, profile == "1", kind), default=str))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pg-url", default=os.environ.get("CRM_SYNC_TEST_PG_URL", DEFAULT_PG))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare")

@@ -52,8 +52,16 @@ DB_NAME = "bench_profile_refill"
 LIST_ID = 1001
 OPTIN_ID = 2001
 ATTRIBUTES = (
-    "opt-in-id", "description", "media-type", "entity-type", "entity-id",
-    "first-name", "last-name", "language", "city", "company",
+    "opt-in-id",
+    "description",
+    "media-type",
+    "entity-type",
+    "entity-id",
+    "first-name",
+    "last-name",
+    "language",
+    "city",
+    "company",
 )
 
 
@@ -64,8 +72,16 @@ def log(message: str) -> None:
 def attributes(i: int) -> list[str]:
     """What the extraction writes (strings, "" for an empty CRM field), with characters XML escapes."""
     return [
-        "newsletter", f"Contact {i} & family <vip>", "email", "contact", f"E{i:08d}",
-        f"Jöhn{i % 977}", f"O'Brien-{i % 1013}", "nl" if i % 3 else "", "'s-Hertogenbosch", "ACME Ltd.",
+        "newsletter",
+        f"Contact {i} & family <vip>",
+        "email",
+        "contact",
+        f"E{i:08d}",
+        f"Jöhn{i % 977}",
+        f"O'Brien-{i % 1013}",
+        "nl" if i % 3 else "",
+        "'s-Hertogenbosch",
+        "ACME Ltd.",
     ]
 
 
@@ -96,20 +112,36 @@ def new_list_run(engine: sa.Engine, rows: int, round_no: int) -> int:
     now = datetime.now(UTC)
     run_id = f"profile-{round_no}-{int(time.time())}"
     with engine.begin() as conn:
-        conn.execute(sa.insert(sync_run).values(run_id=run_id, status="running", feedback_ok=True, started_at=now))
+        conn.execute(
+            sa.insert(sync_run).values(run_id=run_id, status="running", feedback_ok=True, started_at=now)
+        )
         list_run_id = conn.execute(
-            sa.insert(list_run).values(
-                run_id=run_id, list_name="newsletter_nl", platform="optimizely", platform_list_id=str(LIST_ID),
-                optin_process_id=str(OPTIN_ID), consent_id="newsletter", attribute_names=list(ATTRIBUTES),
-                status="validated", snapshot_rows=rows, started_at=now,
-            ).returning(list_run.c.list_run_id)
+            sa.insert(list_run)
+            .values(
+                run_id=run_id,
+                list_name="newsletter_nl",
+                platform="optimizely",
+                platform_list_id=str(LIST_ID),
+                optin_process_id=str(OPTIN_ID),
+                consent_id="newsletter",
+                attribute_names=list(ATTRIBUTES),
+                status="validated",
+                snapshot_rows=rows,
+                started_at=now,
+            )
+            .returning(list_run.c.list_run_id)
         ).scalar_one()
         for start in range(0, rows, 20_000):
             conn.execute(
                 sa.insert(list_snapshot),
                 [
-                    {"list_run_id": list_run_id, "seq": i, "recipient_id": f"C{i:08d}",
-                     "email": f"person.{i}@example.com", "attr_values": attributes(i)}
+                    {
+                        "list_run_id": list_run_id,
+                        "seq": i,
+                        "recipient_id": f"C{i:08d}",
+                        "email": f"person.{i}@example.com",
+                        "attr_values": attributes(i),
+                    }
                     for i in range(start, min(start + 20_000, rows))
                 ],
             )
@@ -132,7 +164,10 @@ def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
     log_file = (workdir / "emulator.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "include.emulators.optimizely", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=os.environ | {"PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
     )
     base_url = f"http://127.0.0.1:{port}"
     control = ControlClient(base_url, timeout=5)
@@ -160,9 +195,11 @@ def make_platform(base_url: str, parallel: int):
 
 def _array(values: list[str], ns: str) -> str:
     items = "".join(f"<item>{escape(v)}</item>" for v in values)
-    return (f'xmlns:{ns}="http://schemas.xmlsoap.org/soap/encoding/" '
-            f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" '
-            f'xsi:type="{ns}:Array" {ns}:arrayType="xs:string[{len(values)}]">{items}')
+    return (
+        f'xmlns:{ns}="http://schemas.xmlsoap.org/soap/encoding/" '
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        f'xsi:type="{ns}:Array" {ns}:arrayType="xs:string[{len(values)}]">{items}'
+    )
 
 
 def prebuilt_bodies(session_id: str, rows: int, batch_size: int) -> list[bytes]:
@@ -228,7 +265,9 @@ class _ProfiledAddBatch:
             self.sessions.append(profiler.stop())
 
 
-def measure_refill(url: str, base_url: str, parallel: int, rows: int, round_no: int, profile: Path | None) -> dict:
+def measure_refill(
+    url: str, base_url: str, parallel: int, rows: int, round_no: int, profile: Path | None
+) -> dict:
     import logging
 
     from include.crm_sync.staging.engine import create_staging_engine
@@ -264,29 +303,44 @@ def measure_refill(url: str, base_url: str, parallel: int, rows: int, round_no: 
         for session in worker_sessions[1:]:
             workers = Session.combine(workers, session)
         worker_text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(workers)
-        profile.with_suffix(".txt").write_text("MAIN THREAD\n" + main_text + "\nWORKER THREADS (add_batch)\n" + worker_text)
+        profile.with_suffix(".txt").write_text(
+            "MAIN THREAD\n" + main_text + "\nWORKER THREADS (add_batch)\n" + worker_text
+        )
         profile.with_suffix(".html").write_text(profiler.output_html())
         profile.with_name(profile.name + "_workers.html").write_text(HTMLRenderer().render(workers))
-        top = ["MAIN THREAD", *main_text.splitlines()[:45], "WORKER THREADS (add_batch)", *worker_text.splitlines()[:45]]
+        top = [
+            "MAIN THREAD",
+            *main_text.splitlines()[:45],
+            "WORKER THREADS (add_batch)",
+            *worker_text.splitlines()[:45],
+        ]
     (platform.inner if isinstance(platform, _ProfiledAddBatch) else platform).close()
     engine.dispose()
     assert report.uploaded == rows and report.platform_count == report.accepted == rows, report
     return {
-        "seconds": round(seconds, 3), "rps": round(rows / seconds), "window_s": round(report.window_seconds, 3),
+        "seconds": round(seconds, 3),
+        "rps": round(rows / seconds),
+        "window_s": round(report.window_seconds, 3),
         "window_rps": round(rows / report.window_seconds) if report.window_seconds else None,
-        "client_cpu_s": round(cpu, 3), "client_cpu_ms_per_1000": round(cpu * 1000 / rows * 1000, 2),
-        "profiled": profiler is not None, "top_frames": top,
+        "client_cpu_s": round(cpu, 3),
+        "client_cpu_ms_per_1000": round(cpu * 1000 / rows * 1000, 2),
+        "profiled": profiler is not None,
+        "top_frames": top,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dialect", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--pg-url", default=os.environ.get("CRM_SYNC_TEST_PG_URL", DEFAULT_PG))
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--profile", action="store_true", help="pyinstrument the last refill (not timed then)")
+    parser.add_argument(
+        "--profile", action="store_true", help="pyinstrument the last refill (not timed then)"
+    )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local" / "bench_profile_refill")
     parser.add_argument("--out", type=Path, default=None, help="JSON result file")
     args = parser.parse_args()
@@ -294,7 +348,9 @@ def main() -> None:
     url = staging_url(args)
     prepare_database(args, url)
     emulator, base_url = start_emulator(args.workdir)
-    log(f"emulator {base_url} (pid {emulator.pid}); {args.rows:,} rows on {args.dialect}, {args.parallel} in flight")
+    log(
+        f"emulator {base_url} (pid {emulator.pid}); {args.rows:,} rows on {args.dialect}, {args.parallel} in flight"
+    )
     limits, refills = [], []
     try:
         for round_no in range(args.rounds):
@@ -306,7 +362,9 @@ def main() -> None:
         if args.profile:
             path = args.workdir / f"refill_{args.dialect}"
             profiled = measure_refill(url, base_url, args.parallel, args.rows, args.rounds, path)
-            log(f"profile: {path}.txt / .html; CPU ms per 1000 under the profiler: {profiled['client_cpu_ms_per_1000']}")
+            log(
+                f"profile: {path}.txt / .html; CPU ms per 1000 under the profiler: {profiled['client_cpu_ms_per_1000']}"
+            )
             print("\n".join(profiled["top_frames"]))
     finally:
         emulator.terminate()
@@ -316,15 +374,32 @@ def main() -> None:
     result = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform_module.machine()}, {os.cpu_count()} CPUs, Python {platform_module.python_version()}",
-        "dialect": args.dialect, "rows": args.rows, "parallel": args.parallel,
-        "limit_rps": limit_rps, "refill_rps": refill_rps, "ratio": round(refill_rps / limit_rps, 3),
+        "dialect": args.dialect,
+        "rows": args.rows,
+        "parallel": args.parallel,
+        "limit_rps": limit_rps,
+        "refill_rps": refill_rps,
+        "ratio": round(refill_rps / limit_rps, 3),
         # each refill against the limit measured right before it (the pair sees the same load)
         "ratio_per_round": [round(r["rps"] / lim["rps"], 3) for lim, r in zip(limits, refills)],
         "client_cpu_ms_per_1000": statistics.median(r["client_cpu_ms_per_1000"] for r in refills),
-        "limits": limits, "refills": refills, "profiled": profiled,
+        "limits": limits,
+        "refills": refills,
+        "profiled": profiled,
     }
-    summary = {k: result[k] for k in ("dialect", "rows", "parallel", "limit_rps", "refill_rps", "ratio",
-                                      "ratio_per_round", "client_cpu_ms_per_1000")}
+    summary = {
+        k: result[k]
+        for k in (
+            "dialect",
+            "rows",
+            "parallel",
+            "limit_rps",
+            "refill_rps",
+            "ratio",
+            "ratio_per_round",
+            "client_cpu_ms_per_1000",
+        )
+    }
     print(json.dumps(summary))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")

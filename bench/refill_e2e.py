@@ -69,7 +69,9 @@ def generated_contacts(url: str) -> int | None:
         engine = sa.create_engine(url)
         try:
             with engine.connect() as conn:
-                return conn.execute(sa.text("SELECT count(*) FROM crm_entity WHERE entity_type = 'contact'")).scalar()
+                return conn.execute(
+                    sa.text("SELECT count(*) FROM crm_entity WHERE entity_type = 'contact'")
+                ).scalar()
         except Exception:  # noqa: BLE001 - no database / no table
             return None
         finally:
@@ -84,8 +86,18 @@ def prepare_database(args: argparse.Namespace, url: str, workdir: Path) -> dict:
         log(f"reusing the generated CRM ({args.contacts:,} contacts); emptying the audit tables")
         engine = sa.create_engine(url)
         with engine.begin() as conn:
-            for table in ("list_rejected", "list_batch", "list_snapshot", "list_run", "rejected_row",
-                          "feedback_bounce", "feedback_unsubscribe", "export_watermark", "file_ledger", "sync_run"):
+            for table in (
+                "list_rejected",
+                "list_batch",
+                "list_snapshot",
+                "list_run",
+                "rejected_row",
+                "feedback_bounce",
+                "feedback_unsubscribe",
+                "export_watermark",
+                "file_ledger",
+                "sync_run",
+            ):
                 conn.execute(sa.text(f"DELETE FROM {table}"))
             conn.execute(sa.text("DELETE FROM crm_blocklist"))
         engine.dispose()
@@ -117,14 +129,20 @@ def child_feedback(url: str, base_url: str, run_id: str, workdir: str) -> dict:
     start_sync_run(engine, run_id, dag_id="bench")
     started = time.perf_counter()
     with make_platform(base_url, 4, 1000) as platform:
-        report = import_feedback(engine, platform, landing_dir=Path(workdir) / "landing", run_id=run_id,
-                                 list_consents=LIST_CONSENTS)
+        report = import_feedback(
+            engine,
+            platform,
+            landing_dir=Path(workdir) / "landing",
+            run_id=run_id,
+            list_consents=LIST_CONSENTS,
+        )
     mark_feedback_ok(engine, run_id)
     return {"seconds": round(time.perf_counter() - started, 2), "rows": report.totals.read}
 
 
-def child_list(url: str, base_url: str, run_id: str, list_name: str, parallel: int, batch_size: int,
-               profile: str | None) -> dict:
+def child_list(
+    url: str, base_url: str, run_id: str, list_name: str, parallel: int, batch_size: int, profile: str | None
+) -> dict:
     import logging
 
     from include.crm_sync.config.loader import load_lists
@@ -166,7 +184,11 @@ def child_list(url: str, base_url: str, run_id: str, list_name: str, parallel: i
     platform.close()
     total = time.perf_counter() - started
     with engine.connect() as conn:
-        row = conn.execute(sa.select(list_run).where(list_run.c.list_run_id == extracted.list_run_id)).mappings().one()
+        row = (
+            conn.execute(sa.select(list_run).where(list_run.c.list_run_id == extracted.list_run_id))
+            .mappings()
+            .one()
+        )
     window = (row["last_batch_at"] - row["cleared_at"]).total_seconds()
     return {
         "list": list_name,
@@ -180,7 +202,9 @@ def child_list(url: str, base_url: str, run_id: str, list_name: str, parallel: i
         **{k: round(v, 2) for k, v in timings.items()},
         "end_to_end_s": round(total, 2),
         "end_to_end_min": round(total / 60, 2),
-        "refill_recipients_per_s": round(report.uploaded / timings["refill_s"]) if timings["refill_s"] else None,
+        "refill_recipients_per_s": round(report.uploaded / timings["refill_s"])
+        if timings["refill_s"]
+        else None,
         "end_to_end_recipients_per_s": round(extracted.snapshot_rows / total) if total else None,
         "window_s": round(window, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -195,8 +219,13 @@ def run_child(function: str, *args: object) -> dict:
         "import json, sys; sys.path[:0] = [%r, %r]; from bench.refill_e2e import %s as f; "
         "print(json.dumps(f(*json.loads(sys.argv[1]))))" % (str(ROOT), str(ROOT / "plugins"), function)
     )
-    result = subprocess.run([sys.executable, "-c", code, json.dumps(list(args))], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(list(args))],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{function}{args[3:4]} failed with exit code {result.returncode}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -228,15 +257,21 @@ def markdown(results: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dialect", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--pg-url", default=os.environ.get("CRM_SYNC_TEST_PG_URL", DEFAULT_PG))
-    parser.add_argument("--lists", nargs="*", default=None, help="list names (default: all in config/lists.yaml)")
+    parser.add_argument(
+        "--lists", nargs="*", default=None, help="list names (default: all in config/lists.yaml)"
+    )
     parser.add_argument("--parallel", type=int, default=4, help="addAll3 calls in flight (default 4)")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--nights", type=int, default=1, help="refill each list this many times (night 2+: full list cleared)")
+    parser.add_argument(
+        "--nights", type=int, default=1, help="refill each list this many times (night 2+: full list cleared)"
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse a CRM generated with the same --contacts")
     parser.add_argument("--profile", action="store_true", help="cProfile each refill into --workdir")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local" / "bench_refill_e2e")
@@ -251,8 +286,11 @@ def main() -> None:
     results: dict = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform_module.machine()}, {os.cpu_count()} CPUs, Python {platform_module.python_version()}",
-        "dialect": args.dialect, "contacts": args.contacts, "seed": args.seed,
-        "batch_size": args.batch_size, "parallel": args.parallel,
+        "dialect": args.dialect,
+        "contacts": args.contacts,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "parallel": args.parallel,
     }
     results["database"] = prepare_database(args, url, args.workdir)
     emulator = start_emulator(args.workdir / "emulator")
@@ -268,7 +306,9 @@ def main() -> None:
             for name in names:
                 profile = str(args.workdir / f"refill_{name}_night{night}.prof") if args.profile else None
                 log(f"night {night}: {name}: extract, validate, refill")
-                row = run_child("child_list", url, base_url, run_id, name, args.parallel, args.batch_size, profile)
+                row = run_child(
+                    "child_list", url, base_url, run_id, name, args.parallel, args.batch_size, profile
+                )
                 row["night"] = night
                 results["lists"].append(row)
                 log(f"night {night}: {name}: {row}")

@@ -11,12 +11,26 @@ from typing import Any
 
 #: the keys every run writes (the issue's list; ``parse.<dag_id>_ms`` come on top, one per DAG)
 REQUIRED_KEYS = (
-    "refill.rps", "refill.naive_rps", "refill.limit_rps", "refill.window_s", "refill.peak_rss_mb",
-    "feedback.rps", "feedback.copy_rps", "responses.rps", "responses.copy_rps",
-    "memory.rss_100k_mb", "memory.rss_1m_mb", "parse.empty_ms",
+    "refill.rps",
+    "refill.naive_rps",
+    "refill.limit_rps",
+    "refill.window_s",
+    "refill.peak_rss_mb",
+    "feedback.rps",
+    "feedback.copy_rps",
+    "responses.rps",
+    "responses.copy_rps",
+    "memory.rss_100k_mb",
+    "memory.rss_1m_mb",
+    "parse.empty_ms",
     # issue 17: the chain against the upload, the imports against a fair COPY, the 10M night
-    "refill.e2e_rps", "refill.upload_rps", "refill.window_floor_s", "extract.rows_per_s", "validate.seconds",
-    "imports.feedback_fair_copy_rps", "imports.responses_fair_copy_rps",
+    "refill.e2e_rps",
+    "refill.upload_rps",
+    "refill.window_floor_s",
+    "extract.rows_per_s",
+    "validate.seconds",
+    "imports.feedback_fair_copy_rps",
+    "imports.responses_fair_copy_rps",
     "scale.rss_1m_mb",
 )
 #: keys every run writes, null when the run had no 10M-contact night (``--with-10m``)
@@ -95,26 +109,36 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
         "memory.sizes": sizes[:2] if len(sizes) > 1 else sizes,
     }
     refilled = compare["refill"]
-    out.update({
-        "refill.e2e_rps": refilled["rps"],
-        # the shortest the list can be empty: its recipients at the platform's limit rate
-        "refill.window_floor_s": round(refilled["recipients"] / compare["limit"]["rps"], 2),
-        # snapshot rows (recipients) per second of the extraction, as issue 17 counts them
-        "extract.rows_per_s": round(refilled["recipients"] / refilled["extract_s"]) if refilled["extract_s"] else None,
-        "extract.selected_per_s": round(refilled["selected"] / refilled["extract_s"]) if refilled["extract_s"] else None,
-        "validate.seconds": refilled["validate_s"],
-        "imports.feedback_fair_copy_rps": results["feedback"][big].get("fair_copy", {}).get("rps"),
-        "imports.responses_fair_copy_rps": results["responses"][big].get("fair_copy", {}).get("rps"),
-        "scale.rss_1m_mb": max(item["peak_rss_mb"] for item in results["refill"][big]["lists"]),
-        "scale.night_10m_s": None,
-        "scale.rss_10m_mb": None,
-    })
+    out.update(
+        {
+            "refill.e2e_rps": refilled["rps"],
+            # the shortest the list can be empty: its recipients at the platform's limit rate
+            "refill.window_floor_s": round(refilled["recipients"] / compare["limit"]["rps"], 2),
+            # snapshot rows (recipients) per second of the extraction, as issue 17 counts them
+            "extract.rows_per_s": round(refilled["recipients"] / refilled["extract_s"])
+            if refilled["extract_s"]
+            else None,
+            "extract.selected_per_s": round(refilled["selected"] / refilled["extract_s"])
+            if refilled["extract_s"]
+            else None,
+            "validate.seconds": refilled["validate_s"],
+            "imports.feedback_fair_copy_rps": results["feedback"][big].get("fair_copy", {}).get("rps"),
+            "imports.responses_fair_copy_rps": results["responses"][big].get("fair_copy", {}).get("rps"),
+            "scale.rss_1m_mb": max(item["peak_rss_mb"] for item in results["refill"][big]["lists"]),
+            "scale.night_10m_s": None,
+            "scale.rss_10m_mb": None,
+        }
+    )
     if "10m" in results["refill"]:
         night = results["refill"]["10m"]
         out["scale.rss_10m_mb"] = max(item["peak_rss_mb"] for item in night["lists"])
-        out["scale.night_10m_s"] = round(night["setup"]["seconds"] + sum(i["seconds"] for i in night["lists"]), 1)
+        out["scale.night_10m_s"] = round(
+            night["setup"]["seconds"] + sum(i["seconds"] for i in night["lists"]), 1
+        )
     for extra in results.get("extra_sizes", []):
-        out[f"memory.rss_{size_label(extra)}_mb"] = max(i["peak_rss_mb"] for i in results["refill"][size_label(extra)]["lists"])
+        out[f"memory.rss_{size_label(extra)}_mb"] = max(
+            i["peak_rss_mb"] for i in results["refill"][size_label(extra)]["lists"]
+        )
     for item in results["parse"]["files"]:
         if item["empty"]:
             out["parse.empty_ms"] = item["parse_ms"]
@@ -131,41 +155,142 @@ def targets(figures: dict[str, Any], results: dict[str, Any]) -> list[Target]:
     on = f"{compare['list']} ({compare['recipients']:,} recipients, {size_label(compare['size'])} CRM)"
     small, big = (size_label(s) for s in (results["sizes"][0], results["sizes"][-1]))
     rows = [
-        Target(f"refill vs naive baseline, {on}", "refill.rps", "refill.naive_rps", figures["refill.rps"],
-               figures["refill.naive_rps"], 5.0, True, "recipients/s"),
-        Target(f"refill vs platform limit, {on}", "refill.rps", "refill.limit_rps", figures["refill.rps"],
-               figures["refill.limit_rps"], 0.70, True, "recipients/s"),
-        Target(f"feedback import vs COPY ({figures['feedback.rows']:,} rows)", "feedback.rps", "feedback.copy_rps",
-               figures["feedback.rps"], figures["feedback.copy_rps"], 0.40, True, "rows/s"),
-        Target(f"response import vs COPY ({figures['responses.rows']:,} events)", "responses.rps",
-               "responses.copy_rps", figures["responses.rps"], figures["responses.copy_rps"], 0.40, True, "rows/s"),
-        Target(f"refill peak RSS, {big} vs {small} CRM", "memory.rss_1m_mb", "memory.rss_100k_mb",
-               figures["memory.rss_1m_mb"], figures["memory.rss_100k_mb"], 1.2, False, "MB"),
-        Target(f"feedback import peak RSS, {big} vs {small} rows", "memory.feedback_rss_1m_mb",
-               "memory.feedback_rss_100k_mb", figures["memory.feedback_rss_1m_mb"],
-               figures["memory.feedback_rss_100k_mb"], 1.2, False, "MB"),
-        Target(f"response import peak RSS, {big} vs {small} events", "memory.responses_rss_1m_mb",
-               "memory.responses_rss_100k_mb", figures["memory.responses_rss_1m_mb"],
-               figures["memory.responses_rss_100k_mb"], 1.2, False, "MB"),
+        Target(
+            f"refill vs naive baseline, {on}",
+            "refill.rps",
+            "refill.naive_rps",
+            figures["refill.rps"],
+            figures["refill.naive_rps"],
+            5.0,
+            True,
+            "recipients/s",
+        ),
+        Target(
+            f"refill vs platform limit, {on}",
+            "refill.rps",
+            "refill.limit_rps",
+            figures["refill.rps"],
+            figures["refill.limit_rps"],
+            0.70,
+            True,
+            "recipients/s",
+        ),
+        Target(
+            f"feedback import vs COPY ({figures['feedback.rows']:,} rows)",
+            "feedback.rps",
+            "feedback.copy_rps",
+            figures["feedback.rps"],
+            figures["feedback.copy_rps"],
+            0.40,
+            True,
+            "rows/s",
+        ),
+        Target(
+            f"response import vs COPY ({figures['responses.rows']:,} events)",
+            "responses.rps",
+            "responses.copy_rps",
+            figures["responses.rps"],
+            figures["responses.copy_rps"],
+            0.40,
+            True,
+            "rows/s",
+        ),
+        Target(
+            f"refill peak RSS, {big} vs {small} CRM",
+            "memory.rss_1m_mb",
+            "memory.rss_100k_mb",
+            figures["memory.rss_1m_mb"],
+            figures["memory.rss_100k_mb"],
+            1.2,
+            False,
+            "MB",
+        ),
+        Target(
+            f"feedback import peak RSS, {big} vs {small} rows",
+            "memory.feedback_rss_1m_mb",
+            "memory.feedback_rss_100k_mb",
+            figures["memory.feedback_rss_1m_mb"],
+            figures["memory.feedback_rss_100k_mb"],
+            1.2,
+            False,
+            "MB",
+        ),
+        Target(
+            f"response import peak RSS, {big} vs {small} events",
+            "memory.responses_rss_1m_mb",
+            "memory.responses_rss_100k_mb",
+            figures["memory.responses_rss_1m_mb"],
+            figures["memory.responses_rss_100k_mb"],
+            1.2,
+            False,
+            "MB",
+        ),
     ]
     refilled = compare["refill"]
     rows += [
-        Target(f"extraction, {on}", "extract.rows_per_s", "target", figures["extract.rows_per_s"],
-               EXTRACT_TARGET_RPS, 1.0, True, "rows/s"),
-        Target(f"validation, {on}", "validate.seconds", "target", figures["validate.seconds"],
-               VALIDATE_TARGET_S, 1.0, False, "s"),
-        Target(f"upload vs platform limit, {on}", "refill.upload_rps", "refill.limit_rps",
-               figures["refill.upload_rps"], figures["refill.limit_rps"], 0.95, True, "recipients/s"),
-        Target(f"empty-list window vs recipients ÷ limit, {on}", "refill.window_s", "refill.window_floor_s",
-               refilled["window_s"], figures["refill.window_floor_s"], 1.05, False, "s"),
+        Target(
+            f"extraction, {on}",
+            "extract.rows_per_s",
+            "target",
+            figures["extract.rows_per_s"],
+            EXTRACT_TARGET_RPS,
+            1.0,
+            True,
+            "rows/s",
+        ),
+        Target(
+            f"validation, {on}",
+            "validate.seconds",
+            "target",
+            figures["validate.seconds"],
+            VALIDATE_TARGET_S,
+            1.0,
+            False,
+            "s",
+        ),
+        Target(
+            f"upload vs platform limit, {on}",
+            "refill.upload_rps",
+            "refill.limit_rps",
+            figures["refill.upload_rps"],
+            figures["refill.limit_rps"],
+            0.95,
+            True,
+            "recipients/s",
+        ),
+        Target(
+            f"empty-list window vs recipients ÷ limit, {on}",
+            "refill.window_s",
+            "refill.window_floor_s",
+            refilled["window_s"],
+            figures["refill.window_floor_s"],
+            1.05,
+            False,
+            "s",
+        ),
     ]
-    for kind, key in (("feedback", "imports.feedback_fair_copy_rps"), ("responses", "imports.responses_fair_copy_rps")):
+    for kind, key in (
+        ("feedback", "imports.feedback_fair_copy_rps"),
+        ("responses", "imports.responses_fair_copy_rps"),
+    ):
         if figures.get(key):
-            rows.append(Target(f"{kind} import vs COPY into its target tables with their keys", f"{kind}.rps", key,
-                               figures[f"{kind}.rps"], figures[key], 0.50, True, "rows/s"))
+            rows.append(
+                Target(
+                    f"{kind} import vs COPY into its target tables with their keys",
+                    f"{kind}.rps",
+                    key,
+                    figures[f"{kind}.rps"],
+                    figures[key],
+                    0.50,
+                    True,
+                    "rows/s",
+                )
+            )
     empty = figures["parse.empty_ms"]
     for key in sorted(k for k in figures if k.startswith("parse.") and k != "parse.empty_ms"):
-        rows.append(Target(f"parse time of {key[6:-3]}", key, "parse.empty_ms", figures[key], empty, 2.0, False, "ms"))
+        rows.append(
+            Target(f"parse time of {key[6:-3]}", key, "parse.empty_ms", figures[key], empty, 2.0, False, "ms")
+        )
     return rows
 
 
@@ -194,8 +319,9 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
             f"| {t.what} | {_num(t.value)} {t.unit} | {_num(t.versus)} {t.unit} | {t.ratio_text} | {t.target_text} "
             f"| {'met' if t.met else '**missed**'} |"
         )
-    upload, naive_upload, limit = (figures[k] for k in ("refill.upload_rps", "refill.naive_upload_rps",
-                                                         "refill.limit_rps"))
+    upload, naive_upload, limit = (
+        figures[k] for k in ("refill.upload_rps", "refill.naive_upload_rps", "refill.limit_rps")
+    )
     lines += [
         "",
         f"Upload phase only (clear → addAll3 → getCount, no extract/validate; not one of the issue's targets, "
@@ -263,10 +389,16 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
                 f"| {size:,} | {kind} | {imp['rows']:,} | {imp['seconds']} | {imp['rps']:,} | {imp['peak_rss_mb']} "
                 f"| {cp['seconds']} | {cp['rps']:,} | {imp['rps'] / cp['rps']:.2f} |"
             )
-    lines += ["", "| DAG file | DAG ids | parse ms (median) | min–max ms | serialize ms |", "|---|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "| DAG file | DAG ids | parse ms (median) | min–max ms | serialize ms |",
+        "|---|---|---:|---:|---:|",
+    ]
     for item in results["parse"]["files"]:
-        lines.append(f"| {item['file']} | {', '.join(item['dag_ids'])} | {item['parse_ms']} "
-                     f"| {item['parse_min_ms']}–{item['parse_max_ms']} | {item['serialize_ms']} |")
+        lines.append(
+            f"| {item['file']} | {', '.join(item['dag_ids'])} | {item['parse_ms']} "
+            f"| {item['parse_min_ms']}–{item['parse_max_ms']} | {item['serialize_ms']} |"
+        )
     lines += ["", f"Emulator peak RSS: {results.get('emulator', {}).get('peak_rss_mb', '?')} MB.", ""]
     return "\n".join(lines)
 
@@ -274,10 +406,14 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
 def write(results: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     figures = flat(results)
     out_dir.mkdir(parents=True, exist_ok=True)
-    document = {**figures, "targets": {t.figure + "/" + t.comparison: {"ratio": round(t.ratio, 3),
-                                                                      "target": t.target_text, "met": t.met}
-                                       for t in targets(figures, results)},
-                "detail": results}
+    document = {
+        **figures,
+        "targets": {
+            t.figure + "/" + t.comparison: {"ratio": round(t.ratio, 3), "target": t.target_text, "met": t.met}
+            for t in targets(figures, results)
+        },
+        "detail": results,
+    }
     (out_dir / "latest.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     (out_dir / "latest.md").write_text(markdown(results, figures))
     return figures

@@ -87,18 +87,25 @@ def load_crm(url: str, n: int) -> list[str]:
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM crm_consent_type")
         for consent, marketing in CONSENTS.items():
-            conn.exec_driver_sql("INSERT INTO crm_consent_type (consent_id, name, is_marketing) VALUES (?, ?, ?)"
-                                 if engine.dialect.name == "sqlite" else
-                                 "INSERT INTO crm_consent_type (consent_id, name, is_marketing) VALUES (%s, %s, %s)",
-                                 (consent, consent, marketing))
-        entities = [(i, "contact", f"{i.lower()}@example.com", f"{i.lower()}@example.com", False, stamp, stamp)
-                    for i in ids]
+            conn.exec_driver_sql(
+                "INSERT INTO crm_consent_type (consent_id, name, is_marketing) VALUES (?, ?, ?)"
+                if engine.dialect.name == "sqlite"
+                else "INSERT INTO crm_consent_type (consent_id, name, is_marketing) VALUES (%s, %s, %s)",
+                (consent, consent, marketing),
+            )
+        entities = [
+            (i, "contact", f"{i.lower()}@example.com", f"{i.lower()}@example.com", False, stamp, stamp)
+            for i in ids
+        ]
         consents = [(i, c, "granted", stamp, "crm", stamp) for i in ids for c in CONSENTS]
         if engine.dialect.name == "postgresql":
             cursor = conn.connection.dbapi_connection.cursor()
             for table, columns, rows in (
-                ("crm_entity", "entity_id, entity_type, email, email_normalized, is_bounced, created_at, updated_at",
-                 entities),
+                (
+                    "crm_entity",
+                    "entity_id, entity_type, email, email_normalized, is_bounced, created_at, updated_at",
+                    entities,
+                ),
                 ("crm_consent", "entity_id, consent_id, status, granted_at, source, updated_at", consents),
             ):
                 buffer = io.StringIO()
@@ -110,10 +117,14 @@ def load_crm(url: str, n: int) -> list[str]:
             naive = stamp[:19]
             conn.exec_driver_sql(
                 "INSERT INTO crm_entity (entity_id, entity_type, email, email_normalized, is_bounced, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", [(*e[:5], naive, naive) for e in entities])
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(*e[:5], naive, naive) for e in entities],
+            )
             conn.exec_driver_sql(
                 "INSERT INTO crm_consent (entity_id, consent_id, status, granted_at, source, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [(c[0], c[1], c[2], naive, c[4], naive) for c in consents])
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(c[0], c[1], c[2], naive, c[4], naive) for c in consents],
+            )
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("ANALYZE crm_entity")
@@ -139,12 +150,26 @@ def write_response_file(path: Path, events: int, ids: list[str], seed: int = 1) 
                 continue
             at = (NOW - timedelta(hours=20) + timedelta(milliseconds=i * 50)).strftime("%Y-%m-%dT%H:%M:%SZ")
             rid = ids[rng.randrange(len(ids))] if r >= 0.03 else f"UNKNOWN{i:08d}"
-            kind = rng.choices(("open", "click", "hardbounce", "softbounce", "autoresponder", "unsubscribe",
-                                "open-unmapped"), (60, 15, 3, 5, 1, 1, 13))[0]
-            mailing = (rng.choice(MAILINGS[12:]) if kind == "open-unmapped" else rng.choice(MAILINGS[:12]))
+            kind = rng.choices(
+                (
+                    "open",
+                    "click",
+                    "hardbounce",
+                    "softbounce",
+                    "autoresponder",
+                    "unsubscribe",
+                    "open-unmapped",
+                ),
+                (60, 15, 3, 5, 1, 1, 13),
+            )[0]
+            mailing = rng.choice(MAILINGS[12:]) if kind == "open-unmapped" else rng.choice(MAILINGS[:12])
             event_type = "open" if kind == "open-unmapped" else kind
             list_id = rng.choice(("1001", "1002", "1003"))
-            link = "https://www.example.com/offers?utm_source=newsletter&utm_medium=email" if kind == "click" else ""
+            link = (
+                "https://www.example.com/offers?utm_source=newsletter&utm_medium=email"
+                if kind == "click"
+                else ""
+            )
             row = [rid, "contact", rid, list_id, mailing, WAVES.get(mailing, ""), event_type, at, link]
             mix[kind] = mix.get(kind, 0) + 1
             previous = row
@@ -172,8 +197,14 @@ def _client(port: int, host_key: str):
     ssh = paramiko.SSHClient()
     key_type, blob = host_key.split()[:2]
     ssh.get_host_keys().add(f"[127.0.0.1]:{port}", key_type, paramiko.Ed25519Key(data=base64.b64decode(blob)))
-    ssh.connect("127.0.0.1", port=port, username=SFTP_USER, password=SFTP_PASSWORD, look_for_keys=False,
-                allow_agent=False)
+    ssh.connect(
+        "127.0.0.1",
+        port=port,
+        username=SFTP_USER,
+        password=SFTP_PASSWORD,
+        look_for_keys=False,
+        allow_agent=False,
+    )
     return ssh, ssh.open_sftp()
 
 
@@ -188,9 +219,11 @@ def _backend_cpu(engine) -> float | None:
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as conn:
-        pids = conn.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        ).scalars().all()
+        pids = (
+            conn.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            .scalars()
+            .all()
+        )
     try:
         return sum(_cpu_seconds(pid) for pid in pids)
     except OSError:
@@ -225,19 +258,31 @@ def child(step: str, url: str, port: int, host_key: str, landing: str) -> dict:
         reimport = ReimportRange(NOW.date(), NOW.date()) if step == "reimport" else None
         cpu_before = time.process_time()
         started = time.perf_counter()
-        report = import_response_files(engine, sftp, settings=_settings(), landing_dir=landing, run_id=f"bench-{step}",
-                                       list_consents=LIST_CONSENTS, now=NOW + timedelta(minutes=5),
-                                       reimport=reimport)
+        report = import_response_files(
+            engine,
+            sftp,
+            settings=_settings(),
+            landing_dir=landing,
+            run_id=f"bench-{step}",
+            list_consents=LIST_CONSENTS,
+            now=NOW + timedelta(minutes=5),
+            reimport=reimport,
+        )
         seconds = time.perf_counter() - started
         importer_cpu = time.process_time() - cpu_before
         database_cpu = _backend_cpu(engine)
         engine.dispose()
         totals = report.totals
-        return {"seconds": seconds, "rows": totals.read, "counts": totals.as_dict(),
-                "importer_cpu_seconds": importer_cpu, "database_cpu_seconds": database_cpu,
-                "sql_seconds": timings[-1] if timings else None,
-                "statuses": report.as_dict()["files_by_status"],
-                "campaign_responses": report.as_dict()["campaign_responses"]}
+        return {
+            "seconds": seconds,
+            "rows": totals.read,
+            "counts": totals.as_dict(),
+            "importer_cpu_seconds": importer_cpu,
+            "database_cpu_seconds": database_cpu,
+            "sql_seconds": timings[-1] if timings else None,
+            "statuses": report.as_dict()["files_by_status"],
+            "campaign_responses": report.as_dict()["campaign_responses"],
+        }
     finally:
         ssh.close()
 
@@ -267,7 +312,9 @@ def run_child(*args: str) -> dict:
 # ------------------------------------------------------------------ driver
 
 
-def bench_dialect(dialect: str, args: argparse.Namespace, workdir: Path, source: Path, mix: dict) -> list[dict]:
+def bench_dialect(
+    dialect: str, args: argparse.Namespace, workdir: Path, source: Path, mix: dict
+) -> list[dict]:
     from include.emulators.optimizely import EmulatorServer
 
     url = fresh_database(dialect, workdir, args.pg_url)
@@ -278,30 +325,46 @@ def bench_dialect(dialect: str, args: argparse.Namespace, workdir: Path, source:
         for path in sorted(landing.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
     results = []
-    with EmulatorServer(port=0, sftp_port=0, sftp_user=SFTP_USER, sftp_password=SFTP_PASSWORD,
-                        response_job_interval_seconds=0) as emulator:
+    with EmulatorServer(
+        port=0, sftp_port=0, sftp_user=SFTP_USER, sftp_password=SFTP_PASSWORD, response_job_interval_seconds=0
+    ) as emulator:
         emulator.control.set_clock(NOW.isoformat(), frozen=True)
         emulator.response_files.put_raw("responses_1_20260301T120000Z_000001.csv", source.read_bytes())
         for step in ("download", "import", "reimport"):
             log(f"{dialect}: {step}")
             result = run_child(step, url, str(emulator.sftp_port), emulator.sftp_host_key_line, str(landing))
-            result.update(dialect=dialect, step=step, events=args.events, entities=args.entities,
-                          file_mb=source.stat().st_size / 1e6, mix=mix)
+            result.update(
+                dialect=dialect,
+                step=step,
+                events=args.events,
+                entities=args.entities,
+                file_mb=source.stat().st_size / 1e6,
+                mix=mix,
+            )
             results.append(result)
-            rate = f"{args.events / result['seconds']:,.0f} events/s" if step != "download" else \
-                f"{result['bytes'] / result['seconds'] / 1e6:.1f} MB/s"
-            log(f"{dialect}: {step}: {result['seconds']:.1f} s, {rate}, peak RSS {result['peak_rss_mb']:.0f} MB"
-                + (f", {result['counts']}" if "counts" in result else ""))
+            rate = (
+                f"{args.events / result['seconds']:,.0f} events/s"
+                if step != "download"
+                else f"{result['bytes'] / result['seconds'] / 1e6:.1f} MB/s"
+            )
+            log(
+                f"{dialect}: {step}: {result['seconds']:.1f} s, {rate}, peak RSS {result['peak_rss_mb']:.0f} MB"
+                + (f", {result['counts']}" if "counts" in result else "")
+            )
     return results
 
 
 def markdown(results: list[dict], args: argparse.Namespace) -> str:
     lines = [
-        (f"# Response import benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
-         f"load average {os.getloadavg()[0]:.1f} at the end)"),
+        (
+            f"# Response import benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.1f} at the end)"
+        ),
         "",
-        (f"One response file of {args.events:,} events ({results[0]['file_mb']:.0f} MB), {args.entities:,} CRM "
-         "contacts; see bench/response_import.py for the mix and the method."),
+        (
+            f"One response file of {args.events:,} events ({results[0]['file_mb']:.0f} MB), {args.entities:,} CRM "
+            "contacts; see bench/response_import.py for the mix and the method."
+        ),
         "",
         "Wall seconds depend on what else runs on the machine (see the load average); the CPU seconds of",
         "the importing process and of its PostgreSQL backends do much less. *events/s by CPU* = events /",
@@ -314,8 +377,11 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
     ]
     for r in results:
         c = r.get("counts") or {}
-        rate = (f"{r['events'] / r['seconds']:,.0f}" if r["step"] != "download"
-                else f"({r['bytes'] / r['seconds'] / 1e6:.0f} MB/s)")
+        rate = (
+            f"{r['events'] / r['seconds']:,.0f}"
+            if r["step"] != "download"
+            else f"({r['bytes'] / r['seconds'] / 1e6:.0f} MB/s)"
+        )
         cpu = (r.get("importer_cpu_seconds") or 0) + (r.get("database_cpu_seconds") or 0)
         by_cpu = f"{r['events'] / cpu:,.0f}" if cpu and r["step"] != "download" else ""
         lines.append(
@@ -341,7 +407,9 @@ def main() -> int:
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result, default=str))
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--entities", type=int, default=300_000)
     parser.add_argument("--dialect", choices=("sqlite", "postgresql", "both"), default="both")

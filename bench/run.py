@@ -60,22 +60,48 @@ RESPONSE_TARGETS = ["response_event", "crm_campaign_response", "feedback_bounce"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 10k and 50k contacts, the first list only, 5 parses per DAG")
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None,
-                        help="contacts per CRM, comma-separated, smallest first (default 100000,1000000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 10k and 50k contacts, the first list only, 5 parses per DAG",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=None,
+        help="contacts per CRM, comma-separated, smallest first (default 100000,1000000)",
+    )
     parser.add_argument("--with-10m", action="store_true", help="also refill a 10M-contact CRM (long)")
-    parser.add_argument("--reuse", action="store_true", help="reuse (and keep) generated CRMs of the same size")
-    parser.add_argument("--compare", choices=("largest", "smallest"), default="largest",
-                        help="CRM size whose largest list gets the naive baseline and the limit (default largest)")
-    parser.add_argument("--lists", nargs="*", default=None, help="lists to refill (default: all in config/lists.yaml)")
-    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="max_parallel_calls of the refill")
-    parser.add_argument("--parse-repeats", type=int, default=None, help="parses per DAG file (default 20; quick 5)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse (and keep) generated CRMs of the same size"
+    )
+    parser.add_argument(
+        "--compare",
+        choices=("largest", "smallest"),
+        default="largest",
+        help="CRM size whose largest list gets the naive baseline and the limit (default largest)",
+    )
+    parser.add_argument(
+        "--lists", nargs="*", default=None, help="lists to refill (default: all in config/lists.yaml)"
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=DEFAULT_PARALLEL, help="max_parallel_calls of the refill"
+    )
+    parser.add_argument(
+        "--parse-repeats", type=int, default=None, help="parses per DAG file (default 20; quick 5)"
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--pg-url", default=os.environ.get("CRM_SYNC_TEST_PG_URL", pg.DEFAULT_PG_URL),
-                        help="PostgreSQL server (any database of it; the benchmark creates its own)")
-    parser.add_argument("--db-prefix", default="crm_sync_bench", help="prefix of the benchmark's database names")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("CRM_SYNC_TEST_PG_URL", pg.DEFAULT_PG_URL),
+        help="PostgreSQL server (any database of it; the benchmark creates its own)",
+    )
+    parser.add_argument(
+        "--db-prefix", default="crm_sync_bench", help="prefix of the benchmark's database names"
+    )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local" / "bench")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -103,7 +129,10 @@ class Run:
             "extra_sizes": args.extra_sizes,
             "parallel": args.parallel,
             "load_avg": {"start": load_average()},
-            "databases": {}, "refill": {}, "feedback": {}, "responses": {},
+            "databases": {},
+            "refill": {},
+            "feedback": {},
+            "responses": {},
         }
 
     # -- helpers
@@ -115,8 +144,9 @@ class Run:
 
     def copy(self, size: int, purpose: str) -> str:
         """A throw-away copy of the generated CRM of ``size`` for one scenario."""
-        return pg.create_database(self.args.pg_url, f"{self.generated_name(size)}_{purpose}",
-                                  template=self.generated_name(size))
+        return pg.create_database(
+            self.args.pg_url, f"{self.generated_name(size)}_{purpose}", template=self.generated_name(size)
+        )
 
     def drop_copy(self, size: int, purpose: str) -> None:
         pg.drop_database(self.args.pg_url, f"{self.generated_name(size)}_{purpose}")
@@ -128,18 +158,32 @@ class Run:
     def prepare(self) -> None:
         for size in [*self.args.sizes, *self.args.extra_sizes]:
             self.results["databases"][report.size_label(size)] = pg.prepare_generated(
-                self.args.pg_url, self.generated_name(size), size, self.args.seed, self.args.reuse,
-                self.logs / "generate.log")
+                self.args.pg_url,
+                self.generated_name(size),
+                size,
+                self.args.seed,
+                self.args.reuse,
+                self.logs / "generate.log",
+            )
 
     def parse(self) -> None:
         home = self.workdir / "airflow_home"
         home.mkdir(parents=True, exist_ok=True)
-        env = {"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-               "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins")}
+        env = {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        }
         files = sorted(str(p) for p in (ROOT / "dags").glob("*.py"))
         log(f"DAG parse: {len(files)} files + the empty DAG, {self.args.parse_repeats} parses each")
-        self.results["parse"] = self.step("bench.scenarios.dag_parse:parse_step", "parse", env=env, files=files,
-                                          repeats=self.args.parse_repeats)
+        self.results["parse"] = self.step(
+            "bench.scenarios.dag_parse:parse_step",
+            "parse",
+            env=env,
+            files=files,
+            repeats=self.args.parse_repeats,
+        )
         for item in self.results["parse"]["files"]:
             log(f"  {item['file']}: {item['parse_ms']} ms")
 
@@ -149,8 +193,14 @@ class Run:
         self.reset_emulator()
         base_url = self.emulator.base_url
         run_id = f"bench-{label}-{int(time.time())}"
-        setup = self.step("bench.scenarios.refill:setup_run_step", f"refill_{label}", url=url, base_url=base_url,
-                          run_id=run_id, landing_dir=str(self.workdir / "landing" / f"refill_{label}"))
+        setup = self.step(
+            "bench.scenarios.refill:setup_run_step",
+            f"refill_{label}",
+            url=url,
+            base_url=base_url,
+            run_id=run_id,
+            landing_dir=str(self.workdir / "landing" / f"refill_{label}"),
+        )
         from include.crm_sync.config.loader import load_lists
 
         # A quick run refills the first list only: great-expectations alone takes ~10-25 s per list here.
@@ -158,11 +208,21 @@ class Run:
         lists = []
         for name in names:
             log(f"refill {label}: {name}: extract → validate → clear → addAll3 → verify")
-            item = self.step("bench.scenarios.refill:list_step", f"refill_{label}", url=url, base_url=base_url,
-                             run_id=run_id, list_name=name, parallel=self.args.parallel, batch_size=BATCH_SIZE)
+            item = self.step(
+                "bench.scenarios.refill:list_step",
+                f"refill_{label}",
+                url=url,
+                base_url=base_url,
+                run_id=run_id,
+                list_name=name,
+                parallel=self.args.parallel,
+                batch_size=BATCH_SIZE,
+            )
             lists.append(item)
-            log(f"  {item['recipients']:,} recipients in {item['seconds']} s = {item['rps']:,}/s "
-                f"(upload {item['upload_rps']:,}/s), window {item['window_s']} s, peak RSS {item['peak_rss_mb']} MB")
+            log(
+                f"  {item['recipients']:,} recipients in {item['seconds']} s = {item['rps']:,}/s "
+                f"(upload {item['upload_rps']:,}/s), window {item['window_s']} s, peak RSS {item['peak_rss_mb']} MB"
+            )
         self.results["refill"][label] = {"setup": setup, "lists": lists, "emulator": self.emulator.rss_mb()}
         if compare:
             self.compare(size, url, max(lists, key=lambda item: item["recipients"]))
@@ -171,27 +231,45 @@ class Run:
     def compare(self, size: int, url: str, refilled: dict) -> None:
         label, name = report.size_label(size), refilled["list"]
         log(f"naive baseline {label}: {name}")
-        naive = self.step("bench.baseline.naive_refill:naive_refill_step", f"naive_{label}", url=url,
-                          base_url=self.emulator.base_url, list_name=name, batch_size=BATCH_SIZE)
+        naive = self.step(
+            "bench.baseline.naive_refill:naive_refill_step",
+            f"naive_{label}",
+            url=url,
+            base_url=self.emulator.base_url,
+            list_name=name,
+            batch_size=BATCH_SIZE,
+        )
         log(f"  {naive['recipients']:,} recipients in {naive['seconds']} s = {naive['rps']:,}/s")
         log(f"platform limit {label}: {name}, {self.args.parallel} connections")
-        limit = self.step("bench.scenarios.platform_limit:limit_step", f"limit_{label}", url=url,
-                          base_url=self.emulator.base_url, list_run_id=refilled["list_run_id"],
-                          parallel=self.args.parallel, batch_size=BATCH_SIZE)
+        limit = self.step(
+            "bench.scenarios.platform_limit:limit_step",
+            f"limit_{label}",
+            url=url,
+            base_url=self.emulator.base_url,
+            list_run_id=refilled["list_run_id"],
+            parallel=self.args.parallel,
+            batch_size=BATCH_SIZE,
+        )
         log(f"  {limit['recipients']:,} recipients in {limit['seconds']} s = {limit['rps']:,}/s")
         largest = size == self.args.sizes[-1]
         self.results["comparison"] = {
-            "size": size, "list": name, "recipients": refilled["recipients"],
-            "refill": refilled, "naive": naive, "limit": limit,
+            "size": size,
+            "list": name,
+            "recipients": refilled["recipients"],
+            "refill": refilled,
+            "naive": naive,
+            "limit": limit,
             # The refill writes its code-3 refusals into crm_blocklist, so the naive job, reading the
             # CRM after it, leaves exactly those out; the platform must end up holding the same.
             "blocklisted_by_refill": refilled["codes"].get("3", 0),
             "same_recipients": naive["recipients"] == refilled["recipients"] - refilled["codes"].get("3", 0)
             and naive["platform_count"] == refilled["platform_count"] == limit["platform_count"],
-            "note": ("Naive, limit and refill ran on the largest list of the largest CRM, one after the other."
-                     if largest else
-                     "Naive and limit ran on the largest list of the smallest CRM (the naive baseline on the "
-                     "largest CRM would take too long); the ratios compare the refill of that same list."),
+            "note": (
+                "Naive, limit and refill ran on the largest list of the largest CRM, one after the other."
+                if largest
+                else "Naive and limit ran on the largest list of the smallest CRM (the naive baseline on the "
+                "largest CRM would take too long); the ratios compare the refill of that same list."
+            ),
         }
 
     def feedback(self, size: int) -> None:
@@ -201,20 +279,47 @@ class Run:
         landing = self.workdir / "landing" / f"feedback_{label}"
         shutil.rmtree(landing, ignore_errors=True)
         log(f"feedback {label}: injecting {size:,} events into the emulator")
-        inject = self.step("bench.scenarios.feedback:inject_step", f"feedback_{label}", url=url,
-                           base_url=self.emulator.base_url, events=size)
+        inject = self.step(
+            "bench.scenarios.feedback:inject_step",
+            f"feedback_{label}",
+            url=url,
+            base_url=self.emulator.base_url,
+            events=size,
+        )
         log(f"feedback {label}: import_feedback")
-        imported = self.step("bench.scenarios.feedback:import_step", f"feedback_{label}", url=url,
-                             base_url=self.emulator.base_url, run_id=f"bench-feedback-{label}",
-                             landing_dir=str(landing))
-        copied = self.step("bench.common.copy_limit:copy_files_step", f"feedback_{label}", url=url,
-                           paths=imported["files"], table="bench_copy_feedback")
-        fair = self.step("bench.common.copy_limit:fair_copy_step", f"feedback_{label}", url=url,
-                         tables=FEEDBACK_TARGETS, rows=imported["rows"])
-        log(f"  {imported['rows']:,} rows in {imported['seconds']} s = {imported['rps']:,}/s "
-            f"(peak RSS {imported['peak_rss_mb']} MB); COPY {copied['rps']:,}/s")
+        imported = self.step(
+            "bench.scenarios.feedback:import_step",
+            f"feedback_{label}",
+            url=url,
+            base_url=self.emulator.base_url,
+            run_id=f"bench-feedback-{label}",
+            landing_dir=str(landing),
+        )
+        copied = self.step(
+            "bench.common.copy_limit:copy_files_step",
+            f"feedback_{label}",
+            url=url,
+            paths=imported["files"],
+            table="bench_copy_feedback",
+        )
+        fair = self.step(
+            "bench.common.copy_limit:fair_copy_step",
+            f"feedback_{label}",
+            url=url,
+            tables=FEEDBACK_TARGETS,
+            rows=imported["rows"],
+        )
+        log(
+            f"  {imported['rows']:,} rows in {imported['seconds']} s = {imported['rps']:,}/s "
+            f"(peak RSS {imported['peak_rss_mb']} MB); COPY {copied['rps']:,}/s"
+        )
         log(f"  fair COPY into {', '.join(FEEDBACK_TARGETS)} with their keys: {fair['rps']:,}/s")
-        self.results["feedback"][label] = {"inject": inject, "import": imported, "copy": copied, "fair_copy": fair}
+        self.results["feedback"][label] = {
+            "inject": inject,
+            "import": imported,
+            "copy": copied,
+            "fair_copy": fair,
+        }
         self.drop_copy(size, "feedback")
         self.reset_emulator()
 
@@ -228,22 +333,51 @@ class Run:
         landing = self.workdir / "landing" / f"responses_{label}"
         shutil.rmtree(landing, ignore_errors=True)
         log(f"responses {label}: writing a {size:,}-event response file")
-        written = self.step("bench.scenarios.responses:write_step", f"responses_{label}", url=url,
-                            path=str(source), events=size)
+        written = self.step(
+            "bench.scenarios.responses:write_step",
+            f"responses_{label}",
+            url=url,
+            path=str(source),
+            events=size,
+        )
         self.emulator.put_response_file(f"responses_1_{NOW:%Y%m%dT%H%M%SZ}_000001.csv", source)
         log(f"responses {label}: import_response_files over SFTP")
-        imported = self.step("bench.scenarios.responses:import_step", f"responses_{label}", url=url,
-                             port=self.emulator.sftp_port, host_key_line=self.emulator.host_key_line,
-                             landing_dir=str(landing), run_id=f"bench-responses-{label}", now=NOW.isoformat())
-        copied = self.step("bench.common.copy_limit:copy_files_step", f"responses_{label}", url=url,
-                           paths=[str(source)], table="bench_copy_responses")
-        fair = self.step("bench.common.copy_limit:fair_copy_step", f"responses_{label}", url=url,
-                         tables=RESPONSE_TARGETS, rows=imported["rows"])
+        imported = self.step(
+            "bench.scenarios.responses:import_step",
+            f"responses_{label}",
+            url=url,
+            port=self.emulator.sftp_port,
+            host_key_line=self.emulator.host_key_line,
+            landing_dir=str(landing),
+            run_id=f"bench-responses-{label}",
+            now=NOW.isoformat(),
+        )
+        copied = self.step(
+            "bench.common.copy_limit:copy_files_step",
+            f"responses_{label}",
+            url=url,
+            paths=[str(source)],
+            table="bench_copy_responses",
+        )
+        fair = self.step(
+            "bench.common.copy_limit:fair_copy_step",
+            f"responses_{label}",
+            url=url,
+            tables=RESPONSE_TARGETS,
+            rows=imported["rows"],
+        )
         log(f"  fair COPY into {', '.join(RESPONSE_TARGETS)} with their keys: {fair['rps']:,}/s")
-        log(f"  {imported['rows']:,} events in {imported['seconds']} s = {imported['rps']:,}/s "
-            f"(peak RSS {imported['peak_rss_mb']} MB); COPY {copied['rps']:,}/s")
-        self.results["responses"][label] = {"write": written, "import": imported, "copy": copied, "fair_copy": fair,
-                                            "file_mb": round(source.stat().st_size / 2**20, 1)}
+        log(
+            f"  {imported['rows']:,} events in {imported['seconds']} s = {imported['rps']:,}/s "
+            f"(peak RSS {imported['peak_rss_mb']} MB); COPY {copied['rps']:,}/s"
+        )
+        self.results["responses"][label] = {
+            "write": written,
+            "import": imported,
+            "copy": copied,
+            "fair_copy": fair,
+            "file_mb": round(source.stat().st_size / 2**20, 1),
+        }
         source.unlink()
         self.drop_copy(size, "responses")
         self.reset_emulator()
@@ -262,12 +396,16 @@ class Run:
         started = time.perf_counter()
         self.workdir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.logs, ignore_errors=True)
-        log(f"benchmark ({self.results['mode']}): sizes {self.args.sizes + self.args.extra_sizes}, "
-            f"workdir {self.workdir}, load average {self.results['load_avg']['start']}")
+        log(
+            f"benchmark ({self.results['mode']}): sizes {self.args.sizes + self.args.extra_sizes}, "
+            f"workdir {self.workdir}, load average {self.results['load_avg']['start']}"
+        )
         try:
             self.prepare()
             self.emulator = start_emulator(self.workdir / "emulator")
-            log(f"emulator {self.emulator.base_url} (pid {self.emulator.pid}), SFTP port {self.emulator.sftp_port}")
+            log(
+                f"emulator {self.emulator.base_url} (pid {self.emulator.pid}), SFTP port {self.emulator.sftp_port}"
+            )
             self.parse()
             compare_size = self.args.sizes[-1] if self.args.compare == "largest" else self.args.sizes[0]
             for size in [*self.args.sizes, *self.args.extra_sizes]:
@@ -293,8 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     results = Run(args).execute()
     figures = report.write(results, args.results_dir)
     print((args.results_dir / "latest.md").read_text())
-    log(f"wrote {args.results_dir / 'latest.json'} ({len(figures)} figures) and latest.md "
-        f"in {results['minutes']:.1f} min")
+    log(
+        f"wrote {args.results_dir / 'latest.json'} ({len(figures)} figures) and latest.md "
+        f"in {results['minutes']:.1f} min"
+    )
     return 0
 
 

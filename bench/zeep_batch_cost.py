@@ -57,8 +57,18 @@ SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
 XSD = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 RECIPIENT_NS = "urn:api.broadmail.de/soap11/RpcRecipient"
-ATTRIBUTES = ("opt-in-id", "description", "media-type", "entity-type", "entity-id",
-              "first-name", "last-name", "language", "city", "company")
+ATTRIBUTES = (
+    "opt-in-id",
+    "description",
+    "media-type",
+    "entity-type",
+    "entity-id",
+    "first-name",
+    "last-name",
+    "language",
+    "city",
+    "company",
+)
 
 
 def log(message: str) -> None:
@@ -93,8 +103,15 @@ def build_ways(client: OptimizelyCampaignClient, ids, emails, names, rows):
 
     def zeep_soap_arrays() -> bytes:
         envelope = zeep_client.create_message(
-            zeep_client.service, "addAll3", "session-id", 1001, 0,
-            string_array(ids), string_array(emails), string_array(names), string_matrix(rows),
+            zeep_client.service,
+            "addAll3",
+            "session-id",
+            1001,
+            0,
+            string_array(ids),
+            string_array(emails),
+            string_array(names),
+            string_matrix(rows),
         )
         return etree_to_string(envelope)
 
@@ -109,8 +126,15 @@ def build_ways(client: OptimizelyCampaignClient, ids, emails, names, rows):
                 etree.SubElement(item, "item").text = value
             items.append(item)
         envelope = zeep_client.create_message(
-            zeep_client.service, "addAll3", "session-id", 1001, 0,
-            string_type(ids), string_type(emails), string_type(names), matrix_type(items),
+            zeep_client.service,
+            "addAll3",
+            "session-id",
+            1001,
+            0,
+            string_type(ids),
+            string_type(emails),
+            string_type(names),
+            matrix_type(items),
         )
         return etree_to_string(envelope)
 
@@ -127,8 +151,14 @@ def build_ways(client: OptimizelyCampaignClient, ids, emails, names, rows):
 
     def zeep_public_types() -> bytes:
         envelope = zeep_client.create_message(
-            zeep_client.service, "addAll3", "session-id", 1001, 0,
-            public_strings(item=ids), public_strings(item=emails), public_strings(item=names),
+            zeep_client.service,
+            "addAll3",
+            "session-id",
+            1001,
+            0,
+            public_strings(item=ids),
+            public_strings(item=emails),
+            public_strings(item=names),
             public_matrix(item=[public_strings(item=row) for row in rows]),
         )
         return etree_to_string(envelope)
@@ -136,13 +166,18 @@ def build_ways(client: OptimizelyCampaignClient, ids, emails, names, rows):
     xsi_type, array_type = f"{{{XSI}}}type", f"{{{SOAP_ENC}}}arrayType"
 
     def lxml_tree() -> bytes:
-        root = etree.Element(f"{{{SOAP_ENV}}}Envelope",
-                             nsmap={"soapenv": SOAP_ENV, "xsd": XSD, "xsi": XSI, "soapenc": SOAP_ENC})
+        root = etree.Element(
+            f"{{{SOAP_ENV}}}Envelope",
+            nsmap={"soapenv": SOAP_ENV, "xsd": XSD, "xsi": XSI, "soapenc": SOAP_ENC},
+        )
         body = etree.SubElement(root, f"{{{SOAP_ENV}}}Body")
         op = etree.SubElement(body, f"{{{RECIPIENT_NS}}}addAll3", nsmap={"ns1": RECIPIENT_NS})
         sub = etree.SubElement
-        for name, xtype, value in (("in0", "xsd:string", "session-id"), ("in1", "xsd:long", "1001"),
-                                   ("in2", "xsd:long", "0")):
+        for name, xtype, value in (
+            ("in0", "xsd:string", "session-id"),
+            ("in1", "xsd:long", "1001"),
+            ("in2", "xsd:long", "0"),
+        ):
             element = sub(op, name)
             element.set(xsi_type, xtype)
             element.text = value
@@ -197,8 +232,18 @@ def build_ways(client: OptimizelyCampaignClient, ids, emails, names, rows):
 def recipient_stream(n: int, width: int):
     """Realistic values within the seed lists' attribute lengths (language is at most 10 chars)."""
     for i in range(n):
-        values = ("newsletter-nl", f"contact {i}", "email", "contact", f"C{i:08d}", f"Jürgen{i}",
-                  f"Müller-{i}", "de", "Zürich", "ACME & Söhne")
+        values = (
+            "newsletter-nl",
+            f"contact {i}",
+            "email",
+            "contact",
+            f"C{i:08d}",
+            f"Jürgen{i}",
+            f"Müller-{i}",
+            "de",
+            "Zürich",
+            "ACME & Söhne",
+        )
         yield Recipient(f"C{i:08d}", f"user{i}@example.com", values[:width])
 
 
@@ -207,7 +252,9 @@ def emulator_process():
     """The emulator CLI in a child process on a free port; yields (base_url, ControlClient)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "include.emulators.optimizely", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = process.stdout.readline()
@@ -235,24 +282,42 @@ def run_add_all(base_url: str, control: ControlClient, args: argparse.Namespace,
                 seconds = time.perf_counter() - started
             assert report.accepted == args.recipients, report.as_dict()
             rate = args.recipients / seconds
-            log(f"add_all {args.recipients} x {width}, latency {latency}s, {parallel} parallel: "
-                f"{seconds:.2f}s = {rate:,.0f}/s")
-            runs.append({"latency_s": latency, "max_parallel_calls": parallel, "seconds": round(seconds, 3),
-                         "recipients_per_s": round(rate)})
+            log(
+                f"add_all {args.recipients} x {width}, latency {latency}s, {parallel} parallel: "
+                f"{seconds:.2f}s = {rate:,.0f}/s"
+            )
+            runs.append(
+                {
+                    "latency_s": latency,
+                    "max_parallel_calls": parallel,
+                    "seconds": round(seconds, 3),
+                    "recipients_per_s": round(rate),
+                }
+            )
     return runs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--attributes", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 0.2],
-                        help="simulated platform latency per addAll3 call in seconds (emulator 'slow' fault)")
-    parser.add_argument("--emulator-process", action="store_true",
-                        help="run the end-to-end part against an emulator in its own process (own GIL)")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.2],
+        help="simulated platform latency per addAll3 call in seconds (emulator 'slow' fault)",
+    )
+    parser.add_argument(
+        "--emulator-process",
+        action="store_true",
+        help="run the end-to-end part against an emulator in its own process (own GIL)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "zeep_batch_cost")
     args = parser.parse_args()
     width = min(args.attributes, len(ATTRIBUTES))
@@ -286,16 +351,20 @@ def main() -> None:
         "",
         "| way | median CPU ms / request | best CPU ms | request size |",
         "|---|---:|---:|---:|",
-        *(f"| {w['way']} | {w['median_ms']:.1f} | {w['best_ms']:.1f} | {w['bytes'] / 1024:.0f} KiB |"
-          for w in results["batch"]["ways"]),
+        *(
+            f"| {w['way']} | {w['median_ms']:.1f} | {w['best_ms']:.1f} | {w['bytes'] / 1024:.0f} KiB |"
+            for w in results["batch"]["ways"]
+        ),
         "",
         f"## add_all of {args.recipients} recipients x {width} attributes "
         f"(emulator {results['add_all']['emulator']}, loopback)",
         "",
         "| simulated latency per call | max_parallel_calls | seconds | recipients/s |",
         "|---:|---:|---:|---:|",
-        *(f"| {r['latency_s']:.1f} s | {r['max_parallel_calls']} | {r['seconds']:.2f} | {r['recipients_per_s']:,} |"
-          for r in results["add_all"]["runs"]),
+        *(
+            f"| {r['latency_s']:.1f} s | {r['max_parallel_calls']} | {r['seconds']:.2f} | {r['recipients_per_s']:,} |"
+            for r in results["add_all"]["runs"]
+        ),
         "",
     ]
     args.out.with_suffix(".md").write_text("\n".join(lines))

@@ -63,19 +63,29 @@ default_args: dict[str, Any] = {
     tags=["crm-sync", "optimizely", "responses", "sftp"],
     params={
         "dry_run": Param(
-            False, type="boolean", title="Dry run",
+            False,
+            type="boolean",
+            title="Dry run",
             description="Download and parse, report what would be applied; nothing is written to the CRM or ledger.",
         ),
         "reimport_from": Param(
-            None, type=["null", "string"], format="date", title="Re-import from (date)",
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Re-import from (date)",
             description="Import files of the server again whose date (UTC) is on or after this day (YYYY-MM-DD).",
         ),
         "reimport_to": Param(
-            None, type=["null", "string"], format="date", title="Re-import to (date)",
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Re-import to (date)",
             description="... and on or before this day. One of the two alone means that single day.",
         ),
         "allow_gap": Param(
-            False, type="boolean", title="Accept a gap",
+            False,
+            type="boolean",
+            title="Accept a gap",
             description="Import although the last import is older than the files' lifetime (data may be lost).",
         ),
     },

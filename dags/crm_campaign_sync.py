@@ -43,8 +43,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import AssetAlias, Param, dag, get_current_context, task, task_group
-
 from crm_sync_airflow.notifiers.failure_log import build_notifier
+
 from include.crm_sync.config.loader import load_lists
 
 # Parsing reads config/lists.yaml (a small local file) on purpose: a broken list definition must
@@ -85,19 +85,27 @@ default_args: dict[str, Any] = {
             description=f"Empty = all lists. Known: {', '.join(LIST_NAMES)}.",
         ),
         "dry_run": Param(
-            False, type="boolean", title="Dry run",
+            False,
+            type="boolean",
+            title="Dry run",
             description="Extract and validate, report what would change; the platform is not touched.",
         ),
         "force": Param(
-            False, type="boolean", title="Force past guards",
+            False,
+            type="boolean",
+            title="Force past guards",
             description="Refill even when a volume guard tripped (the override is logged and audited).",
         ),
         "full_resync": Param(
-            False, type="boolean", title="Full resync",
+            False,
+            type="boolean",
+            title="Full resync",
             description="Empty every membership list (Spotler audience) and add everyone again.",
         ),
         "allow_gap": Param(
-            False, type="boolean", title="Accept a feedback gap",
+            False,
+            type="boolean",
+            title="Accept a feedback gap",
             description="Import feedback although the last import is older than the platform keeps data.",
         ),
     },
@@ -181,4 +189,3 @@ def crm_campaign_sync() -> None:
 
 
 crm_campaign_sync()
-

@@ -47,15 +47,25 @@ default_args: dict[str, Any] = {
     tags=["crm-sync", "mailjet", "import"],
     params={
         "mailjet_list": Param(
-            "", type="string", minLength=1, maxLength=255, title="Mailjet list",
+            "",
+            type="string",
+            minLength=1,
+            maxLength=255,
+            title="Mailjet list",
             description="The name of the Mailjet contact list to import (exactly as in Mailjet).",
         ),
         "consent": Param(
-            "newsletter", type="string", minLength=1, maxLength=64, title="Consent the list carries",
+            "newsletter",
+            type="string",
+            minLength=1,
+            maxLength=64,
+            title="Consent the list carries",
             description="A CRM consent id (crm_consent_type), e.g. newsletter or service.",
         ),
         "dry_run": Param(
-            False, type="boolean", title="Dry run",
+            False,
+            type="boolean",
+            title="Dry run",
             description="Read Mailjet and report what would change; nothing is written to the CRM.",
         ),
     },

@@ -86,7 +86,9 @@ def create_app(engine_provider: EngineProvider, *, access_check: AccessCheck | N
         except Exception as exc:  # noqa: BLE001 - any failure to reach the database is a 503 page
             return _unavailable(exc, base)
         page = report_html.index_page(
-            runs, sizes, metric=metric,
+            runs,
+            sizes,
+            metric=metric,
             run_href=lambda run_id: _run_href(base, run_id),
             metric_href=lambda key: f"{base}/?{urlencode({'metric': key, 'limit': limit})}",
         )
@@ -169,8 +171,10 @@ def staging_engine_from_connection() -> Engine:
 
                 return Connection.get_connection_from_secrets(conn_id)
 
-        log.info("CRM sync report: connection via the Task SDK failed (%s); using the core lookup",
-                 type(exc).__name__)
+        log.info(
+            "CRM sync report: connection via the Task SDK failed (%s); using the core lookup",
+            type(exc).__name__,
+        )
         hook = _CoreLookupHook()
     return hook.get_conn()
 
@@ -197,14 +201,19 @@ async def airflow_access_check(request: Request) -> Response | None:
             raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
             next_url = str(request.url.replace(path=raw_path))
             return RedirectResponse(get_auth_manager().get_url_login(next_url=next_url), 302)
-        return HTMLResponse(f"<!DOCTYPE html><title>Not signed in</title><p>{exc.status_code}: sign in to "
-                            "Airflow to see the CRM sync report.</p>", exc.status_code)
+        return HTMLResponse(
+            f"<!DOCTYPE html><title>Not signed in</title><p>{exc.status_code}: sign in to "
+            "Airflow to see the CRM sync report.</p>",
+            exc.status_code,
+        )
     allowed = get_auth_manager().is_authorized_dag(
         method="GET", access_entity=DagAccessEntity.RUN, details=DagDetails(id=SYNC_DAG_ID), user=user
     )
     if not allowed:
-        return HTMLResponse("<!DOCTYPE html><title>Forbidden</title><p>403: you may not read the runs of "
-                            f"{SYNC_DAG_ID}.</p>", 403)
+        return HTMLResponse(
+            f"<!DOCTYPE html><title>Forbidden</title><p>403: you may not read the runs of {SYNC_DAG_ID}.</p>",
+            403,
+        )
     return None
 
 

@@ -50,7 +50,9 @@ def main(key_path: Path, connections_file: Path) -> None:
         "optimizely_sftp_default": connection,
         "spotler_default": {
             "conn_type": "spotler",
-            "host": os.environ.get("SPOTLER_BASE_URL", "http://spotler-emulator:8091/integrationservice-1.1.0/"),
+            "host": os.environ.get(
+                "SPOTLER_BASE_URL", "http://spotler-emulator:8091/integrationservice-1.1.0/"
+            ),
             "login": os.environ.get("SPOTLER_CONSUMER_KEY", "demo"),
             "password": os.environ.get("SPOTLER_CONSUMER_SECRET", "demo"),
         },
@@ -67,8 +69,10 @@ def main(key_path: Path, connections_file: Path) -> None:
     tmp = connections_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(connections, indent=2), encoding="utf-8")
     tmp.replace(connections_file)
-    print(f"SFTP host key {fingerprint(key)} pinned in {connections_file}; "
-          f"connections: {', '.join(connections)}")
+    print(
+        f"SFTP host key {fingerprint(key)} pinned in {connections_file}; "
+        f"connections: {', '.join(connections)}"
+    )
 
 
 if __name__ == "__main__":

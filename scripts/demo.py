@@ -140,8 +140,9 @@ def run(cmd: list[str], env: dict[str, str], log_name: str, shown: str) -> None:
     current = "running"
     with log_path.open("w") as out, log_path.open(errors="replace") as follow:
         # unbuffered: the log must show a task when it starts, not when a buffer fills
-        proc = subprocess.Popen(cmd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(
+            cmd, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+        )
         while True:
             try:
                 returncode = proc.wait(timeout=PROGRESS_EVERY_SECONDS)
@@ -192,10 +193,12 @@ def describe_generation(summary: GenerationSummary) -> str:
 def main() -> None:
     # The in-process SFTP server logs every client disconnect; the demo's output is the story.
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--contacts", type=int, default=20_000,
-                        help="CRM contacts to generate (default 20000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--contacts", type=int, default=20_000, help="CRM contacts to generate (default 20000)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
@@ -204,8 +207,10 @@ def main() -> None:
     staging_url = f"sqlite:///{DEMO / 'crm_staging.db'}"
 
     timeline = DemoTimeline.before(datetime.now(UTC))
-    step(f"CRM staging database {DEMO.relative_to(ROOT)}/crm_staging.db: migrate, "
-         f"generate {args.contacts:,} contacts")
+    step(
+        f"CRM staging database {DEMO.relative_to(ROOT)}/crm_staging.db: migrate, "
+        f"generate {args.contacts:,} contacts"
+    )
     upgrade(staging_url)
     print(f"    {describe_generation(generate(staging_url, contacts=args.contacts, seed=args.seed))}")
 
@@ -213,14 +218,19 @@ def main() -> None:
     platform_lists = platforms.demo_lists(load_lists())
     nights: list[list[platforms.PlatformNight]] = []
 
-    with EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp",
-                        host_key_path=DEMO / "sftp_host_key") as emulator, \
-            platforms.platform_emulators() as more:
+    with (
+        EmulatorServer(
+            port=0, sftp_port=0, sftp_root=DEMO / "sftp", host_key_path=DEMO / "sftp_host_key"
+        ) as emulator,
+        platforms.platform_emulators() as more,
+    ):
         print(f"    Optimizely Campaign emulator on {emulator.base_url}")
         print(f"    Spotler Mail+ emulator on {more.spotler.api_url}")
-        print(f"    Flexmail emulator on {more.flexmail.base_url} (rate limit "
-              f"{platforms.FLEXMAIL_REQUESTS_PER_MINUTE:,}/min: Flexmail's 60 sped up "
-              f"{platforms.FLEXMAIL_SPEED_UP}x for the demo)")
+        print(
+            f"    Flexmail emulator on {more.flexmail.base_url} (rate limit "
+            f"{platforms.FLEXMAIL_REQUESTS_PER_MINUTE:,}/min: Flexmail's 60 sped up "
+            f"{platforms.FLEXMAIL_SPEED_UP}x for the demo)"
+        )
         env = airflow_env(staging_url, emulator)
         env.update(platforms.connections_env(more))
         engine = create_staging_engine(staging_url)
@@ -232,24 +242,36 @@ def main() -> None:
             platforms.set_clocks(more, night)
             dags_test(env, "crm_campaign_sync", night, dag_log)
             after = {lst.name: platforms.members(more, lst) for lst in platform_lists}
-            nights.append(platforms.night_results(engine, _latest_run_id(engine), platform_lists, before,
-                                                  after))
+            nights.append(
+                platforms.night_results(engine, _latest_run_id(engine), platform_lists, before, after)
+            )
 
         step("Airflow metadata database (airflow db migrate)")
-        run([sys.executable, "-m", "airflow", "db", "migrate"], env, "airflow-db-migrate",
-            shown="airflow db migrate")
+        run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env,
+            "airflow-db-migrate",
+            shown="airflow db migrate",
+        )
 
         step(f"Night 1 ({_when(timeline.night_1)}): crm_campaign_sync fills the platform lists")
         platform_night("night-1-crm_campaign_sync", timeline.night_1)
 
-        step(f"{_when(timeline.mailing)}: the platform sends a mailing to each list: bounces, unsubscribes, "
-             "opens, clicks")
+        step(
+            f"{_when(timeline.mailing)}: the platform sends a mailing to each list: bounces, unsubscribes, "
+            "opens, clicks"
+        )
         set_emulator_clock(emulator, timeline.mailing)
         platforms.set_clocks(more, timeline.mailing)
         for list_id in (1001, 1002, 1003):
             mailing = emulator.control.send_mailing(
-                list_id, bounce_rate=0.02, soft_bounce_rate=0.02, unsubscribe_rate=0.03,
-                open_rate=0.3, click_rate=0.1, seed=args.seed + list_id,
+                list_id,
+                bounce_rate=0.02,
+                soft_bounce_rate=0.02,
+                unsubscribe_rate=0.03,
+                open_rate=0.3,
+                click_rate=0.1,
+                seed=args.seed + list_id,
             )
             counts = mailing["counts"]
             print(
@@ -262,18 +284,24 @@ def main() -> None:
         for line in platforms.make_platform_feedback(more, platform_lists):
             print(f"    {line}")
         granted = opt_in_again(engine, timeline.mailing)
-        print("    CRM: people opt in again on the website: "
-              + ", ".join(f"{consent} {count}" for consent, count in granted.items()))
+        print(
+            "    CRM: people opt in again on the website: "
+            + ", ".join(f"{consent} {count}" for consent, count in granted.items())
+        )
 
-        step(f"{_when(timeline.response_import)}: campaign_response_import brings the platform's response "
-             "files over SFTP into the CRM")
+        step(
+            f"{_when(timeline.response_import)}: campaign_response_import brings the platform's response "
+            "files over SFTP into the CRM"
+        )
         set_emulator_clock(emulator, timeline.response_import)
         platforms.set_clocks(more, timeline.response_import)
         emulator.control.run_response_job()
         dags_test(env, "campaign_response_import", timeline.response_import, "campaign_response_import")
 
-        step(f"Night 2 ({_when(timeline.night_2)}): crm_campaign_sync imports the feedback first (what the "
-             "response import applied is known by now), then syncs every list")
+        step(
+            f"Night 2 ({_when(timeline.night_2)}): crm_campaign_sync imports the feedback first (what the "
+            "response import applied is known by now), then syncs every list"
+        )
         platform_night("night-2-crm_campaign_sync", timeline.night_2)
         engine.dispose()
 
@@ -311,18 +339,26 @@ def print_summary(staging_url: str, platform_nights: list[list[platforms.Platfor
             print("  On Spotler and Flexmail (read back from the platforms):")
             for result in platform_nights[night - 1]:
                 print(result.line())
-    print("(excluded: left out of the snapshot, e.g. no consent, unsubscribed, bounced; codes 0-7: the\n"
-          " platform's answer per recipient; empty list: seconds from clear to the last addAll3)")
+    print(
+        "(excluded: left out of the snapshot, e.g. no consent, unsubscribed, bounced; codes 0-7: the\n"
+        " platform's answer per recipient; empty list: seconds from clear to the last addAll3)"
+    )
     # read = applied + known + ignored + rejected: every row is accounted for
     print("\nFiles imported into the CRM (rows read = applied + already known + ignored + rejected):")
     for kind in imported_files(engine):
-        print(f"    {kind.kind:<13} {kind.files} file(s): {kind.read} = {kind.applied} + {kind.known} + "
-              f"{kind.ignored} + {kind.rejected}")
-    print("    (known: already in the CRM, e.g. night 2's export repeats the bounces and unsubscribes the\n"
-          "     response import applied; ignored: opens/clicks of mailings that map to no CRM campaign,\n"
-          "     autoresponders)")
-    print(f"\nAudit and CRM data: {DEMO.relative_to(ROOT)}/crm_staging.db "
-          "(tables sync_run, list_run, list_batch, ...)")
+        print(
+            f"    {kind.kind:<13} {kind.files} file(s): {kind.read} = {kind.applied} + {kind.known} + "
+            f"{kind.ignored} + {kind.rejected}"
+        )
+    print(
+        "    (known: already in the CRM, e.g. night 2's export repeats the bounces and unsubscribes the\n"
+        "     response import applied; ignored: opens/clicks of mailings that map to no CRM campaign,\n"
+        "     autoresponders)"
+    )
+    print(
+        f"\nAudit and CRM data: {DEMO.relative_to(ROOT)}/crm_staging.db "
+        "(tables sync_run, list_run, list_batch, ...)"
+    )
     print(f"Task logs:          {DEMO.relative_to(ROOT)}/logs")
     engine.dispose()
 

@@ -137,8 +137,11 @@ class LocalAirflowStack:
             self.api_port = free_port(self.host)
         # Nothing Airflow-related leaks in from the caller's environment (a test session's
         # AIRFLOW_HOME, a developer's AIRFLOW__... settings): this stack is configured only here.
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_HOME"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_HOME"
+        }
         settings = {
             "core": {
                 "executor": self.executor,
@@ -212,15 +215,24 @@ class LocalAirflowStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.migrate()
         try:
-            self._spawn("api-server", ["api-server", "--host", self.host, "--port", str(self.api_port),
-                                       "--workers", "1"])
+            self._spawn(
+                "api-server",
+                ["api-server", "--host", self.host, "--port", str(self.api_port), "--workers", "1"],
+            )
             self._spawn("scheduler", ["scheduler"])
             self._spawn("dag-processor", ["dag-processor"])
             if self.celery:
-                self._spawn("celery-worker", [
-                    "celery", "worker", "--concurrency", str(self.celery_concurrency),
-                    "--without-gossip", "--without-mingle",  # one worker: nobody to sync with
-                ])
+                self._spawn(
+                    "celery-worker",
+                    [
+                        "celery",
+                        "worker",
+                        "--concurrency",
+                        str(self.celery_concurrency),
+                        "--without-gossip",
+                        "--without-mingle",  # one worker: nobody to sync with
+                    ],
+                )
         except BaseException:
             self.stop()
             raise
@@ -230,8 +242,14 @@ class LocalAirflowStack:
         log = self.log_dir / "db-migrate.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
-            result = subprocess.run([self.python, "-m", "airflow", "db", "migrate"], env=self.env, cwd=ROOT,
-                                    stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+            result = subprocess.run(
+                [self.python, "-m", "airflow", "db", "migrate"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
         if result.returncode != 0:
             raise StackError(f"airflow db migrate failed (exit {result.returncode}):\n{_tail(log)}")
 
@@ -240,8 +258,13 @@ class LocalAirflowStack:
         try:
             # start_new_session: its own process group, so stop() can signal the whole tree at once.
             self.processes[name] = subprocess.Popen(
-                [self.python, "-m", "airflow", *args], env=self.env, cwd=ROOT,
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                [self.python, "-m", "airflow", *args],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         finally:
             log.close()  # the child holds its own descriptor
@@ -285,8 +308,10 @@ class LocalAirflowStack:
 
     def log_tails(self, lines: int = 40) -> str:
         """The last lines of every process log (what a failure message should show)."""
-        return "\n".join(f"----- {log.name} (last {lines} lines) -----\n{_tail(log, lines)}"
-                         for log in sorted(self.log_dir.glob("*.log")))
+        return "\n".join(
+            f"----- {log.name} (last {lines} lines) -----\n{_tail(log, lines)}"
+            for log in sorted(self.log_dir.glob("*.log"))
+        )
 
     def check_alive(self) -> None:
         dead = {name: proc.returncode for name, proc in self.processes.items() if proc.poll() is not None}
@@ -313,8 +338,9 @@ class LocalAirflowStack:
             except (requests.RequestException, ValueError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             if time.monotonic() > deadline:
-                raise StackError(f"Airflow not healthy after {timeout:.0f}s at {self.base_url}: {last}\n"
-                                 f"{self.log_tails()}")
+                raise StackError(
+                    f"Airflow not healthy after {timeout:.0f}s at {self.base_url}: {last}\n{self.log_tails()}"
+                )
             time.sleep(poll)
 
     def celery_workers(self) -> list[str]:
@@ -373,14 +399,21 @@ class LocalAirflowStack:
         """Every task instance of the run, mapped ones included (one row per map index)."""
         items: list[dict[str, Any]] = []
         while True:
-            page = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
-                            limit=100, offset=len(items))
+            page = self.get(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100, offset=len(items)
+            )
             items += page["task_instances"]
             if not page["task_instances"] or len(items) >= page["total_entries"]:
                 return items
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600, poll: float = 3,
-                     states: Iterable[str] = FINISHED_RUN_STATES) -> str:
+    def wait_for_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 600,
+        poll: float = 3,
+        states: Iterable[str] = FINISHED_RUN_STATES,
+    ) -> str:
         """Poll the run until it reaches one of ``states``; its state. Fails on timeout with the
         task states and the process logs' tails."""
         wanted = set(states)
@@ -391,10 +424,13 @@ class LocalAirflowStack:
             if state in wanted:
                 return state
             if time.monotonic() > deadline:
-                tis = {(ti["task_id"], ti["map_index"]): ti["state"]
-                       for ti in self.task_instances(dag_id, run_id)}
-                raise StackError(f"run {run_id} still {state} after {timeout:.0f}s; tasks: {tis}\n"
-                                 f"{self.log_tails()}")
+                tis = {
+                    (ti["task_id"], ti["map_index"]): ti["state"]
+                    for ti in self.task_instances(dag_id, run_id)
+                }
+                raise StackError(
+                    f"run {run_id} still {state} after {timeout:.0f}s; tasks: {tis}\n{self.log_tails()}"
+                )
             time.sleep(poll)
 
 

@@ -59,11 +59,16 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=8080, help="UI port (default 8080; a free one if taken)")
-    parser.add_argument("--parallelism", type=int, default=None,
-                        help="tasks running at once (default: CRM_SYNC_PARALLELISM or the CPU count)")
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        help="tasks running at once (default: CRM_SYNC_PARALLELISM or the CPU count)",
+    )
     args = parser.parse_args()
     if args.parallelism is not None and args.parallelism < 1:
         parser.error("--parallelism must be at least 1")
@@ -77,20 +82,29 @@ def main() -> None:
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
     # as scripts/demo.py starts it: same SFTP folder and host key
-    emulator = EmulatorServer(port=0, sftp_port=0, sftp_root=DEMO / "sftp",
-                              host_key_path=DEMO / "sftp_host_key")
+    emulator = EmulatorServer(
+        port=0, sftp_port=0, sftp_root=DEMO / "sftp", host_key_path=DEMO / "sftp_host_key"
+    )
     with ExitStack() as running:
         running.enter_context(emulator)
         more = running.enter_context(demo_platforms.platform_emulators())
         env = demo_env(f"sqlite:///{staging_db}", emulator, landing_dir=DEMO / "landing")
         env.update(demo_platforms.connections_env(more))
         env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(DEMO / "logs")  # where the demo's task logs are
-        stack = LocalAirflowStack(home=DEMO / "airflow", metadata_url=f"sqlite:///{metadata_db}",
-                                  executor="LocalExecutor", extra_env=env, api_port=port,
-                                  parallelism=parallelism)
+        stack = LocalAirflowStack(
+            home=DEMO / "airflow",
+            metadata_url=f"sqlite:///{metadata_db}",
+            executor="LocalExecutor",
+            extra_env=env,
+            api_port=port,
+            parallelism=parallelism,
+        )
         logs = stack.log_dir.relative_to(ROOT)
-        print(f"Starting Airflow (LocalExecutor with {parallelism} worker processes, SQLite) -- "
-              f"process logs in {logs}/ ...", flush=True)
+        print(
+            f"Starting Airflow (LocalExecutor with {parallelism} worker processes, SQLite) -- "
+            f"process logs in {logs}/ ...",
+            flush=True,
+        )
         try:
             stack.start()
             stack.wait_until_healthy(timeout=300)
@@ -101,8 +115,10 @@ def main() -> None:
             print(f"Sync reports:   {stack.base_url}/crm-sync/")
             print(f"Emulator:       {emulator.base_url}   (SFTP on 127.0.0.1:{emulator.sftp_port})")
             print(f"Spotler:        {more.spotler.api_url}")
-            print(f"Flexmail:       {more.flexmail.base_url}   (rate limit sped up "
-                  f"{demo_platforms.FLEXMAIL_SPEED_UP}x)")
+            print(
+                f"Flexmail:       {more.flexmail.base_url}   (rate limit sped up "
+                f"{demo_platforms.FLEXMAIL_SPEED_UP}x)"
+            )
             print("Ctrl-C to stop.", flush=True)
             while True:
                 stack.check_alive()  # a crashed process ends the script with its log's tail

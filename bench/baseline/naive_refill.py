@@ -24,8 +24,15 @@ from pathlib import Path
 from typing import Any
 
 SOAP_ENCODING_URL = "http://schemas.xmlsoap.org/soap/encoding/"
-SOAP_ENCODING_XSD = (Path(__file__).resolve().parents[2] / "include" / "crm_sync" / "platforms" / "optimizely"
-                     / "schemas" / "soap-encoding.xsd")
+SOAP_ENCODING_XSD = (
+    Path(__file__).resolve().parents[2]
+    / "include"
+    / "crm_sync"
+    / "platforms"
+    / "optimizely"
+    / "schemas"
+    / "soap-encoding.xsd"
+)
 RECIPIENT_NS = "urn:api.broadmail.de/soap11/RpcRecipient"
 TYPE_RANK = {"contact": 0, "lead": 1, "account": 2}
 
@@ -42,14 +49,23 @@ def list_query(engine: Any, list_name: str) -> tuple[str, dict[str, Any], Any]:
 
     list_def = load_lists().get(list_name)
     selected, params = selection_predicate(list_def)
-    classified = render_query("extract_classify", selected=selected, email_matches=email_check_sql(engine.dialect.name),
-                              blocklist_pattern_match=blocklist_pattern_sql(engine.dialect.name))
+    classified = render_query(
+        "extract_classify",
+        selected=selected,
+        email_matches=email_check_sql(engine.dialect.name),
+        blocklist_pattern_match=blocklist_pattern_sql(engine.dialect.name),
+    )
     with engine.connect() as conn:
         is_marketing = conn.execute(
-            sa.text("SELECT is_marketing FROM crm_consent_type WHERE consent_id = :c"), {"c": list_def.consent}
+            sa.text("SELECT is_marketing FROM crm_consent_type WHERE consent_id = :c"),
+            {"c": list_def.consent},
         ).scalar_one()
-    params |= {"sys_consent_id": list_def.consent, "sys_global_unsubscribe": 1 if is_marketing else 0,
-               "sys_email_regex": EMAIL_REGEX, "sys_email_max_length": EMAIL_MAX_LENGTH}
+    params |= {
+        "sys_consent_id": list_def.consent,
+        "sys_global_unsubscribe": 1 if is_marketing else 0,
+        "sys_email_regex": EMAIL_REGEX,
+        "sys_email_max_length": EMAIL_MAX_LENGTH,
+    }
     return f"SELECT * FROM ({classified}) AS classified WHERE reason IS NULL", params, list_def
 
 
@@ -83,8 +99,10 @@ def naive_refill_step(url: str, base_url: str, list_name: str, batch_size: int =
     read_s = time.perf_counter() - started
 
     def array_type(name: str, item_type: Any) -> Any:
-        return xsd.ComplexType(xsd.Sequence([xsd.Element("item", item_type, min_occurs=0, max_occurs="unbounded")]),
-                               qname=etree.QName(RECIPIENT_NS, name))
+        return xsd.ComplexType(
+            xsd.Sequence([xsd.Element("item", item_type, min_occurs=0, max_occurs="unbounded")]),
+            qname=etree.QName(RECIPIENT_NS, name),
+        )
 
     string_array = array_type("ArrayOf_xsd_string", xsd.String())
     string_matrix = array_type("ArrayOfArrayOf_xsd_string", string_array)
@@ -98,18 +116,27 @@ def naive_refill_step(url: str, base_url: str, list_name: str, batch_size: int =
     accepted = 0
     upload_started = time.perf_counter()
     for start in range(0, len(df), batch_size):
-        chunk = df.iloc[start:start + batch_size]
-        rows = [fixed + [row.entity_type, row.entity_id] + ["" if pd.isna(getattr(row, c)) else str(getattr(row, c))
-                                                             for c in columns]
-                for row in chunk.itertuples(index=False)]
+        chunk = df.iloc[start : start + batch_size]
+        rows = [
+            fixed
+            + [row.entity_type, row.entity_id]
+            + ["" if pd.isna(getattr(row, c)) else str(getattr(row, c)) for c in columns]
+            for row in chunk.itertuples(index=False)
+        ]
         codes = recipient.addAll3(
-            session_id, int(list_def.platform_list_id), int(list_def.optin_process_id),
-            string_array(item=list(chunk["entity_id"])), string_array(item=list(chunk["email"])),
-            string_array(item=names), string_matrix(item=[string_array(item=r) for r in rows]),
+            session_id,
+            int(list_def.platform_list_id),
+            int(list_def.optin_process_id),
+            string_array(item=list(chunk["entity_id"])),
+            string_array(item=list(chunk["email"])),
+            string_array(item=names),
+            string_matrix(item=[string_array(item=r) for r in rows]),
         )
         accepted += sum(1 for code in codes if code in (0, 5))
     upload_s = time.perf_counter() - upload_started
-    count = zeep_client(base_url, "RecipientList").service.getCount(session_id, int(list_def.platform_list_id))
+    count = zeep_client(base_url, "RecipientList").service.getCount(
+        session_id, int(list_def.platform_list_id)
+    )
     seconds = time.perf_counter() - started
     engine.dispose()
     return {

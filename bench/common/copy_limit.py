@@ -51,8 +51,12 @@ def copy_files_step(url: str, paths: list[str], table: str) -> dict:
         conn.commit()
     finally:
         conn.close()
-    return {"rows": rows, "seconds": round(seconds, 3), "bytes": sum(Path(p).stat().st_size for p in paths),
-            "rps": round(rows / seconds) if seconds else None}
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "bytes": sum(Path(p).stat().st_size for p in paths),
+        "rps": round(rows / seconds) if seconds else None,
+    }
 
 
 def fair_copy_step(url: str, tables: list[str], rows: int) -> dict:
@@ -99,5 +103,10 @@ def fair_copy_step(url: str, tables: list[str], rows: int) -> dict:
         conn.commit()
     finally:
         conn.close()
-    return {"tables": tables, "table_rows": copied, "rows": rows, "seconds": round(seconds, 3),
-            "rps": round(rows / seconds) if seconds else None}
+    return {
+        "tables": tables,
+        "table_rows": copied,
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rps": round(rows / seconds) if seconds else None,
+    }

@@ -82,11 +82,31 @@ def start_emulator(workdir: Path, timeout: float = 90) -> EmulatorProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     sftp_root = workdir / "sftp"
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.emulators.optimizely", "--host", "127.0.0.1", "--port", "0",
-         "--sftp-port", "0", "--sftp-root", str(sftp_root), "--host-key", str(workdir / "ssh_host_ed25519_key"),
-         "--response-job-interval-seconds", "0", "--log-level", "WARNING"],
-        cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=open(workdir / "emulator.log", "w"), text=True,
+        [
+            sys.executable,
+            "-m",
+            "include.emulators.optimizely",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--sftp-port",
+            "0",
+            "--sftp-root",
+            str(sftp_root),
+            "--host-key",
+            str(workdir / "ssh_host_ed25519_key"),
+            "--response-job-interval-seconds",
+            "0",
+            "--log-level",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=open(workdir / "emulator.log", "w"),
+        text=True,
     )
     lines: list[str] = []
     # A thread reads the start-up lines (readline blocks); this one waits for them with a deadline.

@@ -85,8 +85,13 @@ def prepare_generated(server_url: str, name: str, contacts: int, seed: int, reus
     create_database(server_url, name)
     step = run_step("bench.common.pg:generate_step", logs, url=url, contacts=contacts, seed=seed)
     log(f"{name}: generated {step['rows']:,} rows in {step['seconds']:.0f} s")
-    return {"database": name, "generated": True, "generate_s": step["seconds"], "rows": step["rows"],
-            "size_mb": database_size_mb(url)}
+    return {
+        "database": name,
+        "generated": True,
+        "generate_s": step["seconds"],
+        "rows": step["rows"],
+        "size_mb": database_size_mb(url),
+    }
 
 
 def generate_step(url: str, contacts: int, seed: int) -> dict:

@@ -2,7 +2,7 @@
 
 Each step is ``module:function`` called with JSON keyword arguments inside
 ``python -m bench.common.child``; the function's JSON-able result comes back through a file (the
-step may log freely on stdout/stderr: that goes to a log file of its own). 
+step may log freely on stdout/stderr: that goes to a log file of its own).
 Peak RSS: the child reads its own ``VmHWM`` (the kernel's high-water mark of the process's memory
 since ``exec``) just before it exits. ``ru_maxrss`` of the child -- taken here with ``os.wait4``, so
 it is that child's alone and not the maximum over all children as ``RUSAGE_CHILDREN`` gives -- is
@@ -42,8 +42,13 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_step(target: str, log_file: Path, timeout: float | None = None, env: dict[str, str] | None = None,
-             **kwargs: Any) -> dict[str, Any]:
+def run_step(
+    target: str,
+    log_file: Path,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Run ``target`` ("package.module:function") with ``kwargs`` in a fresh interpreter.
 
     Returns the function's result (a dict) plus ``peak_rss_mb`` (the child's own ``VmHWM``),
@@ -59,7 +64,11 @@ def run_step(target: str, log_file: Path, timeout: float | None = None, env: dic
             started = time.perf_counter()
             process = subprocess.Popen(
                 [sys.executable, "-m", "bench.common.child", target, str(args_path), str(out_path)],
-                cwd=ROOT, env=child_env(env), stdin=subprocess.DEVNULL, stdout=log_out, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=child_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log_out,
+                stderr=subprocess.STDOUT,
             )
             try:
                 status, usage = _wait(process, timeout)

@@ -29,18 +29,22 @@ def _parse_in_fork(path: Path) -> dict:
         os.close(read_end)
         try:
             import structlog
-
             from airflow.dag_processing.dagbag import BundleDagBag
             from airflow.dag_processing.processor import _serialize_dags
 
             started = time.perf_counter()
-            bag = BundleDagBag(dag_folder=str(path), bundle_path=path.parent, bundle_name="bench",
-                               load_op_links=False)
+            bag = BundleDagBag(
+                dag_folder=str(path), bundle_path=path.parent, bundle_name="bench", load_op_links=False
+            )
             parsed = time.perf_counter()
             _serialize_dags(bag, structlog.get_logger())
             serialized = time.perf_counter()
-            out = {"parse_ms": (parsed - started) * 1000, "serialize_ms": (serialized - parsed) * 1000,
-                   "dag_ids": sorted(bag.dag_ids), "errors": {k: str(v)[:500] for k, v in bag.import_errors.items()}}
+            out = {
+                "parse_ms": (parsed - started) * 1000,
+                "serialize_ms": (serialized - parsed) * 1000,
+                "dag_ids": sorted(bag.dag_ids),
+                "errors": {k: str(v)[:500] for k, v in bag.import_errors.items()},
+            }
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
             out = {"exception": f"{type(exc).__name__}: {exc}"}
         os.write(write_end, json.dumps(out).encode())

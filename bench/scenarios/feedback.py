@@ -33,7 +33,9 @@ def import_step(url: str, base_url: str, run_id: str, landing_dir: str) -> dict:
     with make_platform(base_url, 1) as platform:
         started = time.perf_counter()
         # {}: Optimizely's unsubscribes are client-wide (crm_sync_airflow.platforms.unsubscribe_consents)
-        report = import_feedback(engine, platform, landing_dir=Path(landing_dir), run_id=run_id, list_consents={})
+        report = import_feedback(
+            engine, platform, landing_dir=Path(landing_dir), run_id=run_id, list_consents={}
+        )
         seconds = time.perf_counter() - started
         calls = dict(getattr(platform.client, "call_counts", {}) or {})
     engine.dispose()

@@ -55,8 +55,12 @@ def add_all3_body(session_id: str, list_id: str, optin_id: str, names, recipient
 
 def _call(http, base_url: str, service: str, op: str, *values: object) -> bytes:
     body = _ENVELOPE.format(op=op, service=service, params=_scalars(*values)).encode("utf-8")
-    response = http.post(f"{base_url}/soap11/Rpc{service}", data=body,
-                         headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}, timeout=120)
+    response = http.post(
+        f"{base_url}/soap11/Rpc{service}",
+        data=body,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+        timeout=120,
+    )
     response.raise_for_status()
     return response.content
 
@@ -80,8 +84,9 @@ def post_bodies(base_url: str, bodies: list[bytes], parallel: int) -> tuple[floa
                     index = next(todo, None)
                 if index is None or errors:
                     return
-                response = own.post(f"{base_url}/soap11/RpcRecipient", data=bodies[index], headers=headers,
-                                    timeout=120)
+                response = own.post(
+                    f"{base_url}/soap11/RpcRecipient", data=bodies[index], headers=headers, timeout=120
+                )
                 content = response.content
                 if response.status_code != 200 or b"Fault>" in content:
                     errors.append(f"batch {index}: HTTP {response.status_code}: {response.text[:300]}")
@@ -112,11 +117,15 @@ def limit_step(url: str, base_url: str, list_run_id: int, parallel: int, batch_s
     with engine.connect() as conn:
         lr = conn.execute(sa.select(list_run).where(list_run.c.list_run_id == list_run_id)).mappings().one()
     http = requests.Session()
-    session_id = _RETURN.search(_call(http, base_url, "Session", "login", MANDATOR_ID, USER, PASSWORD)).group(1)
+    session_id = _RETURN.search(_call(http, base_url, "Session", "login", MANDATOR_ID, USER, PASSWORD)).group(
+        1
+    )
     session_id = session_id.decode()
     build_started = time.perf_counter()
     bodies = [
-        add_all3_body(session_id, lr["platform_list_id"], lr["optin_process_id"], lr["attribute_names"], chunk)
+        add_all3_body(
+            session_id, lr["platform_list_id"], lr["optin_process_id"], lr["attribute_names"], chunk
+        )
         for chunk in iter_snapshot(engine, list_run_id, chunk_size=batch_size)
     ]
     build_s = time.perf_counter() - build_started
@@ -125,8 +134,11 @@ def limit_step(url: str, base_url: str, list_run_id: int, parallel: int, batch_s
     _call(http, base_url, "Recipient", "clear", session_id, lr["platform_list_id"])
 
     seconds, accepted = post_bodies(base_url, bodies, parallel)
-    count = int(_RETURN.search(_call(http, base_url, "RecipientList", "getCount", session_id,
-                                     lr["platform_list_id"])).group(1))
+    count = int(
+        _RETURN.search(
+            _call(http, base_url, "RecipientList", "getCount", session_id, lr["platform_list_id"])
+        ).group(1)
+    )
     http.close()
     return {
         "list": lr["list_name"],

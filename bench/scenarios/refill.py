@@ -20,8 +20,9 @@ def make_platform(base_url: str, parallel: int, batch_size: int = 1000):
     from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
     from include.crm_sync.platforms.optimizely.platform import OptimizelyCampaignPlatform
 
-    client = OptimizelyCampaignClient(base_url, MANDATOR_ID, USER, PASSWORD, max_parallel_calls=parallel,
-                                      batch_size=batch_size)
+    client = OptimizelyCampaignClient(
+        base_url, MANDATOR_ID, USER, PASSWORD, max_parallel_calls=parallel, batch_size=batch_size
+    )
     return OptimizelyCampaignPlatform(client)
 
 
@@ -36,7 +37,9 @@ def setup_run_step(url: str, base_url: str, run_id: str, landing_dir: str) -> di
     started = time.perf_counter()
     with make_platform(base_url, 1) as platform:
         # {}: Optimizely's unsubscribes are client-wide (crm_sync_airflow.platforms.unsubscribe_consents)
-        report = import_feedback(engine, platform, landing_dir=Path(landing_dir), run_id=run_id, list_consents={})
+        report = import_feedback(
+            engine, platform, landing_dir=Path(landing_dir), run_id=run_id, list_consents={}
+        )
     mark_feedback_ok(engine, run_id)
     engine.dispose()
     return {"seconds": round(time.perf_counter() - started, 2), "rows": report.totals.read}
@@ -67,19 +70,26 @@ def list_step(url: str, base_url: str, run_id: str, list_name: str, parallel: in
 
     with make_platform(base_url, parallel, batch_size) as platform:
         step = time.perf_counter()
-        report = refill_list(engine, platform, extracted.list_run_id,
-                             RefillOptions(batch_size=batch_size, max_parallel_calls=parallel))
+        report = refill_list(
+            engine,
+            platform,
+            extracted.list_run_id,
+            RefillOptions(batch_size=batch_size, max_parallel_calls=parallel),
+        )
         refill_s = time.perf_counter() - step
     total_s = time.perf_counter() - started
     with engine.connect() as conn:
         audit = conn.execute(
-            sa.select(list_run.c.cleared_at, list_run.c.last_batch_at, list_run.c.status)
-            .where(list_run.c.list_run_id == extracted.list_run_id)
+            sa.select(list_run.c.cleared_at, list_run.c.last_batch_at, list_run.c.status).where(
+                list_run.c.list_run_id == extracted.list_run_id
+            )
         ).one()
     engine.dispose()
     if audit.status != "synced" or report.platform_count != report.accepted:
-        raise RuntimeError(f"{list_name}: refill ended {audit.status}, platform {report.platform_count} "
-                           f"!= accepted {report.accepted}")
+        raise RuntimeError(
+            f"{list_name}: refill ended {audit.status}, platform {report.platform_count} "
+            f"!= accepted {report.accepted}"
+        )
     rows = extracted.snapshot_rows
     return {
         "list": list_name,

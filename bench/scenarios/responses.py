@@ -26,7 +26,12 @@ def write_step(url: str, path: str, events: int) -> dict:
     engine.dispose()
     started = time.perf_counter()
     mix = write_response_file(Path(path), events, ids)
-    return {"events": events, "crm_entities": len(ids), "mix": mix, "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "events": events,
+        "crm_entities": len(ids),
+        "mix": mix,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def _sftp(port: int, host_key_line: str):
@@ -38,9 +43,12 @@ def _sftp(port: int, host_key_line: str):
 
     ssh = paramiko.SSHClient()
     key_type, blob = host_key_line.split()[:2]
-    ssh.get_host_keys().add(f"[127.0.0.1]:{port}", key_type, paramiko.PKey.from_type_string(key_type,
-                                                                                          base64.b64decode(blob)))
-    ssh.connect("127.0.0.1", port=port, username=USER, password=PASSWORD, look_for_keys=False, allow_agent=False)
+    ssh.get_host_keys().add(
+        f"[127.0.0.1]:{port}", key_type, paramiko.PKey.from_type_string(key_type, base64.b64decode(blob))
+    )
+    ssh.connect(
+        "127.0.0.1", port=port, username=USER, password=PASSWORD, look_for_keys=False, allow_agent=False
+    )
     return ssh
 
 
@@ -56,8 +64,15 @@ def import_step(url: str, port: int, host_key_line: str, landing_dir: str, run_i
         sftp = ssh.open_sftp()
         started = time.perf_counter()
         # {}: Optimizely's unsubscribes are client-wide (crm_sync_airflow.platforms.unsubscribe_consents)
-        report = import_response_files(engine, sftp, settings=settings, landing_dir=landing_dir, run_id=run_id,
-                                       list_consents={}, now=datetime.fromisoformat(now) + timedelta(minutes=5))
+        report = import_response_files(
+            engine,
+            sftp,
+            settings=settings,
+            landing_dir=landing_dir,
+            run_id=run_id,
+            list_consents={},
+            now=datetime.fromisoformat(now) + timedelta(minutes=5),
+        )
         seconds = time.perf_counter() - started
     finally:
         ssh.close()

@@ -25,8 +25,11 @@ def parse_offset_times(texts: Sequence[str], fast_length: int) -> tuple[pd.Serie
     ``fast_length`` is the length of the writer's own ``…Z`` form: when every value has that length,
     a 'T' and a trailing 'Z', the per-value offset check is skipped (the common, fast case).
     """
-    if (set(map(len, texts)) == {fast_length} and all(map(str.endswith, texts, repeat("Z")))
-            and {t[10] for t in texts} == {"T"}):
+    if (
+        set(map(len, texts)) == {fast_length}
+        and all(map(str.endswith, texts, repeat("Z")))
+        and {t[10] for t in texts} == {"T"}
+    ):
         with_offset: list[str | None] = list(texts)
     else:
         with_offset = [v if has_offset(v) else None for v in texts]

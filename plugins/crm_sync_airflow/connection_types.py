@@ -100,10 +100,12 @@ class SpotlerExtras(_Extras):
         True, title="TLS verification", description="true, false, or the path of a CA bundle"
     )
     feed_page_size: Integer = Field(
-        1000, ge=1, le=1000, title="Feed page size",
+        1000,
+        ge=1,
+        le=1000,
+        title="Feed page size",
         description="items per page of the bounce and change feeds",
     )
-
 
 
 class FlexmailExtras(_Extras):
@@ -118,14 +120,20 @@ class FlexmailExtras(_Extras):
         True, title="TLS verification", description="true, false, or the path of a CA bundle"
     )
     requests_per_minute: Number = Field(
-        55.0, gt=1, le=10_000, title="Requests per minute",
+        55.0,
+        gt=1,
+        le=10_000,
+        title="Requests per minute",
         description="the account's budget, shared by every task (Flexmail allows about 60)",
     )
     source_id: Integer | None = Field(
         None, ge=1, title="Source id", description="the Flexmail source imported contacts get"
     )
     import_poll_seconds: Number = Field(
-        10.0, gt=0, le=600, title="Import poll interval (seconds)",
+        10.0,
+        gt=0,
+        le=600,
+        title="Import poll interval (seconds)",
         description="how often a queued contacts import is asked whether it has finished",
     )
 
@@ -138,20 +146,25 @@ class MailjetExtras(_Extras):
         5, ge=1, le=20, title="Tries per call", description="on 429, 5xx and connection errors (1-20)"
     )
     rate_limit_budget: Number = Field(
-        600.0, ge=0, le=86400, title="429 budget (seconds)",
+        600.0,
+        ge=0,
+        le=86400,
+        title="429 budget (seconds)",
         description="how long one call may wait out 429 answers before it fails",
     )
     job_poll_interval: Number = Field(
         2.0, gt=0, le=300, title="Job poll interval (seconds)", description="between polls of a bulk job"
     )
     job_max_wait: Number = Field(
-        1800.0, gt=0, le=86400, title="Job wait bound (seconds)",
+        1800.0,
+        gt=0,
+        le=86400,
+        title="Job wait bound (seconds)",
         description="a bulk job not Completed/Error by then fails the task (retried)",
     )
     max_contacts_per_job: Integer = Field(
         1000, ge=1, le=100_000, title="Contacts per bulk job", description="managemanycontacts batch size"
     )
-
 
 
 M = TypeVar("M", bound=_Extras)

@@ -39,7 +39,10 @@ def initial_import(context: Any) -> dict[str, Any]:
     try:
         with MailjetHook() as hook:
             report = import_mailjet_list(
-                engine, hook.get_conn(), list_name=list_name, consent_id=consent,
+                engine,
+                hook.get_conn(),
+                list_name=list_name,
+                consent_id=consent,
                 dry_run=bool(params.get("dry_run")),
             )
     except (InitialImportError, MailjetConnectionError, MailjetCredentialsError) as exc:
@@ -112,7 +115,11 @@ def nightly_feedback(hook: Any, job: Any) -> dict[str, Any]:
     try:
         platform = hook.get_platform(lists=list(lists), engine=job.engine)
         report = import_feedback(
-            job.engine, platform, landing_dir=job.landing_dir, run_id=job.run_id, list_consents=lists,
+            job.engine,
+            platform,
+            landing_dir=job.landing_dir,
+            run_id=job.run_id,
+            list_consents=lists,
             allow_gap=job.allow_gap,
         )
         signups = run_incremental(

@@ -119,6 +119,8 @@ def _spotler_audience(list_def: Any) -> Any:
 
     audience = list_def.audience
     return MembershipTarget(audience.external_id, audience.name, audience.description or "")
+
+
 def _mailjet_tasks(name: str) -> Callable[..., Any]:
     """A function of ``mailjet_tasks`` (the feedback + sign-ups pre-step, the platform and target of
     a list), imported when called."""

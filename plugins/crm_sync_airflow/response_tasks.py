@@ -68,9 +68,13 @@ def check_gap(context: Any) -> dict[str, Any]:
     engine = CrmStagingHook().get_conn()
     try:
         with engine.connect() as conn:
-            gap = run_check(conn, settings.export_name, now=datetime.now(UTC),
-                            lifetime=timedelta(days=settings.file_lifetime_days),
-                            allow_gap=bool(params.get("allow_gap")))
+            gap = run_check(
+                conn,
+                settings.export_name,
+                now=datetime.now(UTC),
+                lifetime=timedelta(days=settings.file_lifetime_days),
+                allow_gap=bool(params.get("allow_gap")),
+            )
     except ResponseGapError as exc:
         raise AirflowFailException(str(exc)) from exc
     return gap.as_dict()
@@ -92,7 +96,9 @@ def import_files(context: Any) -> dict[str, Any]:
     settings = _settings()
     reimport = reimport_range(params)
     engine = CrmStagingHook().get_conn()
-    list_consents = unsubscribe_consents(settings.platform, load_lists().consent_by_platform_list_id(settings.platform))
+    list_consents = unsubscribe_consents(
+        settings.platform, load_lists().consent_by_platform_list_id(settings.platform)
+    )
     try:
         hook = OptimizelySftpHook()
     except InsecureHostKeyPolicyError as exc:
@@ -100,13 +106,25 @@ def import_files(context: Any) -> dict[str, Any]:
     try:
         # One response import per platform at a time (overlapping runs, a second deployment): they
         # would race on the ledger and the watermark. A retry of this run takes its own lock over.
-        with hold_writer_lock(
-            engine, LockKey(settings.platform, "responses"), owner=f"responses:{context['run_id']}",
-            holder=f"run {context['run_id']}, response import of {settings.platform}", keep_alive=True,
-        ), hook.get_managed_conn() as sftp:
+        with (
+            hold_writer_lock(
+                engine,
+                LockKey(settings.platform, "responses"),
+                owner=f"responses:{context['run_id']}",
+                holder=f"run {context['run_id']}, response import of {settings.platform}",
+                keep_alive=True,
+            ),
+            hook.get_managed_conn() as sftp,
+        ):
             report = import_response_files(
-                engine, sftp, settings=settings, landing_dir=response_landing_dir(), run_id=context["run_id"],
-                list_consents=list_consents, dry_run=bool(params.get("dry_run")), reimport=reimport,
+                engine,
+                sftp,
+                settings=settings,
+                landing_dir=response_landing_dir(),
+                run_id=context["run_id"],
+                list_consents=list_consents,
+                dry_run=bool(params.get("dry_run")),
+                reimport=reimport,
                 allow_gap=bool(params.get("allow_gap")),
             )
     except (ResponseGapError, ResponseConfigError) as exc:

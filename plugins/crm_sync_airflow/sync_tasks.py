@@ -66,12 +66,21 @@ def start_run(context: Any) -> list[str]:
         raise AirflowFailException(f"unknown lists {unknown}; known: {lists.names}")
     engine = CrmStagingHook().get_conn()
     start_sync_run(
-        engine, context["run_id"], dag_id=context["dag"].dag_id,
-        dry_run=bool(params.get("dry_run")), forced=bool(params.get("force")),
+        engine,
+        context["run_id"],
+        dag_id=context["dag"].dag_id,
+        dry_run=bool(params.get("dry_run")),
+        forced=bool(params.get("force")),
     )
     platforms = sorted({lists.get(name).platform for name in wanted})
-    log.info("Run %s: syncing %d list(s) on %s: %s%s", context["run_id"], len(wanted), ", ".join(platforms),
-             ", ".join(wanted), " (dry run)" if params.get("dry_run") else "")
+    log.info(
+        "Run %s: syncing %d list(s) on %s: %s%s",
+        context["run_id"],
+        len(wanted),
+        ", ".join(platforms),
+        ", ".join(wanted),
+        " (dry run)" if params.get("dry_run") else "",
+    )
     return list(wanted)
 
 
@@ -91,7 +100,9 @@ def import_feedback(context: Any, platform: str) -> dict[str, Any]:
     engine = CrmStagingHook().get_conn()
     lists = load_lists()
     job = FeedbackJob(
-        engine=engine, run_id=context["run_id"], landing_dir=landing_dir(),
+        engine=engine,
+        run_id=context["run_id"],
+        landing_dir=landing_dir(),
         list_consents=unsubscribe_consents(platform, lists.consent_by_platform_list_id(platform)),
         allow_gap=bool(params.get("allow_gap")),
     )
@@ -100,8 +111,11 @@ def import_feedback(context: Any, platform: str) -> dict[str, Any]:
         # One feedback import per platform at a time (another run, a second deployment): two at once
         # would race on the ledger and the watermarks. A retry of this run takes its own lock over.
         with hold_writer_lock(
-            engine, LockKey.feedback(platform), owner=f"feedback:{context['run_id']}",
-            holder=f"run {context['run_id']}, feedback import of {platform}", settings=FEEDBACK_LOCK,
+            engine,
+            LockKey.feedback(platform),
+            owner=f"feedback:{context['run_id']}",
+            holder=f"run {context['run_id']}, feedback import of {platform}",
+            settings=FEEDBACK_LOCK,
             keep_alive=True,
         ):
             report = wiring(platform).feedback(hook, job)
@@ -127,7 +141,9 @@ def _name_map_index(context: Any, list_name: str) -> None:
 def _list_run_id(engine: Any, run_id: str, list_name: str) -> int:
     with engine.connect() as conn:
         found = conn.execute(
-            select(list_run.c.list_run_id).where(list_run.c.run_id == run_id, list_run.c.list_name == list_name)
+            select(list_run.c.list_run_id).where(
+                list_run.c.run_id == run_id, list_run.c.list_name == list_name
+            )
         ).scalar_one_or_none()
     if found is None:
         raise AirflowFailException(f"list {list_name}: no snapshot was extracted in run {run_id}")
@@ -142,7 +158,9 @@ SUPERSEDED = "superseded"
 
 def _list_run_status(engine: Any, list_run_id: int) -> str:
     with engine.connect() as conn:
-        return conn.execute(select(list_run.c.status).where(list_run.c.list_run_id == list_run_id)).scalar_one()
+        return conn.execute(
+            select(list_run.c.status).where(list_run.c.list_run_id == list_run_id)
+        ).scalar_one()
 
 
 def extract(context: Any, list_name: str) -> dict[str, Any]:
@@ -164,8 +182,12 @@ def extract(context: Any, list_name: str) -> dict[str, Any]:
             "bounced)"
         )
     report = extract_snapshot(engine, list_def, run_id=context["run_id"], require_feedback=not dry_run)
-    return {"list_run_id": report.list_run_id, "selected": report.selected,
-            "snapshot_rows": report.snapshot_rows, "excluded": report.excluded}
+    return {
+        "list_run_id": report.list_run_id,
+        "selected": report.selected,
+        "snapshot_rows": report.snapshot_rows,
+        "excluded": report.excluded,
+    }
 
 
 def validate(context: Any, list_name: str) -> dict[str, Any]:
@@ -182,14 +204,22 @@ def validate(context: Any, list_name: str) -> dict[str, Any]:
         # The task was cleared (or retried) after its refill had started: this frozen snapshot passed
         # validation then, and the refill task resumes or finishes it. Validating again is not allowed
         # (and would not change the data); failing here would strand a half-filled list.
-        log.info("list %s: snapshot already validated (list run %d is %s); nothing to do", list_name, list_run_id, status)
+        log.info(
+            "list %s: snapshot already validated (list run %d is %s); nothing to do",
+            list_name,
+            list_run_id,
+            status,
+        )
         return {"list_run_id": list_run_id, "status": status, "forced": False}
-    report = validate_snapshot(engine, load_lists().get(list_name), list_run_id, force=bool(params.get("force")))
+    report = validate_snapshot(
+        engine, load_lists().get(list_name), list_run_id, force=bool(params.get("force"))
+    )
     if not report.passed:
         # No retry can fix the data: fail at once, the platform list stays as it was.
         problems = [c.failure_text() for c in report.failed_expectations + report.tripped_guards]
         raise AirflowFailException(
-            f"list {list_name}: snapshot {report.status}; the platform list is left untouched: " + "; ".join(problems)
+            f"list {list_name}: snapshot {report.status}; the platform list is left untouched: "
+            + "; ".join(problems)
         )
     if report.forced:
         log.warning("list %s: volume guard tripped and forced past by the 'force' param", list_name)
@@ -228,11 +258,18 @@ def _refill(context: Any, list_def: Any, engine: Any, list_run_id: int, *, alias
         platform = hook.get_platform()
         if params.get("dry_run"):
             preview = preview_refill(engine, platform, list_run_id)
-            return {"dry_run": True, "platform_count": preview.platform_count, "snapshot_rows": preview.snapshot_rows}
+            return {
+                "dry_run": True,
+                "platform_count": preview.platform_count,
+                "snapshot_rows": preview.snapshot_rows,
+            }
         batch_size, parallel = refill_settings(hook)
         try:
             report = refill_list(
-                engine, platform, list_run_id, RefillOptions(batch_size=batch_size, max_parallel_calls=parallel)
+                engine,
+                platform,
+                list_run_id,
+                RefillOptions(batch_size=batch_size, max_parallel_calls=parallel),
             )
         except SnapshotSuperseded as exc:
             # Not a failure and nothing to retry: a newer run owns the platform list. Skipped (not
@@ -250,9 +287,14 @@ def _refill(context: Any, list_def: Any, engine: Any, list_run_id: int, *, alias
         list_asset(list_def.platform, list_def.platform_list_id),
         extra={"run_id": context["run_id"], "accepted": report.accepted},
     )
-    return {"accepted": report.accepted, "uploaded": report.uploaded, "platform_count": report.platform_count,
-            "result_codes": {str(k): v for k, v in report.result_codes.items()},
-            "window_seconds": round(report.window_seconds, 1), "resumed": report.resumed}
+    return {
+        "accepted": report.accepted,
+        "uploaded": report.uploaded,
+        "platform_count": report.platform_count,
+        "result_codes": {str(k): v for k, v in report.result_codes.items()},
+        "window_seconds": round(report.window_seconds, 1),
+        "resumed": report.resumed,
+    }
 
 
 def _membership_sync(
@@ -288,12 +330,16 @@ def _membership_sync(
         platform = parts.membership_platform(hook, engine, list_def) if parts.membership_platform else None
         try:
             report = sync_membership(
-                engine, platform or hook.get_platform(), list_run_id, target,
+                engine,
+                platform or hook.get_platform(),
+                list_run_id,
+                target,
                 opt_outs=crm_opt_out_sink(
                     engine, platform=list_def.platform, landing_dir=landing_dir(), run_id=context["run_id"]
                 ),
                 options=MembershipOptions(
-                    full_resync=full_resync, max_removal_ratio=list_def.guards.max_drop_ratio,
+                    full_resync=full_resync,
+                    max_removal_ratio=list_def.guards.max_drop_ratio,
                     force=bool(params.get("force")),
                 ),
                 writer_guard=newest_snapshot_writer_guard(engine),
@@ -347,11 +393,15 @@ def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
                 syncable = []
                 for list_run_id, list_name, label in runs:
                     # one writer per label: another run's label sync waits, then fails naming us
-                    locks.enter_context(hold_writer_lock(
-                        engine, LockKey.platform_list(platform, label), owner=f"list_run:{list_run_id}",
-                        holder=f"run {context['run_id']}, list {list_name} (list run {list_run_id})",
-                        keep_alive=True,
-                    ))
+                    locks.enter_context(
+                        hold_writer_lock(
+                            engine,
+                            LockKey.platform_list(platform, label),
+                            owner=f"list_run:{list_run_id}",
+                            holder=f"run {context['run_id']}, list {list_name} (list run {list_run_id})",
+                            keep_alive=True,
+                        )
+                    )
                     try:
                         raise_if_superseded(engine, list_run_id, list_name)
                     except MembershipSuperseded:
@@ -361,9 +411,11 @@ def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
                     continue
                 settings = hook.connection_settings().extras
                 options = LabelSyncOptions(
-                    source_id=settings.source_id, requests_per_minute=settings.requests_per_minute,
+                    source_id=settings.source_id,
+                    requests_per_minute=settings.requests_per_minute,
                     poll_seconds=settings.import_poll_seconds,
-                    max_removal_ratio=_max_drop_ratios(runs), force=bool(params.get("force")),
+                    max_removal_ratio=_max_drop_ratios(runs),
+                    force=bool(params.get("force")),
                 )
                 try:
                     report = sync_flexmail_labels(

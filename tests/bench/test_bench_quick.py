@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_default_parallelism_is_the_connections_default() -> None:
     """The refill is benchmarked with the max_parallel_calls a connection gets by default."""
-    from bench.run import DEFAULT_PARALLEL
     from crm_sync_airflow.hooks.optimizely_campaign import OptimizelyConnectionSettings
+
+    from bench.run import DEFAULT_PARALLEL
 
     assert DEFAULT_PARALLEL == OptimizelyConnectionSettings.__dataclass_fields__["max_parallel_calls"].default
 
@@ -32,9 +33,21 @@ def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> No
 
     results = tmp_path / "results"
     command = [
-        sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sizes", "2000,5000", "--parse-repeats", "2",
-        "--pg-url", pg_server_url, "--db-prefix", f"crm_sync_bench_t{uuid.uuid4().hex[:8]}",
-        "--workdir", str(tmp_path / "work"), "--results-dir", str(results),
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--quick",
+        "--sizes",
+        "2000,5000",
+        "--parse-repeats",
+        "2",
+        "--pg-url",
+        pg_server_url,
+        "--db-prefix",
+        f"crm_sync_bench_t{uuid.uuid4().hex[:8]}",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--results-dir",
+        str(results),
     ]
     env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=880)
@@ -42,7 +55,9 @@ def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> No
 
     figures = json.loads((results / "latest.json").read_text())
     dag_files = list((ROOT / "dags").glob("*.py"))
-    parse_keys = [k for k in figures if k.startswith("parse.") and k.endswith("_ms") and k != "parse.empty_ms"]
+    parse_keys = [
+        k for k in figures if k.startswith("parse.") and k.endswith("_ms") and k != "parse.empty_ms"
+    ]
     assert len(parse_keys) >= len(dag_files), parse_keys
     for key in [*REQUIRED_KEYS, *parse_keys]:
         value = figures[key]

@@ -58,10 +58,14 @@ def dag_env(staging_url, sftp_emulator, tmp_path, monkeypatch, airflow_db):
     engine = create_staging_engine(staging_url)
     seed_crm(engine)
     settings = tmp_path / "response_import.yaml"
-    settings.write_text("remote_dir: /responses\nfile_lifetime_days: 14\nafter_import: move\n"
-                        "move_to: /responses/imported\nmailing_campaigns: {}\n")
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_STAGING_DEFAULT",
-                       json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}))
+    settings.write_text(
+        "remote_dir: /responses\nfile_lifetime_days: 14\nafter_import: move\n"
+        "move_to: /responses/imported\nmailing_campaigns: {}\n"
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRM_STAGING_DEFAULT",
+        json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}),
+    )
     monkeypatch.setenv("AIRFLOW_CONN_OPTIMIZELY_SFTP_DEFAULT", sftp_connection_json(sftp_emulator))
     monkeypatch.setenv("CRM_SYNC_RESPONSE_CONFIG", str(settings))
     monkeypatch.setenv("CRM_SYNC_LANDING_DIR", str(tmp_path / "landing"))
@@ -87,9 +91,16 @@ def test_a_run_imports_the_new_files_and_moves_them_away(dag, dag_env, sftp_emul
 
     assert str(run.state) == "success", states(run)
     with dag_env.connect() as conn:
-        ledger = conn.execute(sa.select(file_ledger.c.file_name, file_ledger.c.status, file_ledger.c.rows_read,
-                                        file_ledger.c.rows_applied, file_ledger.c.rows_ignored,
-                                        file_ledger.c.rows_rejected)).all()
+        ledger = conn.execute(
+            sa.select(
+                file_ledger.c.file_name,
+                file_ledger.c.status,
+                file_ledger.c.rows_read,
+                file_ledger.c.rows_applied,
+                file_ledger.c.rows_ignored,
+                file_ledger.c.rows_rejected,
+            )
+        ).all()
         success = conn.execute(sa.select(export_watermark.c.last_success_at)).scalar_one()
     assert [tuple(r) for r in ledger] == [(name, "applied", 17, 10, 6, 1)]
     assert count(dag_env, crm_campaign_response) == 7 and count(dag_env, response_event) == 17
@@ -105,7 +116,9 @@ def test_a_dry_run_changes_nothing(dag, dag_env, sftp_emulator, sftp_connect):
     run = dag.test(run_conf={"dry_run": True})
 
     assert str(run.state) == "success", states(run)
-    assert count(dag_env, file_ledger) == count(dag_env, response_event) == count(dag_env, export_watermark) == 0
+    assert (
+        count(dag_env, file_ledger) == count(dag_env, response_event) == count(dag_env, export_watermark) == 0
+    )
     assert sftp_connect().listdir("/responses") == [name]  # not moved either
 
 
@@ -113,13 +126,23 @@ def test_a_gap_fails_the_run_before_anything_is_imported(dag, dag_env, sftp_emul
     write_file(sftp_emulator, standard_events(sftp_emulator)[0])
     long_ago = datetime.now(UTC) - timedelta(days=20)
     with dag_env.begin() as conn:
-        conn.execute(export_watermark.insert().values(export_name="optimizely:response_files", watermark=long_ago,
-                                                      last_success_at=long_ago, last_file_id=None))
+        conn.execute(
+            export_watermark.insert().values(
+                export_name="optimizely:response_files",
+                watermark=long_ago,
+                last_success_at=long_ago,
+                last_file_id=None,
+            )
+        )
 
     run = dag.test()
 
     assert str(run.state) == "failed"
-    assert states(run) == {"check_gap": "failed", "import_files": "upstream_failed", "tidy_remote": "upstream_failed"}
+    assert states(run) == {
+        "check_gap": "failed",
+        "import_files": "upstream_failed",
+        "tidy_remote": "upstream_failed",
+    }
     assert count(dag_env, file_ledger) == 0
 
     accepted = dag.test(run_conf={"allow_gap": True})

@@ -37,7 +37,9 @@ def test_dag_file_imports_nothing_heavy(dag_file: str) -> None:
     )
     root = DAGS_DIR.parent
     env = os.environ | {"PYTHONPATH": f"{root}{os.pathsep}{root / 'plugins'}"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
     parse_ms, heavy = out.strip().splitlines()[-2:]
     heavy = heavy.removeprefix("heavy=")
     print(f"{dag_file}: parsed in {parse_ms} ms (first parse, cold imports of airflow included)")

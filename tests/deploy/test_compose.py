@@ -48,17 +48,33 @@ def test_compose_file_validates_with_every_service(tmp_path: Path) -> None:
     config = _rendered_config(tmp_path)
     services = config["services"]
     assert {
-        "postgres", "redis", "optimizely-emulator", "airflow-apiserver", "airflow-scheduler",
-        "airflow-dag-processor", "airflow-worker", "airflow-triggerer", "airflow-init",
-        "spotler-emulator", "flexmail-emulator",
+        "postgres",
+        "redis",
+        "optimizely-emulator",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-worker",
+        "airflow-triggerer",
+        "airflow-init",
+        "spotler-emulator",
+        "flexmail-emulator",
     } <= set(services)
     env = services["airflow-worker"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     # Metadata and CRM staging are separate databases on the same server.
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
     assert "@postgres/crm_staging" in env["AIRFLOW_CONN_CRM_STAGING_DEFAULT"]
-    for name in ("postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-worker",
-                 "optimizely-emulator", "spotler-emulator", "flexmail-emulator"):
+    for name in (
+        "postgres",
+        "redis",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-worker",
+        "optimizely-emulator",
+        "spotler-emulator",
+        "flexmail-emulator",
+    ):
         assert "healthcheck" in services[name], name
     # The emulators are reachable inside the compose network only: nothing published on the host.
     for name in ("optimizely-emulator", "spotler-emulator", "flexmail-emulator"):
@@ -87,8 +103,17 @@ def test_init_pins_the_emulator_host_key_in_the_sftp_connection(tmp_path: Path) 
 
     key_path, connections = tmp_path / "keys" / "host_key", tmp_path / "secrets" / "connections.json"
     for _ in range(2):  # a second init (restart) keeps the key, so the pin stays valid
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_sftp_connection.py"), str(key_path),
-                        str(connections)], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "compose_sftp_connection.py"),
+                str(key_path),
+                str(connections),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
     connection = LocalFilesystemBackend(connections_file_path=str(connections)).get_connection(
         "optimizely_sftp_default"
     )
@@ -105,15 +130,25 @@ def test_init_writes_the_spotler_and_flexmail_connections_the_hooks_accept(tmp_p
     from crm_sync_airflow.hooks.spotler import parse_connection as parse_spotler
 
     key_path, connections = tmp_path / "keys" / "host_key", tmp_path / "secrets" / "connections.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "compose_sftp_connection.py"), str(key_path),
-                    str(connections)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "compose_sftp_connection.py"),
+            str(key_path),
+            str(connections),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     backend = LocalFilesystemBackend(connections_file_path=str(connections))
     compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]
 
     spotler = backend.get_connection("spotler_default")
     assert spotler.conn_type == "spotler"
-    settings = parse_spotler("spotler_default", spotler.host, spotler.port, spotler.login, spotler.password,
-                             spotler.extra_dejson)
+    settings = parse_spotler(
+        "spotler_default", spotler.host, spotler.port, spotler.login, spotler.password, spotler.extra_dejson
+    )
     assert settings.base_url.startswith("http://spotler-emulator:8091/")
     command = compose["spotler-emulator"]["command"]
     assert f"--consumer-key {settings.consumer_key}" in command
@@ -121,8 +156,14 @@ def test_init_writes_the_spotler_and_flexmail_connections_the_hooks_accept(tmp_p
 
     flexmail = backend.get_connection("flexmail_default")
     assert flexmail.conn_type == "flexmail"
-    settings = parse_flexmail("flexmail_default", flexmail.host, flexmail.port, flexmail.login,
-                              flexmail.password, flexmail.extra_dejson)
+    settings = parse_flexmail(
+        "flexmail_default",
+        flexmail.host,
+        flexmail.port,
+        flexmail.login,
+        flexmail.password,
+        flexmail.extra_dejson,
+    )
     assert settings.base_url == "http://flexmail-emulator:8093"
     command = compose["flexmail-emulator"]["command"]
     assert f"--account-id {settings.account_id}" in command

@@ -131,8 +131,10 @@ def e2e_redis_url() -> Iterator[str]:
     db = claim_redis_database(admin, owner)
     if db is None:
         admin.close()
-        unavailable(f"every Redis database {REDIS_DATABASES.start}-{REDIS_DATABASES.stop - 1} at {server} "
-                    f"is claimed by another test session ({REDIS_CLAIM_KEY.format('<n>')} in database 0)")
+        unavailable(
+            f"every Redis database {REDIS_DATABASES.start}-{REDIS_DATABASES.stop - 1} at {server} "
+            f"is claimed by another test session ({REDIS_CLAIM_KEY.format('<n>')} in database 0)"
+        )
     client = redis.Redis.from_url(f"{server}/{db}", socket_connect_timeout=3)
     client.flushdb()
     try:
@@ -240,8 +242,9 @@ def chromium() -> tuple[Path, Path]:
     """(browser, driver) of Debian's chromium; skip (or fail under CRM_SYNC_REQUIRE_E2E) without them."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
     if missing:
-        unavailable(f"chromium not installed: {', '.join(missing)} missing "
-                    "(apt-get install chromium chromium-driver)")
+        unavailable(
+            f"chromium not installed: {', '.join(missing)} missing (apt-get install chromium chromium-driver)"
+        )
     return CHROMIUM, CHROMEDRIVER
 
 
@@ -259,11 +262,18 @@ def browser(
     options = webdriver.ChromeOptions()
     options.binary_location = str(binary)
     for argument in (
-        "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
         "--window-size=1400,1000",
         # no calls home (the machine has no network beyond loopback), a fresh profile
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-        "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(argument)
     try:

@@ -90,8 +90,9 @@ def test_trigger_two_lists_from_the_form_and_read_the_sync_report(browser, airfl
 
     # -- the UI goes to the new run's page, which follows the run until it finishes
     wait.until(ec.url_contains(f"/runs/{run_id}"))
-    final = WebDriverWait(driver, RUN_TIMEOUT, poll_frequency=2,
-                          ignored_exceptions=[StaleElementReferenceException]).until(run_state_badge)
+    final = WebDriverWait(
+        driver, RUN_TIMEOUT, poll_frequency=2, ignored_exceptions=[StaleElementReferenceException]
+    ).until(run_state_badge)
     screenshot(driver, artifacts_dir, "03-run-page")
     assert final == "Success", stack.log_tails()
     run = stack.dag_run(DAG_ID, run_id)

@@ -54,8 +54,11 @@ def snapshot_emails(staging_url: str, list_run_id: int) -> set[str]:
     engine = sa.create_engine(staging_url)
     try:
         with engine.connect() as conn:
-            return set(conn.execute(sa.select(t.list_snapshot.c.email)
-                                    .where(t.list_snapshot.c.list_run_id == list_run_id)).scalars())
+            return set(
+                conn.execute(
+                    sa.select(t.list_snapshot.c.email).where(t.list_snapshot.c.list_run_id == list_run_id)
+                ).scalars()
+            )
     finally:
         engine.dispose()
 
@@ -66,8 +69,12 @@ def snapshot_and_rejected_ids(staging_url: str, list_run_id: int) -> tuple[set[s
     try:
         with engine.connect() as conn:
             return tuple(  # type: ignore[return-value]
-                {str(v) for v in conn.execute(sa.select(table.c.recipient_id)
-                                              .where(table.c.list_run_id == list_run_id)).scalars()}
+                {
+                    str(v)
+                    for v in conn.execute(
+                        sa.select(table.c.recipient_id).where(table.c.list_run_id == list_run_id)
+                    ).scalars()
+                }
                 for table in (t.list_snapshot, t.list_rejected)
             )
     finally:
@@ -80,13 +87,20 @@ def audit(staging_url: str, run_id: str) -> tuple[str, dict, dict[int, int], dic
     try:
         with engine.connect() as conn:
             status = conn.execute(
-                sa.select(t.sync_run.c.status).where(t.sync_run.c.run_id == run_id)).scalar_one()
-            runs = {r.list_name: r for r in conn.execute(
-                sa.select(t.list_run).where(t.list_run.c.run_id == run_id))}
+                sa.select(t.sync_run.c.status).where(t.sync_run.c.run_id == run_id)
+            ).scalar_one()
+            runs = {
+                r.list_name: r
+                for r in conn.execute(sa.select(t.list_run).where(t.list_run.c.run_id == run_id))
+            }
             counts = [
-                dict(conn.execute(sa.select(table.c.list_run_id, sa.func.count())
-                                  .where(table.c.list_run_id.in_([r.list_run_id for r in runs.values()]))
-                                  .group_by(table.c.list_run_id)).all())
+                dict(
+                    conn.execute(
+                        sa.select(table.c.list_run_id, sa.func.count())
+                        .where(table.c.list_run_id.in_([r.list_run_id for r in runs.values()]))
+                        .group_by(table.c.list_run_id)
+                    ).all()
+                )
                 for table in (t.list_snapshot, t.list_rejected)
             ]
     finally:

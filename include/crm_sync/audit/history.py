@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import Engine, Row, select
@@ -62,8 +61,13 @@ _RUN_COLUMNS = (
 def _run_row(row: Row[Any]) -> RunRow:
     m = row._mapping
     return RunRow(
-        run_id=m["run_id"], dag_id=m["dag_id"], status=m["status"], dry_run=bool(m["dry_run"]),
-        forced=bool(m["forced"]), feedback_ok=bool(m["feedback_ok"]), started_at=m["started_at"],
+        run_id=m["run_id"],
+        dag_id=m["dag_id"],
+        status=m["status"],
+        dry_run=bool(m["dry_run"]),
+        forced=bool(m["forced"]),
+        feedback_ok=bool(m["feedback_ok"]),
+        started_at=m["started_at"],
         finished_at=m["finished_at"],
     )
 
@@ -91,8 +95,12 @@ def list_sizes(engine: Engine, run_ids: Sequence[str]) -> list[ListSize]:
         return []
     query = (
         select(
-            list_run.c.run_id, list_run.c.list_name, list_run.c.status, list_run.c.snapshot_rows,
-            list_run.c.accepted, list_run.c.platform_count,
+            list_run.c.run_id,
+            list_run.c.list_name,
+            list_run.c.status,
+            list_run.c.snapshot_rows,
+            list_run.c.accepted,
+            list_run.c.platform_count,
         )
         .where(list_run.c.run_id.in_(list(run_ids)))
         .order_by(list_run.c.list_name, list_run.c.run_id)
@@ -100,8 +108,12 @@ def list_sizes(engine: Engine, run_ids: Sequence[str]) -> list[ListSize]:
     with engine.connect() as conn:
         return [
             ListSize(
-                run_id=r.run_id, list_name=r.list_name, status=r.status, snapshot_rows=r.snapshot_rows,
-                accepted=r.accepted, platform_count=r.platform_count,
+                run_id=r.run_id,
+                list_name=r.list_name,
+                status=r.status,
+                snapshot_rows=r.snapshot_rows,
+                accepted=r.accepted,
+                platform_count=r.platform_count,
             )
             for r in conn.execute(query)
         ]

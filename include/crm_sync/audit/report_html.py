@@ -159,8 +159,11 @@ def run_page(summary: RunSummary, run: RunRow | None, *, index_href: str) -> str
         ("feedback import ok", _feedback(summary.feedback_ok, summary.dry_run, detail=True)),
         ("started", _time(run.started_at) if run else "–"),
         ("finished", _time(run.finished_at) if run else "–"),
-        ("lists", f"{len(summary.lists)}"
-         + (f' — <span class="bad">not ok: {esc(", ".join(failed))}</span>' if failed else "")),
+        (
+            "lists",
+            f"{len(summary.lists)}"
+            + (f' — <span class="bad">not ok: {esc(", ".join(failed))}</span>' if failed else ""),
+        ),
     ]
     header = "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in header_rows) + "</table>"
     if summary.lists:
@@ -222,8 +225,10 @@ def _validation(item: ListSummary) -> str:
 def _codes(item: ListSummary) -> str:
     if not item.result_codes:
         return "<p class=muted>No platform answers recorded (nothing uploaded).</p>"
-    head = "".join(f"<th class=n>{code}<br><span class=muted>{esc(CODE_WORDS[code])}</span></th>"
-                   for code in RESULT_CODES)
+    head = "".join(
+        f"<th class=n>{code}<br><span class=muted>{esc(CODE_WORDS[code])}</span></th>"
+        for code in RESULT_CODES
+    )
     cells = "".join(f"<td class=n>{_num(item.result_codes.get(code, 0))}</td>" for code in RESULT_CODES)
     return f"<table><caption>addAll3 result codes</caption><tr>{head}</tr><tr>{cells}</tr></table>"
 
@@ -267,7 +272,8 @@ def index_page(
         body = "<h1>CRM sync runs</h1><p>No sync run has been recorded yet.</p>"
         return _page("CRM sync runs", body)
     switch = " · ".join(
-        f"<strong>{esc(label)}</strong>" if key == metric
+        f"<strong>{esc(label)}</strong>"
+        if key == metric
         else f'<a href="{esc(metric_href(key))}">{esc(label)}</a>'
         for key, label in METRICS.items()
     )

@@ -89,18 +89,43 @@ class RunSummary:
 
     def as_table(self) -> str:
         """A plain-text table for logs and the terminal (counts only, no addresses)."""
-        header = ("list", "status", "selected", "excluded", "snapshot", "validated", "uploaded", "accepted",
-                  "codes 0-7", "rejected", "on platform", "empty list (s)")
+        header = (
+            "list",
+            "status",
+            "selected",
+            "excluded",
+            "snapshot",
+            "validated",
+            "uploaded",
+            "accepted",
+            "codes 0-7",
+            "rejected",
+            "on platform",
+            "empty list (s)",
+        )
         rows = [header]
         for item in self.lists:
-            codes = "/".join(str(item.result_codes.get(str(c), 0)) for c in range(8)) if item.result_codes else "-"
+            codes = (
+                "/".join(str(item.result_codes.get(str(c), 0)) for c in range(8))
+                if item.result_codes
+                else "-"
+            )
             rows.append(
                 tuple(
                     "-" if v is None else str(v)
                     for v in (
-                        item.list_name, item.status, item.selected, sum(item.excluded.values()),
-                        item.snapshot_rows, item.validated, item.uploaded, item.accepted, codes, item.rejected,
-                        item.platform_count, item.window_seconds,
+                        item.list_name,
+                        item.status,
+                        item.selected,
+                        sum(item.excluded.values()),
+                        item.snapshot_rows,
+                        item.validated,
+                        item.uploaded,
+                        item.accepted,
+                        codes,
+                        item.rejected,
+                        item.platform_count,
+                        item.window_seconds,
                     )
                 )
             )
@@ -150,9 +175,11 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
         run = conn.execute(select(sync_run).where(sync_run.c.run_id == run_id)).mappings().first()
         if run is None:
             raise LookupError(f"sync run {run_id!r} does not exist")
-        rows = conn.execute(
-            select(list_run).where(list_run.c.run_id == run_id).order_by(list_run.c.list_name)
-        ).mappings().all()
+        rows = (
+            conn.execute(select(list_run).where(list_run.c.run_id == run_id).order_by(list_run.c.list_name))
+            .mappings()
+            .all()
+        )
         _holds, held_people = open_hold_count(conn)
         platforms_ok = sorted(
             conn.execute(
@@ -169,18 +196,33 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
             codes = {code: codes.get(code, 0) for code in RESULT_CODES}
         lists.append(
             ListSummary(
-                list_name=r["list_name"], platform=r["platform"], platform_list_id=r["platform_list_id"],
-                status=r["status"], selected=r["selected"], excluded=dict(r["excluded"] or {}),
-                snapshot_rows=r["snapshot_rows"], validated=validated, validation_failures=failures,
-                forced=forced, uploaded=r["uploaded"], accepted=r["accepted"], result_codes=codes,
-                rejected=r["rejected"], platform_count=r["platform_count"], window_seconds=_window_seconds(r),
+                list_name=r["list_name"],
+                platform=r["platform"],
+                platform_list_id=r["platform_list_id"],
+                status=r["status"],
+                selected=r["selected"],
+                excluded=dict(r["excluded"] or {}),
+                snapshot_rows=r["snapshot_rows"],
+                validated=validated,
+                validation_failures=failures,
+                forced=forced,
+                uploaded=r["uploaded"],
+                accepted=r["accepted"],
+                result_codes=codes,
+                rejected=r["rejected"],
+                platform_count=r["platform_count"],
+                window_seconds=_window_seconds(r),
                 error=r["error"],
             )
         )
     return RunSummary(
-        run_id=run_id, dry_run=bool(run["dry_run"]), lists=lists,
+        run_id=run_id,
+        dry_run=bool(run["dry_run"]),
+        lists=lists,
         # the run-wide flag, or this run's feedback import of every platform its lists are on
         feedback_ok=bool(run["feedback_ok"])
         or (bool(platforms_ok) and {item.platform for item in lists} <= set(platforms_ok)),
-        forced=bool(run["forced"]), held_people=held_people, feedback_platforms=platforms_ok,
+        forced=bool(run["forced"]),
+        held_people=held_people,
+        feedback_platforms=platforms_ok,
     )

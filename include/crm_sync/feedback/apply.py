@@ -106,7 +106,9 @@ def apply_file(
         rows = chunk.rows
         if kind is FeedbackKind.UNSUBSCRIBES:
             rows["consent_id"] = [list_consents.get(li) if li else None for li in rows["list_id"]]
-            unmapped.update(li for li, c in zip(rows["list_id"], rows["consent_id"], strict=True) if li and not c)
+            unmapped.update(
+                li for li, c in zip(rows["list_id"], rows["consent_id"], strict=True) if li and not c
+            )
         else:
             rows["consent_id"] = [None] * len(chunk)
         stage.insert_rows(conn, rows)
@@ -120,9 +122,13 @@ def apply_file(
         log.info("%s: %d of %d rows loaded", name, staged + sum(reasons.values()), structure.records)
     invalid = sum(reasons.values())
     if unmapped:
-        log.warning("%s: %d unsubscribes come from platform lists without a consent mapping (%s): every "
-                    "marketing consent of their entities is revoked", name, sum(unmapped.values()),
-                    ", ".join(f"list {li}: {n}" for li, n in unmapped.most_common(10)))
+        log.warning(
+            "%s: %d unsubscribes come from platform lists without a consent mapping (%s): every "
+            "marketing consent of their entities is revoked",
+            name,
+            sum(unmapped.values()),
+            ", ".join(f"list {li}: {n}" for li, n in unmapped.most_common(10)),
+        )
 
     sql = apply_session.TimedSql(conn, "feedback")
     run = sql.run
@@ -136,8 +142,9 @@ def apply_file(
     # lines that stored a new row for a CRM entity: the rows just added have ids above id_before
     # (the file_id excludes rows other sessions may add meanwhile)
     applied = conn.execute(
-        sa.select(sa.func.count(sa.distinct(events.c.line_no)))
-        .where(event_id > id_before, events.c.file_id == file_id, events.c.entity_id.is_not(None))
+        sa.select(sa.func.count(sa.distinct(events.c.line_no))).where(
+            event_id > id_before, events.c.file_id == file_id, events.c.entity_id.is_not(None)
+        )
     ).scalar_one()
     # Of those, lines re-delivering events another file already stored (same entity, time, mailing):
     # their effect is already in the CRM, so they are known, not applied (else the response import and
@@ -172,15 +179,29 @@ def apply_file(
     sql.log(name)
     log.info(
         "%s: %d read = %d applied + %d known + %d rejected; %d entities newly bounced, %d consents revoked%s",
-        name, counts.read, counts.applied, counts.known, counts.rejected, bounced, revoked,
+        name,
+        counts.read,
+        counts.applied,
+        counts.known,
+        counts.rejected,
+        bounced,
+        revoked,
         "; rejected: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) if reasons else "",
     )
     if held:
-        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected row names them (resolve with "
-                    "python -m include.crm_sync.feedback.holds)", name, len(held))
+        log.warning(
+            "%s: %d CRM entit(y/ies) held out of every list: a rejected row names them (resolve with "
+            "python -m include.crm_sync.feedback.holds)",
+            name,
+            len(held),
+        )
     if untrusted:
-        log.warning("%s: %d event(s) applied with the time of receipt, their date cannot be true: %s", name,
-                    sum(untrusted.values()), dict(untrusted))
+        log.warning(
+            "%s: %d event(s) applied with the time of receipt, their date cannot be true: %s",
+            name,
+            sum(untrusted.values()),
+            dict(untrusted),
+        )
     if neutralised:
         log.info("%s: values not used or stored as NULL: %s", name, dict(neutralised))
     return ApplyResult(counts, bounced, revoked, dict(reasons), len(held), dict(untrusted), dict(neutralised))

@@ -26,9 +26,10 @@ class FeedbackCounts:
 
     @property
     def adds_up(self) -> bool:
-        return self.read == self.applied + self.known + self.rejected and min(
-            self.read, self.applied, self.known, self.rejected
-        ) >= 0
+        return (
+            self.read == self.applied + self.known + self.rejected
+            and min(self.read, self.applied, self.known, self.rejected) >= 0
+        )
 
     def check(self, file_name: str) -> FeedbackCounts:
         """Raise ``CountMismatchError`` unless read = applied + known + rejected."""

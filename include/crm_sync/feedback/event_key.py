@@ -36,7 +36,9 @@ def event_keys(
     prefix = f"{KEY_VERSION}\x1f{kind}"
     return [
         sha("\x1f".join((prefix, r, e, c, t, li, m)).encode()).hexdigest()
-        for r, e, c, t, li, m in zip(recipient_ids, emails, categories, times, list_ids, mailing_ids, strict=True)
+        for r, e, c, t, li, m in zip(
+            recipient_ids, emails, categories, times, list_ids, mailing_ids, strict=True
+        )
     ]
 
 

@@ -42,7 +42,13 @@ from include.crm_sync.feedback.report import (
     FeedbackFileReport,
     FeedbackImportReport,
 )
-from include.crm_sync.feedback.window import ExportWindow, export_name, plan_window, read_watermark, write_watermark
+from include.crm_sync.feedback.window import (
+    ExportWindow,
+    export_name,
+    plan_window,
+    read_watermark,
+    write_watermark,
+)
 from include.crm_sync.imports.consent_map import check_list_consents
 from include.crm_sync.imports.event_dates import EventDateRules
 from include.crm_sync.masking import mask_text
@@ -83,8 +89,12 @@ def import_feedback(
             previous = read_watermark(conn, name)
             try:
                 windows[kind] = plan_window(
-                    name, previous.watermark if previous else None, platform_now,
-                    overlap=overlap, retention=retention, allow_gap=allow_gap,
+                    name,
+                    previous.watermark if previous else None,
+                    platform_now,
+                    overlap=overlap,
+                    retention=retention,
+                    allow_gap=allow_gap,
                 )
             except FeedbackGapError as exc:
                 gaps.append(str(exc))
@@ -96,8 +106,18 @@ def import_feedback(
     for kind, window in windows.items():
         try:
             report.files.append(
-                _import_export(engine, platform, kind, window, landing_dir=landing_dir, run_id=run_id,
-                               list_consents=list_consents, now=now, chunk_rows=chunk_rows, dates=dates)
+                _import_export(
+                    engine,
+                    platform,
+                    kind,
+                    window,
+                    landing_dir=landing_dir,
+                    run_id=run_id,
+                    list_consents=list_consents,
+                    now=now,
+                    chunk_rows=chunk_rows,
+                    dates=dates,
+                )
             )
         except Exception as exc:  # the other export is still imported; the step fails below
             message = mask_text(f"{window.export_name}: {type(exc).__name__}: {exc}")
@@ -108,8 +128,15 @@ def import_feedback(
             "feedback import incomplete, the refill must not run: " + "; ".join(m for m, _ in failures)
         ) from failures[0][1]
     totals = report.totals
-    log.info("feedback import %s from %s: %d read = %d applied + %d known + %d rejected",
-             run_id, platform.name, totals.read, totals.applied, totals.known, totals.rejected)
+    log.info(
+        "feedback import %s from %s: %d read = %d applied + %d known + %d rejected",
+        run_id,
+        platform.name,
+        totals.read,
+        totals.applied,
+        totals.known,
+        totals.rejected,
+    )
     return report
 
 
@@ -126,12 +153,23 @@ def _import_export(
     chunk_rows: int,
     dates: EventDateRules | None = None,
 ) -> FeedbackFileReport:
-    log.info("%s: requesting [%s, %s)", window.export_name, window.since.isoformat(), window.until.isoformat())
+    log.info(
+        "%s: requesting [%s, %s)", window.export_name, window.since.isoformat(), window.until.isoformat()
+    )
     name = landing_file_name(platform.name, kind, window.since, window.until, run_id)
-    landed = write_landing_file(landing_dir, name, kind, platform.fetch_feedback(kind, window.since, window.until))
+    landed = write_landing_file(
+        landing_dir, name, kind, platform.fetch_feedback(kind, window.since, window.until)
+    )
     return _apply_landed(
-        engine, landed, list_consents=list_consents, run_id=run_id, source=f"{platform.name}:{kind.value}",
-        window=window, now=now, chunk_rows=chunk_rows, dates=dates,
+        engine,
+        landed,
+        list_consents=list_consents,
+        run_id=run_id,
+        source=f"{platform.name}:{kind.value}",
+        window=window,
+        now=now,
+        chunk_rows=chunk_rows,
+        dates=dates,
     )
 
 
@@ -151,8 +189,14 @@ def apply_feedback_file(
     check_list_consents(engine, list_consents, FeedbackConfigError)
     landed = describe_file(Path(path), FeedbackKind(kind))
     return _apply_landed(
-        engine, landed, list_consents=list_consents, run_id=run_id, source=source or "file", window=None,
-        now=now or datetime.now(UTC), chunk_rows=chunk_rows,
+        engine,
+        landed,
+        list_consents=list_consents,
+        run_id=run_id,
+        source=source or "file",
+        window=None,
+        now=now or datetime.now(UTC),
+        chunk_rows=chunk_rows,
     )
 
 
@@ -170,15 +214,26 @@ def _apply_landed(
 ) -> FeedbackFileReport:
     with engine.begin() as conn:
         entry = ledger.register(
-            conn, landed, source=source, window=(window.since, window.until) if window else None,
-            run_id=run_id, now=now,
+            conn,
+            landed,
+            source=source,
+            window=(window.since, window.until) if window else None,
+            run_id=run_id,
+            now=now,
         )
 
     def report(status: str, counts: FeedbackCounts, **effects) -> FeedbackFileReport:
         return FeedbackFileReport(
-            landed.kind, landed.name, landed.path, entry.file_id, status, counts,
-            window_since=window.since if window else None, window_until=window.until if window else None,
-            gap=window.gap if window else None, **effects,
+            landed.kind,
+            landed.name,
+            landed.path,
+            entry.file_id,
+            status,
+            counts,
+            window_since=window.since if window else None,
+            window_until=window.until if window else None,
+            gap=window.gap if window else None,
+            **effects,
         )
 
     def advance_watermark(conn: sa.Connection) -> None:
@@ -186,8 +241,13 @@ def _apply_landed(
             write_watermark(conn, window.export_name, window.until, success_at=now, file_id=entry.file_id)
 
     if entry.status in (ledger.APPLIED, ledger.DUPLICATE):
-        log.info("%s: %s; not applied again", landed.name,
-                 "already applied" if entry.status == ledger.APPLIED else f"duplicate of file {entry.duplicate_of}")
+        log.info(
+            "%s: %s; not applied again",
+            landed.name,
+            "already applied"
+            if entry.status == ledger.APPLIED
+            else f"duplicate of file {entry.duplicate_of}",
+        )
         with engine.begin() as conn:
             advance_watermark(conn)
         status = ALREADY_APPLIED if entry.status == ledger.APPLIED else DUPLICATE
@@ -198,15 +258,29 @@ def _apply_landed(
             if not ledger.claim(conn, entry.file_id):  # a concurrent attempt applied it meanwhile
                 advance_watermark(conn)
                 return report(ALREADY_APPLIED, FeedbackCounts.zero())
-            result = apply_file(conn, landed.path, landed.kind, file_id=entry.file_id,
-                                list_consents=list_consents, now=now, chunk_rows=chunk_rows, dates=dates)
+            result = apply_file(
+                conn,
+                landed.path,
+                landed.kind,
+                file_id=entry.file_id,
+                list_consents=list_consents,
+                now=now,
+                chunk_rows=chunk_rows,
+                dates=dates,
+            )
             verify_unchanged(landed)  # what was applied is what was registered, else rolled back
             ledger.mark_applied(conn, entry.file_id, result.counts, now)
             advance_watermark(conn)
     except Exception as exc:
         ledger.mark_failed(engine, entry.file_id, exc)
         raise
-    return report(APPLIED, result.counts, entities_bounced=result.entities_bounced,
-                  consents_revoked=result.consents_revoked, rejected_by_reason=result.rejected_by_reason,
-                  held_entities=result.held_entities, untrusted_dates=result.untrusted_dates,
-                  neutralised=result.neutralised)
+    return report(
+        APPLIED,
+        result.counts,
+        entities_bounced=result.entities_bounced,
+        consents_revoked=result.consents_revoked,
+        rejected_by_reason=result.rejected_by_reason,
+        held_entities=result.held_entities,
+        untrusted_dates=result.untrusted_dates,
+        neutralised=result.neutralised,
+    )

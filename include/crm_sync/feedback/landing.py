@@ -51,7 +51,9 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{value.microsecond // 1000:03d}Z"
 
 
-def landing_file_name(platform: str, kind: FeedbackKind, since: datetime, until: datetime, run_id: str) -> str:
+def landing_file_name(
+    platform: str, kind: FeedbackKind, since: datetime, until: datetime, run_id: str
+) -> str:
     """``<platform>_<kind>_<since>_<until>_<run id>.csv``; the run id is made file-name safe.
 
     A run id that had to be altered (Airflow's ``scheduled__2025-01-01T00:00:00+00:00``) gets a short
@@ -97,7 +99,9 @@ def write_landing_file(
 
             for row in rows:
                 if row.kind != kind:
-                    raise ValueError(f"{name}: the platform returned a {row.kind.value} row in the {kind.value} export")
+                    raise ValueError(
+                        f"{name}: the platform returned a {row.kind.value} row in the {kind.value} export"
+                    )
                 writer.writerow(row_values(row))
                 count += 1
                 if count % _FLUSH_ROWS == 0:
@@ -110,7 +114,9 @@ def write_landing_file(
         landed = LandedFile(target, kind, size, digest.hexdigest(), count)
         if target.exists():
             if sha256_of(target) != landed.sha256:
-                raise FileExistsError(f"{target} exists with different content; refusing to overwrite a landed file")
+                raise FileExistsError(
+                    f"{target} exists with different content; refusing to overwrite a landed file"
+                )
             tmp.unlink()
         else:
             os.replace(tmp, target)

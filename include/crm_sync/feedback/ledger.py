@@ -66,12 +66,18 @@ def register(
         return _entry(existing)
     applied_twin = conn.execute(
         sa.select(file_ledger.c.file_id, file_ledger.c.file_name)
-        .where(file_ledger.c.kind == kind, file_ledger.c.sha256 == landed.sha256, file_ledger.c.status == APPLIED)
+        .where(
+            file_ledger.c.kind == kind, file_ledger.c.sha256 == landed.sha256, file_ledger.c.status == APPLIED
+        )
         .order_by(file_ledger.c.file_id)
         .limit(1)
     ).first()
     status = DUPLICATE if applied_twin is not None else RECEIVED
-    note = f"same content as applied file {applied_twin.file_id} ({applied_twin.file_name})" if applied_twin else None
+    note = (
+        f"same content as applied file {applied_twin.file_id} ({applied_twin.file_name})"
+        if applied_twin
+        else None
+    )
     file_id = conn.execute(
         file_ledger.insert().values(
             kind=kind,

@@ -52,8 +52,15 @@ _MALFORMED_TIME = "malformed timestamp (expected ISO 8601 with UTC offset)"
 
 #: the columns of ``LoadedChunk.rows``, handed to the apply step
 NORMALISED_COLUMNS = (
-    "line_no", "event_key", "recipient_id", "email_normalized", "category", "marks_bounced",
-    "occurred_at", "list_id", "mailing_id",
+    "line_no",
+    "event_key",
+    "recipient_id",
+    "email_normalized",
+    "category",
+    "marks_bounced",
+    "occurred_at",
+    "list_id",
+    "mailing_id",
 )
 
 
@@ -140,7 +147,9 @@ def check_structure(path: Path) -> FileStructure:
 
 def _check_header(name: str, header: list[str] | None) -> None:
     if header is None:
-        raise FeedbackFileError(f"{name}: the file is empty (no header line); expected {', '.join(COLUMN_NAMES)}")
+        raise FeedbackFileError(
+            f"{name}: the file is empty (no header line); expected {', '.join(COLUMN_NAMES)}"
+        )
     problems = header_problems(header, COLUMN_NAMES, "write UTF-8 without BOM")
     if problems:
         raise FeedbackFileError(
@@ -245,13 +254,22 @@ def _validate(
                 stored[column][i] = ""
     allowed = CATEGORIES[kind]
     if not set(value["category"]) <= allowed.keys():
-        mark("category", f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
-             [i for i, v in enumerate(value["category"]) if v not in allowed])
+        mark(
+            "category",
+            f"unknown category for {kind.value} (expected {' | '.join(sorted(allowed))})",
+            [i for i, v in enumerate(value["category"]) if v not in allowed],
+        )
     ids, emails = value["recipient_id"], value["email"]
     if not all(ids) or unusable["recipient_id"]:
-        mark("recipient_id", _NO_IDENTITY,
-             [i for i in range(n) if (not ids[i] or i in unusable["recipient_id"])
-              and (not emails[i] or i in unusable["email"])])
+        mark(
+            "recipient_id",
+            _NO_IDENTITY,
+            [
+                i
+                for i in range(n)
+                if (not ids[i] or i in unusable["recipient_id"]) and (not emails[i] or i in unusable["email"])
+            ],
+        )
 
     # the landing writer's own form, …T…:…:….ffffffZ, is 27 characters long
     times, bad_times = parse_offset_times(value["occurred_at"], 27)
@@ -277,14 +295,20 @@ def _validate(
         RejectedRow(int(lines[i]), failed[i], str(reason[i]), _raw([raw[c][i] for c in COLUMN_NAMES]))
         for i in bad
     ]
-    holds = [HoldCandidate(int(lines[i]), str(reason[i]), (value["recipient_id"][i],), (value["email"][i],))
-             for i in bad]
+    holds = [
+        HoldCandidate(int(lines[i]), str(reason[i]), (value["recipient_id"][i],), (value["email"][i],))
+        for i in bad
+    ]
     # a kept row found by one field while another was unusable: if it finds nobody, the unusable
     # value may still name a CRM person (the apply holds them then)
     partly = sorted({i for rows in unusable.values() for i in rows} - set(bad))
     unless_found = [
-        HoldCandidate(int(lines[i]), f"unknown recipient; not used: {_unusable_text(unusable, i)}",
-                      (value["recipient_id"][i],), (value["email"][i],))
+        HoldCandidate(
+            int(lines[i]),
+            f"unknown recipient; not used: {_unusable_text(unusable, i)}",
+            (value["recipient_id"][i],),
+            (value["email"][i],),
+        )
         for i in partly
     ]
     key_ids, key_emails, key_lists = list(ids), [v.lower() for v in emails], list(value["list_id"])
@@ -302,10 +326,23 @@ def _validate(
     else:
         pick = list
     # the identity of an event is what the platform sent, neutralised values included
-    keys = event_keys(kind.value, pick(key_ids), pick(key_emails), pick(value["category"]), pick(key_times),
-                      pick(key_lists), pick(value["mailing_id"]))
-    rows = _normalise(kind, pick(line_list), {c: pick(value[c]) for c in COLUMN_NAMES},
-                      {c: pick(stored[c]) for c in stored}, pick(occurred), keys)
+    keys = event_keys(
+        kind.value,
+        pick(key_ids),
+        pick(key_emails),
+        pick(value["category"]),
+        pick(key_times),
+        pick(key_lists),
+        pick(value["mailing_id"]),
+    )
+    rows = _normalise(
+        kind,
+        pick(line_list),
+        {c: pick(value[c]) for c in COLUMN_NAMES},
+        {c: pick(stored[c]) for c in stored},
+        pick(occurred),
+        keys,
+    )
     return LoadedChunk(rows, rejected, holds, untrusted, neutralised, unless_found)
 
 
@@ -317,8 +354,14 @@ def _raw(values: list[str]) -> str:
     return json.dumps(dict(zip(COLUMN_NAMES, values, strict=True)), ensure_ascii=True)[:_RAW_MAX]
 
 
-def _normalise(kind: FeedbackKind, lines: list[int], value: dict[str, list[str]],
-               stored: dict[str, list[str]], times: list[str], keys: list[str]) -> dict[str, list]:
+def _normalise(
+    kind: FeedbackKind,
+    lines: list[int],
+    value: dict[str, list[str]],
+    stored: dict[str, list[str]],
+    times: list[str],
+    keys: list[str],
+) -> dict[str, list]:
     """Stage columns of the kept rows; ``value`` holds "" for identifying values not to be used."""
     marks = CATEGORIES[kind]
     category = value["category"]

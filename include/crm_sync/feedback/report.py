@@ -82,7 +82,11 @@ class FeedbackImportReport:
             "run_id": self.run_id,
             "platform": self.platform,
             "files": [r.as_dict() for r in self.files],
-            "totals": {"read": totals.read, "applied": totals.applied, "known": totals.known,
-                       "rejected": totals.rejected},
+            "totals": {
+                "read": totals.read,
+                "applied": totals.applied,
+                "known": totals.known,
+                "rejected": totals.rejected,
+            },
             "held_entities": sum(f.held_entities for f in self.files),
         }

@@ -21,6 +21,7 @@ from include.crm_sync.staging.types import UTCDateTime
 
 _meta = MetaData()
 
+
 def _event_columns() -> list[Column]:
     return [
         Column("event_key", String(64), nullable=False),
@@ -62,6 +63,9 @@ STAGE_INSERT_COLUMNS = (*NORMALISED_COLUMNS, "consent_id")
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
     """Append column-wise rows (``STAGE_INSERT_COLUMNS``; ``occurred_at`` as ``…T…Z`` UTC text)."""
     insert_columns(
-        conn, stage, STAGE_INSERT_COLUMNS, [columns[n] for n in STAGE_INSERT_COLUMNS], time_column="occurred_at"
+        conn,
+        stage,
+        STAGE_INSERT_COLUMNS,
+        [columns[n] for n in STAGE_INSERT_COLUMNS],
+        time_column="occurred_at",
     )
-

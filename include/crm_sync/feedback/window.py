@@ -63,7 +63,10 @@ def write_watermark(
     once would both find no row to update and both insert, and the second would fail on the key.
     """
     values = {
-        "export_name": name, "watermark": watermark, "last_success_at": success_at, "last_file_id": file_id,
+        "export_name": name,
+        "watermark": watermark,
+        "last_success_at": success_at,
+        "last_file_id": file_id,
     }
     conn.execute(upsert(conn, export_watermark, [export_watermark.c.export_name], values))
 
@@ -82,8 +85,11 @@ def plan_window(
         raise ValueError(f"overlap must be >= 0 and retention > 0 (got {overlap}, {retention})")
     oldest_kept = platform_now - retention
     if previous is None:
-        log.info("%s: first import, requesting everything the platform still keeps (since %s)",
-                 name, oldest_kept.isoformat())
+        log.info(
+            "%s: first import, requesting everything the platform still keeps (since %s)",
+            name,
+            oldest_kept.isoformat(),
+        )
         return ExportWindow(name, oldest_kept, platform_now, None)
     gap = None
     if previous < oldest_kept:
@@ -100,7 +106,11 @@ def plan_window(
         log.warning("%s; importing anyway because allow_gap is set", message)
         gap = (previous, oldest_kept)
     if previous > platform_now:
-        log.warning("%s: watermark %s is ahead of the platform clock %s; overlapping from the platform clock",
-                    name, previous.isoformat(), platform_now.isoformat())
+        log.warning(
+            "%s: watermark %s is ahead of the platform clock %s; overlapping from the platform clock",
+            name,
+            previous.isoformat(),
+            platform_now.isoformat(),
+        )
     since = min(previous, platform_now) - overlap
     return ExportWindow(name, since, platform_now, previous, gap)

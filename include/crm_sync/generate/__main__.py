@@ -39,15 +39,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True, help="same seed, same data")
     parser.add_argument("--url", help="staging database URL (default: $CRM_SYNC_STAGING_URL or .local/)")
     parser.add_argument("--leads-ratio", type=float, default=0.2, help="leads per contact (default 0.2)")
-    parser.add_argument("--accounts-ratio", type=float, default=0.05,
-                        help="accounts per contact (default 0.05)")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
-                        help=f"entities per write chunk (default {DEFAULT_CHUNK_SIZE}); "
-                        "never changes the data")
+    parser.add_argument(
+        "--accounts-ratio", type=float, default=0.05, help="accounts per contact (default 0.05)"
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=DEFAULT_CHUNK_SIZE,
+        help=f"entities per write chunk (default {DEFAULT_CHUNK_SIZE}); never changes the data",
+    )
     parser.add_argument("--migrate", action="store_true", help="upgrade the schema to head first")
     parser.add_argument("--replace", action="store_true", help="empty all staging tables first")
-    parser.add_argument("--parallel", action=argparse.BooleanOptionalAction, default=None,
-                        help="generate in a child process while writing (default: from 20,000 contacts on)")
+    parser.add_argument(
+        "--parallel",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="generate in a child process while writing (default: from 20,000 contacts on)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = resolve_staging_url(args.url)

@@ -123,7 +123,11 @@ def generate(
                 _make_room(connection, writer, replace, shown)
                 log.info(
                     "Generating %s contacts, %s leads, %s accounts (seed %d) into %s",
-                    f"{spec.contacts:,}", f"{spec.leads:,}", f"{spec.accounts:,}", seed, shown,
+                    f"{spec.contacts:,}",
+                    f"{spec.leads:,}",
+                    f"{spec.accounts:,}",
+                    seed,
+                    shown,
                 )
                 writer.write(targets["crm_consent_type"], CONSENT_TYPE_COLUMNS, CONSENT_TYPES)
                 writer.write(targets["crm_marketing_list"], MARKETING_LIST_COLUMNS, MARKETING_LISTS)
@@ -147,14 +151,22 @@ def generate(
     )
     log.info(
         "Generated %s rows in %.1f s (%s rows/s): %s",
-        f"{summary.total_rows:,}", summary.seconds, f"{summary.rows_per_second:,.0f}",
+        f"{summary.total_rows:,}",
+        summary.seconds,
+        f"{summary.rows_per_second:,.0f}",
         ", ".join(f"{name} {count:,}" for name, count in rows.items()),
     )
     return summary
 
 
-def _write_chunks(writer: BulkWriter, targets: dict[str, sa.Table], stream: Iterable[EncodedChunk],
-                  spec: GenerationSpec, rows: dict[str, int], started: float) -> None:
+def _write_chunks(
+    writer: BulkWriter,
+    targets: dict[str, sa.Table],
+    stream: Iterable[EncodedChunk],
+    spec: GenerationSpec,
+    rows: dict[str, int],
+    started: float,
+) -> None:
     """Write every chunk, children after their parents, counting rows and logging progress."""
     total_entities = spec.contacts + spec.leads + spec.accounts
     last_log = started
@@ -172,7 +184,9 @@ def _write_chunks(writer: BulkWriter, targets: dict[str, sa.Table], stream: Iter
             written = sum(rows.values())
             log.info(
                 "%s/%s entities (%.0f%%), %s rows, %s rows/s",
-                f"{rows['crm_entity']:,}", f"{total_entities:,}",
+                f"{rows['crm_entity']:,}",
+                f"{total_entities:,}",
                 100.0 * rows["crm_entity"] / max(total_entities, 1),
-                f"{written:,}", f"{written / max(now - started, 1e-9):,.0f}",
+                f"{written:,}",
+                f"{written / max(now - started, 1e-9):,.0f}",
             )

@@ -20,9 +20,22 @@ Row = tuple[str | None, ...]
 DEFAULT_AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 
 ENTITY_COLUMNS = (
-    "entity_id", "entity_type", "email", "email_normalized", "first_name", "last_name",
-    "company_name", "language", "city", "country", "attributes", "is_bounced", "bounced_at",
-    "bounce_category", "created_at", "updated_at",
+    "entity_id",
+    "entity_type",
+    "email",
+    "email_normalized",
+    "first_name",
+    "last_name",
+    "company_name",
+    "language",
+    "city",
+    "country",
+    "attributes",
+    "is_bounced",
+    "bounced_at",
+    "bounce_category",
+    "created_at",
+    "updated_at",
 )
 CONSENT_COLUMNS = ("entity_id", "consent_id", "status", "granted_at", "revoked_at", "source", "updated_at")
 MEMBER_COLUMNS = ("list_key", "entity_id")
@@ -46,7 +59,11 @@ MARKETING_LISTS: tuple[Row, ...] = (
 
 #: Tables the generator fills, parents first (the order rows must be written in).
 GENERATED_TABLES = (
-    "crm_consent_type", "crm_marketing_list", "crm_entity", "crm_consent", "crm_marketing_list_member",
+    "crm_consent_type",
+    "crm_marketing_list",
+    "crm_entity",
+    "crm_consent",
+    "crm_marketing_list_member",
 )
 
 

@@ -57,25 +57,37 @@ _COUNTRIES = {
 # Name origin: mostly the language's own, some Polish and Chinese names in every country.
 _ORIGIN_OVERRIDE = _table([(None, 960), ("pl", 30), ("zh", 10)])
 _TIERS = _table([("standard", 70), ("gold", 20), ("vip", 10)])
-_LEAD_SOURCES = _table([("website", 40), ("webinar", 20), ("trade_fair", 15), ("referral", 15),
-                        ("purchased_list", 10)])
+_LEAD_SOURCES = _table(
+    [("website", 40), ("webinar", 20), ("trade_fair", 15), ("referral", 15), ("purchased_list", 10)]
+)
 _LEAD_STATUS = _table([("open", 50), ("nurturing", 30), ("qualified", 20)])
 _GENERIC_LOCALS = _table([("info", 50), ("sales", 15), ("contact", 15), ("office", 10), ("hello", 10)])
 _BOUNCE_CATEGORY = _table([("hardbounce", 8), ("overflow", 2)])
 
 #: Per entity type: (consent_id, probability the entity has a row, probability it is revoked).
 _CONSENT_PLAN = {
-    "contact": (("events", 0.25, 0.10), ("newsletter", 0.65, 0.10), ("product_updates", 0.40, 0.12),
-                ("service", 0.85, 0.02)),
-    "lead": (("events", 0.35, 0.08), ("newsletter", 0.55, 0.08), ("product_updates", 0.20, 0.10),
-             ("service", 0.30, 0.02)),
-    "account": (("events", 0.30, 0.10), ("newsletter", 0.50, 0.10), ("product_updates", 0.60, 0.10),
-                ("service", 0.90, 0.01)),
+    "contact": (
+        ("events", 0.25, 0.10),
+        ("newsletter", 0.65, 0.10),
+        ("product_updates", 0.40, 0.12),
+        ("service", 0.85, 0.02),
+    ),
+    "lead": (
+        ("events", 0.35, 0.08),
+        ("newsletter", 0.55, 0.08),
+        ("product_updates", 0.20, 0.10),
+        ("service", 0.30, 0.02),
+    ),
+    "account": (
+        ("events", 0.30, 0.10),
+        ("newsletter", 0.50, 0.10),
+        ("product_updates", 0.60, 0.10),
+        ("service", 0.90, 0.01),
+    ),
 }
 
 # How an address is stored, by cumulative probability (the rest is stored clean).
-_P_NULL, _P_EMPTY, _P_BLANK, _P_INVALID, _P_PADDED, _P_MIXED = (
-    0.030, 0.033, 0.035, 0.050, 0.070, 0.120)
+_P_NULL, _P_EMPTY, _P_BLANK, _P_INVALID, _P_PADDED, _P_MIXED = (0.030, 0.033, 0.035, 0.050, 0.070, 0.120)
 
 
 def block_count(spec: GenerationSpec) -> int:
@@ -152,8 +164,21 @@ class BlockGenerator:
         employees = int(10 ** (1 + rand() * 3.5))
         attributes = f'{{"tier": "{tier}", "industry": "{industry}", "employees": {employees}}}'
         created, updated = self._lifetime()
-        self._emit(block, entity_id, "account", email, None, None, company, language, city, country,
-                   attributes, created, updated)
+        self._emit(
+            block,
+            entity_id,
+            "account",
+            email,
+            None,
+            None,
+            company,
+            language,
+            city,
+            country,
+            attributes,
+            created,
+            updated,
+        )
         if tier == "vip":
             block.members.append(("vip_accounts", entity_id))
         return entity_id, company, domain, clean, tier == "vip"
@@ -166,7 +191,8 @@ class BlockGenerator:
         if people and r < 0.005:
             # A duplicate record of an earlier contact: same person, same address (maybe padded).
             first, last, first_slug, last_slug, language, city, country, clean, _ = people[
-                int(rand() * len(people))]
+                int(rand() * len(people))
+            ]
             email = clean if rand() < 0.5 else f" {clean} "
         else:
             language, country, city = self._place()
@@ -182,18 +208,35 @@ class BlockGenerator:
             people.append((first, last, first_slug, last_slug, language, city, country, clean, email))
         customer = rand() < 0.6
         if account is not None:
-            attributes = (f'{{"account_id": "{account[0]}", "customer": {"true" if customer else "false"}, '
-                          f'"segment": "b2b", "score": {int(rand() * 101)}}}')
+            attributes = (
+                f'{{"account_id": "{account[0]}", "customer": {"true" if customer else "false"}, '
+                f'"segment": "b2b", "score": {int(rand() * 101)}}}'
+            )
             company = account[1]
         elif rand() < 0.97:
-            attributes = (f'{{"customer": {"true" if customer else "false"}, '
-                          f'"segment": "b2c", "score": {int(rand() * 101)}}}')
+            attributes = (
+                f'{{"customer": {"true" if customer else "false"}, '
+                f'"segment": "b2c", "score": {int(rand() * 101)}}}'
+            )
             company = None
         else:
             attributes = company = None
         created, updated = self._lifetime()
-        self._emit(block, entity_id, "contact", email, first, last, company, language, city, country,
-                   attributes, created, updated)
+        self._emit(
+            block,
+            entity_id,
+            "contact",
+            email,
+            first,
+            last,
+            company,
+            language,
+            city,
+            country,
+            attributes,
+            created,
+            updated,
+        )
         members = block.members
         if language == "nl" and customer and attributes is not None:
             members.append(("nl_customers", entity_id))
@@ -208,7 +251,8 @@ class BlockGenerator:
         if people and rand() < 0.10:
             # The same person as a contact, entered again as a lead: same address, other case.
             first, last, first_slug, last_slug, language, city, country, clean, contact_email = people[
-                int(rand() * len(people))]
+                int(rand() * len(people))
+            ]
             email = _recase(clean, rand())
             if email == contact_email.strip(" "):
                 email = clean.upper() if email != clean.upper() else clean
@@ -225,16 +269,42 @@ class BlockGenerator:
         status = _LEAD_STATUS[int(rand() * len(_LEAD_STATUS))]
         attributes = f'{{"lead_source": "{source}", "lead_status": "{status}", "score": {int(rand() * 101)}}}'
         created, updated = self._lifetime()
-        self._emit(block, entity_id, "lead", email, first, last, company, language, city, country,
-                   attributes, created, updated)
+        self._emit(
+            block,
+            entity_id,
+            "lead",
+            email,
+            first,
+            last,
+            company,
+            language,
+            city,
+            country,
+            attributes,
+            created,
+            updated,
+        )
         if language == "de":
             block.members.append(("de_prospects", entity_id))
         if source == "webinar":
             block.members.append(("webinar_attendees", entity_id))
 
-    def _emit(self, block: Block, entity_id: str, entity_type: str, email: str | None, first: str | None,
-              last: str | None, company: str | None, language: str, city: str, country: str,
-              attributes: str | None, created: int, updated: int) -> None:
+    def _emit(
+        self,
+        block: Block,
+        entity_id: str,
+        entity_type: str,
+        email: str | None,
+        first: str | None,
+        last: str | None,
+        company: str | None,
+        language: str,
+        city: str,
+        country: str,
+        attributes: str | None,
+        created: int,
+        updated: int,
+    ) -> None:
         """Append the entity row (with a possible earlier hard bounce) and its consents."""
         rand = self.rand
         days, tods = self.days, self.tods
@@ -244,11 +314,26 @@ class BlockGenerator:
             moment = min(moment, self.as_of - 1)
             is_bounced, category = "1", _BOUNCE_CATEGORY[int(rand() * len(_BOUNCE_CATEGORY))]
             bounced_at = days[moment // _DAY] + tods[moment % _DAY]
-        block.entities.append((
-            entity_id, entity_type, email, email_normalized(email), first, last, company, language, city,
-            country, attributes, is_bounced, bounced_at, category,
-            days[created // _DAY] + tods[created % _DAY], days[updated // _DAY] + tods[updated % _DAY],
-        ))
+        block.entities.append(
+            (
+                entity_id,
+                entity_type,
+                email,
+                email_normalized(email),
+                first,
+                last,
+                company,
+                language,
+                city,
+                country,
+                attributes,
+                is_bounced,
+                bounced_at,
+                category,
+                days[created // _DAY] + tods[created % _DAY],
+                days[updated // _DAY] + tods[updated % _DAY],
+            )
+        )
         self._consents(block.consents, entity_id, entity_type, created)
 
     def _consents(self, out: list[Row], entity_id: str, entity_type: str, created: int) -> None:

@@ -29,9 +29,7 @@ def day_texts() -> tuple[str, ...]:
 @cache
 def time_of_day_texts() -> tuple[str, ...]:
     """``' HH:MM:SS.000000'`` for every second of a day (index = seconds since midnight)."""
-    return tuple(
-        f" {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000000" for s in range(SECONDS_PER_DAY)
-    )
+    return tuple(f" {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000000" for s in range(SECONDS_PER_DAY))
 
 
 def epoch_seconds(moment: datetime) -> int:

@@ -79,9 +79,7 @@ def copy_text(rows: Sequence[Row], width: int) -> str:
         and "\r" not in text
     ):
         return text
-    escaped = [
-        "\t".join([null if v is None else v.translate(_COPY_ESCAPES) for v in row]) for row in rows
-    ]
+    escaped = ["\t".join([null if v is None else v.translate(_COPY_ESCAPES) for v in row]) for row in rows]
     return "\n".join(escaped) + "\n"
 
 
@@ -163,8 +161,11 @@ class PostgresCopyWriter(BulkWriter):
                     for index_name, _definition in indexes:
                         connection.exec_driver_sql(f"DROP INDEX {index_name}")
             except sa.exc.ProgrammingError as exc:  # e.g. the role does not own the tables
-                log.warning("Loading with foreign keys and indexes maintained row by row (slower): "
-                            "cannot drop them: %s", str(exc.orig).strip())
+                log.warning(
+                    "Loading with foreign keys and indexes maintained row by row (slower): "
+                    "cannot drop them: %s",
+                    str(exc.orig).strip(),
+                )
                 foreign_keys, indexes = [], []
             yield
             with _timed("Built %d indexes", len(indexes)):

@@ -17,7 +17,6 @@ from typing import overload
 
 from include.crm_sync.platforms.base import AddOutcome, AddResult, Recipient
 
-
 #: separators of ``RecipientBatch.joined_attributes``: control characters that neither XML nor
 #: (unescaped) JSON text can carry, so they never occur inside a value
 MEMBER_SEP = "\x00"
@@ -53,7 +52,7 @@ class RecipientBatch(Sequence[Recipient]):
     @classmethod
     def from_joined(
         cls, recipient_ids: Sequence[str], emails: Sequence[str], joined_attributes: str, width: int
-    ) -> "RecipientBatch":
+    ) -> RecipientBatch:
         """From values already joined (see the class docstring); the caller guarantees the shape:
         ``len(recipient_ids)`` rows of ``width`` (>= 1) values, no separator inside a value."""
         if len(recipient_ids) != len(emails) or not recipient_ids or width < 1:
@@ -71,13 +70,11 @@ class RecipientBatch(Sequence[Recipient]):
         return self._rows
 
     @classmethod
-    def of(cls, recipients: Iterable[Recipient]) -> "RecipientBatch":
+    def of(cls, recipients: Iterable[Recipient]) -> RecipientBatch:
         if isinstance(recipients, RecipientBatch):
             return recipients
         items = list(recipients)
-        return cls(
-            [r.recipient_id for r in items], [r.email for r in items], [r.attributes for r in items]
-        )
+        return cls([r.recipient_id for r in items], [r.email for r in items], [r.attributes for r in items])
 
     def __len__(self) -> int:
         return len(self.recipient_ids)
@@ -86,9 +83,9 @@ class RecipientBatch(Sequence[Recipient]):
     def __getitem__(self, index: int) -> Recipient: ...
 
     @overload
-    def __getitem__(self, index: slice) -> "RecipientBatch": ...
+    def __getitem__(self, index: slice) -> RecipientBatch: ...
 
-    def __getitem__(self, index: int | slice) -> "Recipient | RecipientBatch":
+    def __getitem__(self, index: int | slice) -> Recipient | RecipientBatch:
         if isinstance(index, slice):
             return RecipientBatch(self.recipient_ids[index], self.emails[index], self.attribute_rows[index])
         return Recipient(self.recipient_ids[index], self.emails[index], tuple(self.attribute_rows[index]))
@@ -122,9 +119,9 @@ class AddResults(Sequence[AddResult]):
     def __getitem__(self, index: int) -> AddResult: ...
 
     @overload
-    def __getitem__(self, index: slice) -> "AddResults": ...
+    def __getitem__(self, index: slice) -> AddResults: ...
 
-    def __getitem__(self, index: int | slice) -> "AddResult | AddResults":
+    def __getitem__(self, index: int | slice) -> AddResult | AddResults:
         if isinstance(index, slice):
             return AddResults(self.recipient_ids[index], self.outcomes[index])
         return AddResult(self.recipient_ids[index], self.outcomes[index])

@@ -153,10 +153,17 @@ def apply_response_file(
     closed_loop = run("map_waves", now=now).rowcount
     conflicts = [dict(row._mapping) for row in run("wave_conflicts")]
     if closed_loop:
-        log.info("%s: %d mailing(s) mapped to their CRM campaign by the closed-loop wave id", name, closed_loop)
+        log.info(
+            "%s: %d mailing(s) mapped to their CRM campaign by the closed-loop wave id", name, closed_loop
+        )
     for conflict in conflicts:
-        log.warning("%s: mailing %s carries another wave id than its CRM campaign %s (%s); kept as mapped",
-                    name, conflict["mailing_id"], conflict["crm_campaign_id"], conflict["source"])
+        log.warning(
+            "%s: mailing %s carries another wave id than its CRM campaign %s (%s); kept as mapped",
+            name,
+            conflict["mailing_id"],
+            conflict["crm_campaign_id"],
+            conflict["source"],
+        )
     run("classify")
     if dialect == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {stage.first.name}")
@@ -177,16 +184,26 @@ def apply_response_file(
     derived_files = []
     derived_applied = derived_known = bounced = revoked = 0
     for kind in (FeedbackKind.BOUNCES, FeedbackKind.UNSUBSCRIBES):
-        expected = sum(n for (status, event_type), n in by_outcome.items()
-                       if status == APPLIED and _feedback_kind(event_type) is kind)
+        expected = sum(
+            n
+            for (status, event_type), n in by_outcome.items()
+            if status == APPLIED and _feedback_kind(event_type) is kind
+        )
         if not expected:
             continue
         derived = derived_dir / f"{path.stem}.{kind.value}.csv"
         derived.unlink(missing_ok=True)  # derived from this file and today's CRM: always rewritten
         landed = write_landing_file(derived_dir, derived.name, kind, _feedback_rows(conn, kind))
         stored_before = _feedback_rows_of(conn, kind, file_id) if reapplying else 0
-        result = apply_feedback_file(conn, landed.path, kind, file_id=file_id, list_consents=list_consents,
-                                     now=now, chunk_rows=chunk_rows)
+        result = apply_feedback_file(
+            conn,
+            landed.path,
+            kind,
+            file_id=file_id,
+            list_consents=list_consents,
+            now=now,
+            chunk_rows=chunk_rows,
+        )
         fed = result.counts
         if reapplying:
             # The feedback apply counts a line as applied when its row carries this file's id, which
@@ -206,14 +223,23 @@ def apply_response_file(
         revoked += result.consents_revoked
 
     firsts = sum(by_status.values())
-    campaign_applied = sum(n for (status, event_type), n in by_outcome.items()
-                           if status == APPLIED and event_type in CAMPAIGN_EVENT_TYPES)
-    ignored_by_reason = {reason: by_status[status] for status, reason in IGNORED_REASONS.items() if by_status[status]}
+    campaign_applied = sum(
+        n
+        for (status, event_type), n in by_outcome.items()
+        if status == APPLIED and event_type in CAMPAIGN_EVENT_TYPES
+    )
+    ignored_by_reason = {
+        reason: by_status[status] for status, reason in IGNORED_REASONS.items() if by_status[status]
+    }
     rejected_by_reason = dict(invalid)
     if unknown:
-        rejected_by_reason[UNKNOWN_RECIPIENT_REASON] = rejected_by_reason.get(UNKNOWN_RECIPIENT_REASON, 0) + unknown
+        rejected_by_reason[UNKNOWN_RECIPIENT_REASON] = (
+            rejected_by_reason.get(UNKNOWN_RECIPIENT_REASON, 0) + unknown
+        )
     if unknown != by_status[UNKNOWN_RECIPIENT]:
-        raise ResponseCountError(f"{name}: {by_status[UNKNOWN_RECIPIENT]} unknown recipients but {unknown} rejected")
+        raise ResponseCountError(
+            f"{name}: {by_status[UNKNOWN_RECIPIENT]} unknown recipients but {unknown} rejected"
+        )
     counts = ResponseCounts(
         read=read,
         applied=campaign_new + derived_applied,
@@ -228,22 +254,53 @@ def apply_response_file(
     log.info(
         "%s: %d read = %d applied + %d known + %d ignored %s + %d rejected %s; %d campaign responses, "
         "%d entities newly bounced, %d consents revoked",
-        name, counts.read, counts.applied, counts.known, counts.ignored, counts.ignored_by_reason or "",
-        counts.rejected, counts.rejected_by_reason or "", campaign_new, bounced, revoked,
+        name,
+        counts.read,
+        counts.applied,
+        counts.known,
+        counts.ignored,
+        counts.ignored_by_reason or "",
+        counts.rejected,
+        counts.rejected_by_reason or "",
+        campaign_new,
+        bounced,
+        revoked,
     )
     if held:
-        log.warning("%s: %d CRM entit(y/ies) held out of every list: a rejected line names them "
-                    "(resolve with python -m include.crm_sync.feedback.holds)", name, len(held))
+        log.warning(
+            "%s: %d CRM entit(y/ies) held out of every list: a rejected line names them "
+            "(resolve with python -m include.crm_sync.feedback.holds)",
+            name,
+            len(held),
+        )
     if untrusted:
-        log.warning("%s: %d bounce(s)/unsubscribe(s) applied with the time of receipt, their date cannot be "
-                    "true: %s", name, sum(untrusted.values()), dict(untrusted))
-    return ApplyResult(counts, campaign_new, bounced, revoked, new_events, reapplied, closed_loop, conflicts,
-                       derived_files, len(held), dict(untrusted), dict(neutralised))
+        log.warning(
+            "%s: %d bounce(s)/unsubscribe(s) applied with the time of receipt, their date cannot be true: %s",
+            name,
+            sum(untrusted.values()),
+            dict(untrusted),
+        )
+    return ApplyResult(
+        counts,
+        campaign_new,
+        bounced,
+        revoked,
+        new_events,
+        reapplied,
+        closed_loop,
+        conflicts,
+        derived_files,
+        len(held),
+        dict(untrusted),
+        dict(neutralised),
+    )
 
 
 def _feedback_rows_of(conn: sa.Connection, kind: FeedbackKind, file_id: int) -> int:
     table = feedback_bounce if kind is FeedbackKind.BOUNCES else feedback_unsubscribe
-    return conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.file_id == file_id)).scalar_one()
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(table).where(table.c.file_id == file_id)
+    ).scalar_one()
 
 
 def _feedback_kind(event_type: str) -> FeedbackKind | None:
@@ -257,14 +314,23 @@ def _feedback_kind(event_type: str) -> FeedbackKind | None:
 def _feedback_rows(conn: sa.Connection, kind: FeedbackKind) -> Iterator[FeedbackRow]:
     """The classified bounces or unsubscribes of known entities, as the feedback format's rows."""
     statement = response_sql("derived_feedback").columns(
-        sa.column("line_no", sa.Integer), sa.column("crm_entity_id", sa.String),
-        sa.column("event_type", sa.String), sa.column("occurred_at", UTCDateTime()),
-        sa.column("list_id", sa.String), sa.column("mailing_id", sa.String),
+        sa.column("line_no", sa.Integer),
+        sa.column("crm_entity_id", sa.String),
+        sa.column("event_type", sa.String),
+        sa.column("occurred_at", UTCDateTime()),
+        sa.column("list_id", sa.String),
+        sa.column("mailing_id", sa.String),
     )
-    result = conn.execute(statement, {"kind": kind.value},
-                          execution_options={"stream_results": True, "yield_per": 10_000})
+    result = conn.execute(
+        statement, {"kind": kind.value}, execution_options={"stream_results": True, "yield_per": 10_000}
+    )
     for row in result:
         yield FeedbackRow(
-            kind, row.crm_entity_id, None, row.event_type if kind is FeedbackKind.BOUNCES else "unsubscribe",
-            row.occurred_at, row.list_id, row.mailing_id,
+            kind,
+            row.crm_entity_id,
+            None,
+            row.event_type if kind is FeedbackKind.BOUNCES else "unsubscribe",
+            row.occurred_at,
+            row.list_id,
+            row.mailing_id,
         )

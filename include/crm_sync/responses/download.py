@@ -80,7 +80,9 @@ class ByteScanner:
                 self._decoder.decode(b"", final=True)
             except UnicodeDecodeError as exc:
                 self._bad_line, self._bad_reason = self._newlines + 1, exc.reason
-        return FileFacts(self._size, self._sha.hexdigest(), self._bad_line, self._bad_reason, self._last == b"\n")
+        return FileFacts(
+            self._size, self._sha.hexdigest(), self._bad_line, self._bad_reason, self._last == b"\n"
+        )
 
 
 def scan_file(path: Path) -> FileFacts:

@@ -34,13 +34,19 @@ LINK_MAX = 2000
 
 #: The columns of a response file, in the platform's order.
 COLUMNS: tuple[ResponseColumn, ...] = (
-    ResponseColumn("recipient_id", ID.length, True, "recipient id in the list (what the CRM uploaded: its entity id)"),
+    ResponseColumn(
+        "recipient_id", ID.length, True, "recipient id in the list (what the CRM uploaded: its entity id)"
+    ),
     ResponseColumn("entity_type", 16, False, "contact | lead | account, if the platform knows it"),
     ResponseColumn("entity_id", ID.length, False, "CRM entity id, if the platform knows it"),
     ResponseColumn("recipient_list_id", 64, False, "platform list the mailing went to"),
     ResponseColumn("mailing_id", 64, True, "platform mailing id"),
-    ResponseColumn("wave_id", ID.length, False, "closed loop: CRM campaign (wave) id the mailing was sent for"),
-    ResponseColumn("event_type", 16, True, "open | click | hardbounce | softbounce | unsubscribe | autoresponder"),
+    ResponseColumn(
+        "wave_id", ID.length, False, "closed loop: CRM campaign (wave) id the mailing was sent for"
+    ),
+    ResponseColumn(
+        "event_type", 16, True, "open | click | hardbounce | softbounce | unsubscribe | autoresponder"
+    ),
     ResponseColumn("occurred_at", 40, True, "event time, ISO 8601 with offset (Z or +hh:mm)"),
     ResponseColumn("link_url", LINK_MAX, False, "the clicked link (clicks)"),
 )

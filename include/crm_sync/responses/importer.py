@@ -127,17 +127,26 @@ def import_response_files(
     landing_dir = Path(landing_dir)
     _check_list_consents(engine, list_consents)
     with engine.connect() as conn:
-        gap = check_gap(conn, settings.export_name, now=now,
-                        lifetime=timedelta(days=settings.file_lifetime_days), allow_gap=allow_gap)
+        gap = check_gap(
+            conn,
+            settings.export_name,
+            now=now,
+            lifetime=timedelta(days=settings.file_lifetime_days),
+            allow_gap=allow_gap,
+        )
     report = ResponseImportReport(run_id, dry_run, settings.remote_dir, gap)
     if not dry_run:
         with engine.begin() as conn:
             sync_config_mapping(conn, settings.mailing_campaigns, now)
 
     remotes = list_remote_files(client, settings.remote_dir, settings.file_pattern)
-    log.info("%s: %d response file(s) on the server%s%s", settings.remote_dir, len(remotes),
-             f"; re-importing files of {reimport}" if reimport else "",
-             " (dry run: nothing is applied, nothing is kept)" if dry_run else "")
+    log.info(
+        "%s: %d response file(s) on the server%s%s",
+        settings.remote_dir,
+        len(remotes),
+        f"; re-importing files of {reimport}" if reimport else "",
+        " (dry run: nothing is applied, nothing is kept)" if dry_run else "",
+    )
     # Downloads land in a folder of this run's own (two runs at once never hand each other a file),
     # removed at the end; a dry run lands everything there, so nothing it saw stays behind.
     scratch = Path(tempfile.mkdtemp(prefix=".dry-run-" if dry_run else ".incoming-", dir=_made(landing_dir)))
@@ -158,9 +167,18 @@ def import_response_files(
         shutil.rmtree(scratch, ignore_errors=True)
 
     totals = report.totals
-    log.info("response import %s: %d file(s); %d read = %d applied + %d known + %d ignored %s + %d rejected %s",
-             run_id, len(report.files), totals.read, totals.applied, totals.known, totals.ignored,
-             totals.ignored_by_reason or "", totals.rejected, totals.rejected_by_reason or "")
+    log.info(
+        "response import %s: %d file(s); %d read = %d applied + %d known + %d ignored %s + %d rejected %s",
+        run_id,
+        len(report.files),
+        totals.read,
+        totals.applied,
+        totals.known,
+        totals.ignored,
+        totals.ignored_by_reason or "",
+        totals.rejected,
+        totals.rejected_by_reason or "",
+    )
     problems = report.problems
     if problems:
         error = ResponseFilesFailedError(
@@ -170,7 +188,9 @@ def import_response_files(
         error.report = report  # type: ignore[attr-defined]
         raise error
     if not dry_run:
-        applied_ids = [f.file_id for f in report.files if f.status == outcome.APPLIED and f.file_id is not None]
+        applied_ids = [
+            f.file_id for f in report.files if f.status == outcome.APPLIED and f.file_id is not None
+        ]
         with engine.begin() as conn:
             previous = read_watermark(conn, settings.export_name)
             last_file_id = max(applied_ids) if applied_ids else (previous.last_file_id if previous else None)
@@ -206,9 +226,15 @@ def _import_one(ctx: _Context, remote: RemoteFile, reimport: bool) -> ResponseFi
     if entry is not None:
         if entry.kind != KIND.value:
             incoming.unlink(missing_ok=True)
-            return result(outcome.CHANGED, file_id=entry.file_id, sha256=facts.sha256, error=(
-                f"the ledger has {ledger_name} as a {entry.kind} file (file {entry.file_id}); a response "
-                "file of that name is not imported: move it aside on the server and investigate"))
+            return result(
+                outcome.CHANGED,
+                file_id=entry.file_id,
+                sha256=facts.sha256,
+                error=(
+                    f"the ledger has {ledger_name} as a {entry.kind} file (file {entry.file_id}); a response "
+                    "file of that name is not imported: move it aside on the server and investigate"
+                ),
+            )
         if entry.status == ledger.DUPLICATE:
             incoming.unlink(missing_ok=True)
             return result(outcome.DUPLICATE, file_id=entry.file_id, sha256=entry.sha256)
@@ -234,9 +260,13 @@ def _import_one(ctx: _Context, remote: RemoteFile, reimport: bool) -> ResponseFi
         return _dry_run(ctx, remote, landed, structure, result, note)
 
     with ctx.engine.begin() as conn:
-        entry_now = ledger.register(conn, landed, source=remote.source, window=None, run_id=ctx.run_id, now=ctx.now)
+        entry_now = ledger.register(
+            conn, landed, source=remote.source, window=None, run_id=ctx.run_id, now=ctx.now
+        )
     if entry_now.status == ledger.DUPLICATE:
-        log.info("%s: same content as applied file %s; nothing is applied", remote.name, entry_now.duplicate_of)
+        log.info(
+            "%s: same content as applied file %s; nothing is applied", remote.name, entry_now.duplicate_of
+        )
         return result(outcome.DUPLICATE, file_id=entry_now.file_id, sha256=facts.sha256, note=note)
     if entry_now.status == ledger.APPLIED and not reimport:
         return result(outcome.ALREADY_IMPORTED, file_id=entry_now.file_id, sha256=facts.sha256)
@@ -246,29 +276,35 @@ def _import_one(ctx: _Context, remote: RemoteFile, reimport: bool) -> ResponseFi
                 _reopen(conn, entry_now.file_id)
             if not ledger.claim(conn, entry_now.file_id):  # a concurrent attempt applied it meanwhile
                 return result(outcome.ALREADY_IMPORTED, file_id=entry_now.file_id, sha256=facts.sha256)
-            applied = _apply(ctx, conn, path, structure, entry_now.file_id,
-                             reapplying=entry_now.status == ledger.APPLIED)
+            applied = _apply(
+                ctx, conn, path, structure, entry_now.file_id, reapplying=entry_now.status == ledger.APPLIED
+            )
             _mark_applied(conn, entry_now.file_id, applied.counts, ctx.now)
     except Exception as exc:  # noqa: BLE001 - any failure: rolled back, recorded, the other files go on
         ledger.mark_failed(ctx.engine, entry_now.file_id, exc)
         message = mask_text(f"{type(exc).__name__}: {exc}")
         log.error("%s: not applied, rolled back: %s", remote.name, message)
-        return result(outcome.FAILED, file_id=entry_now.file_id, sha256=facts.sha256, error=message,
-                      note=note)
+        return result(
+            outcome.FAILED, file_id=entry_now.file_id, sha256=facts.sha256, error=message, note=note
+        )
     return _applied_report(result, outcome.APPLIED, entry_now.file_id, facts.sha256, applied, note)
 
 
-def _dry_run(ctx: _Context, remote: RemoteFile, landed: LandedFile, structure: FileStructure, result,
-             note: str | None) -> ResponseFileReport:
+def _dry_run(
+    ctx: _Context, remote: RemoteFile, landed: LandedFile, structure: FileStructure, result, note: str | None
+) -> ResponseFileReport:
     with ctx.engine.connect() as conn:
         transaction = conn.begin()
         try:
             sync_config_mapping(conn, ctx.settings.mailing_campaigns, ctx.now)
-            entry = ledger.register(conn, landed, source=remote.source, window=None, run_id=ctx.run_id, now=ctx.now)
+            entry = ledger.register(
+                conn, landed, source=remote.source, window=None, run_id=ctx.run_id, now=ctx.now
+            )
             if entry.status == ledger.DUPLICATE:
                 return result(outcome.DUPLICATE, sha256=landed.sha256, note=note)
-            applied = _apply(ctx, conn, landed.path, structure, entry.file_id,
-                             reapplying=entry.status == ledger.APPLIED)
+            applied = _apply(
+                ctx, conn, landed.path, structure, entry.file_id, reapplying=entry.status == ledger.APPLIED
+            )
         except Exception as exc:  # noqa: BLE001 - reported as this file's outcome of the dry run
             message = mask_text(f"{type(exc).__name__}: {exc}")
             return result(outcome.FAILED, sha256=landed.sha256, error=message, note=note)
@@ -277,22 +313,44 @@ def _dry_run(ctx: _Context, remote: RemoteFile, landed: LandedFile, structure: F
     return _applied_report(result, outcome.DRY_RUN, None, landed.sha256, applied, note)
 
 
-def _apply(ctx: _Context, conn: sa.Connection, path: Path, structure: FileStructure, file_id: int, *,
-           reapplying: bool = False) -> ApplyResult:
+def _apply(
+    ctx: _Context,
+    conn: sa.Connection,
+    path: Path,
+    structure: FileStructure,
+    file_id: int,
+    *,
+    reapplying: bool = False,
+) -> ApplyResult:
     return apply_response_file(
-        conn, path, structure, file_id=file_id, list_consents=ctx.list_consents,
-        derived_dir=ctx.landing_dir / DERIVED_DIR, now=ctx.now, chunk_rows=ctx.settings.chunk_rows,
-        reapplying=reapplying, dates=event_date_rules(ctx.settings),
+        conn,
+        path,
+        structure,
+        file_id=file_id,
+        list_consents=ctx.list_consents,
+        derived_dir=ctx.landing_dir / DERIVED_DIR,
+        now=ctx.now,
+        chunk_rows=ctx.settings.chunk_rows,
+        reapplying=reapplying,
+        dates=event_date_rules(ctx.settings),
     )
 
 
-def _applied_report(result, status: str, file_id: int | None, sha256: str, applied: ApplyResult,
-                    note: str | None = None) -> ResponseFileReport:
+def _applied_report(
+    result, status: str, file_id: int | None, sha256: str, applied: ApplyResult, note: str | None = None
+) -> ResponseFileReport:
     return result(
-        status, file_id=file_id, sha256=sha256, counts=applied.counts, campaign_responses=applied.campaign_responses,
-        entities_bounced=applied.entities_bounced, consents_revoked=applied.consents_revoked,
-        closed_loop_mappings=applied.closed_loop_mappings, held_entities=applied.held_entities,
-        untrusted_dates=applied.untrusted_dates, note=note,
+        status,
+        file_id=file_id,
+        sha256=sha256,
+        counts=applied.counts,
+        campaign_responses=applied.campaign_responses,
+        entities_bounced=applied.entities_bounced,
+        consents_revoked=applied.consents_revoked,
+        closed_loop_mappings=applied.closed_loop_mappings,
+        held_entities=applied.held_entities,
+        untrusted_dates=applied.untrusted_dates,
+        note=note,
     )
 
 
@@ -307,8 +365,9 @@ def versioned_name(name: str, sha256: str) -> str:
     return f"{path.stem}.sha256-{sha256[:16]}{path.suffix}" if path.suffix else f"{name}.sha256-{sha256[:16]}"
 
 
-def _identify(conn: sa.Connection, name: str, sha256: str
-              ) -> tuple[str, _LedgerRow | None, _LedgerRow | None]:
+def _identify(
+    conn: sa.Connection, name: str, sha256: str
+) -> tuple[str, _LedgerRow | None, _LedgerRow | None]:
     """``(ledger name, its entry if any, the entry of other content under the same name if any)``.
 
     The first content seen under a name is registered under that name, any other content under
@@ -334,9 +393,14 @@ def _ledger_rows(conn: sa.Connection, names: list[str]) -> dict[str, _LedgerRow]
     found: dict[str, _LedgerRow] = {}
     for start in range(0, len(names), 500):
         rows = conn.execute(
-            sa.select(file_ledger.c.file_name, file_ledger.c.file_id, file_ledger.c.kind, file_ledger.c.size_bytes,
-                      file_ledger.c.sha256, file_ledger.c.status)
-            .where(file_ledger.c.file_name.in_(names[start:start + 500]))
+            sa.select(
+                file_ledger.c.file_name,
+                file_ledger.c.file_id,
+                file_ledger.c.kind,
+                file_ledger.c.size_bytes,
+                file_ledger.c.sha256,
+                file_ledger.c.status,
+            ).where(file_ledger.c.file_name.in_(names[start : start + 500]))
         )
         for row in rows:
             found[row.file_name] = _LedgerRow(row.file_id, row.kind, row.size_bytes, row.sha256, row.status)
@@ -372,5 +436,9 @@ def is_imported(engine: sa.Engine, name: str, sha256: str) -> bool:
     """The content ``sha256`` under ``name`` was applied (or is a duplicate of applied content)."""
     with engine.connect() as conn:
         _ledger_name, entry, _earlier = _identify(conn, name, sha256)
-    return (entry is not None and entry.kind == KIND.value and entry.sha256 == sha256
-            and entry.status in (ledger.APPLIED, ledger.DUPLICATE))
+    return (
+        entry is not None
+        and entry.kind == KIND.value
+        and entry.sha256 == sha256
+        and entry.status in (ledger.APPLIED, ledger.DUPLICATE)
+    )

@@ -35,27 +35,46 @@ def sync_config_mapping(conn: sa.Connection, configured: Mapping[str, str], now:
     """Make the ``config`` rows of ``mailing_campaign`` equal ``configured`` (inside the caller's transaction)."""
     current = {
         row.mailing_id: (row.crm_campaign_id, row.source)
-        for row in conn.execute(sa.select(mailing_campaign.c.mailing_id, mailing_campaign.c.crm_campaign_id,
-                                          mailing_campaign.c.source))
+        for row in conn.execute(
+            sa.select(
+                mailing_campaign.c.mailing_id, mailing_campaign.c.crm_campaign_id, mailing_campaign.c.source
+            )
+        )
     }
     added = changed = 0
     for mailing_id, campaign_id in configured.items():
         existing = current.get(mailing_id)
         if existing is None:
-            conn.execute(mailing_campaign.insert().values(
-                mailing_id=mailing_id, crm_campaign_id=campaign_id, source=CONFIG, updated_at=now))
+            conn.execute(
+                mailing_campaign.insert().values(
+                    mailing_id=mailing_id, crm_campaign_id=campaign_id, source=CONFIG, updated_at=now
+                )
+            )
             added += 1
         elif existing != (campaign_id, CONFIG):
             if existing[1] == CLOSED_LOOP and existing[0] != campaign_id:
-                log.warning("mailing %s: closed loop says CRM campaign %s, the configuration %s; the configuration wins",
-                            mailing_id, existing[0], campaign_id)
-            conn.execute(mailing_campaign.update().where(mailing_campaign.c.mailing_id == mailing_id).values(
-                crm_campaign_id=campaign_id, source=CONFIG, updated_at=now))
+                log.warning(
+                    "mailing %s: closed loop says CRM campaign %s, the configuration %s; the configuration wins",
+                    mailing_id,
+                    existing[0],
+                    campaign_id,
+                )
+            conn.execute(
+                mailing_campaign.update()
+                .where(mailing_campaign.c.mailing_id == mailing_id)
+                .values(crm_campaign_id=campaign_id, source=CONFIG, updated_at=now)
+            )
             changed += 1
     dropped = [m for m, (_, source) in current.items() if source == CONFIG and m not in configured]
     for start in range(0, len(dropped), 500):
-        conn.execute(mailing_campaign.delete().where(mailing_campaign.c.mailing_id.in_(dropped[start:start + 500])))
+        conn.execute(
+            mailing_campaign.delete().where(mailing_campaign.c.mailing_id.in_(dropped[start : start + 500]))
+        )
     if added or changed or dropped:
-        log.info("mailing -> CRM campaign map from the configuration: %d added, %d changed, %d removed",
-                 added, changed, len(dropped))
+        log.info(
+            "mailing -> CRM campaign map from the configuration: %d added, %d changed, %d removed",
+            added,
+            changed,
+            len(dropped),
+        )
     return MappingSync(added, changed, len(dropped))

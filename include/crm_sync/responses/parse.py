@@ -92,8 +92,18 @@ _MALFORMED_TIME = "malformed timestamp (expected ISO 8601 with an offset, e.g. 2
 
 #: columns of the normalised chunks handed to the stage table
 STAGE_COLUMNS = (
-    "line_no", "event_key", "recipient_id", "entity_type", "entity_id", "crm_key", "list_id",
-    "mailing_id", "wave_id", "event_type", "occurred_at", "link_url",
+    "line_no",
+    "event_key",
+    "recipient_id",
+    "entity_type",
+    "entity_id",
+    "crm_key",
+    "list_id",
+    "mailing_id",
+    "wave_id",
+    "event_type",
+    "occurred_at",
+    "link_url",
 )
 
 
@@ -281,8 +291,9 @@ def read_chunks(
     consumed = 0
     with open(path, "rb") as raw:
         hashing = _HashingReader(raw)
-        f = io.TextIOWrapper(io.BufferedReader(hashing, _READ_BUFFER), encoding=ENCODING, errors="strict",
-                             newline="\n")
+        f = io.TextIOWrapper(
+            io.BufferedReader(hashing, _READ_BUFFER), encoding=ENCODING, errors="strict", newline="\n"
+        )
         f.readline()  # the header, checked already
         source = _RecordLines(iter(f), 2)
         reader = csv.reader(source, strict=True)
@@ -295,9 +306,16 @@ def read_chunks(
             except StopIteration:
                 break
             except _RecordTooLong:
-                rejected.append(RejectedLine(source.first_no, None, _UNCLOSED.format(
-                    f"no closing quote within {MAX_RECORD_LINES} lines or {MAX_RECORD_CHARS} characters"),
-                    _clip(source.line)))
+                rejected.append(
+                    RejectedLine(
+                        source.first_no,
+                        None,
+                        _UNCLOSED.format(
+                            f"no closing quote within {MAX_RECORD_LINES} lines or {MAX_RECORD_CHARS} characters"
+                        ),
+                        _clip(source.line),
+                    )
+                )
                 source.give_back()
                 reader = csv.reader(source, strict=True)  # the old one is stuck inside the quote
             except csv.Error as exc:
@@ -315,16 +333,26 @@ def read_chunks(
                 if source.more is not None:
                     # A well-formed record over several lines: a quoted value holds a line break.
                     # Response values never do; the record is rejected whole, never split into rows.
-                    rejected.append(RejectedLine(source.first_no, None, (
-                        f"a quoted value holds a line break (the record spans lines {source.first_no}-"
-                        f"{source.last_no}); response values never contain line breaks: the record is "
-                        "rejected whole"), _clip(source.text())))
+                    rejected.append(
+                        RejectedLine(
+                            source.first_no,
+                            None,
+                            (
+                                f"a quoted value holds a line break (the record spans lines {source.first_no}-"
+                                f"{source.last_no}); response values never contain line breaks: the record is "
+                                "rejected whole"
+                            ),
+                            _clip(source.text()),
+                        )
+                    )
                 elif len(record) == width:
                     records.append(record)
                     lines.append(source.first_no)
                 else:
                     what = "is empty" if not record else f"has {len(record)} fields, expected {width}"
-                    rejected.append(RejectedLine(source.first_no, None, f"the line {what}", _clip(source.text())))
+                    rejected.append(
+                        RejectedLine(source.first_no, None, f"the line {what}", _clip(source.text()))
+                    )
             consumed += 1
             if consumed >= chunk_rows:
                 chunk = _validate(name, structure, records, lines, rejected, consumed)
@@ -430,8 +458,11 @@ def _validate(
                 store(column)[i] = ""
 
     if not set(event_types) <= EVENT_TYPES:
-        mark("event_type", f"unknown event type (expected {' | '.join(sorted(EVENT_TYPES))})",
-             (i for i, v in enumerate(event_types) if v not in EVENT_TYPES))
+        mark(
+            "event_type",
+            f"unknown event type (expected {' | '.join(sorted(EVENT_TYPES))})",
+            (i for i, v in enumerate(event_types) if v not in EVENT_TYPES),
+        )
     entity_types = [v.lower() for v in stored.get("entity_type", value["entity_type"])]
     if not set(entity_types) <= ENTITY_TYPES | {""}:
         for i, v in enumerate(entity_types):
@@ -440,13 +471,23 @@ def _validate(
                     neutralised["entity_type: unknown entity type"] += 1
                     entity_types[i] = ""
                 else:
-                    mark("entity_type", "unknown entity type (expected "
-                         f"{' | '.join(sorted(ENTITY_TYPES))} or empty)", (i,))
+                    mark(
+                        "entity_type",
+                        f"unknown entity type (expected {' | '.join(sorted(ENTITY_TYPES))} or empty)",
+                        (i,),
+                    )
     if any_no:
-        mark("recipient_id", _NO_IDENTITY,
-             (i for i in range(n) if is_no[i]
-              and (not value["recipient_id"][i] or i in unusable["recipient_id"])
-              and (not value["entity_id"][i] or i in unusable["entity_id"])))
+        mark(
+            "recipient_id",
+            _NO_IDENTITY,
+            (
+                i
+                for i in range(n)
+                if is_no[i]
+                and (not value["recipient_id"][i] or i in unusable["recipient_id"])
+                and (not value["entity_id"][i] or i in unusable["entity_id"])
+            ),
+        )
 
     # the platform's own form, 2026-01-31T23:59:59Z, is 20 characters long
     times, bad_times = parse_offset_times(value["occurred_at"], 20)
@@ -468,8 +509,11 @@ def _validate(
             RejectedLine(lines[i], failed[i], str(reason[i]), _raw_json([raw[c][i] for c in COLUMN_NAMES]))
             for i in bad
         ]
-        holds += [HoldCandidate(lines[i], str(reason[i]), (value["recipient_id"][i], value["entity_id"][i]))
-                  for i in bad if is_no[i] or event_types[i] not in EVENT_TYPES]
+        holds += [
+            HoldCandidate(lines[i], str(reason[i]), (value["recipient_id"][i], value["entity_id"][i]))
+            for i in bad
+            if is_no[i] or event_types[i] not in EVENT_TYPES
+        ]
         good = [i for i in range(n) if reason[i] is None]
         pick = lambda values: [values[i] for i in good]  # noqa: E731
     else:
@@ -477,15 +521,24 @@ def _validate(
     # a kept "no" found by one id while the other was unusable: if it finds nobody, the unusable id
     # may still name a CRM person (the apply holds them then)
     partly = sorted((unusable["recipient_id"] | unusable["entity_id"]) - set(bad))
-    unless_found = [HoldCandidate(lines[i], "unknown recipient; an id of the line was not usable",
-                                  (value["recipient_id"][i], value["entity_id"][i])) for i in partly]
+    unless_found = [
+        HoldCandidate(
+            lines[i],
+            "unknown recipient; an id of the line was not usable",
+            (value["recipient_id"][i], value["entity_id"][i]),
+        )
+        for i in partly
+    ]
     flags = {c: pick([i in hits for i in range(n)]) if hits else None for c, hits in unusable.items()}
     kept = {c: pick(value[c]) for c in COLUMN_NAMES}
     as_stored = {c: pick(stored[c]) if c in stored else kept[c] for c in COLUMN_NAMES}
-    rows = _normalise(pick(lines), kept, as_stored, pick(entity_types), pick(occurred), pick(key_times), flags)
+    rows = _normalise(
+        pick(lines), kept, as_stored, pick(entity_types), pick(occurred), pick(key_times), flags
+    )
     rejected.sort(key=lambda r: r.line_no)
-    return ParsedChunk(rows, rejected, consumed, [h for h in holds if h], untrusted, neutralised,
-                       unless_found)
+    return ParsedChunk(
+        rows, rejected, consumed, [h for h in holds if h], untrusted, neutralised, unless_found
+    )
 
 
 def _structural_hold(line: RejectedLine) -> HoldCandidate | None:
@@ -532,21 +585,29 @@ def judge_dates(chunk: ParsedChunk, now: datetime, dates: EventDateRules | None 
     if drop:
         gone = set(drop)
         shown = ("recipient_id", "entity_id", "list_id", "mailing_id", "event_type", "occurred_at")
-        rejected += [RejectedLine(rows["line_no"][i], "occurred_at", str(distrust[i]),
-                                  json.dumps({c: rows[c][i] for c in shown}, ensure_ascii=False)[:_RAW_MAX])
-                     for i in drop]
+        rejected += [
+            RejectedLine(
+                rows["line_no"][i],
+                "occurred_at",
+                str(distrust[i]),
+                json.dumps({c: rows[c][i] for c in shown}, ensure_ascii=False)[:_RAW_MAX],
+            )
+            for i in drop
+        ]
         rejected.sort(key=lambda r: r.line_no)
         rows = {c: [v for i, v in enumerate(values) if i not in gone] for c, values in rows.items()}
-    return ParsedChunk(rows, rejected, chunk.lines, chunk.holds, untrusted, chunk.neutralised,
-                       chunk.holds_unless_found)
+    return ParsedChunk(
+        rows, rejected, chunk.lines, chunk.holds, untrusted, chunk.neutralised, chunk.holds_unless_found
+    )
 
 
 def _raw_json(values: list[str]) -> str:
     return json.dumps(dict(zip(COLUMN_NAMES, values, strict=True)), ensure_ascii=False)[:_RAW_MAX]
 
 
-def event_keys(recipients: Sequence[str], mailings: Sequence[str], types: Sequence[str],
-               times: Sequence[str]) -> list[str]:
+def event_keys(
+    recipients: Sequence[str], mailings: Sequence[str], types: Sequence[str], times: Sequence[str]
+) -> list[str]:
     """``sha256(version, recipient id, mailing id, event type, UTC time)`` of many events at once."""
     sha = hashlib.sha256
     return [
@@ -555,23 +616,36 @@ def event_keys(recipients: Sequence[str], mailings: Sequence[str], types: Sequen
     ]
 
 
-def _normalise(lines: list[int], value: dict[str, list[str]], stored: dict[str, list[str]],
-               entity_types: list[str], occurred: list[str | None], key_times: list[str],
-               unusable: dict[str, list[bool] | None]) -> dict[str, list]:
+def _normalise(
+    lines: list[int],
+    value: dict[str, list[str]],
+    stored: dict[str, list[str]],
+    entity_types: list[str],
+    occurred: list[str | None],
+    key_times: list[str],
+    unusable: dict[str, list[bool] | None],
+) -> dict[str, list]:
     """Stage columns of the kept rows: ``value`` as read (the event's identity), ``stored`` with
     neutralised values emptied, ``unusable`` the ids not to find the person by (None: all usable)."""
     recipient, entity, mailing = value["recipient_id"], value["entity_id"], value["mailing_id"]
     bad_entity, bad_recipient = unusable["entity_id"], unusable["recipient_id"]
-    usable_entity = entity if bad_entity is None else [
-        "" if bad else e for e, bad in zip(entity, bad_entity, strict=True)]
-    usable_recipient = recipient if bad_recipient is None else [
-        "" if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)]
+    usable_entity = (
+        entity
+        if bad_entity is None
+        else ["" if bad else e for e, bad in zip(entity, bad_entity, strict=True)]
+    )
+    usable_recipient = (
+        recipient
+        if bad_recipient is None
+        else ["" if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)]
+    )
     return {
         "line_no": lines,
         "event_key": event_keys(recipient, mailing, value["event_type"], key_times),
         # response_event.recipient_id must hold something: an unusable id is stored neutralised
-        "recipient_id": recipient if bad_recipient is None else [
-            fit_text(r, ID.length) if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)],
+        "recipient_id": recipient
+        if bad_recipient is None
+        else [fit_text(r, ID.length) if bad else r for r, bad in zip(recipient, bad_recipient, strict=True)],
         "entity_type": [v or None for v in entity_types],
         "entity_id": [v or None for v in usable_entity],
         # the id to find the CRM entity by: the platform's entity id where it has a usable one, else

@@ -64,6 +64,8 @@ def list_remote_files(client: SftpClient, directory: str, pattern: str = "*") ->
         if not fnmatch.fnmatchcase(name, pattern):
             continue
         modified = datetime.fromtimestamp(attributes.st_mtime or 0, tz=UTC)
-        found.append(RemoteFile(name, posixpath.join(directory, name), int(attributes.st_size or 0), modified))
+        found.append(
+            RemoteFile(name, posixpath.join(directory, name), int(attributes.st_size or 0), modified)
+        )
     found.sort(key=lambda f: (f.modified_at, f.name))
     return found

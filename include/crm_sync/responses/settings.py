@@ -105,7 +105,8 @@ def load_response_settings(path: Path | str | None = None) -> ResponseImportSett
         return ResponseImportSettings(**document)
     except ValidationError as exc:
         problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in error['loc']) or '<top>'}': {error['msg']}" for error in exc.errors()
+            f"field '{'.'.join(str(p) for p in error['loc']) or '<top>'}': {error['msg']}"
+            for error in exc.errors()
         )
         raise ResponseConfigError(f"{path}: invalid response import settings: {problems}") from None
 

@@ -65,7 +65,4 @@ TABLES = (stage, first)
 
 def insert_rows(conn: sa.Connection, columns: dict[str, Sequence]) -> None:
     """Append column-wise rows (``parse.STAGE_COLUMNS``; ``occurred_at`` as ``…T…Z`` UTC text)."""
-    insert_columns(
-        conn, stage, STAGE_COLUMNS, [columns[n] for n in STAGE_COLUMNS], time_column="occurred_at"
-    )
-
+    insert_columns(conn, stage, STAGE_COLUMNS, [columns[n] for n in STAGE_COLUMNS], time_column="occurred_at")

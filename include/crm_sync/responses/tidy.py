@@ -49,8 +49,9 @@ def tidy_remote_files(
             continue
         sha256 = fingerprint(client, remote).sha256
         if not is_imported(engine, remote.name, sha256):
-            log.warning("%s: its content (sha256 %s) was not imported yet; left in place",
-                        remote.name, sha256[:12])
+            log.warning(
+                "%s: its content (sha256 %s) was not imported yet; left in place", remote.name, sha256[:12]
+            )
             continue
         if dry_run:
             actions.append(TidyAction(remote.name, "kept", f"dry run: would be {settings.after_import}d"))

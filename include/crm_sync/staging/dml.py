@@ -88,7 +88,12 @@ def copy_columns(
 
 
 def insert_columns(
-    conn: Connection, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]], *, time_column: str
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    columns: Sequence[Sequence[Any]],
+    *,
+    time_column: str,
 ) -> None:
     """Append column-wise rows to a staging ``table``, the fastest way each dialect allows.
 
@@ -113,7 +118,9 @@ def insert_columns(
         )
     else:  # pragma: no cover - only the two supported dialects are tested
         values[at] = [datetime.fromisoformat(t) for t in columns[at]]
-        conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)])
+        conn.execute(
+            table.insert(), [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        )
 
 
 def raise_temp_buffers(conn: Connection, size: str) -> bool:
@@ -142,11 +149,13 @@ def analyze_if_never_analyzed(conn: Connection, tables: Sequence[str]) -> list[s
     """
     if conn.dialect.name != "postgresql":
         return []
-    missing = list(conn.exec_driver_sql(
-        "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%(names)s) "
-        "AND last_analyze IS NULL AND last_autoanalyze IS NULL",
-        {"names": list(tables)},
-    ).scalars())
+    missing = list(
+        conn.exec_driver_sql(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%(names)s) "
+            "AND last_analyze IS NULL AND last_autoanalyze IS NULL",
+            {"names": list(tables)},
+        ).scalars()
+    )
     done = []
     for table in missing:
         try:

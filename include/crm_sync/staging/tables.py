@@ -81,8 +81,14 @@ crm_consent_type = Table(
     metadata,
     Column("consent_id", ID, primary_key=True, comment="e.g. newsletter; one per list"),
     Column("name", String(200), nullable=False),
-    Column("is_marketing", Boolean, nullable=False, default=True, server_default="1",
-           comment="a global unsubscribe revokes every marketing consent"),
+    Column(
+        "is_marketing",
+        Boolean,
+        nullable=False,
+        default=True,
+        server_default="1",
+        comment="a global unsubscribe revokes every marketing consent",
+    ),
 )
 
 crm_consent = Table(
@@ -117,8 +123,12 @@ Index("ix_crm_marketing_list_member_entity_id", crm_marketing_list_member.c.enti
 crm_blocklist = Table(
     "crm_blocklist",
     metadata,
-    Column("email_normalized", EMAIL, primary_key=True,
-           comment="address, or pattern with * and ? as on the platform"),
+    Column(
+        "email_normalized",
+        EMAIL,
+        primary_key=True,
+        comment="address, or pattern with * and ? as on the platform",
+    ),
     Column("is_pattern", Boolean, nullable=False, default=False, server_default="0"),
     Column("reason", String(200), nullable=True),
     Column("source", String(200), nullable=False, comment="platform refusal (code 3), import, ..."),
@@ -166,8 +176,13 @@ feedback_bounce = Table(
     "feedback_bounce",
     metadata,
     Column("bounce_id", Integer, primary_key=True, autoincrement=True),
-    Column("event_key", String(64), nullable=False, unique=True,
-           comment="hash of the normalised event: the same bounce twice is stored once"),
+    Column(
+        "event_key",
+        String(64),
+        nullable=False,
+        unique=True,
+        comment="hash of the normalised event: the same bounce twice is stored once",
+    ),
     Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
     Column("line_no", Integer, nullable=False),
     Column("recipient_id", ID, nullable=True),
@@ -192,8 +207,12 @@ feedback_unsubscribe = Table(
     Column("email_normalized", EMAIL, nullable=True),
     Column("entity_id", ID, nullable=True),
     Column("platform_list_id", String(64), nullable=True),
-    Column("consent_id", ID, nullable=True,
-           comment="consent of the list it came from; NULL = every marketing consent"),
+    Column(
+        "consent_id",
+        ID,
+        nullable=True,
+        comment="consent of the list it came from; NULL = every marketing consent",
+    ),
     Column("mailing_id", String(64), nullable=True),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -218,8 +237,14 @@ sync_run = Table(
     Column("dag_id", String(250), nullable=True),
     Column("dry_run", Boolean, nullable=False, default=False, server_default="0"),
     Column("forced", Boolean, nullable=False, default=False, server_default="0"),
-    Column("feedback_ok", Boolean, nullable=False, default=False, server_default="0",
-           comment="the feedback import of this run succeeded; refills require it"),
+    Column(
+        "feedback_ok",
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default="0",
+        comment="the feedback import of this run succeeded; refills require it",
+    ),
     Column("status", String(16), nullable=False, comment="running | success | failed"),
     Column("summary", NULLABLE_JSON, nullable=True),
     Column("started_at", UTCDateTime, nullable=False),
@@ -234,8 +259,12 @@ sync_run_platform_feedback = Table(
     metadata,
     Column("run_id", String(250), ForeignKey("sync_run.run_id"), primary_key=True),
     Column("platform", String(32), primary_key=True),
-    Column("succeeded_at", UTCDateTime, nullable=False,
-           comment="when this run's feedback import of the platform succeeded"),
+    Column(
+        "succeeded_at",
+        UTCDateTime,
+        nullable=False,
+        comment="when this run's feedback import of the platform succeeded",
+    ),
 )
 
 list_run = Table(
@@ -250,8 +279,12 @@ list_run = Table(
     Column("optin_process_id", String(64), nullable=False),
     Column("consent_id", ID, nullable=False),
     Column("attribute_names", JSON, nullable=False, comment="order of list_snapshot.attr_values"),
-    Column("status", String(24), nullable=False,
-           comment="extracting | extracted | validated | invalid | guarded | refilling | synced | failed | dry_run"),
+    Column(
+        "status",
+        String(24),
+        nullable=False,
+        comment="extracting | extracted | validated | invalid | guarded | refilling | synced | failed | dry_run",
+    ),
     Column("selected", Integer, nullable=True, comment="rows the selection returned"),
     Column("excluded", NULLABLE_JSON, nullable=True, comment="{reason: count}"),
     Column("snapshot_rows", Integer, nullable=True),
@@ -293,8 +326,12 @@ list_batch = Table(
     Column("batch_no", Integer, primary_key=True, autoincrement=False),
     Column("first_seq", Integer, nullable=False),
     Column("last_seq", Integer, nullable=False),
-    Column("codes", Text, nullable=False,
-           comment="one digit per recipient in seq order: every recipient's result, compactly"),
+    Column(
+        "codes",
+        Text,
+        nullable=False,
+        comment="one digit per recipient in seq order: every recipient's result, compactly",
+    ),
     Column("accepted", Integer, nullable=False),
     Column("confirmed_at", UTCDateTime, nullable=False),
 )
@@ -316,18 +353,32 @@ list_rejected = Table(
 # feedback apply into ``feedback_bounce``/``feedback_unsubscribe``. Migration 0002.
 
 file_ledger.append_column(
-    Column("rows_ignored", Integer, nullable=True,
-           comment="valid rows deliberately not applied (opens/clicks without CRM campaign, autoresponders)")
+    Column(
+        "rows_ignored",
+        Integer,
+        nullable=True,
+        comment="valid rows deliberately not applied (opens/clicks without CRM campaign, autoresponders)",
+    )
 )
 
 response_event = Table(
     "response_event",
     metadata,
     Column("event_id", Integer, primary_key=True, autoincrement=True),
-    Column("event_key", String(64), nullable=False, unique=True,
-           comment="sha256 of recipient, mailing, event type and time: the same event is stored once"),
-    Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False,
-           comment="the response file it first arrived in"),
+    Column(
+        "event_key",
+        String(64),
+        nullable=False,
+        unique=True,
+        comment="sha256 of recipient, mailing, event type and time: the same event is stored once",
+    ),
+    Column(
+        "file_id",
+        Integer,
+        ForeignKey("file_ledger.file_id"),
+        nullable=False,
+        comment="the response file it first arrived in",
+    ),
     Column("line_no", Integer, nullable=False),
     Column("recipient_id", ID, nullable=False),
     Column("entity_type", String(16), nullable=True, comment="as the platform knows it, if it does"),
@@ -335,12 +386,20 @@ response_event = Table(
     Column("crm_entity_id", ID, nullable=True, comment="matched CRM entity; NULL = unknown recipient"),
     Column("platform_list_id", String(64), nullable=True),
     Column("mailing_id", String(64), nullable=True),
-    Column("event_type", String(16), nullable=False,
-           comment="open | click | hardbounce | softbounce | unsubscribe | autoresponder"),
+    Column(
+        "event_type",
+        String(16),
+        nullable=False,
+        comment="open | click | hardbounce | softbounce | unsubscribe | autoresponder",
+    ),
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("link_url", String(2000), nullable=True),
-    Column("status", String(24), nullable=False,
-           comment="applied | ignored_no_campaign | ignored_autoresponder | unknown_recipient"),
+    Column(
+        "status",
+        String(24),
+        nullable=False,
+        comment="applied | ignored_no_campaign | ignored_autoresponder | unknown_recipient",
+    ),
     Column("received_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -351,8 +410,12 @@ mailing_campaign = Table(
     metadata,
     Column("mailing_id", String(64), primary_key=True, comment="platform mailing id"),
     Column("crm_campaign_id", ID, nullable=False),
-    Column("source", String(16), nullable=False,
-           comment="config (config/response_import.yaml) | closed_loop (wave id in the response file)"),
+    Column(
+        "source",
+        String(16),
+        nullable=False,
+        comment="config (config/response_import.yaml) | closed_loop (wave id in the response file)",
+    ),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -370,8 +433,11 @@ crm_campaign_response = Table(
     Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
-Index("ix_crm_campaign_response_crm_campaign_id_entity_id",
-      crm_campaign_response.c.crm_campaign_id, crm_campaign_response.c.entity_id)
+Index(
+    "ix_crm_campaign_response_crm_campaign_id_entity_id",
+    crm_campaign_response.c.crm_campaign_id,
+    crm_campaign_response.c.entity_id,
+)
 
 # --------------------------------------------------------------------------- writers (issue 12)
 # One writer per platform list (and per platform's feedback import) at a time: a lock row with a
@@ -382,8 +448,12 @@ writer_lock = Table(
     metadata,
     Column("platform", String(32), primary_key=True),
     Column("resource", String(300), primary_key=True, comment="list:<platform list id> | feedback"),
-    Column("owner", String(300), nullable=False,
-           comment="who may take it over at once (a retry of the same list run or run)"),
+    Column(
+        "owner",
+        String(300),
+        nullable=False,
+        comment="who may take it over at once (a retry of the same list run or run)",
+    ),
     Column("holder", String(500), nullable=False, comment="the holder in plain words (run, list, list run)"),
     Column("token", String(32), nullable=False, comment="this acquisition; renewals and release must match"),
     Column("acquired_at", UTCDateTime, nullable=False),
@@ -400,8 +470,9 @@ crm_feedback_hold = Table(
     metadata,
     Column("hold_id", Integer, primary_key=True, autoincrement=True),
     Column("entity_id", ID, nullable=False, comment="the CRM entity the rejected row names"),
-    Column("email_normalized", EMAIL, nullable=True,
-           comment="the address it names, if it was named by address"),
+    Column(
+        "email_normalized", EMAIL, nullable=True, comment="the address it names, if it was named by address"
+    ),
     Column("file_id", Integer, ForeignKey("file_ledger.file_id"), nullable=False),
     Column("line_no", Integer, nullable=False, comment="line of the rejected row in that file"),
     Column("reason", Text, nullable=False, comment="why the row was rejected"),
@@ -423,10 +494,20 @@ platform_membership = Table(
     Column("platform", String(32), primary_key=True),
     Column("platform_list_id", String(255), primary_key=True),
     Column("member_id", ID, primary_key=True, comment="the contact's id on the platform = CRM entity id"),
-    Column("in_audience", Boolean, nullable=False, default=False, server_default="0",
-           comment="a confirmed add (and no confirmed removal since)"),
-    Column("fields_hash", String(64), nullable=True,
-           comment="sha256 of the fields of the last confirmed upsert; NULL = upload again"),
+    Column(
+        "in_audience",
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default="0",
+        comment="a confirmed add (and no confirmed removal since)",
+    ),
+    Column(
+        "fields_hash",
+        String(64),
+        nullable=True,
+        comment="sha256 of the fields of the last confirmed upsert; NULL = upload again",
+    ),
     Column("upsert_code", String(32), nullable=True, comment="platform's answer to that upsert, e.g. OK"),
     Column("upserted_at", UTCDateTime, nullable=True),
     Column("confirmed_at", UTCDateTime, nullable=False, comment="last confirmed change of this row"),
@@ -437,12 +518,22 @@ platform_list_sync = Table(
     metadata,
     Column("platform", String(32), primary_key=True),
     Column("platform_list_id", String(255), primary_key=True),
-    Column("status", String(16), nullable=False,
-           comment="in_progress (a write may be unconfirmed) | synced"),
-    Column("list_run_id", Integer, ForeignKey("list_run.list_run_id"), nullable=True,
-           comment="the list run being / last synced"),
-    Column("members", Integer, nullable=False, default=0, server_default="0",
-           comment="members in the platform list after the last completed sync"),
+    Column("status", String(16), nullable=False, comment="in_progress (a write may be unconfirmed) | synced"),
+    Column(
+        "list_run_id",
+        Integer,
+        ForeignKey("list_run.list_run_id"),
+        nullable=True,
+        comment="the list run being / last synced",
+    ),
+    Column(
+        "members",
+        Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        comment="members in the platform list after the last completed sync",
+    ),
     Column("mode", String(16), nullable=True, comment="incremental | full (empty + add all)"),
     Column("reason", Text, nullable=True, comment="why the last sync was full"),
     Column("started_at", UTCDateTime, nullable=False),
@@ -463,8 +554,14 @@ flexmail_label_member = Table(
     Column("member_id", ID, primary_key=True, comment="CRM entity id"),
     Column("email", EMAIL, nullable=False, comment="address imported: needed to remove the label later"),
     Column("import_id", String(64), nullable=True, comment="the import that added the label"),
-    Column("confirmed", Boolean, nullable=False, default=False, server_default="0",
-           comment="the import completed; false = pending (counts as carried for removals)"),
+    Column(
+        "confirmed",
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default="0",
+        comment="the import completed; false = pending (counts as carried for removals)",
+    ),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 Index("ix_flexmail_label_member_import_id", flexmail_label_member.c.import_id)
@@ -476,7 +573,9 @@ flexmail_removal = Table(
     Column("member_id", ID, primary_key=True),
     Column("email", EMAIL, nullable=False),
     Column("contact_id", BigInteger, nullable=True, comment="Flexmail contact id once looked up"),
-    Column("urgency", Integer, nullable=False, comment="0 consent revoked/unsubscribed/bounced, 1 left selection"),
+    Column(
+        "urgency", Integer, nullable=False, comment="0 consent revoked/unsubscribed/bounced, 1 left selection"
+    ),
     Column("reason", String(32), nullable=False),
     Column("enqueued_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),

@@ -176,22 +176,32 @@ class _Learned:
         """Revoke / mark bounced; entities already in that state are left untouched (idempotent)."""
         if self.unsubscribed:
             consents = (
-                crm_consent.c.consent_id == consent_id if consent_id is not None
+                crm_consent.c.consent_id == consent_id
+                if consent_id is not None
                 else crm_consent.c.consent_id.in_(
-                    sa.select(crm_consent_type.c.consent_id).where(crm_consent_type.c.is_marketing))
+                    sa.select(crm_consent_type.c.consent_id).where(crm_consent_type.c.is_marketing)
+                )
             )
             conn.execute(
                 crm_consent.update()
-                .where(crm_consent.c.entity_id.in_(_entities(self.unsubscribed)), consents,
-                       crm_consent.c.status != "revoked")
-                .values(status="revoked", revoked_at=now, updated_at=now,
-                        source=f"{source}: unsubscribed on the platform (code 2)")
+                .where(
+                    crm_consent.c.entity_id.in_(_entities(self.unsubscribed)),
+                    consents,
+                    crm_consent.c.status != "revoked",
+                )
+                .values(
+                    status="revoked",
+                    revoked_at=now,
+                    updated_at=now,
+                    source=f"{source}: unsubscribed on the platform (code 2)",
+                )
             )
         if self.overflowed:
             conn.execute(
                 crm_entity.update()
-                .where(crm_entity.c.entity_id.in_(_entities(self.overflowed)),
-                       sa.not_(crm_entity.c.is_bounced))
+                .where(
+                    crm_entity.c.entity_id.in_(_entities(self.overflowed)), sa.not_(crm_entity.c.is_bounced)
+                )
                 .values(is_bounced=True, bounced_at=now, bounce_category="overflow", updated_at=now)
             )
 

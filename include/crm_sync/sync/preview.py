@@ -40,6 +40,10 @@ def preview_refill(engine: Engine, platform: RecipientListPlatform, list_run_id:
         )
     log.info(
         "list %s (dry run): platform list %s holds %d recipients; a refill would upload %d (%+d)",
-        preview.list_name, preview.platform_list_id, count, preview.snapshot_rows, preview.change,
+        preview.list_name,
+        preview.platform_list_id,
+        count,
+        preview.snapshot_rows,
+        preview.change,
     )
     return preview

@@ -51,5 +51,11 @@ class Progress:
         eta = f"{left / rate:.0f}s" if rate > 0 else "unknown"
         self.log.info(
             "%s: batch %d/%d, %d/%d recipients, %.0f recipients/s, ETA %s",
-            self.label, self.batches_done, self.total_batches, self.rows_done, self.total_rows, rate, eta,
+            self.label,
+            self.batches_done,
+            self.total_batches,
+            self.rows_done,
+            self.total_rows,
+            rate,
+            eta,
         )

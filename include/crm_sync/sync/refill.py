@@ -189,11 +189,16 @@ def _confirmed_batches(engine: Engine, list_run_id: int) -> dict[int, _Confirmed
     with engine.connect() as conn:
         rows = conn.execute(
             select(
-                list_batch.c.batch_no, list_batch.c.first_seq, list_batch.c.last_seq, list_batch.c.accepted,
+                list_batch.c.batch_no,
+                list_batch.c.first_seq,
+                list_batch.c.last_seq,
+                list_batch.c.accepted,
                 list_batch.c.codes,
             ).where(list_batch.c.list_run_id == list_run_id)
         )
-        return {r.batch_no: _Confirmed(r.batch_no, r.first_seq, r.last_seq, r.accepted, r.codes) for r in rows}
+        return {
+            r.batch_no: _Confirmed(r.batch_no, r.first_seq, r.last_seq, r.accepted, r.codes) for r in rows
+        }
 
 
 def _aligned(confirmed: dict[int, _Confirmed], batch_size: int, rows: int) -> bool:
@@ -250,8 +255,12 @@ def _raise_if_superseded(engine: Engine, lr: _ListRun) -> None:
 def _already_synced(engine: Engine, platform: RecipientListPlatform, lr: _ListRun) -> RefillReport:
     report = RefillReport(lr.list_run_id, lr.list_name, lr.platform_list_id, lr.snapshot_rows)
     report.platform_count = platform.count(lr.platform_list_id)
-    log.info("list %s (platform list %s): already synced in this run (%d recipients on the platform)",
-             lr.list_name, lr.platform_list_id, report.platform_count)
+    log.info(
+        "list %s (platform list %s): already synced in this run (%d recipients on the platform)",
+        lr.list_name,
+        lr.platform_list_id,
+        report.platform_count,
+    )
     report = _report_from_audit(engine, report)
     report.window_seconds = _recorded_window(engine, lr.list_run_id)
     return report
@@ -313,8 +322,10 @@ def _refill_locked(
     total_batches = -(-lr.snapshot_rows // batch_size)
     confirmed = _confirmed_batches(engine, list_run_id) if lr.status == "refilling" else {}
     confirmed_accepted = sum(c.accepted for c in confirmed.values())
-    resume = lr.status == "refilling" and current == confirmed_accepted and _aligned(
-        confirmed, batch_size, lr.snapshot_rows
+    resume = (
+        lr.status == "refilling"
+        and current == confirmed_accepted
+        and _aligned(confirmed, batch_size, lr.snapshot_rows)
     )
     if not resume:
         confirmed = {}
@@ -332,20 +343,31 @@ def _refill_locked(
             report.resumed = True
             log.info(
                 "%s: resuming: the platform holds %d recipients, exactly what the %d confirmed batches "
-                "accepted; sending the other %d batches", label, current, len(confirmed),
+                "accepted; sending the other %d batches",
+                label,
+                current,
+                len(confirmed),
                 total_batches - len(confirmed),
             )
         else:
             if lr.status == "refilling":
                 log.warning(
                     "%s: the platform holds %d recipients but the confirmed batches accepted %d: clearing "
-                    "and refilling from scratch", label, current, confirmed_accepted,
+                    "and refilling from scratch",
+                    label,
+                    current,
+                    confirmed_accepted,
                 )
             _forget_batches(engine, list_run_id)
             log.info("%s: clearing %d recipients, then uploading %d", label, current, lr.snapshot_rows)
             _set_list_run(
-                engine, list_run_id, status="refilling", cleared_at=now(), last_batch_at=None,
-                window_seconds=None, error=None,
+                engine,
+                list_run_id,
+                status="refilling",
+                cleared_at=now(),
+                last_batch_at=None,
+                window_seconds=None,
+                error=None,
             )
             try:
                 lease.renew(force=True)  # still ours after the slow preparation: only then clear
@@ -356,14 +378,24 @@ def _refill_locked(
                 raise
 
         progress = Progress(
-            total_rows=lr.snapshot_rows, total_batches=total_batches, log=log, label=label,
+            total_rows=lr.snapshot_rows,
+            total_batches=total_batches,
+            log=log,
+            label=label,
             every_seconds=options.progress_every_seconds,
-            rows_done=sum(len(c.codes) for c in confirmed.values()), batches_done=len(confirmed),
+            rows_done=sum(len(c.codes) for c in confirmed.values()),
+            batches_done=len(confirmed),
         )
         try:
             report.batches_sent = _upload(
-                writer, platform, lr, batch_size, options.max_parallel_calls,
-                itertools.chain(ready, batches), progress, lease.renew,
+                writer,
+                platform,
+                lr,
+                batch_size,
+                options.max_parallel_calls,
+                itertools.chain(ready, batches),
+                progress,
+                lease.renew,
             )
         except Exception as exc:
             _set_list_run(engine, list_run_id, error=mask_text(f"{type(exc).__name__}: {exc}")[:2000])
@@ -380,9 +412,12 @@ def _refill_locked(
         ).scalar_one()
     report.window_seconds = max((finished - cleared_at).total_seconds(), 0.0) if cleared_at else 0.0
     values = dict(
-        uploaded=report.uploaded, accepted=report.accepted,
+        uploaded=report.uploaded,
+        accepted=report.accepted,
         result_codes={str(k): v for k, v in report.result_codes.items()},
-        rejected=report.rejected, platform_count=platform_count, last_batch_at=finished,
+        rejected=report.rejected,
+        platform_count=platform_count,
+        last_batch_at=finished,
         window_seconds=round(report.window_seconds),
     )
     if report.uploaded != lr.snapshot_rows:  # cannot happen unless the audit was changed meanwhile
@@ -400,8 +435,14 @@ def _refill_locked(
     _set_list_run(engine, list_run_id, status="synced", finished_at=finished, error=None, **values)
     log.info(
         "%s: synced %d of %d recipients (codes %s, %d rejected), %d batches sent%s; list empty/partial for %.1fs",
-        label, report.accepted, report.uploaded, dict(sorted(report.result_codes.items())), report.rejected,
-        report.batches_sent, " (resumed)" if report.resumed else "", report.window_seconds,
+        label,
+        report.accepted,
+        report.uploaded,
+        dict(sorted(report.result_codes.items())),
+        report.rejected,
+        report.batches_sent,
+        " (resumed)" if report.resumed else "",
+        report.window_seconds,
     )
     return report
 
@@ -483,7 +524,9 @@ def _upload(
                         upcoming = reader.next()
                     except Exception as exc:  # the snapshot could not be read: stop like a failed call
                         failure = exc
-                        log.error("list %s: reading the snapshot failed: %s", lr.list_name, mask_text(str(exc)))
+                        log.error(
+                            "list %s: reading the snapshot failed: %s", lr.list_name, mask_text(str(exc))
+                        )
                         break
                     if upcoming is None:
                         break
@@ -500,18 +543,26 @@ def _upload(
                     except Exception as exc:  # keep the first failure, finish the others
                         if failure is None:
                             failure = exc
-                            log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc)))
+                            log.error(
+                                "list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc))
+                            )
                         continue
                     try:
                         record_batch(
-                            writer, lr.list_run_id,
-                            BatchOutcome(batch_no, batch_no * batch_size, recipients, results), lr.run_id,
+                            writer,
+                            lr.list_run_id,
+                            BatchOutcome(batch_no, batch_no * batch_size, recipients, results),
+                            lr.run_id,
                         )
                     except Exception as exc:  # the audit cannot be written: stop sending, like a failed call
                         if failure is None:
                             failure = exc
-                            log.error("list %s: recording batch %d failed: %s", lr.list_name, batch_no,
-                                      mask_text(str(exc)))
+                            log.error(
+                                "list %s: recording batch %d failed: %s",
+                                lr.list_name,
+                                batch_no,
+                                mask_text(str(exc)),
+                            )
                         continue
                     progress.advance(len(recipients))
                     try:
@@ -561,7 +612,9 @@ def _audit_without_flush_wait(writer: Connection) -> Iterator[None]:
 def _recorded_window(engine: Engine, list_run_id: int) -> float:
     with engine.connect() as conn:
         cleared_at, last_batch_at = conn.execute(
-            select(list_run.c.cleared_at, list_run.c.last_batch_at).where(list_run.c.list_run_id == list_run_id)
+            select(list_run.c.cleared_at, list_run.c.last_batch_at).where(
+                list_run.c.list_run_id == list_run_id
+            )
         ).one()
     return (last_batch_at - cleared_at).total_seconds() if cleared_at and last_batch_at else 0.0
 
@@ -572,7 +625,9 @@ def _report_from_audit(engine: Engine, report: RefillReport) -> RefillReport:
     uploaded = accepted = 0
     with engine.connect() as conn:
         for row in conn.execute(
-            select(list_batch.c.codes, list_batch.c.accepted).where(list_batch.c.list_run_id == report.list_run_id)
+            select(list_batch.c.codes, list_batch.c.accepted).where(
+                list_batch.c.list_run_id == report.list_run_id
+            )
         ):
             codes.update(int(c) for c in row.codes)
             uploaded += len(row.codes)

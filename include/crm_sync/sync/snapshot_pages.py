@@ -53,7 +53,9 @@ _PAGE = (
 #: is there any row at or after ``first_seq``? (asked once, after the last page)
 _BEYOND = (
     select(list_snapshot.c.seq)
-    .where(list_snapshot.c.list_run_id == bindparam("list_run_id"), list_snapshot.c.seq >= bindparam("first_seq"))
+    .where(
+        list_snapshot.c.list_run_id == bindparam("list_run_id"), list_snapshot.c.seq >= bindparam("first_seq")
+    )
     .limit(1)
 )
 
@@ -98,7 +100,12 @@ def _joined_from_texts(joined: str, count: int, width: int) -> str | None:
     """``_joined_values`` for ``count`` JSON texts already joined with ``ROW_SEP``."""
     if "\\" in joined or MEMBER_SEP in joined or not (joined.startswith('["') and joined.endswith('"]')):
         return None
-    joined = joined[2:-2].replace('"]' + ROW_SEP + '["', ROW_SEP).replace('", "', MEMBER_SEP).replace('","', MEMBER_SEP)
+    joined = (
+        joined[2:-2]
+        .replace('"]' + ROW_SEP + '["', ROW_SEP)
+        .replace('", "', MEMBER_SEP)
+        .replace('","', MEMBER_SEP)
+    )
     if '"' in joined:
         return None
     rows = joined.split(ROW_SEP)
@@ -118,13 +125,19 @@ def _aggregated_page(dialect_name: str) -> Select:
     page = _PAGE.subquery()
     separator = bindparam("separator")
     if dialect_name == "postgresql":
+
         def joined(column):  # noqa: ANN001, ANN202
             return func.string_agg(column, separator).aggregate_order_by(page.c.seq)
     else:
+
         def joined(column):  # noqa: ANN001, ANN202
             return func.group_concat(column, separator)
+
     return select(
-        func.count(), joined(cast(page.c.seq, Text)), joined(page.c.recipient_id), joined(page.c.email),
+        func.count(),
+        joined(cast(page.c.seq, Text)),
+        joined(page.c.recipient_id),
+        joined(page.c.email),
         joined(page.c.attr_values),
     )
 
@@ -157,7 +170,12 @@ def _fast_page(
 
 
 def snapshot_batches(
-    conn: Connection, list_run_id: int, *, start_seq: int = 0, batch_size: int = 1000, width: int | None = None
+    conn: Connection,
+    list_run_id: int,
+    *,
+    start_seq: int = 0,
+    batch_size: int = 1000,
+    width: int | None = None,
 ) -> Iterator[RecipientBatch]:
     """Batches of ``batch_size`` recipients of ``list_run_id`` from ``start_seq`` on, in seq order.
 
@@ -171,7 +189,9 @@ def snapshot_batches(
     next_seq = start_seq
     while True:
         params = {
-            "list_run_id": list_run_id, "first_seq": next_seq, "end_seq": next_seq + batch_size,
+            "list_run_id": list_run_id,
+            "first_seq": next_seq,
+            "end_seq": next_seq + batch_size,
             "page_size": batch_size,
         }
         batch = None

@@ -102,7 +102,9 @@ def validate_snapshot(
         min_rows=list_def.guards.min_rows,
     )
     # Optimizely's technical fields are checked where the list carries them (not on Spotler/Flexmail)
-    absent = {key for field, keys in _TECHNICAL_CHECKS.items() if field not in attribute_names for key in keys}
+    absent = {
+        key for field, keys in _TECHNICAL_CHECKS.items() if field not in attribute_names for key in keys
+    }
     specs = [spec for spec in specs if spec.key not in absent]
     query = snapshot_query(engine.dialect.name, list_run_id, attribute_names)
     # One SQL pass decides a passing snapshot (the usual night); great-expectations -- seconds of

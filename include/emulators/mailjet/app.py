@@ -158,9 +158,7 @@ class MailjetApp:
         try:
             key, _, secret = base64.b64decode(token.strip()).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise ApiError(
-                401, "API key authentication failure: malformed credentials"
-            ) from None
+            raise ApiError(401, "API key authentication failure: malformed credentials") from None
         if (key, secret) != (self.config.api_key, self.config.secret_key):
             raise ApiError(401, "API key authentication/authorization failure: unknown key or wrong secret")
 

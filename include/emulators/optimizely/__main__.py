@@ -18,7 +18,9 @@ from include.emulators.optimizely.seed import SeedError
 
 DEFAULT_SFTP_PORT = 2222
 #: where the CLI keeps its SFTP host key, so the fingerprint clients pin survives restarts
-DEFAULT_HOST_KEY_PATH = Path(__file__).resolve().parents[3] / ".local" / "optimizely-emulator" / "ssh_host_ed25519_key"
+DEFAULT_HOST_KEY_PATH = (
+    Path(__file__).resolve().parents[3] / ".local" / "optimizely-emulator" / "ssh_host_ed25519_key"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

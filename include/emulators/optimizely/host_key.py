@@ -65,7 +65,9 @@ def _load(path: Path) -> paramiko.PKey:
             return key_class(file_obj=io.StringIO(text))
         except (paramiko.SSHException, ValueError) as exc:
             errors.append(f"{key_class.__name__}: {exc}")
-    raise ValueError(f"{path}: not a readable unencrypted Ed25519, ECDSA or RSA private key ({'; '.join(errors)})")
+    raise ValueError(
+        f"{path}: not a readable unencrypted Ed25519, ECDSA or RSA private key ({'; '.join(errors)})"
+    )
 
 
 def _openssh_private_bytes(key: Ed25519PrivateKey) -> bytes:

@@ -312,8 +312,9 @@ class ResponseFileStore:
                 del self._files[path]
 
     # ------------------------------------------------------------------ files
-    def put_raw(self, name: str, data: bytes, *, created_at: float | None = None,
-                directory: str = RESPONSE_DIR) -> ResponseFile:
+    def put_raw(
+        self, name: str, data: bytes, *, created_at: float | None = None, directory: str = RESPONSE_DIR
+    ) -> ResponseFile:
         """Place a file with exactly these bytes (tests: truncated, badly encoded, wrong header)."""
         if "/" in name or name.startswith(".") or not name:
             raise ValueError(f"not a plain file name: {name!r}")

@@ -108,8 +108,10 @@ class EmulatorServer:
                 self._sftp.start()
             except OSError as exc:
                 self._http.stop()
-                raise OSError(exc.errno, f"SFTP server on {self.config.host}:{self._sftp.requested_port}: "
-                                         f"{exc.strerror or exc}") from exc
+                raise OSError(
+                    exc.errno,
+                    f"SFTP server on {self.config.host}:{self._sftp.requested_port}: {exc.strerror or exc}",
+                ) from exc
         self._http.start()
         return self
 
@@ -186,7 +188,9 @@ class EmulatorServer:
     @property
     def sftp_port(self) -> int:
         if self._sftp is None or not self._sftp.running:
-            raise RuntimeError("the SFTP server is not running (start the emulator with sftp_port=0 or a port)")
+            raise RuntimeError(
+                "the SFTP server is not running (start the emulator with sftp_port=0 or a port)"
+            )
         return self._sftp.port
 
     @property

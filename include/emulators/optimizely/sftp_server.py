@@ -108,8 +108,13 @@ class _Authenticator(paramiko.ServerInterface):
 class _Handle(paramiko.SFTPHandle):
     """A file opened for reading, with an optional injected fault."""
 
-    def __init__(self, readfile: Any, injection: SftpInjection | None, transport: paramiko.Transport | None,
-                 remote_path: str) -> None:
+    def __init__(
+        self,
+        readfile: Any,
+        injection: SftpInjection | None,
+        transport: paramiko.Transport | None,
+        remote_path: str,
+    ) -> None:
         super().__init__(os.O_RDONLY)
         self.readfile = readfile
         self.injection = injection
@@ -124,8 +129,12 @@ class _Handle(paramiko.SFTPHandle):
                     return SFTP_EOF
                 length = injection.after_bytes - offset
             elif injection.kind == "drop":
-                log.info("SFTP fault %s: dropping the connection at byte %d of %s",
-                         injection.rule_id, min(offset, injection.after_bytes), self.remote_path)
+                log.info(
+                    "SFTP fault %s: dropping the connection at byte %d of %s",
+                    injection.rule_id,
+                    min(offset, injection.after_bytes),
+                    self.remote_path,
+                )
                 if self.transport is not None:
                     self.transport.close()
                 return SFTP_FAILURE
@@ -383,8 +392,14 @@ class SftpServer:
                 "host": self.host,
                 "port": self.port,
                 "user": self.user,
-                "auth": [m for m, on in (("password", self.password is not None),
-                                          ("publickey", bool(self.authorized_keys))) if on],
+                "auth": [
+                    m
+                    for m, on in (
+                        ("password", self.password is not None),
+                        ("publickey", bool(self.authorized_keys)),
+                    )
+                    if on
+                ],
                 "connections": len(self._transports),
                 "calls": dict(sorted(self._counts.items())),
             }

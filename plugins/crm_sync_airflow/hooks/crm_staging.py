@@ -47,8 +47,9 @@ class CrmStagingHook(BaseHook):
         from sqlalchemy.engine import URL
 
         conn = self.get_connection(self.crm_staging_conn_id)
-        extras = parse_extras(CrmStagingExtras, self.crm_staging_conn_id, CRM_STAGING.connection_type,
-                              conn.extra_dejson)
+        extras = parse_extras(
+            CrmStagingExtras, self.crm_staging_conn_id, CRM_STAGING.connection_type, conn.extra_dejson
+        )
         if extras.sqlalchemy_url:
             return extras.sqlalchemy_url
         if not conn.host:

@@ -72,8 +72,14 @@ class OptimizelyConnectionSettings:
         )
 
 
-def parse_connection(conn_id: str, host: str | None, port: int | None, login: str | None,
-                     password: str | None, extra: dict[str, Any]) -> OptimizelyConnectionSettings:
+def parse_connection(
+    conn_id: str,
+    host: str | None,
+    port: int | None,
+    login: str | None,
+    password: str | None,
+    extra: dict[str, Any],
+) -> OptimizelyConnectionSettings:
     """Validate the connection's fields and extras; errors name the connection and the field."""
 
     def fail(field: str, problem: str) -> OptimizelyConnectionError:
@@ -148,7 +154,12 @@ class OptimizelyCampaignHook(BaseHook):
         """The connection, parsed and validated (raises ``OptimizelyConnectionError``)."""
         conn = self.get_connection(self.optimizely_campaign_conn_id)
         return parse_connection(
-            self.optimizely_campaign_conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
+            self.optimizely_campaign_conn_id,
+            conn.host,
+            conn.port,
+            conn.login,
+            conn.password,
+            conn.extra_dejson,
         )
 
     def _new_client(self) -> OptimizelyCampaignClient:
@@ -195,7 +206,7 @@ class OptimizelyCampaignHook(BaseHook):
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> "OptimizelyCampaignHook":
+    def __enter__(self) -> OptimizelyCampaignHook:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -211,7 +222,10 @@ class OptimizelyCampaignHook(BaseHook):
         except OptimizelyConnectionError as exc:
             return False, str(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
-            return False, f"connection {self.optimizely_campaign_conn_id!r} could not be read: {type(exc).__name__}"
+            return (
+                False,
+                f"connection {self.optimizely_campaign_conn_id!r} could not be read: {type(exc).__name__}",
+            )
 
         from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
 
@@ -223,7 +237,8 @@ class OptimizelyCampaignHook(BaseHook):
                 settings.password,
                 timeout=min(settings.timeout, 30.0),
                 connect_timeout=settings.connect_timeout,
-                retry_policy=self._retry_policy or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
+                retry_policy=self._retry_policy
+                or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
                 verify=settings.verify,
             )
         except ValueError as exc:
@@ -237,4 +252,7 @@ class OptimizelyCampaignHook(BaseHook):
             return False, f"Optimizely Campaign login failed: {type(exc).__name__}"
         finally:
             client.close()
-        return True, f"Logged in to Optimizely Campaign as {settings.user!r} (mandator {settings.mandator_id})"
+        return (
+            True,
+            f"Logged in to Optimizely Campaign as {settings.user!r} (mandator {settings.mandator_id})",
+        )

@@ -55,8 +55,14 @@ class OptimizelySftpHook(SFTPHook):
         self.check_host_key_policy()
 
     def check_host_key_policy(self) -> None:
-        relaxed = [name for name, on in (("no_host_key_check", self.no_host_key_check),
-                                         ("allow_host_key_change", self.allow_host_key_change)) if on]
+        relaxed = [
+            name
+            for name, on in (
+                ("no_host_key_check", self.no_host_key_check),
+                ("allow_host_key_change", self.allow_host_key_change),
+            )
+            if on
+        ]
         if relaxed and not demo_mode():
             raise InsecureHostKeyPolicyError(
                 f"connection {self.ssh_conn_id!r} sets {' and '.join(relaxed)}: an unknown or changed server key "
@@ -64,7 +70,12 @@ class OptimizelySftpHook(SFTPHook):
                 f"(only the local demo may skip the check, with {DEMO_MODE_ENV}=1)"
             )
         if self.host_key is not None:
-            self.log.info("SFTP %s:%s: host key pinned (%s)", self.remote_host, self.port, self.host_key.get_name())
+            self.log.info(
+                "SFTP %s:%s: host key pinned (%s)", self.remote_host, self.port, self.host_key.get_name()
+            )
         elif not relaxed:
-            self.log.info("SFTP %s:%s: no host key pinned; the server must be in the worker's known_hosts",
-                          self.remote_host, self.port)
+            self.log.info(
+                "SFTP %s:%s: no host key pinned; the server must be in the worker's known_hosts",
+                self.remote_host,
+                self.port,
+            )

@@ -33,7 +33,10 @@ class FailureLogNotifier(BaseNotifier):
         reason = mask_text(f"{type(exc).__name__}: {exc}") if exc else "no exception recorded"
         log.error(
             "CRM sync task failed: %s in run %s (try %s): %s",
-            where, getattr(dag_run, "run_id", "?"), getattr(ti, "try_number", "?"), reason,
+            where,
+            getattr(dag_run, "run_id", "?"),
+            getattr(ti, "try_number", "?"),
+            reason,
         )
 
 

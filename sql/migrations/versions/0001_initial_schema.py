@@ -119,9 +119,7 @@ def _create_crm_model() -> None:
 
     op.create_table(
         "crm_marketing_list",
-        sa.Column(
-            "list_key", ID, nullable=False, comment="marketing list / report key used by selections"
-        ),
+        sa.Column("list_key", ID, nullable=False, comment="marketing list / report key used by selections"),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("list_key", name="pk_crm_marketing_list"),
@@ -143,9 +141,7 @@ def _create_crm_model() -> None:
         ),
         sa.PrimaryKeyConstraint("list_key", "entity_id", name="pk_crm_marketing_list_member"),
     )
-    op.create_index(
-        "ix_crm_marketing_list_member_entity_id", "crm_marketing_list_member", ["entity_id"]
-    )
+    op.create_index("ix_crm_marketing_list_member_entity_id", "crm_marketing_list_member", ["entity_id"])
 
     op.create_table(
         "crm_blocklist",
@@ -209,9 +205,7 @@ def _create_feedback() -> None:
         "rejected_row",
         sa.Column("rejected_id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("file_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "line_no", sa.Integer(), nullable=False, comment="1-based line in the file, header = 1"
-        ),
+        sa.Column("line_no", sa.Integer(), nullable=False, comment="1-based line in the file, header = 1"),
         sa.Column("field", sa.String(length=100), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("raw", sa.Text(), nullable=True),
@@ -276,16 +270,12 @@ def _create_feedback() -> None:
         sa.PrimaryKeyConstraint("unsubscribe_id", name="pk_feedback_unsubscribe"),
         sa.UniqueConstraint("event_key", name="uq_feedback_unsubscribe_event_key"),
     )
-    op.create_index(
-        "ix_feedback_unsubscribe_email_normalized", "feedback_unsubscribe", ["email_normalized"]
-    )
+    op.create_index("ix_feedback_unsubscribe_email_normalized", "feedback_unsubscribe", ["email_normalized"])
 
     op.create_table(
         "export_watermark",
         sa.Column("export_name", sa.String(length=100), nullable=False, comment="e.g. optimizely:bounces"),
-        sa.Column(
-            "watermark", TIMESTAMP, nullable=False, comment="platform time up to which all is applied"
-        ),
+        sa.Column("watermark", TIMESTAMP, nullable=False, comment="platform time up to which all is applied"),
         sa.Column("last_success_at", TIMESTAMP, nullable=False),
         sa.Column("last_file_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -329,9 +319,7 @@ def _create_sync_audit() -> None:
         sa.Column("platform_list_id", sa.String(length=64), nullable=False),
         sa.Column("optin_process_id", sa.String(length=64), nullable=False),
         sa.Column("consent_id", ID, nullable=False),
-        sa.Column(
-            "attribute_names", sa.JSON(), nullable=False, comment="order of list_snapshot.attr_values"
-        ),
+        sa.Column("attribute_names", sa.JSON(), nullable=False, comment="order of list_snapshot.attr_values"),
         sa.Column(
             "status",
             sa.String(length=24),
@@ -374,16 +362,12 @@ def _create_sync_audit() -> None:
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False, comment="upload order, 0-based"),
         sa.Column("recipient_id", ID, nullable=False),
         sa.Column("email", EMAIL, nullable=False, comment="normalised address as uploaded"),
-        sa.Column(
-            "attr_values", sa.JSON(), nullable=False, comment="ordered like list_run.attribute_names"
-        ),
+        sa.Column("attr_values", sa.JSON(), nullable=False, comment="ordered like list_run.attribute_names"),
         sa.ForeignKeyConstraint(
             ["list_run_id"], ["list_run.list_run_id"], name="fk_list_snapshot_list_run_id_list_run"
         ),
         sa.PrimaryKeyConstraint("list_run_id", "seq", name="pk_list_snapshot"),
-        sa.UniqueConstraint(
-            "list_run_id", "recipient_id", name="uq_list_snapshot_list_run_id_recipient_id"
-        ),
+        sa.UniqueConstraint("list_run_id", "recipient_id", name="uq_list_snapshot_list_run_id_recipient_id"),
         sa.UniqueConstraint("list_run_id", "email", name="uq_list_snapshot_list_run_id_email"),
     )
 

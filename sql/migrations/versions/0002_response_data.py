@@ -50,7 +50,9 @@ def upgrade() -> None:
         sa.Column("file_id", sa.Integer(), nullable=False, comment="the response file it first arrived in"),
         sa.Column("line_no", sa.Integer(), nullable=False),
         sa.Column("recipient_id", ID, nullable=False),
-        sa.Column("entity_type", sa.String(length=16), nullable=True, comment="as the platform knows it, if it does"),
+        sa.Column(
+            "entity_type", sa.String(length=16), nullable=True, comment="as the platform knows it, if it does"
+        ),
         sa.Column("entity_id", ID, nullable=True, comment="as the platform knows it, if it does"),
         sa.Column("crm_entity_id", ID, nullable=True, comment="matched CRM entity; NULL = unknown recipient"),
         sa.Column("platform_list_id", sa.String(length=64), nullable=True),
@@ -71,7 +73,9 @@ def upgrade() -> None:
         ),
         sa.Column("received_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(["file_id"], ["file_ledger.file_id"], name="fk_response_event_file_id_file_ledger"),
+        sa.ForeignKeyConstraint(
+            ["file_id"], ["file_ledger.file_id"], name="fk_response_event_file_id_file_ledger"
+        ),
         sa.PrimaryKeyConstraint("event_id", name="pk_response_event"),
         sa.UniqueConstraint("event_key", name="uq_response_event_event_key"),
     )

@@ -49,11 +49,19 @@ def synced(
 ) -> dict[str, Any]:
     snapshot = selected - sum(excluded.values())
     return {
-        "status": "synced", "selected": selected, "excluded": excluded, "snapshot_rows": snapshot,
+        "status": "synced",
+        "selected": selected,
+        "excluded": excluded,
+        "snapshot_rows": snapshot,
         "validation": {"expectations": [{"description": "addresses are valid", "success": True}]},
         "guard": {"checks": [{"description": "volume within 20% of last run", "success": True}]},
-        "uploaded": snapshot, "accepted": accepted, "result_codes": codes, "rejected": snapshot - accepted,
-        "platform_count": accepted, "cleared_at": at, "last_batch_at": at + timedelta(seconds=42.5),
+        "uploaded": snapshot,
+        "accepted": accepted,
+        "result_codes": codes,
+        "rejected": snapshot - accepted,
+        "platform_count": accepted,
+        "cleared_at": at,
+        "last_batch_at": at + timedelta(seconds=42.5),
         "finished_at": at + timedelta(seconds=45),
     }
 
@@ -61,23 +69,65 @@ def synced(
 def two_nights(engine: sa.Engine) -> None:
     """NIGHT_1 (both lists synced) and NIGHT_2 (synced / guarded / failed), both finished."""
     start_run(engine, NIGHT_1)
-    add_list(engine, NIGHT_1, "newsletter_nl", "1001",
-             **synced(1250, {"unsubscribed": 30, "no_consent": 10}, 1190, {"0": 1170, "5": 20, "3": 20},
-                      STARTED[NIGHT_1]))
-    add_list(engine, NIGHT_1, "product_updates", "1002",
-             **synced(400, {"entity_bounced": 5}, 390, {"0": 390, "1": 5}, STARTED[NIGHT_1]))
+    add_list(
+        engine,
+        NIGHT_1,
+        "newsletter_nl",
+        "1001",
+        **synced(
+            1250,
+            {"unsubscribed": 30, "no_consent": 10},
+            1190,
+            {"0": 1170, "5": 20, "3": 20},
+            STARTED[NIGHT_1],
+        ),
+    )
+    add_list(
+        engine,
+        NIGHT_1,
+        "product_updates",
+        "1002",
+        **synced(400, {"entity_bounced": 5}, 390, {"0": 390, "1": 5}, STARTED[NIGHT_1]),
+    )
     finish_sync_run(engine, NIGHT_1, status="success", summary={})
 
     start_run(engine, NIGHT_2)
-    add_list(engine, NIGHT_2, "newsletter_nl", "1001",
-             **synced(1260, {"unsubscribed": 40, "no_consent": 10}, 1200, NEWSLETTER_CODES, STARTED[NIGHT_2]))
-    add_list(engine, NIGHT_2, "product_updates", "1002", **{
-        "status": "guarded", "selected": 150, "excluded": {"entity_bounced": 5}, "snapshot_rows": 145,
-        "validation": {"expectations": [{"description": "addresses are valid", "success": True}]},
-        "guard": {"checks": [{"description": "volume within 20% of last run", "success": False,
-                              "observed": "145 rows, last run 390"}]},
-    })
+    add_list(
+        engine,
+        NIGHT_2,
+        "newsletter_nl",
+        "1001",
+        **synced(1260, {"unsubscribed": 40, "no_consent": 10}, 1200, NEWSLETTER_CODES, STARTED[NIGHT_2]),
+    )
+    add_list(
+        engine,
+        NIGHT_2,
+        "product_updates",
+        "1002",
+        **{
+            "status": "guarded",
+            "selected": 150,
+            "excluded": {"entity_bounced": 5},
+            "snapshot_rows": 145,
+            "validation": {"expectations": [{"description": "addresses are valid", "success": True}]},
+            "guard": {
+                "checks": [
+                    {
+                        "description": "volume within 20% of last run",
+                        "success": False,
+                        "observed": "145 rows, last run 390",
+                    }
+                ]
+            },
+        },
+    )
     # An error text as a platform fault could word it -- with an address the page must not show.
-    add_list(engine, NIGHT_2, "events_webinars", "1003", status="failed",
-             error="SOAP fault: recipient jane.doe@example.com refused by mandator")
+    add_list(
+        engine,
+        NIGHT_2,
+        "events_webinars",
+        "1003",
+        status="failed",
+        error="SOAP fault: recipient jane.doe@example.com refused by mandator",
+    )
     finish_sync_run(engine, NIGHT_2, status="failed", summary={})

@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from crm_sync_report_plugin import create_app
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from crm_sync_report_plugin import create_app
 from include.crm_sync.audit.runs import finish_sync_run, start_sync_run
 from tests.integration.audit.audit_state import (
     DAG_ID,
@@ -221,8 +221,11 @@ def test_a_dry_run_shows_its_feedback_import_as_skipped_not_as_an_alarm(staging_
     finish_sync_run(staging_engine, failed, status="failed", summary={})
 
     with TestClient(create_app(lambda: staging_engine)) as client:
-        dry_page, failed_page, index = (client.get(run_url(dry)).text, client.get(run_url(failed)).text,
-                                        client.get("/").text)
+        dry_page, failed_page, index = (
+            client.get(run_url(dry)).text,
+            client.get(run_url(failed)).text,
+            client.get("/").text,
+        )
 
     header = dict(row for row in Page(dry_page).tables[""][0] if len(row) == 2)
     assert header["feedback import ok"].startswith("skipped")

@@ -67,8 +67,10 @@ def api_server(airflow_db, audit_db: str, monkeypatch: pytest.MonkeyPatch) -> It
     (token checks read the metadata database's revoked tokens)."""
     from airflow.api_fastapi.app import init_auth_manager, init_plugins, purge_cached_app
 
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_STAGING_DEFAULT",
-                       json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": audit_db}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRM_STAGING_DEFAULT",
+        json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": audit_db}}),
+    )
     app = FastAPI()
     init_plugins(app)
     init_auth_manager(app)
@@ -112,13 +114,17 @@ def test_connection_from_the_metadata_database(airflow_db, audit_db: str, monkey
     outside a task; the plugin then asks the core lookup."""
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
-
     from crm_sync_report_plugin import staging_engine_from_connection
 
     monkeypatch.delenv("AIRFLOW_CONN_CRM_STAGING_DEFAULT", raising=False)
     with create_session() as session:
-        session.add(Connection(conn_id="crm_staging_default", conn_type="crm_staging",
-                               extra=json.dumps({"sqlalchemy_url": audit_db})))
+        session.add(
+            Connection(
+                conn_id="crm_staging_default",
+                conn_type="crm_staging",
+                extra=json.dumps({"sqlalchemy_url": audit_db}),
+            )
+        )
     try:
         with caplog.at_level("INFO", logger="crm_sync_report_plugin"):
             engine = staging_engine_from_connection()

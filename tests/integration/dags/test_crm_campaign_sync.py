@@ -22,7 +22,13 @@ from include.crm_sync.audit.summary import RESULT_CODES
 from include.crm_sync.generate import generate
 from include.crm_sync.staging import tables as t
 from include.crm_sync.staging.engine import create_staging_engine
-from tests.integration.sync.scenario import assert_counts_add_up, calls, expected_list, platform_list, snapshot_list
+from tests.integration.sync.scenario import (
+    assert_counts_add_up,
+    calls,
+    expected_list,
+    platform_list,
+    snapshot_list,
+)
 
 DAGS_DIR = Path(__file__).resolve().parents[3] / "dags"
 DAG_ID = "crm_campaign_sync"
@@ -41,14 +47,26 @@ class Env:
 @pytest.fixture
 def env(staging_url, optimizely_emulator, airflow_db, tmp_path, monkeypatch):
     generate(staging_url, contacts=CONTACTS, seed=11)
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_STAGING_DEFAULT",
-                       json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}))
-    monkeypatch.setenv("AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT", json.dumps({
-        "conn_type": "optimizely_campaign", "host": optimizely_emulator.base_url, "login": "demo",
-        "password": "demo", "extra": {"mandator_id": 1, "batch_size": 25, "max_parallel_calls": 4},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRM_STAGING_DEFAULT",
+        json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "optimizely_campaign",
+                "host": optimizely_emulator.base_url,
+                "login": "demo",
+                "password": "demo",
+                "extra": {"mandator_id": 1, "batch_size": 25, "max_parallel_calls": 4},
+            }
+        ),
+    )
     monkeypatch.setenv("CRM_SYNC_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("CRM_SYNC_FAILURE_NOTIFIER", "tests.integration.dags.recording_notifier:RecordingNotifier")
+    monkeypatch.setenv(
+        "CRM_SYNC_FAILURE_NOTIFIER", "tests.integration.dags.recording_notifier:RecordingNotifier"
+    )
     monkeypatch.setenv("CRM_SYNC_TEST_NOTIFICATIONS", str(tmp_path / "notifications.jsonl"))
     engine = create_staging_engine(staging_url)
     yield Env(engine, optimizely_emulator, tmp_path / "notifications.jsonl")
@@ -72,7 +90,9 @@ def task_states(run_id: str) -> dict[tuple[str, int], tuple[str, str | None]]:
     with create_session() as session:
         return {
             (ti.task_id, ti.map_index): (str(ti.state), ti.rendered_map_index)
-            for ti in session.query(TaskInstance).filter(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id)
+            for ti in session.query(TaskInstance).filter(
+                TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id
+            )
         }
 
 
@@ -94,12 +114,17 @@ def asset_events(run_id: str) -> dict[str, dict]:
 
 def list_runs(engine: sa.Engine, run_id: str) -> dict[str, dict]:
     with engine.connect() as conn:
-        return {r["list_name"]: dict(r) for r in conn.execute(sa.select(t.list_run).where(t.list_run.c.run_id == run_id)).mappings()}
+        return {
+            r["list_name"]: dict(r)
+            for r in conn.execute(sa.select(t.list_run).where(t.list_run.c.run_id == run_id)).mappings()
+        }
 
 
 def summary(engine: sa.Engine, run_id: str) -> tuple[str, dict]:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t.sync_run.c.status, t.sync_run.c.summary).where(t.sync_run.c.run_id == run_id)).one()
+        row = conn.execute(
+            sa.select(t.sync_run.c.status, t.sync_run.c.summary).where(t.sync_run.c.run_id == run_id)
+        ).one()
     return row.status, row.summary
 
 
@@ -116,22 +141,36 @@ def assert_lists_equal_snapshots(env: Env, run_id: str, names=tuple(LIST_IDS)) -
         on_platform = platform_list(env.emulator, LIST_IDS[name])
         assert on_platform == expected_list(env.engine, row["list_run_id"]), name
         assert len(on_platform) > 0
-        assert {r["optin_process_id"] for r in env.emulator.control.recipients(LIST_IDS[name])["recipients"]} == {OPTIN[name]}
+        assert {
+            r["optin_process_id"] for r in env.emulator.control.recipients(LIST_IDS[name])["recipients"]
+        } == {OPTIN[name]}
         assert_counts_add_up(env.engine, row["list_run_id"])
 
 
 def crm_feedback_state(engine: sa.Engine) -> dict[str, list]:
     """Everything the feedback import (and a refill's code 3) may change in the CRM."""
-    tables = (t.crm_entity, t.crm_consent, t.crm_blocklist, t.feedback_bounce, t.feedback_unsubscribe,
-              t.file_ledger, t.rejected_row, t.export_watermark)
+    tables = (
+        t.crm_entity,
+        t.crm_consent,
+        t.crm_blocklist,
+        t.feedback_bounce,
+        t.feedback_unsubscribe,
+        t.file_ledger,
+        t.rejected_row,
+        t.export_watermark,
+    )
     with engine.connect() as conn:
         return {table.name: sorted(map(tuple, conn.execute(sa.select(table))), key=repr) for table in tables}
 
 
 def emulator_state(emulator) -> dict[str, Any]:
     state = emulator.control.state()
-    keep = {k: state[k] for k in ("lists", "blocklist", "unsubscribes", "bounce_counters", "mailings", "events")}
-    return keep | {"recipients": {name: emulator.control.recipients(i)["recipients"] for name, i in LIST_IDS.items()}}
+    keep = {
+        k: state[k] for k in ("lists", "blocklist", "unsubscribes", "bounce_counters", "mailings", "events")
+    }
+    return keep | {
+        "recipients": {name: emulator.control.recipients(i)["recipients"] for name, i in LIST_IDS.items()}
+    }
 
 
 def notifications(env: Env) -> list[dict]:
@@ -192,7 +231,12 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
         f"optimizely_list_{LIST_IDS[n]}": r["accepted"] for n, r in runs1.items()
     }
     status, report = summary(env.engine, night1.run_id)
-    assert status == "success" and report["failed_lists"] == [] and report["feedback_ok"] and not report["dry_run"]
+    assert (
+        status == "success"
+        and report["failed_lists"] == []
+        and report["feedback_ok"]
+        and not report["dry_run"]
+    )
     for item in report["lists"]:
         run = runs1[item["list_name"]]
         assert item["validated"] == item["snapshot_rows"] == run["snapshot_rows"] > 0
@@ -200,7 +244,9 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
         assert list(item["result_codes"]) == list(RESULT_CODES)
         assert sum(item["result_codes"].values()) == item["uploaded"] == item["accepted"] + item["rejected"]
         assert item["platform_count"] == item["accepted"]
-        assert item["window_seconds"] == pytest.approx((run["last_batch_at"] - run["cleared_at"]).total_seconds(), abs=1e-3)
+        assert item["window_seconds"] == pytest.approx(
+            (run["last_batch_at"] - run["cleared_at"]).total_seconds(), abs=1e-3
+        )
     after_night1 = platform_lists(env.emulator)
 
     # -- the platform mails every list: hard bounces and unsubscribes come back as feedback
@@ -208,11 +254,15 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
     # took 5 of them, tripping its 50% guard); the emulator meets recipients in id order, so the
     # outcome no longer depends on which concurrent addAll3 batch arrived first
     for list_id in LIST_IDS.values():
-        env.emulator.control.send_mailing(list_id, bounce_rate=0.08, unsubscribe_rate=0.08, soft_bounce_rate=0.05,
-                                          seed=list_id + 1)
+        env.emulator.control.send_mailing(
+            list_id, bounce_rate=0.08, unsubscribe_rate=0.08, soft_bounce_rate=0.05, seed=list_id + 1
+        )
     unsubscribed = {e["recipient_id"] for e in env.emulator.control.events(kind="unsubscribe")["events"]}
-    bounced = {e["recipient_id"] for e in env.emulator.control.events(kind="response")["events"]
-               if e["category"] == "hardbounce"}
+    bounced = {
+        e["recipient_id"]
+        for e in env.emulator.control.events(kind="response")["events"]
+        if e["category"] == "hardbounce"
+    }
     gone = (unsubscribed | bounced) & {rid for rows in after_night1.values() for rid in rows}
     assert len(gone) >= 5, "the mailings must produce feedback about people on the lists"
 
@@ -227,7 +277,9 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
     assert asset_events(dry.run_id) == {}
     status, report = summary(env.engine, dry.run_id)
     assert status == "success" and report["dry_run"] and not report["feedback_ok"]
-    assert {item["list_name"]: item["status"] for item in report["lists"]} == dict.fromkeys(LIST_IDS, "dry_run")
+    assert {item["list_name"]: item["status"] for item in report["lists"]} == dict.fromkeys(
+        LIST_IDS, "dry_run"
+    )
     assert {item["list_name"]: item["platform_count"] for item in report["lists"]} == {
         name: len(rows) for name, rows in after_night1.items()
     }
@@ -244,7 +296,9 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
         r["excluded"]["unsubscribed"] + r["excluded"]["entity_bounced"] for r in runs1.values()
     )
     with env.engine.connect() as conn:
-        marked = set(conn.execute(sa.select(t.crm_entity.c.entity_id).where(t.crm_entity.c.is_bounced)).scalars())
+        marked = set(
+            conn.execute(sa.select(t.crm_entity.c.entity_id).where(t.crm_entity.c.is_bounced)).scalars()
+        )
     assert bounced & {rid for rows in after_night1.values() for rid in rows} <= marked
 
     # -- night 3, nothing new: the same final state (lists, snapshots, CRM)
@@ -254,7 +308,9 @@ def test_nights_in_a_row_with_feedback_a_dry_run_and_a_rerun(env):
     assert platform_lists(env.emulator) == after_night2
     runs3 = list_runs(env.engine, night3.run_id)
     for name in LIST_IDS:
-        assert snapshot_list(env.engine, runs3[name]["list_run_id"]) == snapshot_list(env.engine, runs2[name]["list_run_id"])
+        assert snapshot_list(env.engine, runs3[name]["list_run_id"]) == snapshot_list(
+            env.engine, runs2[name]["list_run_id"]
+        )
     crm_after_night3 = crm_feedback_state(env.engine)
     for table in ("crm_entity", "crm_consent", "crm_blocklist", "feedback_bounce", "feedback_unsubscribe"):
         assert crm_after_night3[table] == crm_after_night2[table], table
@@ -276,12 +332,16 @@ def test_a_tripped_guard_leaves_its_list_untouched_the_others_sync_and_force_ove
     keep_one = sorted(snapshot_list(env.engine, events_list["list_run_id"]))[0]
     leaving = sorted(snapshot_list(env.engine, newsletter["list_run_id"]))[0]
     with env.engine.begin() as conn:
-        conn.execute(sa.update(t.crm_consent)
-                     .where(t.crm_consent.c.consent_id == "events", t.crm_consent.c.entity_id != keep_one)
-                     .values(status="revoked"))
-        conn.execute(sa.update(t.crm_consent)
-                     .where(t.crm_consent.c.consent_id == "newsletter", t.crm_consent.c.entity_id == leaving)
-                     .values(status="revoked"))
+        conn.execute(
+            sa.update(t.crm_consent)
+            .where(t.crm_consent.c.consent_id == "events", t.crm_consent.c.entity_id != keep_one)
+            .values(status="revoked")
+        )
+        conn.execute(
+            sa.update(t.crm_consent)
+            .where(t.crm_consent.c.consent_id == "newsletter", t.crm_consent.c.entity_id == leaving)
+            .values(status="revoked")
+        )
 
     night2 = run_dag(lists=lists)
     assert night2.state == "failed"
@@ -323,12 +383,22 @@ def task_env(staging_url, staging_engine, optimizely_emulator, monkeypatch):
     from tests.integration.sync.scenario import build_crm
 
     build_crm(staging_engine, 12)
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_STAGING_DEFAULT",
-                       json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}))
-    monkeypatch.setenv("AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT", json.dumps({
-        "conn_type": "optimizely_campaign", "host": optimizely_emulator.base_url, "login": "demo",
-        "password": "demo", "extra": {"mandator_id": 1},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRM_STAGING_DEFAULT",
+        json.dumps({"conn_type": "crm_staging", "extra": {"sqlalchemy_url": staging_url}}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPTIMIZELY_CAMPAIGN_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "optimizely_campaign",
+                "host": optimizely_emulator.base_url,
+                "login": "demo",
+                "password": "demo",
+                "extra": {"mandator_id": 1},
+            }
+        ),
+    )
     return staging_engine
 
 
@@ -344,6 +414,7 @@ def test_validate_cleared_after_the_refill_started_passes_without_touching_the_r
     """Clearing 'validate' (and downstream) in the UI after a refill failed half-way must let the
     refill's retry finish the list, not fail on a snapshot that can no longer be re-validated."""
     from crm_sync_airflow import sync_tasks
+
     from tests.integration.sync.scenario import list_run_row, set_status
 
     list_run_id = _extract_newsletter(task_env)
@@ -358,10 +429,11 @@ def test_validate_cleared_after_the_refill_started_passes_without_touching_the_r
 
 def test_a_refill_that_is_not_allowed_fails_without_retries(task_env, optimizely_emulator):
     from airflow.sdk.exceptions import AirflowFailException
-
     from crm_sync_airflow import sync_tasks
 
     _extract_newsletter(task_env)  # extracted, never validated
     with pytest.raises(AirflowFailException, match="only a validated snapshot"):
         sync_tasks.refill({"params": {}, "run_id": "run-1"}, "newsletter_nl", alias=None)
-    assert calls(optimizely_emulator, "Recipient.clear") == calls(optimizely_emulator, "Recipient.addAll3") == 0
+    assert (
+        calls(optimizely_emulator, "Recipient.clear") == calls(optimizely_emulator, "Recipient.addAll3") == 0
+    )

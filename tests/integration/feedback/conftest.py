@@ -76,8 +76,14 @@ def seed_crm(
         conn.execute(
             crm_consent.insert(),
             [
-                {"entity_id": eid, "consent_id": c, "status": "granted", "granted_at": CRM_TIME,
-                 "source": "crm", "updated_at": CRM_TIME}
+                {
+                    "entity_id": eid,
+                    "consent_id": c,
+                    "status": "granted",
+                    "granted_at": CRM_TIME,
+                    "source": "crm",
+                    "updated_at": CRM_TIME,
+                }
                 for eid, _ in entities
                 for c in consent_types
             ],
@@ -103,7 +109,9 @@ class CrmState:
     """Everything of the CRM the feedback import may change."""
 
     entities: dict[str, tuple]  # entity_id -> (is_bounced, bounced_at, bounce_category, updated_at)
-    consents: dict[tuple[str, str], tuple]  # (entity_id, consent_id) -> (status, revoked_at, source, updated_at)
+    consents: dict[
+        tuple[str, str], tuple
+    ]  # (entity_id, consent_id) -> (status, revoked_at, source, updated_at)
 
     @property
     def bounced(self) -> set[str]:
@@ -130,13 +138,23 @@ def crm_state(engine: sa.Engine) -> CrmState:
 def reset_feedback(engine: sa.Engine) -> None:
     """Forget every import: back to the CRM as seeded (every consent granted, nobody bounced)."""
     with engine.begin() as conn:
-        for table in (rejected_row, crm_feedback_hold, feedback_bounce, feedback_unsubscribe,
-                      export_watermark, file_ledger):
+        for table in (
+            rejected_row,
+            crm_feedback_hold,
+            feedback_bounce,
+            feedback_unsubscribe,
+            export_watermark,
+            file_ledger,
+        ):
             conn.execute(table.delete())
-        conn.execute(crm_entity.update().values(is_bounced=False, bounced_at=None, bounce_category=None,
-                                                updated_at=CRM_TIME))
-        conn.execute(crm_consent.update().values(status="granted", revoked_at=None, source="crm",
-                                                 updated_at=CRM_TIME))
+        conn.execute(
+            crm_entity.update().values(
+                is_bounced=False, bounced_at=None, bounce_category=None, updated_at=CRM_TIME
+            )
+        )
+        conn.execute(
+            crm_consent.update().values(status="granted", revoked_at=None, source="crm", updated_at=CRM_TIME)
+        )
 
 
 def table_rows(engine: sa.Engine, table: sa.Table, *order_by) -> list[sa.Row]:
@@ -147,10 +165,13 @@ def table_rows(engine: sa.Engine, table: sa.Table, *order_by) -> list[sa.Row]:
 def feedback_state(engine: sa.Engine) -> dict[str, list]:
     """Stored events, ledger and rejected rows (ids left out: they are allowed to differ)."""
     return {
-        "bounces": sorted((r.event_key, r.entity_id, r.category, r.occurred_at)
-                          for r in table_rows(engine, feedback_bounce)),
-        "unsubscribes": sorted((r.event_key, r.entity_id, r.consent_id, r.occurred_at)
-                               for r in table_rows(engine, feedback_unsubscribe)),
+        "bounces": sorted(
+            (r.event_key, r.entity_id, r.category, r.occurred_at) for r in table_rows(engine, feedback_bounce)
+        ),
+        "unsubscribes": sorted(
+            (r.event_key, r.entity_id, r.consent_id, r.occurred_at)
+            for r in table_rows(engine, feedback_unsubscribe)
+        ),
     }
 
 
@@ -176,13 +197,24 @@ def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] =
     return path
 
 
-def bounce(recipient_id: str = "", email: str = "", category: str = "hardbounce",
-           at: str = "2026-01-05T10:00:00.000000Z", list_id: str = "1001", mailing_id: str = "7001") -> list[str]:
+def bounce(
+    recipient_id: str = "",
+    email: str = "",
+    category: str = "hardbounce",
+    at: str = "2026-01-05T10:00:00.000000Z",
+    list_id: str = "1001",
+    mailing_id: str = "7001",
+) -> list[str]:
     return [recipient_id, email, category, at, list_id, mailing_id]
 
 
-def unsubscribe(recipient_id: str = "", email: str = "", at: str = "2026-01-05T10:00:00.000000Z",
-                list_id: str = "", mailing_id: str = "") -> list[str]:
+def unsubscribe(
+    recipient_id: str = "",
+    email: str = "",
+    at: str = "2026-01-05T10:00:00.000000Z",
+    list_id: str = "",
+    mailing_id: str = "",
+) -> list[str]:
     return [recipient_id, email, "unsubscribe", at, list_id, mailing_id]
 
 
@@ -203,9 +235,14 @@ def make_platform(optimizely_emulator):
 
     def make():
         client = OptimizelyCampaignClient(
-            optimizely_emulator.base_url, 1, "demo", "demo", timeout=20,
-            retry_policy=RetryPolicy(max_attempts=FAST_RETRY_ATTEMPTS, initial_wait=0.001, max_wait=0.002,
-                                     jitter=0.0),
+            optimizely_emulator.base_url,
+            1,
+            "demo",
+            "demo",
+            timeout=20,
+            retry_policy=RetryPolicy(
+                max_attempts=FAST_RETRY_ATTEMPTS, initial_wait=0.001, max_wait=0.002, jitter=0.0
+            ),
         )
         platform = OptimizelyCampaignPlatform(client)
         made.append(platform)
@@ -236,7 +273,7 @@ def emulator(optimizely_emulator):
 def inject(emulator, events: list[dict]) -> int:
     created = 0
     for start in range(0, len(events), 1000):
-        created += emulator.control.add_feedback_events(events[start:start + 1000])["created"]
+        created += emulator.control.add_feedback_events(events[start : start + 1000])["created"]
     return created
 
 
@@ -273,7 +310,9 @@ def expected_effects(
     bounced: set[str] = set()
     revoked: set[tuple[str, str]] = set()
     for event in events:
-        if (event["kind"] == "response" and event["category"] == "hardbounce") or event["kind"] == "outbounce":
+        if (event["kind"] == "response" and event["category"] == "hardbounce") or event[
+            "kind"
+        ] == "outbounce":
             bounced |= resolve(event)
         elif event["kind"] == "unsubscribe":
             consent = list_consents.get(str(event["list_id"])) if event["list_id"] is not None else None

@@ -49,18 +49,26 @@ def apply(engine, path, kind="bounces", **kw):
 
 
 def test_hard_bounces_and_overflow_mark_entities_soft_bounces_are_only_stored(crm, tmp_path):
-    path = write_csv(tmp_path / "b.csv", [
-        bounce(entity_id(1), email_of(1), "hardbounce", "2026-01-05T10:00:00Z"),
-        bounce(entity_id(2), email_of(2), "overflow", "2026-01-05T11:00:00Z"),
-        bounce(entity_id(3), email_of(3), "softbounce", "2026-01-05T12:00:00Z"),
-        bounce("", email_of(4).upper(), "hardbounce", "2026-01-05T13:00:00+02:00"),  # by e-mail only
-    ])
+    path = write_csv(
+        tmp_path / "b.csv",
+        [
+            bounce(entity_id(1), email_of(1), "hardbounce", "2026-01-05T10:00:00Z"),
+            bounce(entity_id(2), email_of(2), "overflow", "2026-01-05T11:00:00Z"),
+            bounce(entity_id(3), email_of(3), "softbounce", "2026-01-05T12:00:00Z"),
+            bounce("", email_of(4).upper(), "hardbounce", "2026-01-05T13:00:00+02:00"),  # by e-mail only
+        ],
+    )
     before = crm_state(crm)
     report = apply(crm, path)
     after = crm_state(crm)
 
     assert report.status == "applied"
-    assert (report.counts.read, report.counts.applied, report.counts.known, report.counts.rejected) == (4, 4, 0, 0)
+    assert (report.counts.read, report.counts.applied, report.counts.known, report.counts.rejected) == (
+        4,
+        4,
+        0,
+        0,
+    )
     assert report.entities_bounced == 3
     assert after.bounced == {entity_id(1), entity_id(2), entity_id(4)}
     assert after.entities[entity_id(1)][1:] == (datetime(2026, 1, 5, 10, tzinfo=UTC), "hardbounce", NOW)
@@ -70,7 +78,9 @@ def test_hard_bounces_and_overflow_mark_entities_soft_bounces_are_only_stored(cr
     assert after.consents == before.consents
     stored = table_rows(crm, feedback_bounce, feedback_bounce.c.line_no)
     assert [(r.line_no, r.entity_id, r.category) for r in stored] == [
-        (2, entity_id(1), "hardbounce"), (3, entity_id(2), "overflow"), (4, entity_id(3), "softbounce"),
+        (2, entity_id(1), "hardbounce"),
+        (3, entity_id(2), "overflow"),
+        (4, entity_id(3), "softbounce"),
         (5, entity_id(4), "hardbounce"),
     ]
     assert all(r.file_id == report.file_id and r.received_at == NOW for r in stored)
@@ -78,15 +88,20 @@ def test_hard_bounces_and_overflow_mark_entities_soft_bounces_are_only_stored(cr
 
 
 def test_first_bounce_wins_within_a_file_and_across_files(crm, tmp_path):
-    first = write_csv(tmp_path / "1.csv", [
-        bounce(entity_id(1), category="overflow", at="2026-01-05T12:00:00Z"),
-        bounce(entity_id(1), category="hardbounce", at="2026-01-05T09:00:00Z", mailing_id="7002"),
-        bounce(entity_id(1), category="softbounce", at="2026-01-05T08:00:00Z"),
-    ])
+    first = write_csv(
+        tmp_path / "1.csv",
+        [
+            bounce(entity_id(1), category="overflow", at="2026-01-05T12:00:00Z"),
+            bounce(entity_id(1), category="hardbounce", at="2026-01-05T09:00:00Z", mailing_id="7002"),
+            bounce(entity_id(1), category="softbounce", at="2026-01-05T08:00:00Z"),
+        ],
+    )
     apply(crm, first)
     assert crm_state(crm).entities[entity_id(1)][1:3] == (datetime(2026, 1, 5, 9, tzinfo=UTC), "hardbounce")
     # an earlier hard bounce arriving later does not rewrite the record
-    later = write_csv(tmp_path / "2.csv", [bounce(entity_id(1), at="2026-01-01T00:00:00Z", mailing_id="7003")])
+    later = write_csv(
+        tmp_path / "2.csv", [bounce(entity_id(1), at="2026-01-01T00:00:00Z", mailing_id="7003")]
+    )
     state = crm_state(crm)
     report = apply(crm, later, now=datetime(2026, 3, 1, tzinfo=UTC))
     assert report.counts.applied == 1 and report.entities_bounced == 0
@@ -120,18 +135,25 @@ def test_unknown_id_falls_back_to_the_address(crm, tmp_path):
 
 
 def test_unsubscribe_from_a_mapped_list_revokes_that_consent_only(crm, tmp_path):
-    path = write_csv(tmp_path / "u.csv", [
-        unsubscribe(entity_id(1), list_id="1002", at="2026-01-06T10:00:00Z"),
-        unsubscribe(entity_id(2), list_id="1001", at="2026-01-06T11:00:00Z", mailing_id="7001"),
-    ])
+    path = write_csv(
+        tmp_path / "u.csv",
+        [
+            unsubscribe(entity_id(1), list_id="1002", at="2026-01-06T10:00:00Z"),
+            unsubscribe(entity_id(2), list_id="1001", at="2026-01-06T11:00:00Z", mailing_id="7001"),
+        ],
+    )
     before = crm_state(crm)
     report = apply(crm, path, "unsubscribes")
     after = crm_state(crm)
     assert report.consents_revoked == 2
     assert after.revoked == {(entity_id(1), "product-updates"), (entity_id(2), "newsletter-nl")}
     status, revoked_at, source, updated_at = after.consents[(entity_id(1), "product-updates")]
-    assert (status, revoked_at, source, updated_at) == ("revoked", datetime(2026, 1, 6, 10, tzinfo=UTC),
-                                                        "feedback:u.csv", NOW)
+    assert (status, revoked_at, source, updated_at) == (
+        "revoked",
+        datetime(2026, 1, 6, 10, tzinfo=UTC),
+        "feedback:u.csv",
+        NOW,
+    )
     assert after.entities == before.entities
     stored = {r.entity_id: r for r in table_rows(crm, feedback_unsubscribe)}
     assert stored[entity_id(1)].consent_id == "product-updates"
@@ -155,12 +177,23 @@ def test_unsubscribe_by_address_reaches_every_entity_with_it(crm, tmp_path):
 
 
 def test_a_revoked_consent_keeps_its_first_revocation(crm, tmp_path):
-    apply(crm, write_csv(tmp_path / "1.csv", [unsubscribe(entity_id(1), list_id="1001", at="2026-01-06T10:00:00Z")]),
-          "unsubscribes")
+    apply(
+        crm,
+        write_csv(tmp_path / "1.csv", [unsubscribe(entity_id(1), list_id="1001", at="2026-01-06T10:00:00Z")]),
+        "unsubscribes",
+    )
     state = crm_state(crm)
-    report = apply(crm, write_csv(tmp_path / "2.csv", [
-        unsubscribe(entity_id(1), list_id="1001", at="2026-01-01T10:00:00Z"),
-    ]), "unsubscribes", now=datetime(2026, 3, 1, tzinfo=UTC))
+    report = apply(
+        crm,
+        write_csv(
+            tmp_path / "2.csv",
+            [
+                unsubscribe(entity_id(1), list_id="1001", at="2026-01-01T10:00:00Z"),
+            ],
+        ),
+        "unsubscribes",
+        now=datetime(2026, 3, 1, tzinfo=UTC),
+    )
     assert report.counts.applied == 1 and report.consents_revoked == 0
     assert crm_state(crm) == state
 
@@ -177,14 +210,14 @@ def test_mapping_to_a_consent_the_crm_lacks_is_refused_before_anything(crm, tmp_
 
 def test_duplicates_unknown_recipients_and_bad_rows_are_counted(crm, tmp_path):
     rows = [
-        bounce(entity_id(1)),                     # 2 applied
-        bounce(entity_id(1)),                     # 3 duplicate line -> known
+        bounce(entity_id(1)),  # 2 applied
+        bounce(entity_id(1)),  # 3 duplicate line -> known
         bounce("NOBODY-1", "nobody@example.org"),  # 4 unknown -> rejected
         bounce("NOBODY-1", "nobody@example.org"),  # 5 its duplicate -> rejected too
         bounce(entity_id(2), at="2026-02-30T00:00:00Z"),  # 6 malformed timestamp -> applied, time of receipt
-        bounce(entity_id(3), category="spam"),     # 7 unknown category -> rejected, C3 held
-        bounce(entity_id(4), "@cmd|calc"),         # 8 formula-like address, the id identifies -> applied
-        bounce("", ""),                            # 9 neither id nor e-mail -> rejected
+        bounce(entity_id(3), category="spam"),  # 7 unknown category -> rejected, C3 held
+        bounce(entity_id(4), "@cmd|calc"),  # 8 formula-like address, the id identifies -> applied
+        bounce("", ""),  # 9 neither id nor e-mail -> rejected
         bounce(entity_id(5), category="softbounce"),  # 10 applied
     ]
     report = apply(crm, write_csv(tmp_path / "b.csv", rows))
@@ -198,10 +231,16 @@ def test_duplicates_unknown_recipients_and_bad_rows_are_counted(crm, tmp_path):
         (9, "recipient_id", "neither a usable recipient id nor a usable e-mail"),
     ]
     (ledger,) = ledger_rows(crm)
-    assert (ledger.status, ledger.rows_read, ledger.rows_applied, ledger.rows_known, ledger.rows_rejected) == (
-        "applied", 9, 4, 1, 4)
+    assert (
+        ledger.status,
+        ledger.rows_read,
+        ledger.rows_applied,
+        ledger.rows_known,
+        ledger.rows_rejected,
+    ) == ("applied", 9, 4, 1, 4)
     assert report.held_entities == 1 and report.untrusted_dates == {
-        "malformed timestamp (expected ISO 8601 with UTC offset)": 1}
+        "malformed timestamp (expected ISO 8601 with UTC offset)": 1
+    }
     assert [(h.entity_id, h.line_no) for h in table_rows(crm, crm_feedback_hold)] == [(entity_id(3), 7)]
     assert report.rejected_by_reason["unknown recipient"] == 2
     # the unknown recipient's event is kept (entity_id NULL), once
@@ -228,8 +267,10 @@ def test_an_event_redelivered_under_another_key_is_known_not_applied(crm, tmp_pa
     # night's export (by recipient id): other event keys, same entity, time and mailing. The second
     # file changes nothing in the CRM, so its rows are known, not applied (issue 16 point 2).
     by_address = [bounce("", email_of(1), at="2026-01-05T10:00:00Z", mailing_id="7002")]
-    by_id = [bounce(entity_id(1), at="2026-01-05T10:00:00Z", mailing_id="7002"),
-             bounce(entity_id(2), at="2026-01-05T10:00:00Z", mailing_id="7002")]  # new: applied
+    by_id = [
+        bounce(entity_id(1), at="2026-01-05T10:00:00Z", mailing_id="7002"),
+        bounce(entity_id(2), at="2026-01-05T10:00:00Z", mailing_id="7002"),
+    ]  # new: applied
     first = apply(crm, write_csv(tmp_path / "responses-bounces.csv", by_address))
     second = apply(crm, write_csv(tmp_path / "export-bounces.csv", by_id))
     assert (first.counts.applied, first.counts.known) == (1, 0)
@@ -245,17 +286,22 @@ def test_an_event_redelivered_under_another_key_is_known_not_applied(crm, tmp_pa
 
 
 def test_stored_event_key_is_the_documented_row_key(crm, tmp_path):
-    apply(crm, write_csv(tmp_path / "b.csv", [bounce(entity_id(1)), bounce("", SHARED_EMAIL), bounce("GHOST")]))
+    apply(
+        crm, write_csv(tmp_path / "b.csv", [bounce(entity_id(1)), bounce("", SHARED_EMAIL), bounce("GHOST")])
+    )
     with crm.connect() as conn:
-        stored = conn.execute(sa.select(feedback_bounce.c.line_no, feedback_bounce.c.entity_id,
-                                        feedback_bounce.c.event_key)).all()
+        stored = conn.execute(
+            sa.select(feedback_bounce.c.line_no, feedback_bounce.c.entity_id, feedback_bounce.c.event_key)
+        ).all()
     from include.crm_sync.feedback.load import check_structure, read_chunks
     from include.crm_sync.platforms.base import FeedbackKind
 
     path = tmp_path / "b.csv"
     (chunk,) = list(read_chunks(path, FeedbackKind.BOUNCES, check_structure(path)))
     event_of_line = dict(zip(chunk.rows["line_no"], chunk.rows["event_key"], strict=True))
-    assert sorted(r.event_key for r in stored) == sorted(row_key(event_of_line[r.line_no], r.entity_id) for r in stored)
+    assert sorted(r.event_key for r in stored) == sorted(
+        row_key(event_of_line[r.line_no], r.entity_id) for r in stored
+    )
     assert len(stored) == 4
 
 
@@ -266,10 +312,18 @@ def test_stored_event_key_is_the_documented_row_key(crm, tmp_path):
     ("content", "message"),
     [
         (csv_text([bounce(entity_id(1))], header=COLUMN_NAMES[:-1]).encode(), "missing column(s) mailing_id"),
-        (csv_text([bounce(entity_id(1)) + ["x"]], header=[*COLUMN_NAMES, "x"]).encode(), "unexpected column(s) 'x'"),
-        (csv_text([bounce(entity_id(1)), bounce(entity_id(2)) + ["surplus"]]).encode(), "line 3 has 7 fields"),
-        (csv_text([bounce(entity_id(1)), bounce(entity_id(2), "jos\u00e9@example.com")]).encode("latin-1"),
-         "line 3 is not valid UTF-8"),
+        (
+            csv_text([bounce(entity_id(1)) + ["x"]], header=[*COLUMN_NAMES, "x"]).encode(),
+            "unexpected column(s) 'x'",
+        ),
+        (
+            csv_text([bounce(entity_id(1)), bounce(entity_id(2)) + ["surplus"]]).encode(),
+            "line 3 has 7 fields",
+        ),
+        (
+            csv_text([bounce(entity_id(1)), bounce(entity_id(2), "jos\u00e9@example.com")]).encode("latin-1"),
+            "line 3 is not valid UTF-8",
+        ),
         (b"", "the file is empty"),
     ],
 )
@@ -297,17 +351,24 @@ def test_header_only_file_applies_with_zero_counts(crm, tmp_path):
 
 
 def test_same_file_twice_is_applied_once(crm, tmp_path):
-    path = write_csv(tmp_path / "u.csv", [unsubscribe(entity_id(1), list_id="1001"), unsubscribe(entity_id(2))])
+    path = write_csv(
+        tmp_path / "u.csv", [unsubscribe(entity_id(1), list_id="1001"), unsubscribe(entity_id(2))]
+    )
     first = apply(crm, path, "unsubscribes")
     state, stored = crm_state(crm), feedback_state(crm)
     again = apply(crm, path, "unsubscribes", now=datetime(2026, 5, 1, tzinfo=UTC))
-    assert again.status == "already_applied" and again.file_id == first.file_id and again.counts == first.counts
+    assert (
+        again.status == "already_applied" and again.file_id == first.file_id and again.counts == first.counts
+    )
     copy = tmp_path / "u-copy.csv"
     shutil.copyfile(path, copy)
     duplicate = apply(crm, copy, "unsubscribes", now=datetime(2026, 5, 1, tzinfo=UTC))
     assert duplicate.status == "duplicate" and duplicate.counts.read == 0
     assert (crm_state(crm), feedback_state(crm)) == (state, stored)
-    assert [(r.file_name, r.status) for r in ledger_rows(crm)] == [("u.csv", "applied"), ("u-copy.csv", "duplicate")]
+    assert [(r.file_name, r.status) for r in ledger_rows(crm)] == [
+        ("u.csv", "applied"),
+        ("u-copy.csv", "duplicate"),
+    ]
     assert f"file {first.file_id}" in ledger_rows(crm)[1].error
     assert len(rejected_rows(crm)) == 0
 
@@ -332,7 +393,9 @@ def test_reapplying_after_crm_reset_restores_the_flags(crm, tmp_path):
     """Effects follow every valid event in the file, stored before or not (safety over economy)."""
     apply(crm, write_csv(tmp_path / "1.csv", [bounce(entity_id(1))]))
     with crm.begin() as conn:
-        conn.exec_driver_sql("UPDATE crm_entity SET is_bounced = FALSE, bounced_at = NULL, bounce_category = NULL")
+        conn.exec_driver_sql(
+            "UPDATE crm_entity SET is_bounced = FALSE, bounced_at = NULL, bounce_category = NULL"
+        )
     report = apply(crm, write_csv(tmp_path / "2.csv", [bounce(entity_id(1)), bounce(entity_id(9))]))
     assert (report.counts.applied, report.counts.known, report.entities_bounced) == (1, 1, 2)
     assert crm_state(crm).bounced == {entity_id(1), entity_id(9)}
@@ -379,19 +442,22 @@ def test_bad_rows_inside_chunks_keep_their_line_and_field_and_escapes_round_trip
     must escape (a backslash, a literal ``\\N``) are stored exactly as given, never as NULL."""
     rows = [bounce(entity_id(i), email_of(i), at=f"2026-01-05T10:00:0{i}.000000Z") for i in range(1, 9)]
     rows[3] = bounce(entity_id(4), at="2026-01-05 10:00:00.000000Z")  # line 5: no 'T' -> time of receipt
-    rows[4] = bounce("\\N", "back\\slash@example.org")                # line 6: unknown recipient
-    rows[5] = bounce(entity_id(6), "=1+1")                             # line 7: formula-like, id identifies
-    rows[6] = bounce(entity_id(7), email_of(7), category="bogus")      # line 8: unknown category
+    rows[4] = bounce("\\N", "back\\slash@example.org")  # line 6: unknown recipient
+    rows[5] = bounce(entity_id(6), "=1+1")  # line 7: formula-like, id identifies
+    rows[6] = bounce(entity_id(7), email_of(7), category="bogus")  # line 8: unknown category
     report = apply(crm, write_csv(tmp_path / "b.csv", rows), chunk_rows=3)
     counts = report.counts
     assert (counts.read, counts.applied, counts.known, counts.rejected) == (8, 6, 0, 2)
-    assert sorted((r.line_no, r.field, r.reason.split(" (")[0]) for r in rejected_rows(crm, report.file_id)) == [
+    assert sorted(
+        (r.line_no, r.field, r.reason.split(" (")[0]) for r in rejected_rows(crm, report.file_id)
+    ) == [
         (6, "recipient_id", "unknown recipient"),
         (8, "category", "unknown category for bounces"),
     ]
     unknown = [r for r in table_rows(crm, feedback_bounce) if r.entity_id is None]
     assert [(r.recipient_id, r.email_normalized, r.line_no) for r in unknown] == [
-        ("\\N", "back\\slash@example.org", 6)]
+        ("\\N", "back\\slash@example.org", 6)
+    ]
     assert crm_state(crm).bounced == {entity_id(i) for i in (1, 2, 3, 4, 6, 8)}
     assert [(h.entity_id, h.line_no) for h in table_rows(crm, crm_feedback_hold)] == [(entity_id(7), 8)]
     stored = {r.line_no: r for r in table_rows(crm, feedback_bounce)}
@@ -401,22 +467,29 @@ def test_bad_rows_inside_chunks_keep_their_line_and_field_and_escapes_round_trip
 
 def test_unsubscribes_dated_2099_or_1970_revoke_from_their_time_of_receipt(crm, tmp_path):
     """Issue 12 point 8: the date is not trusted, the unsubscribe still takes effect."""
-    rows = [unsubscribe(entity_id(1), at="2099-01-01T00:00:00.000000Z", list_id="1001"),
-            unsubscribe(entity_id(2), at="1970-01-01T00:00:00.000000Z", list_id="1001"),
-            unsubscribe(entity_id(3), at="2026-01-31T00:00:00.000000Z", list_id="1001")]
+    rows = [
+        unsubscribe(entity_id(1), at="2099-01-01T00:00:00.000000Z", list_id="1001"),
+        unsubscribe(entity_id(2), at="1970-01-01T00:00:00.000000Z", list_id="1001"),
+        unsubscribe(entity_id(3), at="2026-01-31T00:00:00.000000Z", list_id="1001"),
+    ]
     report = apply(crm, write_csv(tmp_path / "u.csv", rows), "unsubscribes")
     assert (report.counts.applied, report.counts.rejected) == (3, 0)
     assert sum(report.untrusted_dates.values()) == 2
     consents = crm_state(crm).consents
     assert [consents[(entity_id(i), "newsletter-nl")][:2] for i in (1, 2, 3)] == [
-        ("revoked", NOW), ("revoked", NOW), ("revoked", datetime(2026, 1, 31, tzinfo=UTC))]
+        ("revoked", NOW),
+        ("revoked", NOW),
+        ("revoked", datetime(2026, 1, 31, tzinfo=UTC)),
+    ]
 
 
 def test_a_row_that_finds_nobody_by_its_usable_field_holds_whom_its_unusable_field_names(crm, tmp_path):
     """Fail-safe: the id finds nobody, the address (with a zero-width character) names entity 1."""
-    rows = [bounce("GHOST", email_of(1) + "\u200b"),                  # 2 unknown; holds entity 1
-            bounce(entity_id(2), email_of(2) + "\u200b"),             # 3 found by its id: no hold
-            bounce("GHOST-2", "nobody\u200b@example.com")]           # 4 unknown; names nobody
+    rows = [
+        bounce("GHOST", email_of(1) + "\u200b"),  # 2 unknown; holds entity 1
+        bounce(entity_id(2), email_of(2) + "\u200b"),  # 3 found by its id: no hold
+        bounce("GHOST-2", "nobody\u200b@example.com"),
+    ]  # 4 unknown; names nobody
     report = apply(crm, write_csv(tmp_path / "b.csv", rows))
     assert (report.counts.applied, report.counts.rejected) == (1, 2)
     assert report.held_entities == 1

@@ -4,7 +4,7 @@ client, into SQLite and PostgreSQL. The emulator clock is frozen; time moves onl
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,16 +53,35 @@ def big_crm(engine: sa.Engine) -> list[tuple[str, str | None]]:
 
 
 def bounce_events(ids: range, *, at: datetime, category=lambda i: "hardbounce" if i % 3 else "softbounce"):
-    return [{"kind": "bounce", "category": category(i), "recipient_id": entity_id(i), "email": email_of(i),
-             "list_id": 1001, "mailing_id": MAILING, "occurred_at": iso(at - timedelta(seconds=i % 500)),
-             "exported_at": iso(at)} for i in ids]
+    return [
+        {
+            "kind": "bounce",
+            "category": category(i),
+            "recipient_id": entity_id(i),
+            "email": email_of(i),
+            "list_id": 1001,
+            "mailing_id": MAILING,
+            "occurred_at": iso(at - timedelta(seconds=i % 500)),
+            "exported_at": iso(at),
+        }
+        for i in ids
+    ]
 
 
 def unsubscribe_events(ids: range, *, at: datetime):
     lists = (1001, 1002, 1003, None)
-    return [{"kind": "unsubscribe", "recipient_id": entity_id(i), "email": email_of(i),
-             "list_id": lists[i % 4], "mailing_id": MAILING if i % 2 else None,
-             "occurred_at": iso(at - timedelta(seconds=i % 300)), "exported_at": iso(at)} for i in ids]
+    return [
+        {
+            "kind": "unsubscribe",
+            "recipient_id": entity_id(i),
+            "email": email_of(i),
+            "list_id": lists[i % 4],
+            "mailing_id": MAILING if i % 2 else None,
+            "occurred_at": iso(at - timedelta(seconds=i % 300)),
+            "exported_at": iso(at),
+        }
+        for i in ids
+    ]
 
 
 def run_import(engine, make_platform, tmp_path: Path, run_id: str = "run-1", **kw):
@@ -89,7 +108,9 @@ def assert_crm_matches_platform(engine, emulator, entities) -> None:
 # ------------------------------------------------------------------ the normal path
 
 
-def test_paging_through_thousands_of_rows_applies_everything(staging_engine, emulator, make_platform, tmp_path):
+def test_paging_through_thousands_of_rows_applies_everything(
+    staging_engine, emulator, make_platform, tmp_path
+):
     entities = big_crm(staging_engine)
     at = EMULATOR_NOW - timedelta(hours=2)
     inject(emulator, bounce_events(range(2600), at=at) + unsubscribe_events(range(1000, 2300), at=at))
@@ -112,10 +133,15 @@ def test_paging_through_thousands_of_rows_applies_everything(staging_engine, emu
     assert_crm_matches_platform(staging_engine, emulator, entities)
     state = crm_state(staging_engine)
     assert len(state.bounced) == 2600 - 867  # every third is a soft bounce
-    assert watermarks(staging_engine) == {"optimizely:bounces": EMULATOR_NOW, "optimizely:unsubscribes": EMULATOR_NOW}
+    assert watermarks(staging_engine) == {
+        "optimizely:bounces": EMULATOR_NOW,
+        "optimizely:unsubscribes": EMULATOR_NOW,
+    }
     ledger = ledger_rows(staging_engine)
     assert [(r.kind, r.status, r.rows_read) for r in ledger] == [
-        ("bounces", "applied", 2600), ("unsubscribes", "applied", 1300)]
+        ("bounces", "applied", 2600),
+        ("unsubscribes", "applied", 1300),
+    ]
     assert ledger[0].source == "optimizely:bounces" and ledger[0].run_id == "run-1"
     assert ledger[0].window_since == EMULATOR_NOW - timedelta(days=30)
     assert rejected_rows(staging_engine) == []
@@ -123,11 +149,15 @@ def test_paging_through_thousands_of_rows_applies_everything(staging_engine, emu
     assert calls["ClosedLoop.getResponses"] == 3 and calls["ClosedLoop.getUnsubscribes"] == 2
 
 
-def test_rerun_and_overlapping_windows_change_nothing_but_add_the_new(staging_engine, emulator, make_platform,
-                                                                        tmp_path):
+def test_rerun_and_overlapping_windows_change_nothing_but_add_the_new(
+    staging_engine, emulator, make_platform, tmp_path
+):
     entities = big_crm(staging_engine)
-    inject(emulator, bounce_events(range(0, 50), at=EMULATOR_NOW - timedelta(minutes=20))
-           + unsubscribe_events(range(100, 140), at=EMULATOR_NOW - timedelta(minutes=20)))
+    inject(
+        emulator,
+        bounce_events(range(0, 50), at=EMULATOR_NOW - timedelta(minutes=20))
+        + unsubscribe_events(range(100, 140), at=EMULATOR_NOW - timedelta(minutes=20)),
+    )
     run_import(staging_engine, make_platform, tmp_path, "run-1")
     state, stored = crm_state(staging_engine), feedback_state(staging_engine)
 
@@ -140,8 +170,12 @@ def test_rerun_and_overlapping_windows_change_nothing_but_add_the_new(staging_en
     # later: an overlapping window re-delivers the last hour's events; only new ones are added
     emulator.control.advance_clock(30 * 60)
     late = EMULATOR_NOW - timedelta(minutes=10)  # exported late, before the previous window's end
-    inject(emulator, bounce_events(range(50, 60), at=late) + unsubscribe_events(range(140, 150), at=late)
-           + bounce_events(range(60, 70), at=EMULATOR_NOW + timedelta(minutes=5)))
+    inject(
+        emulator,
+        bounce_events(range(50, 60), at=late)
+        + unsubscribe_events(range(140, 150), at=late)
+        + bounce_events(range(60, 70), at=EMULATOR_NOW + timedelta(minutes=5)),
+    )
     second = run_import(staging_engine, make_platform, tmp_path, "run-2", now=RUN_NOW + timedelta(hours=1))
     b = second.file(FeedbackKind.BOUNCES)
     assert b.window_since == EMULATOR_NOW - timedelta(hours=1)
@@ -162,40 +196,86 @@ def test_rerun_and_overlapping_windows_change_nothing_but_add_the_new(staging_en
     assert (crm_state(staging_engine), feedback_state(staging_engine)) == snapshot
 
 
-def test_empty_exports_land_header_only_files_and_move_the_watermark(staging_engine, emulator, make_platform,
-                                                                      tmp_path):
+def test_empty_exports_land_header_only_files_and_move_the_watermark(
+    staging_engine, emulator, make_platform, tmp_path
+):
     seed_crm(staging_engine, default_entities())
     inject(emulator, bounce_events(range(3), at=EMULATOR_NOW) + unsubscribe_events(range(3), at=EMULATOR_NOW))
     emulator.control.advance_clock(60)
-    assert all(f.counts.applied == 3 for f in run_import(staging_engine, make_platform, tmp_path, "run-1").files)
+    assert all(
+        f.counts.applied == 3 for f in run_import(staging_engine, make_platform, tmp_path, "run-1").files
+    )
     emulator.control.advance_clock(2 * 3600)  # the next window still overlaps those rows: same bytes
-    assert {f.status for f in run_import(staging_engine, make_platform, tmp_path, "run-2").files} == {"duplicate"}
+    assert {f.status for f in run_import(staging_engine, make_platform, tmp_path, "run-2").files} == {
+        "duplicate"
+    }
     # the first empty export of a kind is applied (counts 0); the next has the same bytes: a duplicate
     for step, status in ((1, "applied"), (2, "duplicate")):
         emulator.control.advance_clock(3 * 3600)
         report = run_import(staging_engine, make_platform, tmp_path, f"run-empty-{step}")
         for file in report.files:
-            assert (file.kind, file.status, file.counts.read) == (file.kind, status, 0) and file.counts.adds_up
-            assert file.path.read_text(encoding="utf-8") == "recipient_id,email,category,occurred_at,list_id,mailing_id\n"
+            assert (file.kind, file.status, file.counts.read) == (
+                file.kind,
+                status,
+                0,
+            ) and file.counts.adds_up
+            assert (
+                file.path.read_text(encoding="utf-8")
+                == "recipient_id,email,category,occurred_at,list_id,mailing_id\n"
+            )
         expected = EMULATOR_NOW + timedelta(hours=2 + 3 * step, seconds=60)
-        assert watermarks(staging_engine) == {"optimizely:bounces": expected, "optimizely:unsubscribes": expected}
+        assert watermarks(staging_engine) == {
+            "optimizely:bounces": expected,
+            "optimizely:unsubscribes": expected,
+        }
 
 
-def test_unknown_recipients_injection_and_duplicates_from_the_platform(staging_engine, emulator, make_platform,
-                                                                        tmp_path):
+def test_unknown_recipients_injection_and_duplicates_from_the_platform(
+    staging_engine, emulator, make_platform, tmp_path
+):
     seed_crm(staging_engine, default_entities())
     at = EMULATOR_NOW - timedelta(minutes=5)
     hostile = [
-        {"kind": "bounce", "category": "hardbounce", "recipient_id": "=HYPERLINK(\"http://x\")",
-         "email": "victim@example.com", "occurred_at": iso(at), "exported_at": iso(at)},
-        {"kind": "bounce", "category": "hardbounce", "recipient_id": "GHOST-1", "email": "ghost@example.com",
-         "occurred_at": iso(at), "exported_at": iso(at)},
-        {"kind": "unsubscribe", "recipient_id": "@SUM(1+1)", "email": email_of(3), "list_id": 1001,
-         "occurred_at": iso(at), "exported_at": iso(at)},
-        {"kind": "unsubscribe", "recipient_id": entity_id(4), "email": email_of(4), "list_id": 1001,
-         "occurred_at": iso(at), "exported_at": iso(at)},
-        {"kind": "unsubscribe", "recipient_id": entity_id(4), "email": email_of(4), "list_id": 1001,
-         "occurred_at": iso(at), "exported_at": iso(at)},  # the very same event twice
+        {
+            "kind": "bounce",
+            "category": "hardbounce",
+            "recipient_id": '=HYPERLINK("http://x")',
+            "email": "victim@example.com",
+            "occurred_at": iso(at),
+            "exported_at": iso(at),
+        },
+        {
+            "kind": "bounce",
+            "category": "hardbounce",
+            "recipient_id": "GHOST-1",
+            "email": "ghost@example.com",
+            "occurred_at": iso(at),
+            "exported_at": iso(at),
+        },
+        {
+            "kind": "unsubscribe",
+            "recipient_id": "@SUM(1+1)",
+            "email": email_of(3),
+            "list_id": 1001,
+            "occurred_at": iso(at),
+            "exported_at": iso(at),
+        },
+        {
+            "kind": "unsubscribe",
+            "recipient_id": entity_id(4),
+            "email": email_of(4),
+            "list_id": 1001,
+            "occurred_at": iso(at),
+            "exported_at": iso(at),
+        },
+        {
+            "kind": "unsubscribe",
+            "recipient_id": entity_id(4),
+            "email": email_of(4),
+            "list_id": 1001,
+            "occurred_at": iso(at),
+            "exported_at": iso(at),
+        },  # the very same event twice
     ]
     inject(emulator, hostile)
     report = run_import(staging_engine, make_platform, tmp_path)
@@ -230,8 +310,11 @@ def test_http500_mid_paging_fails_the_step_then_a_retry_reaches_the_same_state(
     staging_engine, emulator, make_platform, tmp_path
 ):
     entities = big_crm(staging_engine)
-    inject(emulator, bounce_events(range(2500), at=EMULATOR_NOW - timedelta(hours=1))
-           + unsubscribe_events(range(0, 400), at=EMULATOR_NOW - timedelta(hours=1)))
+    inject(
+        emulator,
+        bounce_events(range(2500), at=EMULATOR_NOW - timedelta(hours=1))
+        + unsubscribe_events(range(0, 400), at=EMULATOR_NOW - timedelta(hours=1)),
+    )
     # the third page fails more often than the client retries
     emulator.control.add_fault("getResponses", "http500", nth=3, times=FAST_RETRY_ATTEMPTS)
     with pytest.raises(FeedbackImportError) as err:
@@ -274,15 +357,24 @@ def test_gap_longer_than_retention_fails_before_fetching_and_the_override_import
     staging_engine, emulator, make_platform, tmp_path
 ):
     entities = big_crm(staging_engine)
-    inject(emulator, bounce_events(range(10), at=EMULATOR_NOW - timedelta(days=2))
-           + unsubscribe_events(range(10), at=EMULATOR_NOW - timedelta(minutes=30)))
+    inject(
+        emulator,
+        bounce_events(range(10), at=EMULATOR_NOW - timedelta(days=2))
+        + unsubscribe_events(range(10), at=EMULATOR_NOW - timedelta(minutes=30)),
+    )
     stale = EMULATOR_NOW - timedelta(days=31)
     with staging_engine.begin() as conn:
-        conn.execute(export_watermark.insert(), [
-            {"export_name": "optimizely:bounces", "watermark": stale, "last_success_at": stale},
-            {"export_name": "optimizely:unsubscribes", "watermark": EMULATOR_NOW - timedelta(days=1),
-             "last_success_at": stale},
-        ])
+        conn.execute(
+            export_watermark.insert(),
+            [
+                {"export_name": "optimizely:bounces", "watermark": stale, "last_success_at": stale},
+                {
+                    "export_name": "optimizely:unsubscribes",
+                    "watermark": EMULATOR_NOW - timedelta(days=1),
+                    "last_success_at": stale,
+                },
+            ],
+        )
     calls_before = emulator.control.state()["calls"].get("ClosedLoop.getResponses", 0)
     with pytest.raises(FeedbackGapError) as err:
         run_import(staging_engine, make_platform, tmp_path)
@@ -305,4 +397,6 @@ def test_gap_longer_than_retention_fails_before_fetching_and_the_override_import
 def effects(engine: sa.Engine) -> tuple[dict, dict]:
     """The CRM state minus the consent's source (it names the landing file, which differs per run)."""
     state = crm_state(engine)
-    return state.entities, {key: (status, revoked_at) for key, (status, revoked_at, *_) in state.consents.items()}
+    return state.entities, {
+        key: (status, revoked_at) for key, (status, revoked_at, *_) in state.consents.items()
+    }

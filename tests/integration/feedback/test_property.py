@@ -9,7 +9,7 @@ the contract under which windows selecting by export time miss nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import count
 
 import hypothesis.strategies as st
@@ -32,18 +32,22 @@ from tests.integration.feedback.conftest import (
 
 MAX_LAG = timedelta(minutes=30)
 #: a contact and a lead share one address; G is in the platform but not in the CRM
-ENTITIES = [(f"C{i}", f"p{i}@example.com") for i in range(6)] + [("C-SH", "shared@example.com"),
-                                                                   ("L-SH", "Shared@Example.com")]
+ENTITIES = [(f"C{i}", f"p{i}@example.com") for i in range(6)] + [
+    ("C-SH", "shared@example.com"),
+    ("L-SH", "Shared@Example.com"),
+]
 RECIPIENTS = [*ENTITIES, ("G-1", "ghost@example.com")]
 
-event = st.fixed_dictionaries({
-    "kind": st.sampled_from(["hardbounce", "softbounce", "unsubscribe"]),
-    "who": st.integers(0, len(RECIPIENTS) - 1),
-    "by_email": st.booleans(),
-    "list_id": st.sampled_from([1001, 1002, 1003, 4711, None]),
-    "lag_s": st.integers(0, int(MAX_LAG.total_seconds())),
-    "age_s": st.integers(0, 3 * 86400),
-})
+event = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["hardbounce", "softbounce", "unsubscribe"]),
+        "who": st.integers(0, len(RECIPIENTS) - 1),
+        "by_email": st.booleans(),
+        "list_id": st.sampled_from([1001, 1002, 1003, 4711, None]),
+        "lag_s": st.integers(0, int(MAX_LAG.total_seconds())),
+        "age_s": st.integers(0, 3 * 86400),
+    }
+)
 step = st.one_of(
     st.tuples(st.just("events"), st.lists(event, min_size=1, max_size=8)),
     st.tuples(st.just("advance"), st.integers(1, 6 * 3600)),
@@ -68,11 +72,15 @@ def to_emulator(spec: dict, now: datetime) -> dict:
 
 
 @pytest.mark.slow
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(steps=st.lists(step, min_size=1, max_size=10))
-def test_crm_has_exactly_the_reported_effects(staging_engine, optimizely_emulator, make_platform,
-                                              tmp_path_factory, steps):
+def test_crm_has_exactly_the_reported_effects(
+    staging_engine, optimizely_emulator, make_platform, tmp_path_factory, steps
+):
     emulator = optimizely_emulator
     engine = staging_engine
     if not crm_state(engine).entities:
@@ -88,8 +96,12 @@ def test_crm_has_exactly_the_reported_effects(staging_engine, optimizely_emulato
         platform = make_platform()
         try:
             report = import_feedback(
-                engine, platform, landing_dir=landing, run_id=f"run-{next(run_ids)}",
-                list_consents=LIST_CONSENTS, overlap=timedelta(minutes=overlap_minutes),
+                engine,
+                platform,
+                landing_dir=landing,
+                run_id=f"run-{next(run_ids)}",
+                list_consents=LIST_CONSENTS,
+                overlap=timedelta(minutes=overlap_minutes),
                 now=EMULATOR_EPOCH + timedelta(days=30),
             )
         finally:
@@ -109,7 +121,9 @@ def test_crm_has_exactly_the_reported_effects(staging_engine, optimizely_emulato
             before = crm_state(engine)
             path, kind = landed[arg % len(landed)]
             assert apply_feedback_file(engine, path, kind, list_consents=LIST_CONSENTS).status in (
-                "already_applied", "duplicate")
+                "already_applied",
+                "duplicate",
+            )
             assert crm_state(engine) == before
     # one more import once everything exported so far is in the past, then check
     emulator.control.advance_clock(1)

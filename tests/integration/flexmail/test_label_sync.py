@@ -184,8 +184,11 @@ def test_removal_guard_stops_a_list_before_any_removal_and_force_goes_past(stagi
     deletes = flexmail.control.calls().get("contact_labels.delete", 0)
     assert deletes == calls_before.get("contact_labels.delete", 0)
     with staging_engine.connect() as conn:
-        statuses = dict(conn.execute(sa.select(t.list_run.c.list_name, t.list_run.c.status).where(
-            t.list_run.c.run_id == "run-2")).all())
+        statuses = dict(
+            conn.execute(
+                sa.select(t.list_run.c.list_name, t.list_run.c.status).where(t.list_run.c.run_id == "run-2")
+            ).all()
+        )
     assert statuses == {"dogs": "guarded", "cats": "synced"}  # the other list synced
 
     ids = prepare(staging_engine, "run-3", new_run=True)

@@ -17,16 +17,31 @@ FAST_RETRY = RetryPolicy(max_attempts=4, initial_wait=0.001, max_wait=0.005, jit
 
 LIST_ID = 1001
 ATTRIBUTES = (
-    "opt-in-id", "description", "media-type", "entity-type", "entity-id",
-    "first-name", "last-name", "language", "city", "company",
+    "opt-in-id",
+    "description",
+    "media-type",
+    "entity-type",
+    "entity-id",
+    "first-name",
+    "last-name",
+    "language",
+    "city",
+    "company",
 )
 
 
 def recipient(i: int, **overrides: str) -> Recipient:
     values = {
-        "opt-in-id": "newsletter-nl", "description": f"contact {i}", "media-type": "email",
-        "entity-type": "contact", "entity-id": f"C{i:07d}", "first-name": f"Vorname{i}",
-        "last-name": f"Nachname{i}", "language": "nl", "city": "Utrecht", "company": "ACME",
+        "opt-in-id": "newsletter-nl",
+        "description": f"contact {i}",
+        "media-type": "email",
+        "entity-type": "contact",
+        "entity-id": f"C{i:07d}",
+        "first-name": f"Vorname{i}",
+        "last-name": f"Nachname{i}",
+        "language": "nl",
+        "city": "Utrecht",
+        "company": "ACME",
     }
     values.update({k.replace("_", "-"): v for k, v in overrides.items() if k not in ("rid", "email")})
     return Recipient(

@@ -61,14 +61,14 @@ def test_small_batch_size_and_sequential_calls(optimizely_emulator, make_client)
 def test_every_result_code_is_surfaced_typed(optimizely_emulator, make_client):
     client = make_client()
     batch = [
-        recipient(1),                                                    # 0 added
-        recipient(2, email="not-an-address"),                            # 1 invalid
+        recipient(1),  # 0 added
+        recipient(2, email="not-an-address"),  # 1 invalid
         recipient(3, rid="jan.unsub@example.nl", email="jan.unsub@example.nl"),  # 2 unsubscribed
-        recipient(4, email="someone@blocked.example"),                   # 3 blocklisted
-        recipient(5, email="old.bouncer@example.com"),                   # 4 bounce overflow
-        recipient(1),                                                    # 5 already in list (same id)
-        recipient(6, email="postmaster@example.com"),                    # 6 filtered
-        recipient(7, first_name="x" * 101),                              # 7 error (value too long)
+        recipient(4, email="someone@blocked.example"),  # 3 blocklisted
+        recipient(5, email="old.bouncer@example.com"),  # 4 bounce overflow
+        recipient(1),  # 5 already in list (same id)
+        recipient(6, email="postmaster@example.com"),  # 6 filtered
+        recipient(7, first_name="x" * 101),  # 7 error (value too long)
     ]
     results = client.add_batch(LIST_ID, 0, ATTRIBUTES, batch)
     assert [r.outcome for r in results] == list(AddOutcome)
@@ -98,7 +98,9 @@ def test_utf8_and_xml_special_characters_round_trip(optimizely_emulator, make_cl
     contents = list_contents(optimizely_emulator)
     for sent in tricky:
         assert by_id[sent.recipient_id] == [sent.recipient_id, sent.email, *sent.attributes]
-        assert tuple(contents[sent.recipient_id]["attributes"].get(n, "") for n in ATTRIBUTES) == sent.attributes
+        assert (
+            tuple(contents[sent.recipient_id]["attributes"].get(n, "") for n in ATTRIBUTES) == sent.attributes
+        )
 
 
 def test_no_attributes(optimizely_emulator, make_client):
@@ -110,10 +112,18 @@ def test_no_attributes(optimizely_emulator, make_client):
 
 @pytest.mark.parametrize(
     ("field", "bad"),
-    [("first-name", "bad\x00value"), ("city", "x\x1fy"), ("company", "\x0b"), ("last-name", "\ufffe"),
-     ("email", "a\x08b@example.com"), ("recipient_id", "C\x0c1")],
+    [
+        ("first-name", "bad\x00value"),
+        ("city", "x\x1fy"),
+        ("company", "\x0b"),
+        ("last-name", "\ufffe"),
+        ("email", "a\x08b@example.com"),
+        ("recipient_id", "C\x0c1"),
+    ],
 )
-def test_xml_illegal_characters_are_refused_before_sending(optimizely_emulator, make_client, field, bad, caplog):
+def test_xml_illegal_characters_are_refused_before_sending(
+    optimizely_emulator, make_client, field, bad, caplog
+):
     client = make_client(batch_size=10, max_parallel_calls=1)
 
     def stream():
@@ -149,7 +159,9 @@ def test_xml_illegal_characters_are_refused_before_sending(optimizely_emulator, 
 def test_attribute_count_mismatch_names_the_recipient(optimizely_emulator, make_client):
     client = make_client()
     with pytest.raises(InvalidRecipientDataError, match="C0000001.*2 attribute values for 10"):
-        client.add_batch(LIST_ID, 0, ATTRIBUTES, [recipient(0), Recipient("C0000001", "x@example.com", ("a", "b"))])
+        client.add_batch(
+            LIST_ID, 0, ATTRIBUTES, [recipient(0), Recipient("C0000001", "x@example.com", ("a", "b"))]
+        )
     assert emulator_calls(optimizely_emulator) == 0
 
 

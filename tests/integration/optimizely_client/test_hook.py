@@ -64,7 +64,10 @@ def test_test_connection_with_bad_credentials(emulator, monkeypatch, caplog):
         ({"extra": {}}, "extra 'mandator_id' is required"),
         ({"extra": {"mandator_id": "abc"}}, "extra 'mandator_id' must be an integer"),
         ({"extra": {"mandator_id": 1, "batch_size": 5000}}, "extra 'batch_size' must be between 1 and 1000"),
-        ({"extra": {"mandator_id": 1, "max_parallel_calls": 0}}, "extra 'max_parallel_calls' must be between"),
+        (
+            {"extra": {"mandator_id": 1, "max_parallel_calls": 0}},
+            "extra 'max_parallel_calls' must be between",
+        ),
         ({"extra": {"mandator_id": 1, "timeout": "soon"}}, "extra 'timeout' must be a number"),
         ({"extra": {"mandator_id": 1, "bacth_size": 10}}, "unknown key(s) ['bacth_size']"),
         ({"host": ""}, "host (SOAP base URL) is required"),

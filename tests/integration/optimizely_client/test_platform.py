@@ -78,8 +78,13 @@ def test_feedback_from_the_seed(optimizely_emulator, platform):
 def test_feedback_pages_through_more_than_1000_rows(optimizely_emulator, platform):
     optimizely_emulator.control.add_feedback_events(
         [
-            {"kind": "unsubscribe", "recipient_id": f"C{i:07d}", "email": f"user{i}@example.com",
-             "list_id": 1001, "occurred_at": "-2h"}
+            {
+                "kind": "unsubscribe",
+                "recipient_id": f"C{i:07d}",
+                "email": f"user{i}@example.com",
+                "list_id": 1001,
+                "occurred_at": "-2h",
+            }
             for i in range(2500)
         ]
     )
@@ -102,8 +107,13 @@ def test_lists_optin_processes_and_blocklist(make_client):
     client = make_client()
     assert client.list_ids() == [1001, 1002, 1003]
     assert client.list_name(1003) == "Events & webinars"
-    assert client.list_attribute_names(1001)[:5] == ["opt-in-id", "description", "media-type", "entity-type",
-                                                     "entity-id"]
+    assert client.list_attribute_names(1001)[:5] == [
+        "opt-in-id",
+        "description",
+        "media-type",
+        "entity-type",
+        "entity-id",
+    ]
     assert client.optin_process_ids() == [2001, 2002, 2003]
     assert [client.optin_process_type(i) for i in (2001, 2002, 2003)] == ["single", "confirmed", "double"]
     assert client.optin_process_name(2003) == "Double opt-in"

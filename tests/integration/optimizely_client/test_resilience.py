@@ -39,8 +39,9 @@ def _upload(client: OptimizelyCampaignClient, on_batch=None):
     return client.add_all(LIST_ID, 0, ATTRIBUTES, recipients(N), on_batch=on_batch)
 
 
-def test_session_expiring_mid_upload_relogs_in_without_losing_or_repeating_batches(optimizely_emulator,
-                                                                                   make_client):
+def test_session_expiring_mid_upload_relogs_in_without_losing_or_repeating_batches(
+    optimizely_emulator, make_client
+):
     client = make_client(max_parallel_calls=1)
 
     def expire_after_second_batch(batch: BatchResult) -> None:
@@ -73,12 +74,16 @@ def test_injected_session_expiry_with_parallel_batches(optimizely_emulator, make
 
 @pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("kind", ["http500", "drop", "soap_fault"])
-def test_transient_failure_on_nth_batch_is_retried_and_list_is_exact(optimizely_emulator, make_client, kind, when):
+def test_transient_failure_on_nth_batch_is_retried_and_list_is_exact(
+    optimizely_emulator, make_client, kind, when
+):
     client = make_client(max_parallel_calls=2)
     optimizely_emulator.control.add_fault("addAll3", kind, nth=3, when=when)
     outcomes: dict[str, AddOutcome] = {}
 
-    report = _upload(client, on_batch=lambda b: outcomes.update((r.recipient_id, r.outcome) for r in b.results))
+    report = _upload(
+        client, on_batch=lambda b: outcomes.update((r.recipient_id, r.outcome) for r in b.results)
+    )
 
     assert set(list_contents(optimizely_emulator)) == EXPECTED_IDS
     assert emulator_calls(optimizely_emulator) == BATCHES + 1  # only the failed call was repeated
@@ -92,9 +97,13 @@ def test_transient_failure_on_nth_batch_is_retried_and_list_is_exact(optimizely_
 
 
 def test_retries_are_bounded_and_the_error_is_transient(optimizely_emulator, make_client):
-    client = make_client(max_parallel_calls=1, retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001,
-                                                                        max_wait=0.002, jitter=0.001))
-    optimizely_emulator.control.add_fault("addAll3", "http500", nth=2, times=0)  # from the 2nd call on, always
+    client = make_client(
+        max_parallel_calls=1,
+        retry_policy=RetryPolicy(max_attempts=3, initial_wait=0.001, max_wait=0.002, jitter=0.001),
+    )
+    optimizely_emulator.control.add_fault(
+        "addAll3", "http500", nth=2, times=0
+    )  # from the 2nd call on, always
     reported: list[BatchResult] = []
 
     with pytest.raises(TransientPlatformError) as info:
@@ -144,8 +153,9 @@ def test_unknown_optin_process_is_permanent(optimizely_emulator, make_client):
 def test_batch_too_large_for_the_server_is_permanent():
     # a platform with a lower limit than ours: refused once, never retried
     with EmulatorServer(port=0, max_batch_size=10) as emulator:
-        client = OptimizelyCampaignClient(emulator.base_url, 1, "demo", "demo", batch_size=20, max_parallel_calls=1,
-                                          retry_policy=FAST_RETRY)
+        client = OptimizelyCampaignClient(
+            emulator.base_url, 1, "demo", "demo", batch_size=20, max_parallel_calls=1, retry_policy=FAST_RETRY
+        )
         with client, pytest.raises(InvalidRequestError, match="Too many recipients: 20 > 10"):
             client.add_all(LIST_ID, 0, ATTRIBUTES, recipients(40))
         assert emulator_calls(emulator) == 1
@@ -156,8 +166,9 @@ def test_too_many_concurrent_requests_backs_off_and_completes():
     # 4 parallel batches most calls are refused at first and must be retried with backoff
     with EmulatorServer(port=0, max_concurrent_per_session=1) as emulator:
         policy = RetryPolicy(max_attempts=60, initial_wait=0.002, max_wait=0.02, jitter=0.01)
-        with OptimizelyCampaignClient(emulator.base_url, 1, "demo", "demo", max_parallel_calls=4,
-                                      batch_size=100, retry_policy=policy) as client:
+        with OptimizelyCampaignClient(
+            emulator.base_url, 1, "demo", "demo", max_parallel_calls=4, batch_size=100, retry_policy=policy
+        ) as client:
             report = client.add_all(LIST_ID, 0, ATTRIBUTES, recipients(1500))
         assert report.counts == {AddOutcome.ADDED: 1500}
         assert len(list_contents(emulator)) == 1500
@@ -184,8 +195,9 @@ def test_connection_refused_is_transient_and_bounded():
 def test_logs_carry_no_secret_and_no_full_address_on_failure_paths(optimizely_emulator, make_client, caplog):
     caplog.set_level(logging.DEBUG)
     client = make_client(password="demo", max_parallel_calls=2)
-    optimizely_emulator.control.add_fault("addAll3", "soap_fault", nth=2,
-                                          message="bad address user1500@example.com")
+    optimizely_emulator.control.add_fault(
+        "addAll3", "soap_fault", nth=2, message="bad address user1500@example.com"
+    )
     optimizely_emulator.control.add_fault("addAll3", "expire_session", nth=4)
     optimizely_emulator.control.add_fault("addAll3", "drop", nth=5, when="after")
     _upload(client)

@@ -47,19 +47,40 @@ def seed_crm(engine: sa.Engine, n: int = N_ENTITIES) -> list[str]:
     """Contacts ``C000000``… (leads ``L…`` for odd i >= 30) with every consent granted."""
     ids = [entity_id(i) if i < 30 or i % 2 == 0 else f"L{i:06d}" for i in range(n)]
     with engine.begin() as conn:
-        conn.execute(crm_consent_type.insert(),
-                     [{"consent_id": c, "name": c, "is_marketing": m} for c, m in CONSENT_TYPES.items()])
-        conn.execute(crm_entity.insert(), [
-            {"entity_id": eid, "entity_type": "lead" if eid.startswith("L") else "contact",
-             "email": f"{eid.lower()}@example.com", "email_normalized": f"{eid.lower()}@example.com",
-             "is_bounced": False, "created_at": CRM_TIME, "updated_at": CRM_TIME}
-            for eid in ids
-        ])
-        conn.execute(crm_consent.insert(), [
-            {"entity_id": eid, "consent_id": c, "status": "granted", "granted_at": CRM_TIME, "source": "crm",
-             "updated_at": CRM_TIME}
-            for eid in ids for c in CONSENT_TYPES
-        ])
+        conn.execute(
+            crm_consent_type.insert(),
+            [{"consent_id": c, "name": c, "is_marketing": m} for c, m in CONSENT_TYPES.items()],
+        )
+        conn.execute(
+            crm_entity.insert(),
+            [
+                {
+                    "entity_id": eid,
+                    "entity_type": "lead" if eid.startswith("L") else "contact",
+                    "email": f"{eid.lower()}@example.com",
+                    "email_normalized": f"{eid.lower()}@example.com",
+                    "is_bounced": False,
+                    "created_at": CRM_TIME,
+                    "updated_at": CRM_TIME,
+                }
+                for eid in ids
+            ],
+        )
+        conn.execute(
+            crm_consent.insert(),
+            [
+                {
+                    "entity_id": eid,
+                    "consent_id": c,
+                    "status": "granted",
+                    "granted_at": CRM_TIME,
+                    "source": "crm",
+                    "updated_at": CRM_TIME,
+                }
+                for eid in ids
+                for c in CONSENT_TYPES
+            ],
+        )
     return ids
 
 
@@ -78,11 +99,20 @@ def mailing(emulator: EmulatorServer, list_id: int = 1002, wave_id: str | None =
     return int(emulator.control.send_mailing(list_id, **options)["mailing"]["id"])
 
 
-def event(kind: str, recipient: str, mailing_id: int, *, list_id: int = 1002, at: str = "-1h", **extra: Any) -> dict:
+def event(
+    kind: str, recipient: str, mailing_id: int, *, list_id: int = 1002, at: str = "-1h", **extra: Any
+) -> dict:
     """One feedback event that happened ``at`` (relative to the emulator clock) and reached the
     platform's export files now (so the next response-data job picks it up)."""
-    return {"kind": kind, "recipient_id": recipient, "list_id": list_id, "mailing_id": mailing_id,
-            "occurred_at": at, "exported_at": "+0s", **extra}
+    return {
+        "kind": kind,
+        "recipient_id": recipient,
+        "list_id": list_id,
+        "mailing_id": mailing_id,
+        "occurred_at": at,
+        "exported_at": "+0s",
+        **extra,
+    }
 
 
 def opens(mailing_id: int, recipients: Iterable[str], **kw: Any) -> list[dict]:
@@ -90,12 +120,14 @@ def opens(mailing_id: int, recipients: Iterable[str], **kw: Any) -> list[dict]:
 
 
 def clicks(mailing_id: int, recipients: Iterable[str], **kw: Any) -> list[dict]:
-    return [event("click", r, mailing_id, link_url="https://www.example.com/offer?id=1", **kw) for r in recipients]
+    return [
+        event("click", r, mailing_id, link_url="https://www.example.com/offer?id=1", **kw) for r in recipients
+    ]
 
 
 def inject(emulator: EmulatorServer, events: list[dict]) -> None:
     for start in range(0, len(events), 1000):
-        emulator.control.add_feedback_events(events[start:start + 1000])
+        emulator.control.add_feedback_events(events[start : start + 1000])
 
 
 def run_job(emulator: EmulatorServer) -> str:
@@ -136,15 +168,29 @@ def standard_events(emulator: EmulatorServer) -> tuple[list[dict], dict[str, int
 
 
 @pytest.fixture
-def run_import(crm: sa.Engine, sftp_emulator: EmulatorServer, sftp_connect, tmp_path: Path) -> Callable[..., Any]:
+def run_import(
+    crm: sa.Engine, sftp_emulator: EmulatorServer, sftp_connect, tmp_path: Path
+) -> Callable[..., Any]:
     """``run_import(**kw)``: ``import_response_files`` over a fresh SFTP connection to the emulator."""
     landing = tmp_path / "landing"
 
-    def run(*, client: paramiko.SFTPClient | None = None, settings: ResponseImportSettings | None = None,
-            now: datetime = NOW, run_id: str = "test-run", **kw: Any):
+    def run(
+        *,
+        client: paramiko.SFTPClient | None = None,
+        settings: ResponseImportSettings | None = None,
+        now: datetime = NOW,
+        run_id: str = "test-run",
+        **kw: Any,
+    ):
         return import_response_files(
-            crm, client or sftp_connect(), settings=settings or ResponseImportSettings(), landing_dir=landing,
-            run_id=run_id, list_consents=LIST_CONSENTS, now=now, **kw,
+            crm,
+            client or sftp_connect(),
+            settings=settings or ResponseImportSettings(),
+            landing_dir=landing,
+            run_id=run_id,
+            list_consents=LIST_CONSENTS,
+            now=now,
+            **kw,
         )
 
     run.landing = landing  # type: ignore[attr-defined]
@@ -173,20 +219,40 @@ class Snapshot:
 
 def snapshot(engine: sa.Engine) -> Snapshot:
     return Snapshot(
-        entities={r.entity_id: (r.is_bounced, r.bounced_at, r.bounce_category, r.updated_at)
-                  for r in rows(engine, crm_entity)},
-        consents={(r.entity_id, r.consent_id): (r.status, r.revoked_at, r.source, r.updated_at)
-                  for r in rows(engine, crm_consent)},
-        events=sorted((r.event_key, r.event_type, r.status, r.crm_entity_id, r.mailing_id)
-                      for r in rows(engine, response_event)),
-        campaign_responses=sorted((r.event_key, r.crm_campaign_id, r.entity_id, r.response_type)
-                                  for r in rows(engine, crm_campaign_response)),
+        entities={
+            r.entity_id: (r.is_bounced, r.bounced_at, r.bounce_category, r.updated_at)
+            for r in rows(engine, crm_entity)
+        },
+        consents={
+            (r.entity_id, r.consent_id): (r.status, r.revoked_at, r.source, r.updated_at)
+            for r in rows(engine, crm_consent)
+        },
+        events=sorted(
+            (r.event_key, r.event_type, r.status, r.crm_entity_id, r.mailing_id)
+            for r in rows(engine, response_event)
+        ),
+        campaign_responses=sorted(
+            (r.event_key, r.crm_campaign_id, r.entity_id, r.response_type)
+            for r in rows(engine, crm_campaign_response)
+        ),
         bounces=sorted((r.event_key, r.entity_id, r.category) for r in rows(engine, feedback_bounce)),
-        unsubscribes=sorted((r.event_key, r.entity_id, r.consent_id) for r in rows(engine, feedback_unsubscribe)),
+        unsubscribes=sorted(
+            (r.event_key, r.entity_id, r.consent_id) for r in rows(engine, feedback_unsubscribe)
+        ),
         mappings=sorted((r.mailing_id, r.crm_campaign_id, r.source) for r in rows(engine, mailing_campaign)),
         rejected=sorted((r.file_id, r.line_no, r.field, r.reason) for r in rows(engine, rejected_row)),
-        ledger=[(r.file_name, r.status, r.rows_read, r.rows_applied, r.rows_known, r.rows_ignored, r.rows_rejected)
-                for r in rows(engine, file_ledger, file_ledger.c.file_id)],
+        ledger=[
+            (
+                r.file_name,
+                r.status,
+                r.rows_read,
+                r.rows_applied,
+                r.rows_known,
+                r.rows_ignored,
+                r.rows_rejected,
+            )
+            for r in rows(engine, file_ledger, file_ledger.c.file_id)
+        ],
     )
 
 

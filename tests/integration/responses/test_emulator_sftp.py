@@ -33,14 +33,26 @@ def read_remote(client: paramiko.SFTPClient, path: str) -> bytes:
 def test_the_job_writes_one_event_per_row_in_the_documented_layout(sftp_emulator, sftp_connect, tmp_path):
     rlist = sftp_emulator.state.lists[1003]
     with rlist.lock:
-        rlist.recipients["rid-9"] = ("nine@example.com", rlist.packer(rlist.resolve_attributes(
-            ["entity-type", "entity-id"]))(["lead", "L000009"]), False, 0, 0.0)
+        rlist.recipients["rid-9"] = (
+            "nine@example.com",
+            rlist.packer(rlist.resolve_attributes(["entity-type", "entity-id"]))(["lead", "L000009"]),
+            False,
+            0,
+            0.0,
+        )
     m = mailing(sftp_emulator, 1003, wave_id="CMP-9")
-    events = (opens(m, ["rid-9"], list_id=1003) + clicks(m, ["rid-9"], list_id=1003)
-              + [event("bounce", "rid-9", m, list_id=1003, category=c) for c in ("hardbounce", "softbounce",
-                                                                                   "autoresponder", "unknown")]
-              + [event("unsubscribe", "rid-9", m, list_id=1003),
-                 {"kind": "unsubscribe", "recipient_id": "no-mailing@example.com", "exported_at": "+0s"}])
+    events = (
+        opens(m, ["rid-9"], list_id=1003)
+        + clicks(m, ["rid-9"], list_id=1003)
+        + [
+            event("bounce", "rid-9", m, list_id=1003, category=c)
+            for c in ("hardbounce", "softbounce", "autoresponder", "unknown")
+        ]
+        + [
+            event("unsubscribe", "rid-9", m, list_id=1003),
+            {"kind": "unsubscribe", "recipient_id": "no-mailing@example.com", "exported_at": "+0s"},
+        ]
+    )
     name = write_file(sftp_emulator, events)
     client = sftp_connect()
     assert client.listdir("/responses") == [name]
@@ -50,11 +62,26 @@ def test_the_job_writes_one_event_per_row_in_the_documented_layout(sftp_emulator
     assert tuple(table[0]) == COLUMNS == COLUMN_NAMES  # the importer reads exactly the emulator's layout
     body = [dict(zip(table[0], row)) for row in table[1:]]
     # unknown-category responses and unsubscribes without a mailing are not response data
-    assert [r["event_type"] for r in body] == ["open", "click", "hardbounce", "softbounce", "autoresponder",
-                                               "unsubscribe"]
+    assert [r["event_type"] for r in body] == [
+        "open",
+        "click",
+        "hardbounce",
+        "softbounce",
+        "autoresponder",
+        "unsubscribe",
+    ]
     assert {r["event_type"] for r in body} <= EVENT_TYPES
-    assert {(r["recipient_id"], r["entity_type"], r["entity_id"], r["recipient_list_id"], r["mailing_id"],
-             r["wave_id"]) for r in body} == {("rid-9", "lead", "L000009", "1003", str(m), "CMP-9")}
+    assert {
+        (
+            r["recipient_id"],
+            r["entity_type"],
+            r["entity_id"],
+            r["recipient_list_id"],
+            r["mailing_id"],
+            r["wave_id"],
+        )
+        for r in body
+    } == {("rid-9", "lead", "L000009", "1003", str(m), "CMP-9")}
     assert [r["link_url"] for r in body] == ["", "https://www.example.com/offer?id=1", "", "", "", ""]
     assert all(r["occurred_at"] == "2026-03-01T11:00:00Z" for r in body)
 
@@ -75,7 +102,9 @@ def test_files_have_unique_names_and_the_listing_shows_size_and_time(sftp_emulat
         assert attributes[info.name].st_mtime == int(info.created_at)
 
 
-def test_the_daily_job_follows_the_emulator_clock_and_files_expire_after_their_lifetime(sftp_emulator, sftp_connect):
+def test_the_daily_job_follows_the_emulator_clock_and_files_expire_after_their_lifetime(
+    sftp_emulator, sftp_connect
+):
     client = sftp_connect()
     assert client.listdir("/responses") == []  # 12:00; the daily run is at 00:00 UTC
     m = mailing(sftp_emulator, 1002)
@@ -114,7 +143,10 @@ def test_the_control_endpoint_reports_the_sftp_server(sftp_emulator):
     assert info["fingerprint"] == sftp_emulator.sftp_fingerprint and info["fingerprint"].startswith("SHA256:")
     server = sftp_emulator.sftp  # what scripts/demo.py builds its Airflow connection from
     assert (server.host, server.port, server.host_key_public) == (
-        "127.0.0.1", sftp_emulator.sftp_port, sftp_emulator.sftp_host_key_line)
+        "127.0.0.1",
+        sftp_emulator.sftp_port,
+        sftp_emulator.sftp_host_key_line,
+    )
 
 
 # ------------------------------------------------------------------ authentication and host key
@@ -155,9 +187,23 @@ def test_the_host_key_is_generated_once_and_kept(tmp_path):
 def test_the_cli_prints_the_sftp_address_and_host_key_fingerprint(tmp_path):
     key_path = tmp_path / "host_key"
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.emulators.optimizely", "--port", "0", "--sftp-port", "0",
-         "--host-key", str(key_path), "--response-file-lifetime-days", "14"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3],
+        [
+            sys.executable,
+            "-m",
+            "include.emulators.optimizely",
+            "--port",
+            "0",
+            "--sftp-port",
+            "0",
+            "--host-key",
+            str(key_path),
+            "--response-file-lifetime-days",
+            "14",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
     )
     try:
         assert process.stdout is not None
@@ -236,14 +282,19 @@ def test_a_drop_fault_closes_the_connection_part_way(sftp_emulator, sftp_connect
     sftp_emulator.control.add_sftp_fault("drop", 5000, path="responses_*.csv")
     client = sftp_connect()
     received = io.BytesIO()
-    with pytest.raises((paramiko.SSHException, EOFError, OSError)), client.open(f"/responses/{name}", "rb") as f:
+    with (
+        pytest.raises((paramiko.SSHException, EOFError, OSError)),
+        client.open(f"/responses/{name}", "rb") as f,
+    ):
         while block := f.read(1024):
             received.write(block)
     assert received.tell() <= 5000
     assert not client.get_channel().get_transport().is_active()
     rule = sftp_emulator.control.sftp_faults()[0]
     assert (rule["seen"], rule["fired"]) == (1, 1)
-    assert read_remote(sftp_connect(), f"/responses/{name}") == sftp_emulator.response_files.read(name)  # once only
+    assert read_remote(sftp_connect(), f"/responses/{name}") == sftp_emulator.response_files.read(
+        name
+    )  # once only
 
 
 def test_a_truncate_fault_ends_the_file_early(sftp_emulator, sftp_connect):

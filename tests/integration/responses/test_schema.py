@@ -38,7 +38,9 @@ def test_0002_downgrades_and_upgrades_again(tmp_path):
             command.downgrade(config, "0001")
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
-            assert not {"response_event", "mailing_campaign", "crm_campaign_response"} & set(inspector.get_table_names())
+            assert not {"response_event", "mailing_campaign", "crm_campaign_response"} & set(
+                inspector.get_table_names()
+            )
             assert "rows_ignored" not in {c["name"] for c in inspector.get_columns("file_ledger")}
     finally:
         engine.dispose()

@@ -36,8 +36,9 @@ def test_a_pinned_host_key_connects_and_lists_the_files(sftp_emulator, monkeypat
 def test_an_unknown_host_key_is_refused(sftp_emulator, monkeypatch):
     """A different key pinned (a server impersonating the platform) is refused, not learnt."""
     impostor = public_key_line(generate_host_key())
-    monkeypatch.setenv(ENV, sftp_connection_json(sftp_emulator, extra={"host_key": impostor,
-                                                                       "look_for_keys": "false"}))
+    monkeypatch.setenv(
+        ENV, sftp_connection_json(sftp_emulator, extra={"host_key": impostor, "look_for_keys": "false"})
+    )
     before = sftp_emulator.control.sftp()["calls"].get("open", 0)
     with pytest.raises(paramiko.BadHostKeyException), OptimizelySftpHook().get_managed_conn():
         pass
@@ -46,12 +47,16 @@ def test_an_unknown_host_key_is_refused(sftp_emulator, monkeypatch):
 
 def test_without_a_pinned_key_the_server_must_be_in_known_hosts(sftp_emulator, monkeypatch, tmp_path):
     monkeypatch.setenv(ENV, sftp_connection_json(sftp_emulator, extra={"look_for_keys": "false"}))
-    with pytest.raises(paramiko.SSHException, match="not found in known_hosts"), \
-            OptimizelySftpHook().get_managed_conn():
+    with (
+        pytest.raises(paramiko.SSHException, match="not found in known_hosts"),
+        OptimizelySftpHook().get_managed_conn(),
+    ):
         pass
     ssh_dir = tmp_path / ".ssh"
     ssh_dir.mkdir()
-    (ssh_dir / "known_hosts").write_text(f"[127.0.0.1]:{sftp_emulator.sftp_port} {sftp_emulator.sftp_host_key_line}\n")
+    (ssh_dir / "known_hosts").write_text(
+        f"[127.0.0.1]:{sftp_emulator.sftp_port} {sftp_emulator.sftp_host_key_line}\n"
+    )
     with OptimizelySftpHook().get_managed_conn() as sftp:
         assert sftp.listdir("/") == ["responses"]
 

@@ -23,11 +23,17 @@ def sqlite_engine(tmp_path):
 
 def test_sqlite_file_folder_is_created_and_pragmas_are_set(sqlite_engine, tmp_path):
     with sqlite_engine.connect() as conn:
-        pragma = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                  for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")}
+        pragma = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
     assert (tmp_path / "not" / "yet" / "there" / "x.db").exists()
-    assert pragma == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
-                      "synchronous": 1}  # 1 = NORMAL
+    assert pragma == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+        "synchronous": 1,
+    }  # 1 = NORMAL
 
 
 def test_sqlite_ddl_is_transactional(sqlite_engine):
@@ -84,16 +90,22 @@ def test_sqlite_autocommit_connections_commit_each_statement(sqlite_engine):
 def test_foreign_keys_are_enforced(staging_engine):
     with staging_engine.connect() as conn:
         with pytest.raises(sa.exc.IntegrityError):
-            conn.execute(crm_consent.insert().values(
-                entity_id="C404", consent_id="newsletter", status="granted", source="crm", updated_at=NOW))
+            conn.execute(
+                crm_consent.insert().values(
+                    entity_id="C404", consent_id="newsletter", status="granted", source="crm", updated_at=NOW
+                )
+            )
         conn.rollback()
 
 
 def test_timestamps_round_trip_as_aware_utc(staging_engine):
     with staging_engine.begin() as conn:
         conn.execute(crm_consent_type.insert().values(consent_id="newsletter", name="N"))
-        conn.execute(crm_entity.insert().values(
-            entity_id="C1", entity_type="contact", created_at=NOW, updated_at=NOW, attributes=None))
+        conn.execute(
+            crm_entity.insert().values(
+                entity_id="C1", entity_type="contact", created_at=NOW, updated_at=NOW, attributes=None
+            )
+        )
     with staging_engine.connect() as conn:
         row = conn.execute(sa.select(crm_entity.c.created_at, crm_entity.c.is_bounced)).one()
         # NULLABLE_JSON: Python None is stored as SQL NULL, not as the JSON text 'null'.

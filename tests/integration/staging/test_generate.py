@@ -59,7 +59,9 @@ def _expected(spec: GenerationSpec) -> dict[str, list[tuple]]:
     expected = {
         "crm_consent_type": [_typed(tables["crm_consent_type"], r) for r in CONSENT_TYPES],
         "crm_marketing_list": [_typed(tables["crm_marketing_list"], r) for r in MARKETING_LISTS],
-        "crm_entity": [], "crm_consent": [], "crm_marketing_list_member": [],
+        "crm_entity": [],
+        "crm_consent": [],
+        "crm_marketing_list_member": [],
     }
     for block in iter_blocks(spec):
         expected["crm_entity"] += [_typed(crm_entity, r) for r in block.entities]
@@ -113,8 +115,11 @@ def test_non_empty_database_is_refused_and_left_alone(staging_url, staging_engin
 
 def test_any_staging_table_with_rows_makes_the_database_non_empty(staging_url, staging_engine):
     with staging_engine.begin() as conn:
-        conn.execute(metadata.tables["sync_run"].insert().values(
-            run_id="r1", status="success", started_at=datetime(2025, 1, 1, tzinfo=UTC)))
+        conn.execute(
+            metadata.tables["sync_run"]
+            .insert()
+            .values(run_id="r1", status="success", started_at=datetime(2025, 1, 1, tzinfo=UTC))
+        )
     with pytest.raises(StagingNotEmptyError, match="sync_run"):
         generate(staging_url, 10, seed=1)
     generate(staging_url, 10, seed=1, replace=True)  # --replace empties it
@@ -151,14 +156,26 @@ def test_schema_foreign_keys_and_indexes_are_unchanged_by_a_load(staging_url, st
             conn, opts={"compare_type": True, "compare_server_default": True}
         )
         assert compare_metadata(context, metadata) == []
-        fks = {fk["name"] for name in ("crm_consent", "crm_marketing_list_member")
-               for fk in sa.inspect(conn).get_foreign_keys(name)}
-        assert fks == {fk.name for name in ("crm_consent", "crm_marketing_list_member")
-                       for fk in metadata.tables[name].foreign_key_constraints}
+        fks = {
+            fk["name"]
+            for name in ("crm_consent", "crm_marketing_list_member")
+            for fk in sa.inspect(conn).get_foreign_keys(name)
+        }
+        assert fks == {
+            fk.name
+            for name in ("crm_consent", "crm_marketing_list_member")
+            for fk in metadata.tables[name].foreign_key_constraints
+        }
         with pytest.raises(sa.exc.IntegrityError):  # ... and enforced again
-            conn.execute(crm_consent.insert().values(
-                entity_id="C404", consent_id="events", status="granted", source="crm",
-                updated_at=datetime(2025, 1, 1, tzinfo=UTC)))
+            conn.execute(
+                crm_consent.insert().values(
+                    entity_id="C404",
+                    consent_id="events",
+                    status="granted",
+                    source="crm",
+                    updated_at=datetime(2025, 1, 1, tzinfo=UTC),
+                )
+            )
 
 
 def test_the_data_has_what_the_sync_tests_need(staging_url, staging_engine):
@@ -167,15 +184,28 @@ def test_the_data_has_what_the_sync_tests_need(staging_url, staging_engine):
     e, c, m = crm_entity.c, crm_consent.c, crm_marketing_list_member.c
     other = crm_entity.alias("other")
     with staging_engine.connect() as conn:
+
         def count(query) -> int:
             return conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
 
         types = dict(conn.execute(sa.select(e.entity_type, sa.func.count()).group_by(e.entity_type)).all())
         assert types == {"contact": CONTACTS, "lead": CONTACTS // 5, "account": CONTACTS // 20}
         # A contact and a lead with the same normalised address, written in different case.
-        assert count(sa.select(e.entity_id).join(other, sa.and_(
-            other.c.email_normalized == e.email_normalized, other.c.entity_type == "lead",
-            other.c.email != e.email)).where(e.entity_type == "contact")) >= 10
+        assert (
+            count(
+                sa.select(e.entity_id)
+                .join(
+                    other,
+                    sa.and_(
+                        other.c.email_normalized == e.email_normalized,
+                        other.c.entity_type == "lead",
+                        other.c.email != e.email,
+                    ),
+                )
+                .where(e.entity_type == "contact")
+            )
+            >= 10
+        )
         assert count(sa.select(e.entity_id).where(e.email.is_(None))) > 0
         dirty = sa.select(e.entity_id).where(e.email != e.email_normalized, e.email_normalized != "")
         assert count(dirty) > 0

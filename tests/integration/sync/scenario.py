@@ -56,7 +56,9 @@ def build_crm(engine: sa.Engine, contacts: int, *, run_id: str = "run-1", feedba
     state.write(engine, run_id=run_id, feedback_ok=feedback_ok)
 
 
-def prepare(engine: sa.Engine, *, run_id: str = "run-1", validate: bool = False, new_run: bool = False) -> int:
+def prepare(
+    engine: sa.Engine, *, run_id: str = "run-1", validate: bool = False, new_run: bool = False
+) -> int:
     """Extract LIST for ``run_id`` and validate it (with great-expectations, or by marking it)."""
     if new_run:
         add_sync_run(engine, run_id)
@@ -70,7 +72,9 @@ def prepare(engine: sa.Engine, *, run_id: str = "run-1", validate: bool = False,
 
 def set_status(engine: sa.Engine, list_run_id: int, status: str) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.update(t.list_run).where(t.list_run.c.list_run_id == list_run_id).values(status=status))
+        conn.execute(
+            sa.update(t.list_run).where(t.list_run.c.list_run_id == list_run_id).values(status=status)
+        )
 
 
 def make_platform(base_url: str, **options: Any) -> OptimizelyCampaignPlatform:
@@ -105,8 +109,9 @@ def snapshot_list(engine: sa.Engine, list_run_id: int) -> dict[str, Row]:
             sa.select(t.list_run.c.attribute_names).where(t.list_run.c.list_run_id == list_run_id)
         ).scalar_one()
         rows = conn.execute(
-            sa.select(t.list_snapshot.c.recipient_id, t.list_snapshot.c.email, t.list_snapshot.c.attr_values)
-            .where(t.list_snapshot.c.list_run_id == list_run_id)
+            sa.select(
+                t.list_snapshot.c.recipient_id, t.list_snapshot.c.email, t.list_snapshot.c.attr_values
+            ).where(t.list_snapshot.c.list_run_id == list_run_id)
         ).all()
     return {r.recipient_id: Row(r.email, {n: v for n, v in zip(names, r.attr_values) if v}) for r in rows}
 
@@ -131,7 +136,11 @@ def expected_list(engine: sa.Engine, list_run_id: int) -> dict[str, Row]:
 
 def list_run_row(engine: sa.Engine, list_run_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        return dict(conn.execute(sa.select(t.list_run).where(t.list_run.c.list_run_id == list_run_id)).mappings().one())
+        return dict(
+            conn.execute(sa.select(t.list_run).where(t.list_run.c.list_run_id == list_run_id))
+            .mappings()
+            .one()
+        )
 
 
 def batches(engine: sa.Engine, list_run_id: int) -> list[dict[str, Any]]:
@@ -139,7 +148,9 @@ def batches(engine: sa.Engine, list_run_id: int) -> list[dict[str, Any]]:
         return [
             dict(r)
             for r in conn.execute(
-                sa.select(t.list_batch).where(t.list_batch.c.list_run_id == list_run_id).order_by(t.list_batch.c.batch_no)
+                sa.select(t.list_batch)
+                .where(t.list_batch.c.list_run_id == list_run_id)
+                .order_by(t.list_batch.c.batch_no)
             ).mappings()
         ]
 
@@ -160,9 +171,7 @@ def assert_counts_add_up(engine: sa.Engine, list_run_id: int) -> dict[str, Any]:
     assert row["accepted"] == sum(c in "05" for c in codes) == sum(b["accepted"] for b in recorded)
     assert row["rejected"] == len(refused)
     assert sum(row["result_codes"].values()) == row["uploaded"]
-    assert {int(k): v for k, v in row["result_codes"].items()} == {
-        int(c): codes.count(c) for c in set(codes)
-    }
+    assert {int(k): v for k, v in row["result_codes"].items()} == {int(c): codes.count(c) for c in set(codes)}
     assert row["platform_count"] == row["accepted"]
     # batches tile the snapshot exactly, in seq order
     expected_first = 0

@@ -36,9 +36,20 @@ LIST_CONSENTS = {"1001": "newsletter", "1002": "product_updates", "1003": "event
 CLEAN = ("C-CLEAN", "clean.person@example.com")  # always eligible, never touched by any feedback
 
 ADDRESSES = [
-    "ann@example.com", " Ann@Example.com", "bob@example.org", "carl@example.net", "dora@example.com",
-    "eve@example.com", "x@blocked.example", "spam@example.com", "postmaster@example.com",
-    "jan.unsub@example.nl", "hard.bounce@example.org", "not-an-address", "", None,
+    "ann@example.com",
+    " Ann@Example.com",
+    "bob@example.org",
+    "carl@example.net",
+    "dora@example.com",
+    "eve@example.com",
+    "x@blocked.example",
+    "spam@example.com",
+    "postmaster@example.com",
+    "jan.unsub@example.nl",
+    "hard.bounce@example.org",
+    "not-an-address",
+    "",
+    None,
 ]
 ENTITY_IDS = ["C1", "C2", "C3", "C4", "L1", "L2", "A1", "A2"]
 UNKNOWN_ID = "C9"  # a recipient id the CRM does not know: feedback about it matches by address
@@ -48,7 +59,11 @@ SCOPES = [None, "newsletter", "events"]
 # the address as recipient id, and hard-bounced three times.
 SEED_UNSUBSCRIBED_1001 = {"jan.unsub@example.nl"}
 SEED_HARD_BOUNCED = {"hard.bounce@example.org"}
-PLATFORM_BLOCKLIST = [re.compile(r".*@blocked\.example"), re.compile(r"spam@.*"), re.compile(r"fraud\.user@example\.com")]
+PLATFORM_BLOCKLIST = [
+    re.compile(r".*@blocked\.example"),
+    re.compile(r"spam@.*"),
+    re.compile(r"fraud\.user@example\.com"),
+]
 
 _runs = itertools.count(1)
 
@@ -64,31 +79,54 @@ def _pattern(p: str) -> re.Pattern[str]:
 def entity_st(entity_id: str) -> st.SearchStrategy[dict[str, Any]]:
     """Mostly clean people (one reason at most is what makes a rule's failure visible), some dirty."""
     own = f"{entity_id.lower()}@example.com"
-    return st.fixed_dictionaries({
-        "entity_type": st.sampled_from(["contact", "lead", "account"]),
-        "email": st.sampled_from([own] * 10 + [f" {entity_id}@Example.COM "] * 2 + ADDRESSES),
-        "consent": st.sampled_from(["granted"] * 5 + ["revoked", "pending", None]),
-        "is_bounced": st.sampled_from([False] * 5 + [True]),
-    })
+    return st.fixed_dictionaries(
+        {
+            "entity_type": st.sampled_from(["contact", "lead", "account"]),
+            "email": st.sampled_from([own] * 10 + [f" {entity_id}@Example.COM "] * 2 + ADDRESSES),
+            "consent": st.sampled_from(["granted"] * 5 + ["revoked", "pending", None]),
+            "is_bounced": st.sampled_from([False] * 5 + [True]),
+        }
+    )
 
 
 #: what the feedback says about one person (None: nothing); each is one way to become forbidden --
 #: or, for the "other"/"soft" ones, something that must not exclude anybody from this list
 ROLES = [
-    "crm_unsub_email", "crm_unsub_entity", "crm_unsub_recipient", "crm_unsub_other_consent",
-    "crm_hardbounce", "crm_overflow", "crm_softbounce", "crm_block", "crm_pattern",
-    "pf_unsub_this_list", "pf_unsub_other_list", "pf_unsub_no_list", "pf_unsub_by_address",
-    "pf_hardbounce", "pf_softbounce", None, None, None,
+    "crm_unsub_email",
+    "crm_unsub_entity",
+    "crm_unsub_recipient",
+    "crm_unsub_other_consent",
+    "crm_hardbounce",
+    "crm_overflow",
+    "crm_softbounce",
+    "crm_block",
+    "crm_pattern",
+    "pf_unsub_this_list",
+    "pf_unsub_other_list",
+    "pf_unsub_no_list",
+    "pf_unsub_by_address",
+    "pf_hardbounce",
+    "pf_softbounce",
+    None,
+    None,
+    None,
 ]
 
 
 def empty_world(entities: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"entities": entities, "crm_bounces": [], "crm_unsubscribes": [], "crm_blocked": [],
-            "crm_patterns": [], "platform_events": []}
+    return {
+        "entities": entities,
+        "crm_bounces": [],
+        "crm_unsubscribes": [],
+        "crm_blocked": [],
+        "crm_patterns": [],
+        "platform_events": [],
+    }
 
 
-def add_role(world: dict[str, Any], eid: str, role: str | None, *, global_scope: bool, by_id: bool,
-             with_email: bool) -> None:
+def add_role(
+    world: dict[str, Any], eid: str, role: str | None, *, global_scope: bool, by_id: bool, with_email: bool
+) -> None:
     """Feedback that gives person ``eid`` its ``role`` (see ROLES); the flags pick the variant."""
     email = world["entities"][eid]["email"]
     scope = None if global_scope else "newsletter"
@@ -99,7 +137,9 @@ def add_role(world: dict[str, Any], eid: str, role: str | None, *, global_scope:
     elif role == "crm_unsub_recipient":
         world["crm_unsubscribes"].append(("recipient_id", eid, scope))
     elif role == "crm_unsub_other_consent":
-        world["crm_unsubscribes"].append(("entity_id", eid, "events") if by_id else ("email", email, "events"))
+        world["crm_unsubscribes"].append(
+            ("entity_id", eid, "events") if by_id else ("email", email, "events")
+        )
     elif role in ("crm_hardbounce", "crm_overflow", "crm_softbounce"):
         world["crm_bounces"].append((_norm(email), role.removeprefix("crm_")))
     elif role == "crm_block" and _norm(email) and _norm(email) not in world["crm_blocked"]:
@@ -108,12 +148,16 @@ def add_role(world: dict[str, Any], eid: str, role: str | None, *, global_scope:
         world["crm_patterns"].append(f"{eid.lower()}@*.c?m")  # matches the own address only
     elif role and role.startswith("pf_"):
         by_address = role == "pf_unsub_by_address"
-        world["platform_events"].append({
-            "kind": {"pf_hardbounce": "hardbounce", "pf_softbounce": "softbounce"}.get(role, "unsubscribe"),
-            "recipient_id": UNKNOWN_ID if by_address else eid,
-            "email": _norm(email) if by_address or with_email else None,
-            "list_id": {"pf_unsub_other_list": 1002, "pf_unsub_no_list": None}.get(role, 1001),
-        })
+        world["platform_events"].append(
+            {
+                "kind": {"pf_hardbounce": "hardbounce", "pf_softbounce": "softbounce"}.get(
+                    role, "unsubscribe"
+                ),
+                "recipient_id": UNKNOWN_ID if by_address else eid,
+                "email": _norm(email) if by_address or with_email else None,
+                "list_id": {"pf_unsub_other_list": 1002, "pf_unsub_no_list": None}.get(role, 1001),
+            }
+        )
 
 
 @st.composite
@@ -124,37 +168,68 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
     # near-identity orders and leave the last roles rarely tried.
     roles = random.Random(draw(st.integers(0, 2**32 - 1))).sample(ROLES, len(ROLES))
     for eid, role in zip(ids, roles):
-        add_role(world, eid, role, global_scope=draw(st.booleans()), by_id=draw(st.booleans()),
-                 with_email=draw(st.booleans()))
+        add_role(
+            world,
+            eid,
+            role,
+            global_scope=draw(st.booleans()),
+            by_id=draw(st.booleans()),
+            with_email=draw(st.booleans()),
+        )
     # and some feedback about anybody (other addresses, unknown recipients)
     address = st.sampled_from(ADDRESSES).map(_norm)
-    world["crm_unsubscribes"] += draw(st.lists(st.tuples(st.just("email"), address, st.sampled_from(SCOPES)), max_size=1))
-    world["crm_bounces"] += draw(st.lists(st.tuples(address, st.sampled_from(["hardbounce", "overflow"])), max_size=1))
-    world["platform_events"] += draw(st.lists(st.fixed_dictionaries({
-        "kind": st.sampled_from(["unsubscribe", "hardbounce"]), "recipient_id": st.just(UNKNOWN_ID),
-        "email": address.filter(bool), "list_id": st.sampled_from([1001, None]),
-    }), max_size=1))
+    world["crm_unsubscribes"] += draw(
+        st.lists(st.tuples(st.just("email"), address, st.sampled_from(SCOPES)), max_size=1)
+    )
+    world["crm_bounces"] += draw(
+        st.lists(st.tuples(address, st.sampled_from(["hardbounce", "overflow"])), max_size=1)
+    )
+    world["platform_events"] += draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "kind": st.sampled_from(["unsubscribe", "hardbounce"]),
+                    "recipient_id": st.just(UNKNOWN_ID),
+                    "email": address.filter(bool),
+                    "list_id": st.sampled_from([1001, None]),
+                }
+            ),
+            max_size=1,
+        )
+    )
     return world
 
 
 def every_rule_world() -> dict[str, Any]:
     """One clean person per role and per CRM flag: every rule is tried in every run, whatever the
     random examples happen to be."""
+
     def person(eid: str, **overrides: Any) -> dict[str, Any]:
-        return {"entity_type": "contact", "email": f"{eid.lower()}@example.com", "consent": "granted",
-                "is_bounced": False} | overrides
+        return {
+            "entity_type": "contact",
+            "email": f"{eid.lower()}@example.com",
+            "consent": "granted",
+            "is_bounced": False,
+        } | overrides
 
     entities = {f"R{i:02d}": person(f"R{i:02d}") for i, role in enumerate(ROLES) if role}
-    entities |= {"F-REVOKED": person("F-REVOKED", consent="revoked"), "F-PENDING": person("F-PENDING", consent="pending"),
-                 "F-NOCONSENT": person("F-NOCONSENT", consent=None), "F-BOUNCED": person("F-BOUNCED", is_bounced=True),
-                 "F-INVALID": person("F-INVALID", email="not-an-address"), "F-NOADDRESS": person("F-NOADDRESS", email=None),
-                 "F-PFBLOCK": person("F-PFBLOCK", email="x@blocked.example"),
-                 "F-PFUNSUB": person("F-PFUNSUB", email="jan.unsub@example.nl"),
-                 "F-PFBOUNCE": person("F-PFBOUNCE", email="hard.bounce@example.org")}
+    entities |= {
+        "F-REVOKED": person("F-REVOKED", consent="revoked"),
+        "F-PENDING": person("F-PENDING", consent="pending"),
+        "F-NOCONSENT": person("F-NOCONSENT", consent=None),
+        "F-BOUNCED": person("F-BOUNCED", is_bounced=True),
+        "F-INVALID": person("F-INVALID", email="not-an-address"),
+        "F-NOADDRESS": person("F-NOADDRESS", email=None),
+        "F-PFBLOCK": person("F-PFBLOCK", email="x@blocked.example"),
+        "F-PFUNSUB": person("F-PFUNSUB", email="jan.unsub@example.nl"),
+        "F-PFBOUNCE": person("F-PFBOUNCE", email="hard.bounce@example.org"),
+    }
     world = empty_world(entities)
     for i, role in enumerate(ROLES):
         if role:
-            add_role(world, f"R{i:02d}", role, global_scope=i % 2 == 0, by_id=i % 2 == 1, with_email=i % 3 == 0)
+            add_role(
+                world, f"R{i:02d}", role, global_scope=i % 2 == 0, by_id=i % 2 == 1, with_email=i % 3 == 0
+            )
     return world
 
 
@@ -171,13 +246,17 @@ def forbidden(world: dict[str, Any]) -> set[str]:
         for kind, value, scope in world["crm_unsubscribes"]:
             if scope in (None, "newsletter"):
                 reasons.append(_norm(value) == address if kind == "email" else value == eid)
-        reasons.append(any(a == address for a, cat in world["crm_bounces"] if cat in ("hardbounce", "overflow")))
+        reasons.append(
+            any(a == address for a, cat in world["crm_bounces"] if cat in ("hardbounce", "overflow"))
+        )
         reasons.append(address in world["crm_blocked"])
         reasons.append(bool(address) and any(_pattern(p).fullmatch(address) for p in world["crm_patterns"]))
         for ev in world["platform_events"]:
             # feedback matches the entity by recipient id, else (unknown id) every entity with the address
             about = ev["recipient_id"] == eid or (
-                ev["recipient_id"] not in entities and ev["email"] is not None and _norm(ev["email"]) == address
+                ev["recipient_id"] not in entities
+                and ev["email"] is not None
+                and _norm(ev["email"]) == address
             )
             if ev["kind"] == "unsubscribe":
                 reasons.append(about and ev["list_id"] in (1001, None))
@@ -194,7 +273,9 @@ def write_crm(engine: sa.Engine, world: dict[str, Any], run_id: str) -> None:
     state = CrmState()
     state.entity(*CLEAN)
     for eid, e in world["entities"].items():
-        state.entity(eid, e["email"], entity_type=e["entity_type"], consent=e["consent"], is_bounced=e["is_bounced"])
+        state.entity(
+            eid, e["email"], entity_type=e["entity_type"], consent=e["consent"], is_bounced=e["is_bounced"]
+        )
     for address, category in world["crm_bounces"]:
         state.bounce(address, category)
     for kind, value, scope in world["crm_unsubscribes"]:
@@ -231,8 +312,11 @@ def platform_events(world: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(world=worlds())
 @example(world=every_rule_world())
 def test_nobody_unsubscribed_bounced_blocklisted_or_without_consent_reaches_the_list(
@@ -248,8 +332,13 @@ def test_nobody_unsubscribed_bounced_blocklisted_or_without_consent_reaches_the_
 
     platform = make_platform(emulator.base_url)
     try:
-        import_feedback(staging_engine, platform, landing_dir=tmp_path / run_id, run_id=run_id,
-                        list_consents=LIST_CONSENTS)
+        import_feedback(
+            staging_engine,
+            platform,
+            landing_dir=tmp_path / run_id,
+            run_id=run_id,
+            list_consents=LIST_CONSENTS,
+        )
         mark_feedback_ok(staging_engine, run_id)
         list_run_id = extract_snapshot(staging_engine, LIST, run_id=run_id).list_run_id
         assert validate_snapshot(staging_engine, LIST, list_run_id).passed
@@ -258,7 +347,9 @@ def test_nobody_unsubscribed_bounced_blocklisted_or_without_consent_reaches_the_
         platform.close()
 
     on_list = platform_list(emulator)
-    assert not set(on_list) & forbidden(world), {rid: on_list[rid].email for rid in set(on_list) & forbidden(world)}
+    assert not set(on_list) & forbidden(world), {
+        rid: on_list[rid].email for rid in set(on_list) & forbidden(world)
+    }
     assert CLEAN[0] in on_list
     assert on_list == expected_list(staging_engine, list_run_id)
     assert calls(emulator, "Recipient.clear") == 1

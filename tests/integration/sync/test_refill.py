@@ -69,16 +69,25 @@ def platform(optimizely_emulator):
 def stale(platform) -> None:
     """Put yesterday's recipient on the list: a refill must remove it."""
     names = LIST.attribute_names
-    platform.add_batch(str(LIST_ID), "2001", names, [Recipient("OLD-1", "old@example.com", ("2001",) + ("x",) * (len(names) - 1))])
+    platform.add_batch(
+        str(LIST_ID),
+        "2001",
+        names,
+        [Recipient("OLD-1", "old@example.com", ("2001",) + ("x",) * (len(names) - 1))],
+    )
 
 
-def test_refill_makes_the_list_an_exact_copy_and_records_every_code(staging_engine, optimizely_emulator, platform):
+def test_refill_makes_the_list_an_exact_copy_and_records_every_code(
+    staging_engine, optimizely_emulator, platform
+):
     build_crm(staging_engine, CONTACTS)
     list_run_id = prepare(staging_engine, validate=True)
     p = platform()
     stale(p)
 
-    report = refill_list(staging_engine, p, list_run_id, RefillOptions(batch_size=BATCH, max_parallel_calls=4))
+    report = refill_list(
+        staging_engine, p, list_run_id, RefillOptions(batch_size=BATCH, max_parallel_calls=4)
+    )
 
     on_platform = platform_list(optimizely_emulator)
     assert on_platform == expected_list(staging_engine, list_run_id)
@@ -87,17 +96,27 @@ def test_refill_makes_the_list_an_exact_copy_and_records_every_code(staging_engi
     # the addresses and attributes went over the wire as the snapshot holds them (normalised address)
     assert on_platform["C0007"].email == "person0007@example.com"
     assert on_platform["C0007"].attributes == {
-        "opt-in-id": "2001", "description": "CRM list newsletter_test", "media-type": "email",
-        "entity-type": "contact", "entity-id": "C0007", "first-name": "First C0007", "last-name": "Last C0007",
-        "language": "nl", "city": "Gent",
+        "opt-in-id": "2001",
+        "description": "CRM list newsletter_test",
+        "media-type": "email",
+        "entity-type": "contact",
+        "entity-id": "C0007",
+        "first-name": "First C0007",
+        "last-name": "Last C0007",
+        "language": "nl",
+        "city": "Gent",
     }
 
     # every refusal is stored with its code; code 3 also lands on the CRM blocklist
     assert rejected(staging_engine, list_run_id) == {rid: code for rid, (_, code) in REFUSED.items()}
     with staging_engine.connect() as conn:
         blocked = conn.execute(sa.select(t.crm_blocklist)).mappings().all()
-        reasons = dict(conn.execute(sa.select(t.list_rejected.c.recipient_id, t.list_rejected.c.reason)).all())
-    assert [(b["email_normalized"], b["source"]) for b in blocked] == [("someone@blocked.example", "refill run-1")]
+        reasons = dict(
+            conn.execute(sa.select(t.list_rejected.c.recipient_id, t.list_rejected.c.reason)).all()
+        )
+    assert [(b["email_normalized"], b["source"]) for b in blocked] == [
+        ("someone@blocked.example", "refill run-1")
+    ]
     assert "blocklisted" in reasons["R-BLOCK"] and "filtered" in reasons["R-FILTER"]
     # list_batch.codes: one digit per recipient, in seq order
     with staging_engine.connect() as conn:
@@ -112,7 +131,12 @@ def test_refill_makes_the_list_an_exact_copy_and_records_every_code(staging_engi
     assert row["excluded"] == {**dict.fromkeys(row["excluded"], 0), **{r: 1 for r in EXCLUDED.values()}}
     assert (row["uploaded"], row["accepted"], row["rejected"]) == (100, 94, 6)
     assert row["result_codes"] == {"0": 94, "1": 1, "2": 1, "3": 1, "4": 1, "6": 1, "7": 1}
-    assert (report.uploaded, report.accepted, report.platform_count, report.previous_count) == (100, 94, 94, 1)
+    assert (report.uploaded, report.accepted, report.platform_count, report.previous_count) == (
+        100,
+        94,
+        94,
+        1,
+    )
     # the empty-list window: from clear to the last answer, recorded
     assert row["cleared_at"] <= row["last_batch_at"] <= row["finished_at"]
     assert row["window_seconds"] == round((row["last_batch_at"] - row["cleared_at"]).total_seconds())
@@ -135,7 +159,11 @@ def test_the_window_runs_from_clear_to_the_last_answer(staging_engine, optimizel
     report = refill_list(staging_engine, platform(), list_run_id, ONE_AT_A_TIME, now=lambda: next(ticks))
 
     row = list_run_row(staging_engine, list_run_id)
-    assert (row["cleared_at"], row["last_batch_at"], row["window_seconds"]) == (t0, t0 + timedelta(seconds=42.4), 42)
+    assert (row["cleared_at"], row["last_batch_at"], row["window_seconds"]) == (
+        t0,
+        t0 + timedelta(seconds=42.4),
+        42,
+    )
     assert report.window_seconds == pytest.approx(42.4)
 
 
@@ -153,7 +181,9 @@ def test_no_refill_without_feedback_import_or_validated_snapshot(
     stale(p)
     before = platform_list(optimizely_emulator)
 
-    with pytest.raises(RefillNotAllowed, match="feedback import" if not feedback_ok else "validated snapshot"):
+    with pytest.raises(
+        RefillNotAllowed, match="feedback import" if not feedback_ok else "validated snapshot"
+    ):
         refill_list(staging_engine, p, list_run_id, ONE_AT_A_TIME)
 
     assert platform_list(optimizely_emulator) == before
@@ -162,12 +192,17 @@ def test_no_refill_without_feedback_import_or_validated_snapshot(
     assert list_run_row(staging_engine, list_run_id)["status"] == status
 
 
-def test_an_incomplete_snapshot_is_refused_before_the_list_is_cleared(staging_engine, optimizely_emulator, platform):
+def test_an_incomplete_snapshot_is_refused_before_the_list_is_cleared(
+    staging_engine, optimizely_emulator, platform
+):
     build_crm(staging_engine, 30)
     list_run_id = prepare(staging_engine)
     with staging_engine.begin() as conn:
-        conn.execute(sa.delete(t.list_snapshot).where(t.list_snapshot.c.list_run_id == list_run_id,
-                                                      t.list_snapshot.c.seq == 33))
+        conn.execute(
+            sa.delete(t.list_snapshot).where(
+                t.list_snapshot.c.list_run_id == list_run_id, t.list_snapshot.c.seq == 33
+            )
+        )
     p = platform()
     stale(p)
 
@@ -175,7 +210,11 @@ def test_an_incomplete_snapshot_is_refused_before_the_list_is_cleared(staging_en
         refill_list(staging_engine, p, list_run_id, ONE_AT_A_TIME)
 
     assert set(platform_list(optimizely_emulator)) == {"OLD-1"}
-    assert calls(optimizely_emulator, "Recipient.clear") == calls(optimizely_emulator, "Recipient.addAll3") - 1 == 0
+    assert (
+        calls(optimizely_emulator, "Recipient.clear")
+        == calls(optimizely_emulator, "Recipient.addAll3") - 1
+        == 0
+    )
     assert list_run_row(staging_engine, list_run_id)["status"] == "validated"
 
 
@@ -228,7 +267,9 @@ def _fail_at(emulator, kind: str, when: str, batch: int) -> None:
 
 
 @pytest.mark.parametrize("kind, when", BEFORE + AFTER, ids=lambda v: v)
-def test_fault_at_a_batch_then_retry_ends_with_the_exact_list(staging_engine, optimizely_emulator, platform, kind, when):
+def test_fault_at_a_batch_then_retry_ends_with_the_exact_list(
+    staging_engine, optimizely_emulator, platform, kind, when
+):
     build_crm(staging_engine, CONTACTS)
     list_run_id = prepare(staging_engine)
     stale(platform())
@@ -247,7 +288,10 @@ def test_fault_at_a_batch_then_retry_ends_with_the_exact_list(staging_engine, op
     assert on_platform == confirmed if when == "before" else on_platform > confirmed
 
     optimizely_emulator.control.clear_faults()
-    adds, clears = calls(optimizely_emulator, "Recipient.addAll3"), calls(optimizely_emulator, "Recipient.clear")
+    adds, clears = (
+        calls(optimizely_emulator, "Recipient.addAll3"),
+        calls(optimizely_emulator, "Recipient.clear"),
+    )
     report = refill_list(staging_engine, platform(), list_run_id, ONE_AT_A_TIME)  # the task's retry
 
     if when == "before":  # count == confirmed accepted: only the missing batches are sent
@@ -266,7 +310,9 @@ def test_fault_at_a_batch_then_retry_ends_with_the_exact_list(staging_engine, op
 
 
 @pytest.mark.parametrize("batch", range(1, 11))
-def test_a_dropped_answer_at_any_batch_then_retry_ends_with_the_exact_list(sqlite_engine, optimizely_emulator, platform, batch):
+def test_a_dropped_answer_at_any_batch_then_retry_ends_with_the_exact_list(
+    sqlite_engine, optimizely_emulator, platform, batch
+):
     """The nastiest fault (applied, never answered) at every batch position, with 3 calls in flight."""
     build_crm(sqlite_engine, CONTACTS)
     list_run_id = prepare(sqlite_engine)
@@ -310,10 +356,14 @@ def test_a_resume_needs_the_same_batch_size_else_it_refills(staging_engine, opti
     list_run_id = prepare(staging_engine)
     _fail_at(optimizely_emulator, "http500", "before", 4)
     with pytest.raises(RefillError):
-        refill_list(staging_engine, platform(), list_run_id, RefillOptions(batch_size=7, max_parallel_calls=1))
+        refill_list(
+            staging_engine, platform(), list_run_id, RefillOptions(batch_size=7, max_parallel_calls=1)
+        )
     optimizely_emulator.control.clear_faults()
 
-    report = refill_list(staging_engine, platform(), list_run_id, RefillOptions(batch_size=BATCH, max_parallel_calls=2))
+    report = refill_list(
+        staging_engine, platform(), list_run_id, RefillOptions(batch_size=BATCH, max_parallel_calls=2)
+    )
 
     assert not report.resumed and report.batches_sent == 10
     assert platform_list(optimizely_emulator) == expected_list(staging_engine, list_run_id)
@@ -330,9 +380,22 @@ def test_a_killed_task_is_resumed_or_refilled_by_its_retry(
     stale(platform())
     env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
     child = subprocess.run(
-        [sys.executable, "-m", "tests.integration.sync.refill_child", staging_url, optimizely_emulator.base_url,
-         str(list_run_id), "4", when, str(BATCH)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.sync.refill_child",
+            staging_url,
+            optimizely_emulator.base_url,
+            str(list_run_id),
+            "4",
+            when,
+            str(BATCH),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
     assert [b["batch_no"] for b in batches(staging_engine, list_run_id)] == [0, 1, 2]
@@ -357,7 +420,10 @@ def test_a_rerun_changes_nothing(staging_engine, optimizely_emulator, platform):
     refill_list(staging_engine, platform(), list_run_id, ONE_AT_A_TIME)
     first = platform_list(optimizely_emulator)
     audit = (list_run_row(staging_engine, list_run_id), batches(staging_engine, list_run_id))
-    adds, clears = calls(optimizely_emulator, "Recipient.addAll3"), calls(optimizely_emulator, "Recipient.clear")
+    adds, clears = (
+        calls(optimizely_emulator, "Recipient.addAll3"),
+        calls(optimizely_emulator, "Recipient.clear"),
+    )
 
     again = refill_list(staging_engine, platform(), list_run_id, ONE_AT_A_TIME)
 
@@ -373,7 +439,9 @@ def test_a_rerun_changes_nothing(staging_engine, optimizely_emulator, platform):
     assert assert_counts_add_up(staging_engine, list_run_2)["accepted"] == CONTACTS
 
 
-def test_an_empty_snapshot_forced_past_the_guard_empties_the_list(staging_engine, optimizely_emulator, platform):
+def test_an_empty_snapshot_forced_past_the_guard_empties_the_list(
+    staging_engine, optimizely_emulator, platform
+):
     build_crm(staging_engine, 0)
     with staging_engine.begin() as conn:  # nobody eligible: every entity loses the consent
         conn.execute(sa.update(t.crm_consent).values(status="revoked"))

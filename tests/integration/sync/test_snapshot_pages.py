@@ -21,17 +21,34 @@ def _snapshot(engine: sa.Engine, values: list[list]) -> int:
     add_sync_run(engine, "run-1")
     with engine.begin() as conn:
         list_run_id = conn.execute(
-            sa.insert(t.list_run).values(
-                run_id="run-1", list_name="l", platform="optimizely", platform_list_id="1001",
-                optin_process_id="2001", consent_id="newsletter", attribute_names=["a", "b", "c"],
-                status="validated", snapshot_rows=len(values), started_at=datetime.now(UTC),
-            ).returning(t.list_run.c.list_run_id)
+            sa.insert(t.list_run)
+            .values(
+                run_id="run-1",
+                list_name="l",
+                platform="optimizely",
+                platform_list_id="1001",
+                optin_process_id="2001",
+                consent_id="newsletter",
+                attribute_names=["a", "b", "c"],
+                status="validated",
+                snapshot_rows=len(values),
+                started_at=datetime.now(UTC),
+            )
+            .returning(t.list_run.c.list_run_id)
         ).scalar_one()
-        conn.execute(sa.insert(t.list_snapshot), [
-            {"list_run_id": list_run_id, "seq": i, "recipient_id": f"C{i:03d}", "email": f"p{i}@example.com",
-             "attr_values": row}
-            for i, row in enumerate(values)
-        ])
+        conn.execute(
+            sa.insert(t.list_snapshot),
+            [
+                {
+                    "list_run_id": list_run_id,
+                    "seq": i,
+                    "recipient_id": f"C{i:03d}",
+                    "email": f"p{i}@example.com",
+                    "attr_values": row,
+                }
+                for i, row in enumerate(values)
+            ],
+        )
     return list_run_id
 
 
@@ -93,20 +110,23 @@ def test_recipient_batch_is_a_sequence_of_recipients() -> None:
         RecipientBatch(("C1",), (), [])
 
 
-@pytest.mark.parametrize("texts, width, joined", [
-    (['["a", "b"]', '["", "c d"]'], 2, "a\x00b\x01\x00c d"),  # PostgreSQL json_build_array
-    (['["a","b"]', '["c",""]'], 2, "a\x00b\x01c\x00"),  # SQLite json_array
-    (['["a", "", "b"]'], 3, "a\x00\x00b"),
-    (['["x"]', '[""]'], 1, "x\x01"),
-    (['["a", "b"]', '["c"]'], 2, None),  # a row of another width
-    (['["a", "b", "c"]', '["d"]'], 2, None),  # ... even when the total matches
-    (['["a", null]'], 2, None),
-    (['["a", 5]'], 2, None),
-    (['["a \\"q\\"", "b"]'], 2, None),  # an escape: decode the JSON instead
-    (['["J\\u00f6hn", "b"]'], 2, None),
-    (['[ "a" , "b" ]'], 2, None),
-    (['[]'], 1, None),
-])
+@pytest.mark.parametrize(
+    "texts, width, joined",
+    [
+        (['["a", "b"]', '["", "c d"]'], 2, "a\x00b\x01\x00c d"),  # PostgreSQL json_build_array
+        (['["a","b"]', '["c",""]'], 2, "a\x00b\x01c\x00"),  # SQLite json_array
+        (['["a", "", "b"]'], 3, "a\x00\x00b"),
+        (['["x"]', '[""]'], 1, "x\x01"),
+        (['["a", "b"]', '["c"]'], 2, None),  # a row of another width
+        (['["a", "b", "c"]', '["d"]'], 2, None),  # ... even when the total matches
+        (['["a", null]'], 2, None),
+        (['["a", 5]'], 2, None),
+        (['["a \\"q\\"", "b"]'], 2, None),  # an escape: decode the JSON instead
+        (['["J\\u00f6hn", "b"]'], 2, None),
+        (['[ "a" , "b" ]'], 2, None),
+        (["[]"], 1, None),
+    ],
+)
 def test_values_are_cut_from_the_json_text_only_when_exact(texts, width, joined):
     from include.crm_sync.sync.snapshot_pages import _joined_values
 

@@ -58,16 +58,23 @@ def load_error(path: Path, root: Path | None = None) -> ListsConfigError:
 def test_shipped_lists_load_with_the_documented_lists() -> None:
     config = load_lists(DEFAULT_LISTS_PATH)
     assert config.names == [
-        "newsletter_nl", "product_updates", "events_webinars",
-        "newsletter_nl_spotler", "nieuwsbrief_flexmail", "honden_flexmail",
+        "newsletter_nl",
+        "product_updates",
+        "events_webinars",
+        "newsletter_nl_spotler",
+        "nieuwsbrief_flexmail",
+        "honden_flexmail",
     ]
     newsletter, product, events, spotler, nieuwsbrief, honden = config.lists
     # one Spotler audience and two Flexmail labels of the emulator's default seed, one consent each
     assert (spotler.platform, spotler.platform_list_id, spotler.consent) == (
-        "spotler", "crm-newsletter-nl", "newsletter",
+        "spotler",
+        "crm-newsletter-nl",
+        "newsletter",
     )
     assert [(item.platform, item.platform_list_id, item.consent) for item in (nieuwsbrief, honden)] == [
-        ("flexmail", "Nieuwsbrief", "newsletter"), ("flexmail", "Honden", "product_updates"),
+        ("flexmail", "Nieuwsbrief", "newsletter"),
+        ("flexmail", "Honden", "product_updates"),
     ]
     assert all(item.guards.min_rows == 1 for item in config.lists)
     assert (newsletter.platform_list_id, newsletter.optin_process_id, newsletter.consent) == (

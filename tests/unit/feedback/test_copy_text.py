@@ -16,4 +16,10 @@ def test_none_is_copy_null_and_numbers_are_text():
 
 def test_special_characters_are_escaped_and_a_literal_backslash_n_is_not_null():
     assert _copy_text_column(["a\\b", "\\N", "t\tab", "new\nline", "cr\r", None]) == [
-        "a\\\\b", "\\\\N", "t\\tab", "new\\nline", "cr\\r", "\\N"]
+        "a\\\\b",
+        "\\\\N",
+        "t\\tab",
+        "new\\nline",
+        "cr\\r",
+        "\\N",
+    ]

@@ -16,9 +16,15 @@ UNTIL = datetime(2026, 1, 2, 6, 30, 0, tzinfo=UTC)
 
 
 def row(i: int, kind: FeedbackKind = FeedbackKind.BOUNCES, **overrides) -> FeedbackRow:
-    values = dict(kind=kind, recipient_id=f"C{i:06d}", email=f"p{i}@example.com",
-                  category="hardbounce" if kind is FeedbackKind.BOUNCES else "unsubscribe",
-                  occurred_at=SINCE + timedelta(seconds=i), list_id="1001", mailing_id=None)
+    values = dict(
+        kind=kind,
+        recipient_id=f"C{i:06d}",
+        email=f"p{i}@example.com",
+        category="hardbounce" if kind is FeedbackKind.BOUNCES else "unsubscribe",
+        occurred_at=SINCE + timedelta(seconds=i),
+        list_id="1001",
+        mailing_id=None,
+    )
     values.update(overrides)
     return FeedbackRow(**values)
 
@@ -29,8 +35,12 @@ def test_name_carries_platform_kind_window_and_run_id():
 
 
 def test_unsafe_run_ids_are_made_safe_without_collisions():
-    a = landing_file_name("optimizely", FeedbackKind.UNSUBSCRIBES, SINCE, UNTIL, "scheduled__2026-01-01T00:00:00+00:00")
-    b = landing_file_name("optimizely", FeedbackKind.UNSUBSCRIBES, SINCE, UNTIL, "scheduled__2026-01-01T00_00_00_00_00")
+    a = landing_file_name(
+        "optimizely", FeedbackKind.UNSUBSCRIBES, SINCE, UNTIL, "scheduled__2026-01-01T00:00:00+00:00"
+    )
+    b = landing_file_name(
+        "optimizely", FeedbackKind.UNSUBSCRIBES, SINCE, UNTIL, "scheduled__2026-01-01T00_00_00_00_00"
+    )
     assert a != b
     for name in (a, b):
         assert "/" not in name and ":" not in name and "+" not in name
@@ -40,8 +50,9 @@ def test_unsafe_run_ids_are_made_safe_without_collisions():
 
 def test_window_in_other_time_zone_is_named_in_utc():
     cet = timezone(timedelta(hours=1))
-    assert landing_file_name("p", FeedbackKind.BOUNCES, SINCE.astimezone(cet), UNTIL.astimezone(cet), "r") == \
-        landing_file_name("p", FeedbackKind.BOUNCES, SINCE, UNTIL, "r")
+    assert landing_file_name(
+        "p", FeedbackKind.BOUNCES, SINCE.astimezone(cet), UNTIL.astimezone(cet), "r"
+    ) == landing_file_name("p", FeedbackKind.BOUNCES, SINCE, UNTIL, "r")
 
 
 def test_write_computes_size_and_sha256_of_the_bytes_on_disk(tmp_path):
@@ -64,7 +75,11 @@ def test_empty_export_is_a_header_only_file(tmp_path):
 
 
 def test_values_are_written_as_received_and_quoted(tmp_path):
-    odd = row(1, email='=HYPERLINK("x"),\n"quoted"', occurred_at=datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+    odd = row(
+        1,
+        email='=HYPERLINK("x"),\n"quoted"',
+        occurred_at=datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+    )
     write_landing_file(tmp_path, "odd.csv", FeedbackKind.BOUNCES, [odd])
     text = (tmp_path / "odd.csv").read_text(encoding="utf-8")
     assert '"=HYPERLINK(""x""),\n""quoted"""' in text  # raw record: the loader judges it, not the writer
@@ -81,10 +96,13 @@ def test_failure_while_paging_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("bad", [
-    row(1, kind=FeedbackKind.UNSUBSCRIBES),
-    row(1, occurred_at=datetime(2026, 1, 1)),  # naive
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        row(1, kind=FeedbackKind.UNSUBSCRIBES),
+        row(1, occurred_at=datetime(2026, 1, 1)),  # naive
+    ],
+)
 def test_wrong_rows_are_refused(tmp_path, bad):
     with pytest.raises(ValueError):
         write_landing_file(tmp_path, "f.csv", FeedbackKind.BOUNCES, [bad])

@@ -46,7 +46,7 @@ def load(path: Path, kind: FeedbackKind = FeedbackKind.BOUNCES, chunk_rows: int 
         (HEADER + ",extra\n", "unexpected column(s) 'extra'"),
         (HEADER + ",email\n", "repeated column(s) email"),
         ("\ufeff" + HEADER + "\n", "byte-order mark"),
-        ("Recipient_Id" + HEADER[len("recipient_id"):] + "\n", "missing column(s) recipient_id"),
+        ("Recipient_Id" + HEADER[len("recipient_id") :] + "\n", "missing column(s) recipient_id"),
     ],
 )
 def test_wrong_header_refuses_the_file_naming_file_and_line(tmp_path, text, expected):
@@ -115,31 +115,69 @@ def test_a_row_is_rejected_only_when_no_field_identifies_its_person_or_its_categ
         6: ("C5,e@example.com,bounced,2026-01-05T10:00:00Z,1001,7001", "category", "unknown category"),
         7: (",,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id", "neither a usable recipient id"),
         15: ("C14,l@example.com,unsubscribe,2026-01-05T10:00:00Z,1001,7001", "category", "unknown category"),
-        16: ("C" + "9" * 64 + ",m@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "recipient_id",
-             "neither a usable recipient id"),
+        16: (
+            "C" + "9" * 64 + ",m@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            "recipient_id",
+            "neither a usable recipient id",
+        ),
     }
     #: line -> (text, recipient_id staged, email staged, list_id staged, mailing_id staged)
     applied_lines = {
-        8: ("=1+1,f@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
-            "=1+1", "f@example.com", "1001", "7001"),
-        9: ("C8,-dash@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
-            "C8", "-dash@example.com", "1001", "7001"),
-        10: ("C9,+plus@example.com,hardbounce,2026-01-05T10:00:00Z,+1001,7001",
-             "C9", "+plus@example.com", "+1001", "7001"),
-        11: ("C10,=eq@example.com,hardbounce,2026-01-05T10:00:00Z,1001,-7001",
-             "C10", "=eq@example.com", "1001", "-7001"),
-        12: ("C11,i@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
-             "C11", None, "1001", "7001"),
-        13: ("C12\u202e,j@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
-             None, "j@example.com", "1001", "7001"),
-        14: ("C" + "9" * 64 + ",k@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
-             None, "k@example.com", "1001", "7001"),
-        17: ("C15,n@example.com,hardbounce,2026-01-05T10:00:00Z," + "1" * 65 + ",7\x07",
-             "C15", "n@example.com", None, None),
+        8: (
+            "=1+1,f@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            "=1+1",
+            "f@example.com",
+            "1001",
+            "7001",
+        ),
+        9: (
+            "C8,-dash@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            "C8",
+            "-dash@example.com",
+            "1001",
+            "7001",
+        ),
+        10: (
+            "C9,+plus@example.com,hardbounce,2026-01-05T10:00:00Z,+1001,7001",
+            "C9",
+            "+plus@example.com",
+            "+1001",
+            "7001",
+        ),
+        11: (
+            "C10,=eq@example.com,hardbounce,2026-01-05T10:00:00Z,1001,-7001",
+            "C10",
+            "=eq@example.com",
+            "1001",
+            "-7001",
+        ),
+        12: ("C11,i@exa\x07mple.com,hardbounce,2026-01-05T10:00:00Z,1001,7001", "C11", None, "1001", "7001"),
+        13: (
+            "C12\u202e,j@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            None,
+            "j@example.com",
+            "1001",
+            "7001",
+        ),
+        14: (
+            "C" + "9" * 64 + ",k@example.com,hardbounce,2026-01-05T10:00:00Z,1001,7001",
+            None,
+            "k@example.com",
+            "1001",
+            "7001",
+        ),
+        17: (
+            "C15,n@example.com,hardbounce,2026-01-05T10:00:00Z," + "1" * 65 + ",7\x07",
+            "C15",
+            "n@example.com",
+            None,
+            None,
+        ),
     }
     body = {**{n: v[0] for n, v in rejected_lines.items()}, **{n: v[0] for n, v in applied_lines.items()}}
-    body.update({3: GOOD.replace("C000001", "C2"), 4: GOOD.replace("C000001", "C3"),
-                 5: GOOD.replace("C000001", "C4")})
+    body.update(
+        {3: GOOD.replace("C000001", "C2"), 4: GOOD.replace("C000001", "C3"), 5: GOOD.replace("C000001", "C4")}
+    )
     lines = [HEADER, GOOD] + [body[n] for n in range(3, 18)] + [GOOD.replace("C000001", "C000099")]
     path = write(tmp_path, "\n".join(lines) + "\n")
     structure = check_structure(path)
@@ -150,7 +188,9 @@ def test_a_row_is_rejected_only_when_no_field_identifies_its_person_or_its_categ
         assert r.field == field and reason in r.reason, (r.line_no, r)
     # every rejected row is a hold candidate naming the ids and addresses it carries
     assert [(h.line_no, h.ids, h.addresses) for h in chunk.holds] == [
-        (6, ("C5",), ("e@example.com",)), (7, ("",), ("",)), (15, ("C14",), ("l@example.com",)),
+        (6, ("C5",), ("e@example.com",)),
+        (7, ("",), ("",)),
+        (15, ("C14",), ("l@example.com",)),
         (16, ("C" + "9" * 64,), ("m@exa\x07mple.com",)),
     ]
     rows = chunk.rows
@@ -158,8 +198,12 @@ def test_a_row_is_rejected_only_when_no_field_identifies_its_person_or_its_categ
     assert set(at) == {2, 3, 4, 5, *applied_lines, len(lines)}
     for line, (_, recipient, email, list_id, mailing) in applied_lines.items():
         i = at[line]
-        assert (rows["recipient_id"][i], rows["email_normalized"][i], rows["list_id"][i],
-                rows["mailing_id"][i]) == (recipient, email, list_id, mailing), line
+        assert (
+            rows["recipient_id"][i],
+            rows["email_normalized"][i],
+            rows["list_id"][i],
+            rows["mailing_id"][i],
+        ) == (recipient, email, list_id, mailing), line
     assert chunk.neutralised == {
         "email: control or other non-printable character in value (CSV/XML injection guard)": 2,
         "recipient_id: control or other non-printable character in value (CSV/XML injection guard)": 1,
@@ -199,7 +243,10 @@ def test_a_bounce_with_an_impossible_date_is_applied_with_its_time_of_receipt(tm
     assert chunk.rows["occurred_at"] == [received, received, in_skew, received, received]
     assert sum(chunk.untrusted_dates.values()) == 4
     assert {k.split(" (")[0].split(",")[0] for k in chunk.untrusted_dates} == {
-        "event time in the future", "event time before 2000-01-01", "malformed timestamp"}
+        "event time in the future",
+        "event time before 2000-01-01",
+        "malformed timestamp",
+    }
     # the identity stays the platform's: the same file read an hour later gives the same keys
     (later,) = read_chunks(path, FeedbackKind.BOUNCES, check_structure(path), now=now + timedelta(hours=1))
     assert later.rows["event_key"] == chunk.rows["event_key"]
@@ -207,8 +254,11 @@ def test_a_bounce_with_an_impossible_date_is_applied_with_its_time_of_receipt(tm
 
 def test_date_rules_are_configurable(tmp_path):
     now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
-    path = write(tmp_path, HEADER + "\nC1,a@example.com,hardbounce,2026-12-07T09:40:00Z,1001,7001\n"
-                 "C2,b@example.com,hardbounce,2024-01-01T00:00:00Z,1001,7001\n")
+    path = write(
+        tmp_path,
+        HEADER + "\nC1,a@example.com,hardbounce,2026-12-07T09:40:00Z,1001,7001\n"
+        "C2,b@example.com,hardbounce,2024-01-01T00:00:00Z,1001,7001\n",
+    )
     rules = EventDateRules(max_skew=timedelta(minutes=5), earliest=datetime(2025, 1, 1, tzinfo=UTC))
     (chunk,) = read_chunks(path, FeedbackKind.BOUNCES, check_structure(path), now=now, dates=rules)
     assert chunk.rows["occurred_at"] == ["2026-12-07T09:30:00.000000Z"] * 2
@@ -217,7 +267,9 @@ def test_date_rules_are_configurable(tmp_path):
 
 
 def test_unsubscribe_categories(tmp_path):
-    path = write(tmp_path, HEADER + "\nC1,,unsubscribe,2026-01-05T10:00:00Z,,\nC2,,hardbounce,2026-01-05T10:00:00Z,,\n")
+    path = write(
+        tmp_path, HEADER + "\nC1,,unsubscribe,2026-01-05T10:00:00Z,,\nC2,,hardbounce,2026-01-05T10:00:00Z,,\n"
+    )
     _, rows, rejected = load(path, FeedbackKind.UNSUBSCRIBES)
     assert rows["recipient_id"] == ["C1"] and rows["marks_bounced"] == [0]
     assert [(r.line_no, r.field) for r in rejected] == [(3, "category")]
@@ -238,8 +290,12 @@ def test_values_are_normalised_and_times_made_canonical_utc(tmp_path):
     assert tuple(rows) == NORMALISED_COLUMNS
     assert rows["recipient_id"] == ["C1", "C1", None, "C3"]
     assert rows["email_normalized"] == ["jane.doe@example.com", "jane.doe@example.com", "x@example.com", None]
-    assert rows["occurred_at"] == ["2026-01-05T10:00:00.000000Z", "2026-01-05T10:00:00.000000Z",
-                                   "2026-01-05T10:00:00.500000Z", "2026-01-05T10:00:00.123456Z"]
+    assert rows["occurred_at"] == [
+        "2026-01-05T10:00:00.000000Z",
+        "2026-01-05T10:00:00.000000Z",
+        "2026-01-05T10:00:00.500000Z",
+        "2026-01-05T10:00:00.123456Z",
+    ]
     assert rows["marks_bounced"] == [1, 1, 1, 0]
     assert rows["list_id"] == ["1001", "1001", None, None]
     assert rows["mailing_id"] == [None, None, None, "7001"]
@@ -257,14 +313,17 @@ def test_event_key_depends_on_every_field():
     keys.add(event_keys("unsubscribes", *([v] for v in base))[0])
     assert len(keys) == len(base) + 2
     # no ambiguity from moving characters between fields
-    assert event_keys("bounces", ["C1"], ["x"], ["c"], ["t"], [""], [""]) != \
-        event_keys("bounces", ["C1x"], [""], ["c"], ["t"], [""], [""])
+    assert event_keys("bounces", ["C1"], ["x"], ["c"], ["t"], [""], [""]) != event_keys(
+        "bounces", ["C1x"], [""], ["c"], ["t"], [""], [""]
+    )
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 3, 1000])
 def test_chunking_does_not_change_the_result(tmp_path, chunk_rows):
-    lines = [f"C{i},p{i}@example.com,{'hardbounce' if i % 3 else 'bogus'},2026-01-05T10:00:{i % 60:02d}Z,1001,7001"
-             for i in range(20)]
+    lines = [
+        f"C{i},p{i}@example.com,{'hardbounce' if i % 3 else 'bogus'},2026-01-05T10:00:{i % 60:02d}Z,1001,7001"
+        for i in range(20)
+    ]
     lines[7] = 'C7,"p7@exa\nmple.com",hardbounce,2026-01-05T10:00:00Z,1001,7001'  # a two-line record
     path = write(tmp_path, HEADER + "\n" + "\n".join(lines) + "\n")
     reference = load(path, chunk_rows=10_000)

@@ -27,7 +27,12 @@ def test_export_names():
 
 def test_next_window_overlaps_the_previous_one():
     window = plan(NOW - 6 * HOUR)
-    assert (window.since, window.until, window.previous, window.gap) == (NOW - 7 * HOUR, NOW, NOW - 6 * HOUR, None)
+    assert (window.since, window.until, window.previous, window.gap) == (
+        NOW - 7 * HOUR,
+        NOW,
+        NOW - 6 * HOUR,
+        None,
+    )
 
 
 def test_first_import_asks_for_everything_the_platform_still_keeps():
@@ -44,7 +49,9 @@ def test_gap_longer_than_retention_fails_loudly_with_the_range_that_may_be_lost(
     with pytest.raises(FeedbackGapError) as err:
         plan(previous)
     message = str(err.value)
-    assert "response data between 2026-01-30T11:59:59+00:00 and 2026-01-30T12:00:00+00:00 may be lost" in message
+    assert (
+        "response data between 2026-01-30T11:59:59+00:00 and 2026-01-30T12:00:00+00:00 may be lost" in message
+    )
     assert "allow_gap" in message and "optimizely:bounces" in message
 
 

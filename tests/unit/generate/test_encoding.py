@@ -22,13 +22,16 @@ from include.crm_sync.generate.writers import copy_text
 from include.crm_sync.staging.tables import metadata
 
 
-@pytest.mark.parametrize("table, columns", [
-    ("crm_entity", ENTITY_COLUMNS),
-    ("crm_consent", CONSENT_COLUMNS),
-    ("crm_marketing_list_member", MEMBER_COLUMNS),
-    ("crm_consent_type", CONSENT_TYPE_COLUMNS),
-    ("crm_marketing_list", MARKETING_LIST_COLUMNS),
-])
+@pytest.mark.parametrize(
+    "table, columns",
+    [
+        ("crm_entity", ENTITY_COLUMNS),
+        ("crm_consent", CONSENT_COLUMNS),
+        ("crm_marketing_list_member", MEMBER_COLUMNS),
+        ("crm_consent_type", CONSENT_TYPE_COLUMNS),
+        ("crm_marketing_list", MARKETING_LIST_COLUMNS),
+    ],
+)
 def test_row_shapes_cover_every_column_of_their_table(table, columns):
     assert list(columns) == [c.name for c in metadata.tables[table].columns]
 
@@ -53,7 +56,7 @@ def _parse_copy(text: str) -> list[tuple]:
             out, i = [], 0
             while i < len(field):
                 if field[i] == "\\":
-                    out.append(unescape[field[i:i + 2]])
+                    out.append(unescape[field[i : i + 2]])
                     i += 2
                 else:
                     out.append(field[i])
@@ -86,13 +89,16 @@ def test_timestamp_text_matches_datetime_formatting():
         epoch_seconds(datetime(2025, 1, 1))
 
 
-@pytest.mark.parametrize("word, expected", [
-    ("Müller-Lüdenscheidt", "muellerluedenscheidt"),
-    ("'s Gravensande", "sgravensande"),
-    ("Weiß", "weiss"),
-    ("Łukasz", "lukasz"),
-    ("Hélène", "helene"),
-])
+@pytest.mark.parametrize(
+    "word, expected",
+    [
+        ("Müller-Lüdenscheidt", "muellerluedenscheidt"),
+        ("'s Gravensande", "sgravensande"),
+        ("Weiß", "weiss"),
+        ("Łukasz", "lukasz"),
+        ("Hélène", "helene"),
+    ],
+)
 def test_slug_makes_ascii_local_parts(word, expected):
     assert wordlists.slug(word) == expected
 

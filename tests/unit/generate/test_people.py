@@ -64,7 +64,10 @@ def test_a_block_generated_alone_equals_the_same_block_in_the_stream():
     streamed = list(iter_blocks(spec))
     alone = BlockGenerator(spec).block(2)
     assert (alone.entities, alone.consents, alone.members) == (
-        streamed[2].entities, streamed[2].consents, streamed[2].members)
+        streamed[2].entities,
+        streamed[2].consents,
+        streamed[2].members,
+    )
 
 
 def test_a_larger_data_set_starts_with_the_smaller_one():
@@ -92,9 +95,16 @@ def test_chunking_never_changes_the_rows(chunk_size: int):
     assert all(len(c.entities) >= chunk_size for c in got[:-1])
 
 
-@pytest.mark.parametrize("contacts, leads_ratio, accounts_ratio", [
-    (0, 0.2, 0.05), (1, 0.2, 0.05), (999, 0.2, 0.05), (2_500, 0.3, 0.07), (4_001, 1.5, 0.0),
-])
+@pytest.mark.parametrize(
+    "contacts, leads_ratio, accounts_ratio",
+    [
+        (0, 0.2, 0.05),
+        (1, 0.2, 0.05),
+        (999, 0.2, 0.05),
+        (2_500, 0.3, 0.07),
+        (4_001, 1.5, 0.0),
+    ],
+)
 def test_entity_counts_follow_the_ratios_exactly(contacts, leads_ratio, accounts_ratio):
     spec = GenerationSpec(contacts, seed=1, leads_ratio=leads_ratio, accounts_ratio=accounts_ratio)
     types = Counter(row[E["entity_type"]] for block in iter_blocks(spec) for row in block.entities)
@@ -132,8 +142,11 @@ def test_attributes_are_canonical_json(data):
 
 def test_contacts_reference_accounts_that_exist(data):
     account_ids = {row[E["entity_id"]] for row in data["entities"] if row[E["entity_type"]] == "account"}
-    linked = [json.loads(row[E["attributes"]]).get("account_id") for row in data["entities"]
-              if row[E["entity_type"]] == "contact" and row[E["attributes"]]]
+    linked = [
+        json.loads(row[E["attributes"]]).get("account_id")
+        for row in data["entities"]
+        if row[E["entity_type"]] == "contact" and row[E["attributes"]]
+    ]
     linked = [a for a in linked if a]
     assert len(linked) > 1_000 and set(linked) <= account_ids
 
@@ -147,8 +160,10 @@ def test_all_entity_types_languages_and_countries_occur(data):
 
 
 def test_non_ascii_names_survive_as_unicode(data):
-    names = "".join(f"{r[E['first_name']] or ''} {r[E['last_name']] or ''} {r[E['company_name']] or ''}"
-                    for r in data["entities"])
+    names = "".join(
+        f"{r[E['first_name']] or ''} {r[E['last_name']] or ''} {r[E['company_name']] or ''}"
+        for r in data["entities"]
+    )
     for char in "äßéł":
         assert char in names, char
     assert re.search(r"[\u4e00-\u9fff]", names), "no Chinese name"
@@ -176,13 +191,15 @@ def test_contacts_and_leads_share_addresses_in_different_case(data):
     for r in data["entities"]:
         if r[E["email_normalized"]] and VALID_EMAIL.match(r[E["email_normalized"]]):
             by_address[r[E["email_normalized"]]].append(r)
+
     def types(rows: list) -> Counter:
         return Counter(r[E["entity_type"]] for r in rows)
 
     shared = [rows for rows in by_address.values() if types(rows)["contact"] and types(rows)["lead"]]
     assert len(shared) >= 50
     differing_case = [
-        rows for rows in shared
+        rows
+        for rows in shared
         if len({r[E["email"]].strip() for r in rows if r[E["entity_type"]] in ("contact", "lead")}) > 1
     ]
     assert len(differing_case) >= 50

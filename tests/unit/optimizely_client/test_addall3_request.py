@@ -32,8 +32,18 @@ QNAME_ATTRIBUTES = {f"{{{XSI}}}type", f"{{{ENC}}}arrayType"}
 SESSION = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 TRICKY = [
-    "Ä ö ü ß é", "中文", "🎉 \U00010000 \U0010fffd", "& < > ]]> \" ' &amp; &#13;", "", " leading and trailing ",
-    "x\r\ny\tz\r", "\n", "a\u0085b\u2028c\x7f\x9f", "\ue000\ufffd", "<![CDATA[x]]>", "<item>y</item>",
+    "Ä ö ü ß é",
+    "中文",
+    "🎉 \U00010000 \U0010fffd",
+    "& < > ]]> \" ' &amp; &#13;",
+    "",
+    " leading and trailing ",
+    "x\r\ny\tz\r",
+    "\n",
+    "a\u0085b\u2028c\x7f\x9f",
+    "\ue000\ufffd",
+    "<![CDATA[x]]>",
+    "<item>y</item>",
 ]
 
 
@@ -73,9 +83,15 @@ def _parse(body: bytes) -> etree._Element:
 def _zeep_body(zeep_client, recipients, names, list_id=1001, optin=2001) -> bytes:
     rows = [["" if v is None else v for v in r.attributes] for r in recipients] if names else []
     envelope = zeep_client.create_message(
-        zeep_client.service, "addAll3", SESSION, list_id, optin,
-        string_array([r.recipient_id for r in recipients]), string_array([r.email for r in recipients]),
-        string_array(list(names)), string_matrix(rows),
+        zeep_client.service,
+        "addAll3",
+        SESSION,
+        list_id,
+        optin,
+        string_array([r.recipient_id for r in recipients]),
+        string_array([r.email for r in recipients]),
+        string_array(list(names)),
+        string_matrix(rows),
     )
     return etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
 
@@ -88,7 +104,10 @@ def _assert_same(zeep_client, template, recipients, names) -> None:
 
 def test_template_comes_from_the_wsdl(template):
     assert template.namespace == "urn:api.broadmail.de/soap11/RpcRecipient"
-    assert (template.operation, template.parts) == ("addAll3", ("in0", "in1", "in2", "in3", "in4", "in5", "in6"))
+    assert (template.operation, template.parts) == (
+        "addAll3",
+        ("in0", "in1", "in2", "in3", "in4", "in5", "in6"),
+    )
     assert template.headers == {"SOAPAction": '""', "Content-Type": "text/xml; charset=utf-8"}
 
 
@@ -107,7 +126,10 @@ def test_tricky_values_are_written_as_zeep_writes_them(zeep_client, template):
 
 
 def test_none_attribute_values_are_sent_as_empty_strings(zeep_client, template):
-    recipients = [Recipient("C1", "a@example.com", (None, "x")), Recipient("C2", "b@example.com", ("y", None))]
+    recipients = [
+        Recipient("C1", "a@example.com", (None, "x")),
+        Recipient("C2", "b@example.com", ("y", None)),
+    ]
     _assert_same(zeep_client, template, recipients, ["a", "b"])
 
 
@@ -124,20 +146,26 @@ def test_full_batch_and_column_batches(zeep_client, template):
     )
 
 
-@pytest.mark.parametrize(("recipients", "names"), [
-    ([], []),
-    ([Recipient("C1", "a@example.com")], []),  # no attributes: String[][0]
-    ([Recipient("C1", "a@example.com", ("only",))], ["one"]),
-])
+@pytest.mark.parametrize(
+    ("recipients", "names"),
+    [
+        ([], []),
+        ([Recipient("C1", "a@example.com")], []),  # no attributes: String[][0]
+        ([Recipient("C1", "a@example.com", ("only",))], ["one"]),
+    ],
+)
 def test_edge_shapes(zeep_client, template, recipients, names):
     _assert_same(zeep_client, template, recipients, names)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(
-    st.tuples(st.text(min_size=1), st.text(), st.text(), st.text()),
-    min_size=1, max_size=8,
-))
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1), st.text(), st.text(), st.text()),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_any_legal_values(zeep_client, template, rows):
     recipients = [Recipient(rid, email, (a, b)) for rid, email, a, b in rows]
     try:
@@ -158,7 +186,9 @@ def test_control_characters_raise_the_clear_error(bad, field):
     with pytest.raises(InvalidRecipientDataError) as info:
         encode_batch([good, bad_recipient], ["first-name", "city"], 500)
     error = info.value
-    expected_field = {"recipient_id": "recipient_id", "email": "email", "attribute": "attribute 'city'"}[field]
+    expected_field = {"recipient_id": "recipient_id", "email": "email", "attribute": "attribute 'city'"}[
+        field
+    ]
     assert (error.recipient_id, error.field, error.position) == (values["recipient_id"], expected_field, 501)
     assert f"U+{ord(bad):04X}" in str(error) and "Nothing of this batch was sent" in str(error)
     assert "john.doe@example.com" not in str(error)
@@ -168,8 +198,10 @@ def test_a_batch_handed_over_joined_is_written_the_same(zeep_client, template):
     rows = [["a & b", "", "<c>"], ["", "d\re", "Ä 中文"], ["x", "y", ""]]
     recipients = [Recipient(f"C{i}", f"p{i}@example.com", tuple(row)) for i, row in enumerate(rows)]
     joined = RecipientBatch.from_joined(
-        [r.recipient_id for r in recipients], [r.email for r in recipients],
-        "\x01".join("\x00".join(row) for row in rows), 3,
+        [r.recipient_id for r in recipients],
+        [r.email for r in recipients],
+        "\x01".join("\x00".join(row) for row in rows),
+        3,
     )
     assert list(joined) == recipients
     names = ["n1", "n2", "n3"]

@@ -22,7 +22,9 @@ FAST = RetryPolicy(max_attempts=4, initial_wait=0.0, max_wait=0.0, jitter=0.0)
 
 
 def _fault(cls, text="x"):
-    return cls(text, operation="Recipient.addAll3", faultcode="soapenv:Server.userException", exception_class=None)
+    return cls(
+        text, operation="Recipient.addAll3", faultcode="soapenv:Server.userException", exception_class=None
+    )
 
 
 def failing(times: int, exc: Exception):
@@ -37,7 +39,9 @@ def failing(times: int, exc: Exception):
     return fn, calls
 
 
-@pytest.mark.parametrize("exc", [_fault(ServerFaultError), _fault(TooManyRequestsError), TransientPlatformError("x")])
+@pytest.mark.parametrize(
+    "exc", [_fault(ServerFaultError), _fault(TooManyRequestsError), TransientPlatformError("x")]
+)
 def test_transient_errors_are_retried_until_success(exc):
     fn, calls = failing(3, exc)
     assert FAST.call("op", fn) == "ok" and len(calls) == 4
@@ -51,7 +55,9 @@ def test_attempts_are_bounded_and_the_last_error_is_raised_unchanged():
     assert info.value is error and len(calls) == 4
 
 
-@pytest.mark.parametrize("exc", [_fault(InvalidCredentialsError), PermanentPlatformError("x"), ValueError("x")])
+@pytest.mark.parametrize(
+    "exc", [_fault(InvalidCredentialsError), PermanentPlatformError("x"), ValueError("x")]
+)
 def test_permanent_and_programming_errors_are_not_retried(exc):
     fn, calls = failing(100, exc)
     with pytest.raises(type(exc)):
@@ -159,7 +165,9 @@ def test_concurrent_expiry_causes_a_single_relogin():
 def test_session_replaced_after_max_age():
     now = [0.0]
     fake = FakePlatform()
-    manager = SessionManager(fake.login, fake.logout, scrubber=Scrubber(), max_age_seconds=900, clock=lambda: now[0])
+    manager = SessionManager(
+        fake.login, fake.logout, scrubber=Scrubber(), max_age_seconds=900, clock=lambda: now[0]
+    )
     manager.call(fake.call)
     now[0] = 899.0
     manager.call(fake.call)

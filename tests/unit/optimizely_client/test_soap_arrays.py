@@ -35,8 +35,15 @@ def _qname(element: etree._Element, attribute: str) -> tuple[str, str]:
 
 def _message(client, ids, emails, names, rows) -> etree._Element:
     envelope = client.create_message(
-        client.service, "addAll3", "sid", 1001, 0,
-        string_array(ids), string_array(emails), string_array(names), string_matrix(rows),
+        client.service,
+        "addAll3",
+        "sid",
+        1001,
+        0,
+        string_array(ids),
+        string_array(emails),
+        string_array(names),
+        string_matrix(rows),
     )
     # round-trip through bytes so we test what goes on the wire
     return etree.fromstring(etree.tostring(envelope, encoding="utf-8"))
@@ -49,7 +56,9 @@ def _parts(envelope):
 
 def test_one_and_two_dimensional_arrays_are_soap_encoded(client):
     rows = [["Ä ö ü ß", "中文", "🎉"], ["& < > ]]> \" '", "", "x\r\ny\tz"]]
-    envelope = _message(client, ["r1", "r2"], ["a@example.com", "b@example.com"], ["first-name", "city", "x"], rows)
+    envelope = _message(
+        client, ["r1", "r2"], ["a@example.com", "b@example.com"], ["first-name", "city", "x"], rows
+    )
     parts = _parts(envelope)
 
     ids = parts["in3"]
@@ -84,8 +93,13 @@ def test_empty_arrays_and_nil_members(client):
 def test_large_batch_is_serialised_completely(client):
     n, width = 1000, 10
     rows = [[f"v{i}-{j}" for j in range(width)] for i in range(n)]
-    envelope = _message(client, [str(i) for i in range(n)], [f"u{i}@example.com" for i in range(n)],
-                        [f"a{j}" for j in range(width)], rows)
+    envelope = _message(
+        client,
+        [str(i) for i in range(n)],
+        [f"u{i}@example.com" for i in range(n)],
+        [f"a{j}" for j in range(width)],
+        rows,
+    )
     matrix = _parts(envelope)["in6"]
     assert len(matrix) == n
     assert [[c.text for c in row] for row in matrix] == rows
@@ -98,6 +112,13 @@ def test_zeep_stock_two_dimensional_array_is_still_broken(client):
     string_type = client.get_type("ns0:ArrayOf_xsd_string")
     with pytest.raises((TypeError, zeep.exceptions.ValidationError)):
         client.create_message(
-            client.service, "addAll3", "sid", 1, 0, string_type(["r1"]), string_type(["a@example.com"]),
-            string_type(["n"]), matrix_type([string_type(["v"])]),
+            client.service,
+            "addAll3",
+            "sid",
+            1,
+            0,
+            string_type(["r1"]),
+            string_type(["a@example.com"]),
+            string_type(["n"]),
+            matrix_type([string_type(["v"])]),
         )

@@ -46,16 +46,26 @@ def test_a_complete_download_is_renamed_into_place_with_its_facts(tmp_path):
     facts = download(FakeClient(data), remote(len(data)), tmp_path)
     assert (tmp_path / "responses_1.csv").read_bytes() == data
     assert (facts.size, facts.sha256, facts.ends_with_newline, facts.bad_utf8_line) == (
-        len(data), hashlib.sha256(data).hexdigest(), True, None)
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        True,
+        None,
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["responses_1.csv"]
 
 
-@pytest.mark.parametrize("client, message", [
-    (FakeClient(b"x" * 5_000_000, fail_after=3_000_000), "download failed after"),
-    (FakeClient(b"x" * 5_000_000, fail_after=10, exc=OSError("Socket is closed")), "download failed after 0"),
-    (FakeClient(b"x" * 100), "received 100 bytes but the server listed 200"),
-    (FakeClient(b"x" * 300), "received 300 bytes but the server listed 200"),
-])
+@pytest.mark.parametrize(
+    "client, message",
+    [
+        (FakeClient(b"x" * 5_000_000, fail_after=3_000_000), "download failed after"),
+        (
+            FakeClient(b"x" * 5_000_000, fail_after=10, exc=OSError("Socket is closed")),
+            "download failed after 0",
+        ),
+        (FakeClient(b"x" * 100), "received 100 bytes but the server listed 200"),
+        (FakeClient(b"x" * 300), "received 300 bytes but the server listed 200"),
+    ],
+)
 def test_a_failed_download_leaves_no_file_behind(tmp_path, client, message):
     size = 200 if len(client.data) in (100, 300) else len(client.data)
     with pytest.raises(DownloadError, match=message):
@@ -78,10 +88,15 @@ def reference_bad_line(data: bytes) -> int | None:
     return None
 
 
-@given(text=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=200),
-       junk=st.sampled_from([b"", b"\xff", b"\xc3", b"\xe9t\xe9", b"\xed\xa0\x80"]),
-       position=st.integers(0, 200), cuts=st.lists(st.integers(0, 400), max_size=6))
-def test_the_scanner_finds_the_first_line_that_is_not_utf8_across_block_boundaries(text, junk, position, cuts):
+@given(
+    text=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=200),
+    junk=st.sampled_from([b"", b"\xff", b"\xc3", b"\xe9t\xe9", b"\xed\xa0\x80"]),
+    position=st.integers(0, 200),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+)
+def test_the_scanner_finds_the_first_line_that_is_not_utf8_across_block_boundaries(
+    text, junk, position, cuts
+):
     raw = text.encode("utf-8")
     cut = min(position, len(raw))
     while cut < len(raw) and (raw[cut] & 0xC0) == 0x80:  # do not split a character of the valid text
@@ -110,15 +125,25 @@ def test_the_listing_keeps_matching_regular_files_oldest_first():
     class Lister:
         def listdir_attr(self, path):
             assert path == "/responses"
-            return [attr("responses_b.csv", 10, 200), attr("responses_a.csv", 5, 300), attr("other.txt", 1, 1),
-                    attr(".responses_c.csv.tmp", 1, 1), attr("responses_dir.csv", 0, 1, mode=0o040755),
-                    attr("responses_0.csv", 7, 200)]
+            return [
+                attr("responses_b.csv", 10, 200),
+                attr("responses_a.csv", 5, 300),
+                attr("other.txt", 1, 1),
+                attr(".responses_c.csv.tmp", 1, 1),
+                attr("responses_dir.csv", 0, 1, mode=0o040755),
+                attr("responses_0.csv", 7, 200),
+            ]
 
     files = list_remote_files(Lister(), "/responses", "responses_*.csv")
     assert [(f.name, f.path, f.size) for f in files] == [
-        ("responses_0.csv", "/responses/responses_0.csv", 7), ("responses_b.csv", "/responses/responses_b.csv", 10),
-        ("responses_a.csv", "/responses/responses_a.csv", 5)]
-    assert files[0].modified_at == datetime.fromtimestamp(200, tz=UTC) and files[0].source == "sftp:/responses/responses_0.csv"
+        ("responses_0.csv", "/responses/responses_0.csv", 7),
+        ("responses_b.csv", "/responses/responses_b.csv", 10),
+        ("responses_a.csv", "/responses/responses_a.csv", 5),
+    ]
+    assert (
+        files[0].modified_at == datetime.fromtimestamp(200, tz=UTC)
+        and files[0].source == "sftp:/responses/responses_0.csv"
+    )
 
 
 def test_scanner_of_an_empty_file():

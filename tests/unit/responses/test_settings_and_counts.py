@@ -24,16 +24,19 @@ def test_the_shipped_settings_load():
     assert settings.export_name == "optimizely:response_files"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("remote_dir: responses\n", "field 'remote_dir': Value error, must be an absolute remote path"),
-    ("file_lifetime_days: 45\n", "field 'file_lifetime_days'"),
-    ("after_import: move\n", "after_import: move needs move_to"),
-    ("after_import: shred\n", "field 'after_import'"),
-    ("mailing_campaigns: {'7001': ''}\n", "mailing 7001: empty CRM campaign id"),
-    ("remote_dirs: /x\n", "field 'remote_dirs': Extra inputs are not permitted"),
-    ("- a\n- b\n", "expected a mapping"),
-    ("a: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("remote_dir: responses\n", "field 'remote_dir': Value error, must be an absolute remote path"),
+        ("file_lifetime_days: 45\n", "field 'file_lifetime_days'"),
+        ("after_import: move\n", "after_import: move needs move_to"),
+        ("after_import: shred\n", "field 'after_import'"),
+        ("mailing_campaigns: {'7001': ''}\n", "mailing 7001: empty CRM campaign id"),
+        ("remote_dirs: /x\n", "field 'remote_dirs': Extra inputs are not permitted"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("a: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_settings_name_the_file_and_field(tmp_path, text, message):
     path = tmp_path / "response_import.yaml"
     path.write_text(text)

@@ -54,11 +54,14 @@ def test_other_postgres_drivers_and_dialects_are_refused():
         create_staging_engine("mysql://u:pw@h/db")
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("sqlite:////tmp/x/staging.db", Path("/tmp/x/staging.db")),
-    ("sqlite://", None),
-    ("sqlite:///:memory:", None),
-    ("postgresql://u@h/db", None),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("sqlite:////tmp/x/staging.db", Path("/tmp/x/staging.db")),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("postgresql://u@h/db", None),
+    ],
+)
 def test_sqlite_database_path(url, expected):
     assert sqlite_database_path(url) == expected

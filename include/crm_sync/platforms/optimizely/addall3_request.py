@@ -40,7 +40,10 @@ from typing import Any
 
 from include.crm_sync.masking import mask_email
 from include.crm_sync.platforms.base import Recipient
-from include.crm_sync.platforms.optimizely.errors import InvalidRecipientDataError, OptimizelyPermanentConfigError
+from include.crm_sync.platforms.optimizely.errors import (
+    InvalidRecipientDataError,
+    OptimizelyPermanentConfigError,
+)
 from include.crm_sync.platforms.recipient_batch import MEMBER_SEP, ROW_SEP, RecipientBatch
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -65,7 +68,10 @@ def check_value(
         raise InvalidRecipientDataError(
             f"recipient {recipient_id!r} ({mask_email(email)}) at position {position}: "
             f"{field} must be a string, got {type(value).__name__}",
-            recipient_id=recipient_id, email=email, field=field, position=position,
+            recipient_id=recipient_id,
+            email=email,
+            field=field,
+            position=position,
         )
     match = XML_ILLEGAL.search(value)
     if match:
@@ -73,7 +79,10 @@ def check_value(
             f"recipient {recipient_id!r} ({mask_email(email)}) at position {position}: {field} contains "
             f"the character U+{ord(match.group()):04X} at index {match.start()}, which XML 1.0 cannot "
             "carry; clean the value at the source. Nothing of this batch was sent.",
-            recipient_id=recipient_id, email=email, field=field, position=position,
+            recipient_id=recipient_id,
+            email=email,
+            field=field,
+            position=position,
         )
 
 
@@ -212,7 +221,10 @@ def _raise_for_width(batch: RecipientBatch, width: int, offset: int) -> None:
             raise InvalidRecipientDataError(
                 f"recipient {rid!r} ({mask_email(email)}) at position {position}: "
                 f"{len(row)} attribute values for {width} attribute names",
-                recipient_id=rid, email=email, field="attributes", position=position,
+                recipient_id=rid,
+                email=email,
+                field="attributes",
+                position=position,
             )
 
 
@@ -262,7 +274,7 @@ class AddAll3Envelope:
             )
 
     @classmethod
-    def from_operation(cls, operation: Any) -> "AddAll3Envelope":
+    def from_operation(cls, operation: Any) -> AddAll3Envelope:
         """From zeep's ``SoapOperation`` of an RPC binding (``binding.get("addAll3")``)."""
         body = operation.input.body
         qname = body.qname
@@ -286,13 +298,21 @@ class AddAll3Envelope:
                 b"<?xml version='1.0' encoding='utf-8'?>\n",
                 f'<soap-env:Envelope xmlns:soap-env="{SOAP_ENV_NS}"><soap-env:Body>'
                 f'<ns0:{self.operation} xmlns:ns0="{_attr(self.namespace)}">'.encode(),
-                f"<{p[0]}>".encode(), _text(session_id), f"</{p[0]}>".encode(),
+                f"<{p[0]}>".encode(),
+                _text(session_id),
+                f"</{p[0]}>".encode(),
                 f"<{p[1]}>{int(list_id):d}</{p[1]}><{p[2]}>{int(optin_process_id):d}</{p[2]}>".encode(),
-                _array_open(p[3], "ns1", f"xs:string[{n}]"), batch.ids_xml, f"</{p[3]}>".encode(),
-                _array_open(p[4], "ns2", f"xs:string[{n}]"), batch.emails_xml, f"</{p[4]}>".encode(),
-                _array_open(p[5], "ns3", f"xs:string[{batch.names_count}]"), batch.names_xml,
+                _array_open(p[3], "ns1", f"xs:string[{n}]"),
+                batch.ids_xml,
+                f"</{p[3]}>".encode(),
+                _array_open(p[4], "ns2", f"xs:string[{n}]"),
+                batch.emails_xml,
+                f"</{p[4]}>".encode(),
+                _array_open(p[5], "ns3", f"xs:string[{batch.names_count}]"),
+                batch.names_xml,
                 f"</{p[5]}>".encode(),
-                _array_open(p[6], "ns4", f"xs:string[][{n if batch.width else 0}]"), batch.rows_xml,
+                _array_open(p[6], "ns4", f"xs:string[][{n if batch.width else 0}]"),
+                batch.rows_xml,
                 f"</{p[6]}>".encode(),
                 f"</ns0:{self.operation}></soap-env:Body></soap-env:Envelope>".encode(),
             )

@@ -91,6 +91,7 @@ WEBSERVICES = (
     "Response",
 )
 
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """The outcome of one addAll3 call of ``add_all``.
@@ -230,9 +231,7 @@ class OptimizelyCampaignClient:
     # ------------------------------------------------------------------ plumbing
 
     def __repr__(self) -> str:
-        return (
-            f"OptimizelyCampaignClient({self.base_url!r}, mandator_id={self.mandator_id}, user={self._user!r})"
-        )
+        return f"OptimizelyCampaignClient({self.base_url!r}, mandator_id={self.mandator_id}, user={self._user!r})"
 
     def _webservice(self, name: str) -> _Webservice:
         if name not in WEBSERVICES:
@@ -297,7 +296,9 @@ class OptimizelyCampaignClient:
             self._calls[name] += 1
         try:
             response = self._http.post(
-                f"{self.base_url}/Rpc{webservice}", data=body, headers=headers,
+                f"{self.base_url}/Rpc{webservice}",
+                data=body,
+                headers=headers,
                 timeout=self._transport.operation_timeout,
             )
         except requests.RequestException as exc:
@@ -370,7 +371,7 @@ class OptimizelyCampaignClient:
             self._closed = True
             self._http.close()
 
-    def __enter__(self) -> "OptimizelyCampaignClient":
+    def __enter__(self) -> OptimizelyCampaignClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -621,7 +622,6 @@ class OptimizelyCampaignClient:
 
 class _BatchNotSent(Exception):
     """A queued batch skipped because an earlier call failed (internal to ``add_all``)."""
-
 
 
 def _as_bool(value: Any) -> bool:

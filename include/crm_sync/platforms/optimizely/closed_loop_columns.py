@@ -21,7 +21,13 @@ from include.crm_sync.platforms.base import PermanentPlatformError
 CLOSED_LOOP_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "getUnsubscribes": ("recipient_id", "email", "recipient_list_id", "unsubscribed_at"),
-        "getMailingUnsubscribes": ("recipient_id", "email", "mailing_id", "recipient_list_id", "unsubscribed_at"),
+        "getMailingUnsubscribes": (
+            "recipient_id",
+            "email",
+            "mailing_id",
+            "recipient_list_id",
+            "unsubscribed_at",
+        ),
         "getOutBounces": (
             "recipient_id",
             "email",
@@ -30,7 +36,14 @@ CLOSED_LOOP_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "soft_bounce_count",
             "last_bounce_at",
         ),
-        "getResponses": ("recipient_id", "email", "mailing_id", "recipient_list_id", "category", "occurred_at"),
+        "getResponses": (
+            "recipient_id",
+            "email",
+            "mailing_id",
+            "recipient_list_id",
+            "category",
+            "occurred_at",
+        ),
         "getOpens": ("recipient_id", "email", "mailing_id", "recipient_list_id", "occurred_at"),
         "getClicks": ("recipient_id", "email", "mailing_id", "recipient_list_id", "occurred_at", "link_url"),
     }
@@ -54,7 +67,9 @@ def row_as_dict(method: str, row: Sequence[str | None]) -> dict[str, str | None]
     try:
         columns = CLOSED_LOOP_COLUMNS[method]
     except KeyError:
-        raise ValueError(f"unknown ClosedLoop export {method!r}; known: {sorted(CLOSED_LOOP_COLUMNS)}") from None
+        raise ValueError(
+            f"unknown ClosedLoop export {method!r}; known: {sorted(CLOSED_LOOP_COLUMNS)}"
+        ) from None
     if len(row) < len(columns):
         raise MalformedExportRowError(
             f"ClosedLoop.{method} returned a row of {len(row)} columns, expected {len(columns)} "

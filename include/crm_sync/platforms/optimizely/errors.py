@@ -71,7 +71,9 @@ class OptimizelyError(PlatformError):
 class SoapFaultError(OptimizelyError):
     """The platform answered with a SOAP fault (message already scrubbed)."""
 
-    def __init__(self, message: str, *, operation: str | None, faultcode: str, exception_class: str | None) -> None:
+    def __init__(
+        self, message: str, *, operation: str | None, faultcode: str, exception_class: str | None
+    ) -> None:
         self.faultcode = faultcode
         self.exception_class = exception_class
         super().__init__(message, operation=operation)
@@ -251,7 +253,9 @@ def error_for_request_exception(exc: requests.RequestException, *, operation: st
     elif isinstance(exc, requests.ConnectionError):
         what = "connection failed or was dropped"
     elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return OptimizelyPermanentConfigError(f"invalid webservice URL ({type(exc).__name__})", operation=operation)
+        return OptimizelyPermanentConfigError(
+            f"invalid webservice URL ({type(exc).__name__})", operation=operation
+        )
     else:
         what = "request failed"
     return ConnectionFailedError(f"{what} ({type(exc).__name__})", operation=operation)

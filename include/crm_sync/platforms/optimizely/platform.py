@@ -39,7 +39,11 @@ from include.crm_sync.platforms.optimizely.client import (
     BatchResult,
     OptimizelyCampaignClient,
 )
-from include.crm_sync.platforms.optimizely.closed_loop_columns import TIME_COLUMN, parse_timestamp, row_as_dict
+from include.crm_sync.platforms.optimizely.closed_loop_columns import (
+    TIME_COLUMN,
+    parse_timestamp,
+    row_as_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +197,11 @@ class OptimizelyCampaignPlatform:
                 yield row
             log.info(
                 "ClosedLoop.%s: %d %s rows (%d of other categories, %d already delivered, skipped)",
-                source.method, rows, kind.value, skipped, duplicates,
+                source.method,
+                rows,
+                kind.value,
+                skipped,
+                duplicates,
             )
 
     def current_time(self) -> datetime:
@@ -205,7 +213,7 @@ class OptimizelyCampaignPlatform:
         else:
             self.client.logout()
 
-    def __enter__(self) -> "OptimizelyCampaignPlatform":
+    def __enter__(self) -> OptimizelyCampaignPlatform:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -59,7 +59,7 @@ class RetryPolicy:
             raise ValueError("waits must be >= 0")
 
     @classmethod
-    def no_retries(cls) -> "RetryPolicy":
+    def no_retries(cls) -> RetryPolicy:
         return cls(max_attempts=1)
 
     def retrying(self, description: str, *, sleep: Callable[[float], None] | None = None) -> Retrying:

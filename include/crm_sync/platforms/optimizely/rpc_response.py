@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lxml import etree
 
@@ -148,7 +149,9 @@ def _is_array(element: etree._Element) -> bool:
     return any(isinstance(child.tag, str) for child in element)
 
 
-def decode_value(element: etree._Element, ids: dict[str, etree._Element] | None = None, _depth: int = 0) -> Any:
+def decode_value(
+    element: etree._Element, ids: dict[str, etree._Element] | None = None, _depth: int = 0
+) -> Any:
     """A scalar as ``str`` (``None`` when nil), an array as a ``list`` of decoded members."""
     if _depth > 16:
         raise ValueError("array nesting too deep")

@@ -80,7 +80,7 @@ class SoapEncodedArrayType(Type):
     def accept(self, value: object) -> bool:
         return isinstance(value, EncodedArray)
 
-    def resolve(self) -> "SoapEncodedArrayType":
+    def resolve(self) -> SoapEncodedArrayType:
         return self
 
     def render(self, node, value, xsd_type=None, render_path=None) -> None:  # noqa: ANN001 - zeep API
