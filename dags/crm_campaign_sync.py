@@ -3,13 +3,13 @@
 
 Makes every platform list defined in `config/lists.yaml` an exact, consent-correct copy of its CRM
 selection, on each list's platform: Optimizely Campaign recipient lists (refill), Spotler Mail+
-audiences (membership sync) and Flexmail interest labels (label sync).
+audiences and Mailjet lists (membership sync) and Flexmail interest labels (label sync).
 
 1. **start_run** opens the audit row of this run and picks the lists to sync (param `lists`) and
    the platforms they are on.
 2. **import_feedback**, one mapped task per platform (named after it), brings that platform's
-   bounces and unsubscribes (Optimizely's exports, Spotler's bounce and change feeds, Flexmail's
-   blacklist) back to the CRM. *A list is extracted only if the feedback import of ITS platform
+   bounces and unsubscribes (Optimizely's exports, Spotler's bounce and change feeds, Mailjet's list
+   unsubscribes, exclusions and new sign-ups, Flexmail's blacklist) back to the CRM. *A list is extracted only if the feedback import of ITS platform
    succeeded in this run*: otherwise someone who unsubscribed yesterday would be added again. A
    failed Spotler feedback import stops the Spotler lists, not the Optimizely ones.
 3. **sync_list**, one mapped group per list (each mapped task is named after its list, so one
@@ -17,7 +17,8 @@ audiences (membership sync) and Flexmail interest labels (label sync).
    *extract* a frozen snapshot (one consent; unsubscribed, bounced, blocklisted, invalid and
    duplicate addresses left out and counted) → *validate* it (great-expectations + volume guard)
    → *refill* writes the list its platform's way: Optimizely `clear`, `addAll3` in batches,
-   `getCount`; Spotler removals first, then additions (a removal guard before any removal);
+   `getCount`; Spotler and Mailjet removals first, then additions (a removal guard before any
+   removal; Mailjet adds only with `addnoforce`);
    Flexmail lists wait for *sync_labels*. A failed validation or a tripped guard leaves the
    platform list as it was; a failed write is resumed by the task's retry. Each synced list emits
    its asset `crm-sync://<platform>/lists/<id>`.
@@ -74,7 +75,7 @@ default_args: dict[str, Any] = {
     max_active_runs=1,
     default_args=default_args,
     doc_md=__doc__,
-    tags=["crm-sync", "optimizely", "spotler", "flexmail", "nightly"],
+    tags=["crm-sync", "optimizely", "spotler", "mailjet", "flexmail", "nightly"],
     params={
         "lists": Param(
             [],

@@ -31,7 +31,7 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": PACKAGE_NAME,
         "name": "CRM campaign sync",
         "description": "Keeps a CRM's recipient lists in sync with e-mail campaign platforms "
-        "(Optimizely Campaign; Spotler, Mailjet and Flexmail being built).",
+        "(Optimizely Campaign, Spotler Mail+, Mailjet, Flexmail).",
         "versions": [_version()],
         "connection-types": [
             {
