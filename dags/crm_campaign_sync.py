@@ -9,8 +9,9 @@ audiences and Mailjet lists (membership sync) and Flexmail interest labels (labe
    the platforms they are on.
 2. **import_feedback**, one mapped task per platform (named after it), brings that platform's
    bounces and unsubscribes (Optimizely's exports, Spotler's bounce and change feeds, Mailjet's list
-   unsubscribes, exclusions and new sign-ups, Flexmail's blacklist) back to the CRM. *A list is extracted only if the feedback import of ITS platform
-   succeeded in this run*: otherwise someone who unsubscribed yesterday would be added again. A
+   unsubscribes, exclusions and new sign-ups, Flexmail's blacklist) back to the CRM. *A list is
+   extracted only if the feedback import of ITS platform succeeded in this run*: otherwise
+   someone who unsubscribed yesterday would be added again. A
    failed Spotler feedback import stops the Spotler lists, not the Optimizely ones.
 3. **sync_list**, one mapped group per list (each mapped task is named after its list, so one
    list's failure does not stop the others):
