@@ -295,7 +295,8 @@ def bench_dialect(dialect: str, args: argparse.Namespace, workdir: Path) -> list
         try:
             injected, inject_seconds = inject_events(base_url, args.emulator_rows, people)
             log(
-                f"{dialect}: emulator holds {injected:,} events (injected in {inject_seconds:.0f} s); importing"
+                f"{dialect}: emulator holds {injected:,} events "
+                f"(injected in {inject_seconds:.0f} s); importing"
             )
             result = run_child("emulator", url, base_url, str(workdir))
         finally:
@@ -321,9 +322,11 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
     lines = [
         f"# Feedback import benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs)",
         "",
-        f"CRM from the generator: {args.contacts:,} contacts (+ leads, accounts); see bench/feedback_import.py.",
+        f"CRM from the generator: {args.contacts:,} contacts (+ leads, accounts); "
+        "see bench/feedback_import.py.",
         "",
-        "| dialect | step | rows | seconds | rows/s | importer CPU s | load avg | peak RSS MB | applied | known "
+        "| dialect | step | rows | seconds | rows/s | importer CPU s | load avg "
+        "| peak RSS MB | applied | known "
         "| rejected |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -332,7 +335,8 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         cpu = f"{r['cpu_seconds']:.0f}" if "cpu_seconds" in r else "-"
         load = f"{r['load_avg']:.1f}" if "load_avg" in r else "-"
         lines.append(
-            f"| {r['dialect']} | {r['step']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
+            f"| {r['dialect']} | {r['step']} | {r['rows']:,} | {r['seconds']:.1f} "
+            f"| {r['rows'] / r['seconds']:,.0f} "
             f"| {cpu} | {load} | {r['peak_rss_mb']:.0f} | {totals['applied']:,} | {totals['known']:,} "
             f"| {totals['rejected']:,} |"
         )

@@ -208,8 +208,9 @@ def prebuilt_bodies(session_id: str, rows: int, batch_size: int) -> list[bytes]:
     for start in range(0, rows, batch_size):
         seqs = range(start, min(start + batch_size, rows))
         matrix = "".join(
-            '<item xsi:type="ns4:Array" ns4:arrayType="xs:string[%d]">%s</item>'
-            % (len(ATTRIBUTES), "".join(f"<item>{escape(v or '')}</item>" for v in attributes(i)))
+            f'<item xsi:type="ns4:Array" ns4:arrayType="xs:string[{len(ATTRIBUTES)}]">'
+            + "".join(f"<item>{escape(v or '')}</item>" for v in attributes(i))
+            + "</item>"
             for i in seqs
         )
         body = (
@@ -221,7 +222,8 @@ def prebuilt_bodies(session_id: str, rows: int, batch_size: int) -> list[bytes]:
             f"<in4 {_array([f'person.{i}@example.com' for i in seqs], 'ns2')}</in4>"
             f"<in5 {_array(list(ATTRIBUTES), 'ns3')}</in5>"
             '<in6 xmlns:ns4="http://schemas.xmlsoap.org/soap/encoding/" '
-            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
             f'xsi:type="ns4:Array" ns4:arrayType="xs:string[][{len(seqs)}]">{matrix}</in6>'
             "</ns0:addAll3></soap-env:Body></soap-env:Envelope>"
         )
@@ -349,7 +351,8 @@ def main() -> None:
     prepare_database(args, url)
     emulator, base_url = start_emulator(args.workdir)
     log(
-        f"emulator {base_url} (pid {emulator.pid}); {args.rows:,} rows on {args.dialect}, {args.parallel} in flight"
+        f"emulator {base_url} (pid {emulator.pid}); {args.rows:,} rows on {args.dialect}, "
+        f"{args.parallel} in flight"
     )
     limits, refills = [], []
     try:
@@ -363,7 +366,8 @@ def main() -> None:
             path = args.workdir / f"refill_{args.dialect}"
             profiled = measure_refill(url, base_url, args.parallel, args.rows, args.rounds, path)
             log(
-                f"profile: {path}.txt / .html; CPU ms per 1000 under the profiler: {profiled['client_cpu_ms_per_1000']}"
+                f"profile: {path}.txt / .html; CPU ms per 1000 under the profiler: "
+                f"{profiled['client_cpu_ms_per_1000']}"
             )
             print("\n".join(profiled["top_frames"]))
     finally:
@@ -373,7 +377,9 @@ def main() -> None:
     refill_rps = statistics.median(r["rps"] for r in refills)
     result = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform_module.machine()}, {os.cpu_count()} CPUs, Python {platform_module.python_version()}",
+        "machine": (
+            f"{platform_module.machine()}, {os.cpu_count()} CPUs, Python {platform_module.python_version()}"
+        ),
         "dialect": args.dialect,
         "rows": args.rows,
         "parallel": args.parallel,
@@ -381,7 +387,7 @@ def main() -> None:
         "refill_rps": refill_rps,
         "ratio": round(refill_rps / limit_rps, 3),
         # each refill against the limit measured right before it (the pair sees the same load)
-        "ratio_per_round": [round(r["rps"] / lim["rps"], 3) for lim, r in zip(limits, refills)],
+        "ratio_per_round": [round(r["rps"] / lim["rps"], 3) for lim, r in zip(limits, refills, strict=True)],
         "client_cpu_ms_per_1000": statistics.median(r["client_cpu_ms_per_1000"] for r in refills),
         "limits": limits,
         "refills": refills,

@@ -216,8 +216,9 @@ def child_list(
 def run_child(function: str, *args: object) -> dict:
     """Run one measured step in a fresh interpreter; its JSON result is the last stdout line."""
     code = (
-        "import json, sys; sys.path[:0] = [%r, %r]; from bench.refill_e2e import %s as f; "
-        "print(json.dumps(f(*json.loads(sys.argv[1]))))" % (str(ROOT), str(ROOT / "plugins"), function)
+        f"import json, sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'plugins')!r}]; "
+        f"from bench.refill_e2e import {function} as f; "
+        "print(json.dumps(f(*json.loads(sys.argv[1]))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, json.dumps(list(args))],
@@ -242,7 +243,8 @@ def markdown(results: dict) -> str:
         f"{results['parallel']} calls in flight; emulator in its own process. Feedback import: "
         f"{results['feedback']['seconds']} s.",
         "",
-        "| night | list | snapshot rows | extract s | validate s | refill s | end to end min | refill rec/s | "
+        "| night | list | snapshot rows | extract s | validate s | refill s | "
+        "end to end min | refill rec/s | "
         "end-to-end rec/s | empty-list window s | peak RSS MB | on platform |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -250,7 +252,8 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| {r['night']} | {r['list']} | {r['snapshot_rows']:,} | {r['extract_s']} | {r['validate_s']} | "
             f"{r['refill_s']} | {r['end_to_end_min']} | {r['refill_recipients_per_s']:,} | "
-            f"{r['end_to_end_recipients_per_s']:,} | {r['window_s']} | {r['peak_rss_mb']} | {r['platform_count']:,} |"
+            f"{r['end_to_end_recipients_per_s']:,} | {r['window_s']} | "
+            f"{r['peak_rss_mb']} | {r['platform_count']:,} |"
         )
     lines += ["", f"Emulator RSS at the end: {results['emulator_rss_mb']:.0f} MB.", ""]
     return "\n".join(lines)
@@ -285,7 +288,9 @@ def main() -> None:
     url = staging_url(args, args.workdir)
     results: dict = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform_module.machine()}, {os.cpu_count()} CPUs, Python {platform_module.python_version()}",
+        "machine": (
+            f"{platform_module.machine()}, {os.cpu_count()} CPUs, Python {platform_module.python_version()}"
+        ),
         "dialect": args.dialect,
         "contacts": args.contacts,
         "seed": args.seed,

@@ -316,7 +316,8 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
     ]
     for t in rows:
         lines.append(
-            f"| {t.what} | {_num(t.value)} {t.unit} | {_num(t.versus)} {t.unit} | {t.ratio_text} | {t.target_text} "
+            f"| {t.what} | {_num(t.value)} {t.unit} | {_num(t.versus)} {t.unit} | {t.ratio_text} "
+            f"| {t.target_text} "
             f"| {'met' if t.met else '**missed**'} |"
         )
     upload, naive_upload, limit = (
@@ -324,38 +325,48 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"Upload phase only (clear → addAll3 → getCount, no extract/validate; not one of the issue's targets, "
+        "Upload phase only (clear → addAll3 → getCount, no extract/validate; "
+        "not one of the issue's targets, "
         f"shown to read the two refill rows): refill {_num(upload)}/s vs the naive job's sequential addAll3 "
         f"{_num(naive_upload)}/s = {upload / naive_upload:.2f}×, vs the limit {upload / limit:.0%}.",
         "",
         "## How each figure is measured",
         "",
         f"- **refill.rps**: recipients of the list / seconds of its whole task chain in one fresh process: "
-        f"extract → validate (one SQL pass; great-expectations only when a check fails) → clear → addAll3 ({compare['refill']['parallel']} calls in flight, "
-        f"batches of {compare['refill']['batch_size']}) → getCount, through the domain functions the DAG calls. "
+        "extract → validate (one SQL pass; great-expectations only when a check fails) "
+        f"→ clear → addAll3 ({compare['refill']['parallel']} calls in flight, "
+        f"batches of {compare['refill']['batch_size']}) → getCount, "
+        "through the domain functions the DAG calls. "
         f"Its upload phase alone (clear → verify) ran at {_num(figures['refill.upload_rps'])} recipients/s "
-        f"({figures['refill.upload_rps'] / figures['refill.limit_rps']:.0%} of the limit); the list was empty "
+        f"({figures['refill.upload_rps'] / figures['refill.limit_rps']:.0%} of the limit); "
+        "the list was empty "
         f"for **{figures['refill.window_s']} s** (clear → last accepted batch, from the audit).",
         f"- **naive**: bench/baseline/naive_refill.py on the same list in the same run: `pandas.read_sql` of "
-        f"the whole list ({compare['naive']['read_s']} s), a plain zeep client, clear, sequential addAll3 per "
+        f"the whole list ({compare['naive']['read_s']} s), a plain zeep client, "
+        "clear, sequential addAll3 per "
         f"1000 ({compare['naive']['upload_s']} s), getCount. Same recipients: "
         f"{'yes' if compare['same_recipients'] else '**no**'}: it sent {compare['naive']['recipients']:,}, "
-        f"the refill {compare['refill']['recipients']:,} of which {compare['blocklisted_by_refill']:,} were refused "
+        f"the refill {compare['refill']['recipients']:,} of which "
+        f"{compare['blocklisted_by_refill']:,} were refused "
         "as blocklisted (code 3) and so entered the CRM blocklist before the naive job read the list; both "
         f"left {compare['naive']['platform_count']:,} on the platform.",
         f"- **limit**: the same list's {compare['limit']['batches']} addAll3 bodies "
         f"({compare['limit']['body_mb']} MB) built before the clock starts, posted by "
-        f"{compare['limit']['parallel']} keep-alive connections (the refill's max_parallel_calls) to the same "
+        f"{compare['limit']['parallel']} keep-alive connections "
+        "(the refill's max_parallel_calls) to the same "
         f"emulator; nothing else timed. Platform count afterwards {compare['limit']['platform_count']:,}.",
         f"- {compare['note']}",
-        "- **imports**: `import_feedback` (ClosedLoop export over SOAP, 1000 rows a page → landing CSV → apply) "
+        "- **imports**: `import_feedback` (ClosedLoop export over SOAP, 1000 rows a page "
+        "→ landing CSV → apply) "
         "and `import_response_files` (one file over SFTP → landing → apply), each in a fresh process on a "
         "copy of the generated CRM; **COPY** = `psycopg2 copy_expert` of the same CSV content (the landed "
         "feedback files / the response file) into an unindexed all-text table, committed.",
         "- **memory**: peak RSS of the step's own process (`VmHWM`, read by the process as it ends; its "
-        "`ru_maxrss` from `wait4` is in latest.json too, but Linux folds the spawning process's RSS into that) "
+        "`ru_maxrss` from `wait4` is in latest.json too, "
+        "but Linux folds the spawning process's RSS into that) "
         "of the largest of the per-list refill processes at each size; `memory.rss_100k_mb`/`_1m_mb` are the "
-        f"first and last size of the run ({', '.join(f'{s:,}' for s in figures['memory.sizes'])} contacts here).",
+        "first and last size of the run "
+        f"({', '.join(f'{s:,}' for s in figures['memory.sizes'])} contacts here).",
         "- **parse**: median of "
         f"{results['parse']['files'][0]['repeats']} parses per file as the dag-processor does it: Airflow "
         "imported and the file's `airflow.*` imports pre-imported in the parent, each parse a `BundleDagBag` "
@@ -363,14 +374,16 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
         "",
         "## Detail",
         "",
-        "| size | list | recipients | extract s | validate s | refill s | end to end s | rec/s | upload rec/s "
+        "| size | list | recipients | extract s | validate s | refill s | "
+        "end to end s | rec/s | upload rec/s "
         "| window s | peak RSS MB | platform count |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in [*results["sizes"], *results.get("extra_sizes", [])]:
         for item in results["refill"][size_label(size)]["lists"]:
             lines.append(
-                f"| {size:,} | {item['list']} | {item['recipients']:,} | {item['extract_s']} | {item['validate_s']} "
+                f"| {size:,} | {item['list']} | {item['recipients']:,} | {item['extract_s']} "
+                f"| {item['validate_s']} "
                 f"| {item['refill_s']} | {item['seconds']} | {item['rps']:,} | {item['upload_rps']:,} "
                 f"| {item['window_s']} | {item['peak_rss_mb']} | {item['platform_count']:,} |"
             )
@@ -386,7 +399,8 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
                 continue
             imp, cp = scenario["import"], scenario["copy"]
             lines.append(
-                f"| {size:,} | {kind} | {imp['rows']:,} | {imp['seconds']} | {imp['rps']:,} | {imp['peak_rss_mb']} "
+                f"| {size:,} | {kind} | {imp['rows']:,} | {imp['seconds']} | {imp['rps']:,} "
+                f"| {imp['peak_rss_mb']} "
                 f"| {cp['seconds']} | {cp['rps']:,} | {imp['rps'] / cp['rps']:.2f} |"
             )
     lines += [

@@ -36,10 +36,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-import sqlalchemy as sa
 
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 CONSENTS = {"newsletter": True, "product_updates": True, "events": True, "service_mail": False}
@@ -116,7 +116,8 @@ def load_crm(url: str, n: int) -> list[str]:
         else:
             naive = stamp[:19]
             conn.exec_driver_sql(
-                "INSERT INTO crm_entity (entity_id, entity_type, email, email_normalized, is_bounced, created_at, "
+                "INSERT INTO crm_entity (entity_id, entity_type, email, email_normalized, is_bounced, "
+                "created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(*e[:5], naive, naive) for e in entities],
             )
@@ -348,7 +349,8 @@ def bench_dialect(
                 else f"{result['bytes'] / result['seconds'] / 1e6:.1f} MB/s"
             )
             log(
-                f"{dialect}: {step}: {result['seconds']:.1f} s, {rate}, peak RSS {result['peak_rss_mb']:.0f} MB"
+                f"{dialect}: {step}: {result['seconds']:.1f} s, {rate}, "
+                f"peak RSS {result['peak_rss_mb']:.0f} MB"
                 + (f", {result['counts']}" if "counts" in result else "")
             )
     return results
@@ -362,7 +364,8 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         ),
         "",
         (
-            f"One response file of {args.events:,} events ({results[0]['file_mb']:.0f} MB), {args.entities:,} CRM "
+            f"One response file of {args.events:,} events ({results[0]['file_mb']:.0f} MB), "
+            f"{args.entities:,} CRM "
             "contacts; see bench/response_import.py for the mix and the method."
         ),
         "",
@@ -371,7 +374,8 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         "(importer CPU + database CPU): the rate the import reaches when it has the machine to itself",
         "(the two mostly take turns: Python waits while a statement runs).",
         "",
-        "| dialect | step | wall s | events/s | importer CPU s | database CPU s | events/s by CPU | peak RSS MB "
+        "| dialect | step | wall s | events/s | importer CPU s | database CPU s "
+        "| events/s by CPU | peak RSS MB "
         "| applied | known | ignored | rejected |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -388,7 +392,8 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
             f"| {r['dialect']} | {r['step']} | {r['seconds']:.1f} | {rate} "
             f"| {_num(r.get('importer_cpu_seconds'))} | {_num(r.get('database_cpu_seconds'))} "
             f"| {by_cpu} | {r['peak_rss_mb']:.0f} "
-            f"| {c.get('applied', '')} | {c.get('known', '')} | {c.get('ignored', '')} | {c.get('rejected', '')} |"
+            f"| {c.get('applied', '')} | {c.get('known', '')} "
+            f"| {c.get('ignored', '')} | {c.get('rejected', '')} |"
         )
     steps = [f"- {r['dialect']} {r['step']}: {r['sql_seconds']}" for r in results if r.get("sql_seconds")]
     if steps:

@@ -362,7 +362,8 @@ def main() -> None:
         "| simulated latency per call | max_parallel_calls | seconds | recipients/s |",
         "|---:|---:|---:|---:|",
         *(
-            f"| {r['latency_s']:.1f} s | {r['max_parallel_calls']} | {r['seconds']:.2f} | {r['recipients_per_s']:,} |"
+            f"| {r['latency_s']:.1f} s | {r['max_parallel_calls']} "
+            f"| {r['seconds']:.2f} | {r['recipients_per_s']:,} |"
             for r in results["add_all"]["runs"]
         ),
         "",

@@ -66,14 +66,18 @@ default_args: dict[str, Any] = {
             False,
             type="boolean",
             title="Dry run",
-            description="Download and parse, report what would be applied; nothing is written to the CRM or ledger.",
+            description=(
+                "Download and parse, report what would be applied; nothing is written to the CRM or ledger."
+            ),
         ),
         "reimport_from": Param(
             None,
             type=["null", "string"],
             format="date",
             title="Re-import from (date)",
-            description="Import files of the server again whose date (UTC) is on or after this day (YYYY-MM-DD).",
+            description=(
+                "Import files of the server again whose date (UTC) is on or after this day (YYYY-MM-DD)."
+            ),
         ),
         "reimport_to": Param(
             None,
@@ -86,7 +90,9 @@ default_args: dict[str, Any] = {
             False,
             type="boolean",
             title="Accept a gap",
-            description="Import although the last import is older than the files' lifetime (data may be lost).",
+            description=(
+                "Import although the last import is older than the files' lifetime (data may be lost)."
+            ),
         ),
     },
 )

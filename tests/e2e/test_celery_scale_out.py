@@ -5,9 +5,10 @@ api-server's execution API, the CRM on PostgreSQL and the emulators over HTTP. A
 Optimizely list holds exactly what the audit says was accepted, every Spotler audience holds
 exactly the snapshot's people minus those Spotler refused, every Flexmail label is carried by the
 snapshot's addresses (and by no one else but the emulator seed's own carrier), and the per-list
-tasks ran side by side in the worker's two slots. "Side by side" is proven by a barrier, not by comparing start and
-end times: the first refill to clear its platform list waits inside the emulator until a second
-list's refill clears its own (tests/e2e/list_barrier.py), which only a second slot can run.
+tasks ran side by side in the worker's two slots. "Side by side" is proven by a barrier, not by
+comparing start and end times: the first refill to clear its platform list waits inside the
+emulator until a second list's refill clears its own (tests/e2e/list_barrier.py), which only a
+second slot can run.
 """
 
 from __future__ import annotations

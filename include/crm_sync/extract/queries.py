@@ -43,7 +43,8 @@ _DIALECTS = {
         "length(e.email_normalized) <= :sys_email_max_length AND e.email_normalized ~ :sys_email_regex",
         # ARRAY(...) is an InitPlan: the patterns are read once, then each address is matched
         # against that array only (backslash is LIKE's default escape character here).
-        f"e.email_normalized LIKE ANY (ARRAY(SELECT {_BLOCKLIST_LIKE} FROM crm_blocklist AS bp WHERE bp.is_pattern))",
+        f"e.email_normalized LIKE ANY (ARRAY(SELECT {_BLOCKLIST_LIKE} FROM crm_blocklist "
+        "AS bp WHERE bp.is_pattern))",
         # Every item is text (see _attr_values_sql): a text[] turned into JSON in one call is ~2x
         # cheaper than json_build_array, which looks up each argument's type on every row
         # (measured 0.79 s -> 0.46 s for 330k rows of 9 items). Only the spacing differs.
@@ -57,7 +58,8 @@ _DIALECTS = {
         # No arrays: a correlated EXISTS, skipped for every row at once when there is no pattern
         # (the uncorrelated EXISTS is evaluated once per query).
         "EXISTS (SELECT 1 FROM crm_blocklist AS bq WHERE bq.is_pattern) AND EXISTS ("
-        f"SELECT 1 FROM crm_blocklist AS bp WHERE bp.is_pattern AND e.email_normalized LIKE {_BLOCKLIST_LIKE} ESCAPE '\\')",
+        "SELECT 1 FROM crm_blocklist AS bp WHERE bp.is_pattern AND "
+        f"e.email_normalized LIKE {_BLOCKLIST_LIKE} ESCAPE '\\')",
         "json_array({items})",
         "COLLATE BINARY",
     ),

@@ -172,7 +172,8 @@ def apply_file(
     )
     if line.firsts != line.matched_firsts + line.unknown_firsts:
         raise CountMismatchError(
-            f"{name}: {line.firsts} distinct events but {line.matched_firsts} matched + {line.unknown_firsts} unknown"
+            f"{name}: {line.firsts} distinct events but "
+            f"{line.matched_firsts} matched + {line.unknown_firsts} unknown"
         )
     counts.check(name)
     apply_session.drop_temp_tables(conn, stage.TABLES)

@@ -213,7 +213,8 @@ def apply_response_file(
             fed = dataclasses.replace(fed, applied=added, known=fed.read - fed.rejected - added)
         if fed.read != expected or fed.rejected:
             raise ResponseCountError(
-                f"{name}: the feedback apply read {fed.read} of {expected} {kind.value} and rejected {fed.rejected} "
+                f"{name}: the feedback apply read {fed.read} of {expected} {kind.value} "
+                f"and rejected {fed.rejected} "
                 f"({result.rejected_by_reason}); the response validation is out of step with it. Rolled back"
             )
         derived_files.append(landed.name)

@@ -32,7 +32,8 @@ class MappingSync:
 
 
 def sync_config_mapping(conn: sa.Connection, configured: Mapping[str, str], now: datetime) -> MappingSync:
-    """Make the ``config`` rows of ``mailing_campaign`` equal ``configured`` (inside the caller's transaction)."""
+    """Make the ``config`` rows of ``mailing_campaign`` equal ``configured`` (inside the caller's
+    transaction)."""
     current = {
         row.mailing_id: (row.crm_campaign_id, row.source)
         for row in conn.execute(
@@ -54,7 +55,8 @@ def sync_config_mapping(conn: sa.Connection, configured: Mapping[str, str], now:
         elif existing != (campaign_id, CONFIG):
             if existing[1] == CLOSED_LOOP and existing[0] != campaign_id:
                 log.warning(
-                    "mailing %s: closed loop says CRM campaign %s, the configuration %s; the configuration wins",
+                    "mailing %s: closed loop says CRM campaign %s, "
+                    "the configuration %s; the configuration wins",
                     mailing_id,
                     existing[0],
                     campaign_id,

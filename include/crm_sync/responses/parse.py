@@ -311,7 +311,8 @@ def read_chunks(
                         source.first_no,
                         None,
                         _UNCLOSED.format(
-                            f"no closing quote within {MAX_RECORD_LINES} lines or {MAX_RECORD_CHARS} characters"
+                            f"no closing quote within {MAX_RECORD_LINES} lines "
+                            f"or {MAX_RECORD_CHARS} characters"
                         ),
                         _clip(source.line),
                     )
@@ -338,9 +339,9 @@ def read_chunks(
                             source.first_no,
                             None,
                             (
-                                f"a quoted value holds a line break (the record spans lines {source.first_no}-"
-                                f"{source.last_no}); response values never contain line breaks: the record is "
-                                "rejected whole"
+                                "a quoted value holds a line break "
+                                f"(the record spans lines {source.first_no}-{source.last_no}); "
+                                "response values never contain line breaks: the record is rejected whole"
                             ),
                             _clip(source.text()),
                         )

@@ -91,7 +91,8 @@ def resolve_settings_path(path: Path | str | None = None) -> Path:
 
 
 def load_response_settings(path: Path | str | None = None) -> ResponseImportSettings:
-    """The settings from ``path`` (default: ``$CRM_SYNC_RESPONSE_CONFIG``, else config/response_import.yaml)."""
+    """The settings from ``path`` (default: ``$CRM_SYNC_RESPONSE_CONFIG``, else
+    config/response_import.yaml)."""
     path = resolve_settings_path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -283,7 +283,9 @@ list_run = Table(
         "status",
         String(24),
         nullable=False,
-        comment="extracting | extracted | validated | invalid | guarded | refilling | synced | failed | dry_run",
+        comment=(
+            "extracting | extracted | validated | invalid | guarded | refilling | synced | failed | dry_run"
+        ),
     ),
     Column("selected", Integer, nullable=True, comment="rows the selection returned"),
     Column("excluded", NULLABLE_JSON, nullable=True, comment="{reason: count}"),

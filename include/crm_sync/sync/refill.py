@@ -178,9 +178,9 @@ def _check_snapshot_complete(engine: Engine, lr: _ListRun) -> None:
     expected_last = lr.snapshot_rows - 1
     if rows != lr.snapshot_rows or (rows and (first != 0 or last != expected_last)):
         raise SnapshotIncomplete(
-            f"list {lr.list_name}: the snapshot of list run {lr.list_run_id} holds {rows} rows (seq {first}..{last}) "
-            f"but the extraction wrote {lr.snapshot_rows} (seq 0..{expected_last}); the platform list was not "
-            "touched; extract the list again"
+            f"list {lr.list_name}: the snapshot of list run {lr.list_run_id} holds {rows} rows "
+            f"(seq {first}..{last}) but the extraction wrote {lr.snapshot_rows} (seq 0..{expected_last}); "
+            "the platform list was not touched; extract the list again"
         )
 
 
@@ -237,8 +237,9 @@ def _unconfirmed_batches(
         chunks = snapshot_batches(
             reader, list_run_id, start_seq=numbers[0] * batch_size, batch_size=batch_size, width=width
         )
-        for batch_no, chunk in zip(numbers, chunks):
-            yield batch_no, chunk
+        # strict=False: chunks runs on to the end of the snapshot; this run of consecutive numbers
+        # ends first, and numbers comes first so no chunk beyond it is read.
+        yield from zip(numbers, chunks, strict=False)
 
 
 def _raise_if_superseded(engine: Engine, lr: _ListRun) -> None:
@@ -434,7 +435,8 @@ def _refill_locked(
     lease.renew(force=True)  # a writer that lost its lease must not claim the list
     _set_list_run(engine, list_run_id, status="synced", finished_at=finished, error=None, **values)
     log.info(
-        "%s: synced %d of %d recipients (codes %s, %d rejected), %d batches sent%s; list empty/partial for %.1fs",
+        "%s: synced %d of %d recipients (codes %s, %d rejected), %d batches sent%s; "
+        "list empty/partial for %.1fs",
         label,
         report.accepted,
         report.uploaded,

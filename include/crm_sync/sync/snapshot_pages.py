@@ -225,7 +225,7 @@ def _row_page(conn: Connection, params: dict, list_run_id: int, first_seq: int) 
     rows = conn.execute(_PAGE, params).all()
     if not rows:
         return None
-    seqs, ids, emails, texts = zip(*rows)
+    seqs, ids, emails, texts = zip(*rows, strict=True)  # every row has the same 4 columns
     if seqs[0] != first_seq or seqs[-1] != first_seq + len(rows) - 1:
         raise SnapshotGapError(
             f"snapshot of list run {list_run_id} has a gap near seq {first_seq}: re-extract the list"

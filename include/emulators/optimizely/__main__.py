@@ -90,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--response-file-lifetime-days",
         type=float,
         default=30,
-        help=f"response files disappear after this many days ({MIN_LIFETIME_DAYS}-{MAX_LIFETIME_DAYS}, default 30)",
+        help=(
+            "response files disappear after this many days "
+            f"({MIN_LIFETIME_DAYS}-{MAX_LIFETIME_DAYS}, default 30)"
+        ),
     )
     sftp.add_argument(
         "--response-job-interval-seconds",

@@ -78,7 +78,7 @@ def add_recipients(
         recipients = rlist.recipients
         blocked, overflowing = state.blocklist.matches_key, state.bounces.overflow_key
         unsubscribed, filtered = state.unsubscribes.is_unsubscribed_key, state.recipient_filters.matches_key
-        for index, (rid, email) in enumerate(zip(recipient_ids, emails)):
+        for index, (rid, email) in enumerate(zip(recipient_ids, emails, strict=True)):
             rid = rid or ""
             email = email or ""
             if not rid or not is_valid_email(email):

@@ -108,10 +108,13 @@ class RecipientList:
         if recipient is None:
             return None
         values = self.unpack(recipient[PACKED])
+        # strict=False: stored values are not screened for SEPARATOR; a read must not fail on one.
         return {
             "recipient_id": recipient_id,
             "email": recipient[EMAIL],
-            "attributes": {name: value for name, value in zip(self.attribute_names(), values) if value},
+            "attributes": {
+                name: value for name, value in zip(self.attribute_names(), values, strict=False) if value
+            },
             "pending": recipient[PENDING],
             "optin_process_id": recipient[OPTIN_PROCESS],
         }

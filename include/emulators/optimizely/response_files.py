@@ -149,7 +149,8 @@ def _entity_of(state: EmulatorState, list_id: int | None, recipient_id: str) -> 
         return "", ""
     names = rlist.attribute_names()
     values = rlist.unpack(recipient[PACKED])
-    by_name = dict(zip(names, values))
+    # strict=False: stored values are not screened for SEPARATOR; a read must not fail on one.
+    by_name = dict(zip(names, values, strict=False))
     return by_name.get("entity-type", ""), by_name.get("entity-id", "")
 
 

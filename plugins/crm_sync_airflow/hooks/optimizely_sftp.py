@@ -65,7 +65,8 @@ class OptimizelySftpHook(SFTPHook):
         ]
         if relaxed and not demo_mode():
             raise InsecureHostKeyPolicyError(
-                f"connection {self.ssh_conn_id!r} sets {' and '.join(relaxed)}: an unknown or changed server key "
+                f"connection {self.ssh_conn_id!r} sets {' and '.join(relaxed)}: "
+                "an unknown or changed server key "
                 "would be accepted (man in the middle). Pin the server's key in the extra 'host_key' instead "
                 f"(only the local demo may skip the check, with {DEMO_MODE_ENV}=1)"
             )

@@ -34,7 +34,9 @@ def upgrade() -> None:
                 "rows_ignored",
                 sa.Integer(),
                 nullable=True,
-                comment="valid rows deliberately not applied (opens/clicks without CRM campaign, autoresponders)",
+                comment=(
+                    "valid rows deliberately not applied (opens/clicks without CRM campaign, autoresponders)"
+                ),
             )
         )
 

@@ -147,7 +147,7 @@ def test_utf8_and_xml_special_characters_round_trip(soap, sid):
     ids[1] = "用户@例子.中国"  # internationalised address, valid
     codes = soap.add_all3(sid, LIST_ID, 0, ids, names=NAMES, rows=[list(v) for v in UNICODE_VALUES])
     assert codes == [0] * len(ids)
-    assert soap.get_all(sid, LIST_ID, NAMES) == [[i, i, *v] for i, v in zip(ids, UNICODE_VALUES)]
+    assert soap.get_all(sid, LIST_ID, NAMES) == [[i, i, *v] for i, v in zip(ids, UNICODE_VALUES, strict=True)]
 
 
 def test_get_all_columns_are_id_email_then_requested_attributes(soap, sid):

@@ -62,7 +62,7 @@ def test_eight_threads_adding_to_one_list_end_with_the_exact_union(optimizely_em
     for batches in results.values():
         for batch, codes in batches:
             assert len(codes) == len(batch)
-            for rid, code in zip(batch, codes):
+            for rid, code in zip(batch, codes, strict=True):
                 outcome.setdefault(rid, Counter())[code] += 1
     assert all(outcome[rid] == Counter({0: 1}) for rid in expected - set(shared))
     assert all(outcome[rid] == Counter({0: 1, 5: THREADS - 1}) for rid in shared)

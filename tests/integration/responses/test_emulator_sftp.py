@@ -60,7 +60,7 @@ def test_the_job_writes_one_event_per_row_in_the_documented_layout(sftp_emulator
     assert data.endswith(b"\n") and not data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(data.decode("utf-8"))))
     assert tuple(table[0]) == COLUMNS == COLUMN_NAMES  # the importer reads exactly the emulator's layout
-    body = [dict(zip(table[0], row)) for row in table[1:]]
+    body = [dict(zip(table[0], row, strict=True)) for row in table[1:]]
     # unknown-category responses and unsubscribes without a mailing are not response data
     assert [r["event_type"] for r in body] == [
         "open",

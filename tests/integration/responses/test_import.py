@@ -41,7 +41,10 @@ from tests.integration.responses.conftest import (
     write_file,
 )
 
-HEADER = b"recipient_id,entity_type,entity_id,recipient_list_id,mailing_id,wave_id,event_type,occurred_at,link_url\n"
+HEADER = (
+    b"recipient_id,entity_type,entity_id,recipient_list_id,mailing_id,"
+    b"wave_id,event_type,occurred_at,link_url\n"
+)
 
 
 def line_of(emulator, file_name: str, needle: str) -> int:
@@ -378,7 +381,10 @@ def test_malformed_rows_are_rejected_with_line_and_reason_and_the_rest_is_loaded
     run_import, sftp_emulator, crm
 ):
     m = mailing(sftp_emulator, 1003, wave_id="CMP-1")
-    good = lambda i: f"{entity_id(i)},contact,{entity_id(i)},1003,{m},CMP-1,open,2026-03-01T10:00:00Z,"
+
+    def good(i):
+        return f"{entity_id(i)},contact,{entity_id(i)},1003,{m},CMP-1,open,2026-03-01T10:00:00Z,"
+
     lines = [
         good(1),  # 2 ok
         f"{entity_id(2)},contact,{entity_id(2)},1003,{m},CMP-1,open",  # 3 too few fields

@@ -214,7 +214,7 @@ def test_the_data_has_what_the_sync_tests_need(staging_url, staging_engine):
         assert count(sa.select(e.entity_id).where(e.email_normalized.like("postmaster@%"))) > 0
         assert count(sa.select(e.entity_id).where(e.is_bounced.is_(True))) > 0
         names = conn.execute(sa.select(e.first_name, e.last_name)).all()
-        text = " ".join(f"{f} {l}" for f, l in names)
+        text = " ".join(f"{first} {last}" for first, last in names)
         assert all(ch in text for ch in "äéł") and any("\u4e00" <= ch <= "\u9fff" for ch in text)
         statuses = dict(conn.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all())
         assert statuses["revoked"] > 0 and statuses["granted"] > statuses["revoked"]

@@ -113,7 +113,10 @@ def snapshot_list(engine: sa.Engine, list_run_id: int) -> dict[str, Row]:
                 t.list_snapshot.c.recipient_id, t.list_snapshot.c.email, t.list_snapshot.c.attr_values
             ).where(t.list_snapshot.c.list_run_id == list_run_id)
         ).all()
-    return {r.recipient_id: Row(r.email, {n: v for n, v in zip(names, r.attr_values) if v}) for r in rows}
+    return {
+        r.recipient_id: Row(r.email, {n: v for n, v in zip(names, r.attr_values, strict=True) if v})
+        for r in rows
+    }
 
 
 def rejected(engine: sa.Engine, list_run_id: int) -> dict[str, int]:

@@ -9,11 +9,14 @@ RECIPIENT_WSDL = b"""<?xml version="1.0" encoding="UTF-8"?>
   <schema targetNamespace="urn:api.broadmail.de/soap11/RpcRecipient" xmlns="http://www.w3.org/2001/XMLSchema">
    <import namespace="http://schemas.xmlsoap.org/soap/encoding/"/>
    <complexType name="ArrayOf_xsd_string"><complexContent><restriction base="soapenc:Array">
-     <attribute ref="soapenc:arrayType" wsdl:arrayType="xsd:string[]"/></restriction></complexContent></complexType>
+     <attribute ref="soapenc:arrayType" wsdl:arrayType="xsd:string[]"/>\
+</restriction></complexContent></complexType>
    <complexType name="ArrayOfArrayOf_xsd_string"><complexContent><restriction base="soapenc:Array">
-     <attribute ref="soapenc:arrayType" wsdl:arrayType="xsd:string[][]"/></restriction></complexContent></complexType>
+     <attribute ref="soapenc:arrayType" wsdl:arrayType="xsd:string[][]"/>\
+</restriction></complexContent></complexType>
    <complexType name="ArrayOf_xsd_int"><complexContent><restriction base="soapenc:Array">
-     <attribute ref="soapenc:arrayType" wsdl:arrayType="xsd:int[]"/></restriction></complexContent></complexType>
+     <attribute ref="soapenc:arrayType" wsdl:arrayType="xsd:int[]"/>\
+</restriction></complexContent></complexType>
   </schema>
  </wsdl:types>
  <wsdl:message name="addAll3Request">
@@ -22,7 +25,8 @@ RECIPIENT_WSDL = b"""<?xml version="1.0" encoding="UTF-8"?>
   <wsdl:part name="in4" type="impl:ArrayOf_xsd_string"/><wsdl:part name="in5" type="impl:ArrayOf_xsd_string"/>
   <wsdl:part name="in6" type="impl:ArrayOfArrayOf_xsd_string"/>
  </wsdl:message>
- <wsdl:message name="addAll3Response"><wsdl:part name="addAll3Return" type="impl:ArrayOf_xsd_int"/></wsdl:message>
+ <wsdl:message name="addAll3Response">\
+<wsdl:part name="addAll3Return" type="impl:ArrayOf_xsd_int"/></wsdl:message>
  <wsdl:portType name="RecipientWebservice">
   <wsdl:operation name="addAll3" parameterOrder="in0 in1 in2 in3 in4 in5 in6">
    <wsdl:input message="impl:addAll3Request" name="addAll3Request"/>

@@ -23,7 +23,10 @@ def fault(faultstring: str, faultcode: str = "soapenv:Server.userException") -> 
     ).encode()
 
 
-def decode(status: int, body: bytes, scrub=errors.Scrubber(["s3cr3t-pass", "a1b2c3d4e5f6a7b8c9d0"])):
+SCRUBBER = errors.Scrubber(["s3cr3t-pass", "a1b2c3d4e5f6a7b8c9d0"])
+
+
+def decode(status: int, body: bytes, scrub=SCRUBBER):
     return decode_response(status, "Internal Server Error", body, operation="Recipient.addAll3", scrub=scrub)
 
 

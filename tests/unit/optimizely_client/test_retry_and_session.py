@@ -73,7 +73,7 @@ def test_waits_grow_exponentially_with_bounded_jitter():
         policy.retrying("op", sleep=sleeps.append)(fn)
     assert len(sleeps) == 5
     bases = [min(1.0 * 2**n, 5.0) for n in range(5)]
-    for slept, base in zip(sleeps, bases):
+    for slept, base in zip(sleeps, bases, strict=True):
         assert base <= slept <= min(base + 0.5, 5.0)
 
 

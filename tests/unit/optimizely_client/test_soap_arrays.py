@@ -71,7 +71,7 @@ def test_one_and_two_dimensional_arrays_are_soap_encoded(client):
     assert _qname(matrix, f"{{{XSI}}}type") == (ENC, "Array")
     assert _qname(matrix, f"{{{ENC}}}arrayType") == (XSD, "string[][2]")
     assert len(matrix) == 2
-    for row_element, row in zip(matrix, rows):
+    for row_element, row in zip(matrix, rows, strict=True):
         assert row_element.tag == "item"
         assert _qname(row_element, f"{{{XSI}}}type") == (ENC, "Array")
         assert _qname(row_element, f"{{{ENC}}}arrayType") == (XSD, f"string[{len(row)}]")

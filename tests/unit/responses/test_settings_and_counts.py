@@ -65,7 +65,10 @@ def test_counts_add_up_or_refuse():
 
 def test_reimport_range_covers_the_files_of_its_days():
     days = ReimportRange(date(2026, 3, 1), date(2026, 3, 2))
-    at = lambda ts: RemoteFile("r.csv", "/r.csv", 1, datetime.fromisoformat(ts).replace(tzinfo=UTC))
+
+    def at(ts):
+        return RemoteFile("r.csv", "/r.csv", 1, datetime.fromisoformat(ts).replace(tzinfo=UTC))
+
     assert days.covers(at("2026-03-01T00:00:00")) and days.covers(at("2026-03-02T23:59:59"))
     assert not days.covers(at("2026-02-28T23:59:59")) and not days.covers(at("2026-03-03T00:00:00"))
     with pytest.raises(ValueError, match="is after"):

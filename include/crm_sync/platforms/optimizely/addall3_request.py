@@ -214,8 +214,10 @@ def encode_batch(recipients: Sequence[Recipient], names: list[str], offset: int 
 
 
 def _raise_for_width(batch: RecipientBatch, width: int, offset: int) -> None:
+    # strict=False: rows split from a from_joined batch are shaped by its caller's guarantee, not
+    # checked; this function exists to raise InvalidRecipientDataError, not zip's ValueError.
     for position, (rid, email, row) in enumerate(
-        zip(batch.recipient_ids, batch.emails, batch.attribute_rows), start=offset
+        zip(batch.recipient_ids, batch.emails, batch.attribute_rows, strict=False), start=offset
     ):
         if len(row) != width:
             raise InvalidRecipientDataError(
@@ -231,12 +233,14 @@ def _raise_for_width(batch: RecipientBatch, width: int, offset: int) -> None:
 def _raise_for_values(
     ids: Sequence[Any], emails: Sequence[Any], rows: Sequence[Sequence[Any]], names: list[str], offset: int
 ) -> None:
-    for position, (rid, email, row) in enumerate(zip(ids, emails, rows), start=offset):
+    # strict=False here and below: as in _raise_for_width, a shape error of a from_joined batch
+    # must not surface as zip's ValueError from this reporting path.
+    for position, (rid, email, row) in enumerate(zip(ids, emails, rows, strict=False), start=offset):
         address = email if isinstance(email, str) else None
         where = {"recipient_id": rid, "email": address, "position": position}
         check_value(rid, field="recipient_id", **where)
         check_value(email, field="email", **where)
-        for name, value in zip(names, row):
+        for name, value in zip(names, row, strict=False):
             check_value(value, field=f"attribute {name!r}", **where)
 
 

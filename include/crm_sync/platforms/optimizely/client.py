@@ -231,7 +231,10 @@ class OptimizelyCampaignClient:
     # ------------------------------------------------------------------ plumbing
 
     def __repr__(self) -> str:
-        return f"OptimizelyCampaignClient({self.base_url!r}, mandator_id={self.mandator_id}, user={self._user!r})"
+        return (
+            f"OptimizelyCampaignClient({self.base_url!r}, mandator_id={self.mandator_id}, "
+            f"user={self._user!r})"
+        )
 
     def _webservice(self, name: str) -> _Webservice:
         if name not in WEBSERVICES:
@@ -464,9 +467,9 @@ class OptimizelyCampaignClient:
 
         When a call fails (after its retries) or ``on_batch`` raises, no further batch is sent
         (the one waiting for a worker is skipped); the calls on the wire are finished and reported,
-        then the error is raised with a note saying how far the upload got. A bad value (``InvalidRecipientDataError``)
-        or a failing ``recipients`` source stops reading: every batch before it is sent and
-        reported, the batch holding it and everything after are not.
+        then the error is raised with a note saying how far the upload got. A bad value
+        (``InvalidRecipientDataError``) or a failing ``recipients`` source stops reading: every
+        batch before it is sent and reported, the batch holding it and everything after are not.
         """
         list_id, optin_process_id = int(list_id), int(optin_process_id)
         names = check_names(attribute_names)

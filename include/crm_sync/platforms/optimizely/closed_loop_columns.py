@@ -75,7 +75,10 @@ def row_as_dict(method: str, row: Sequence[str | None]) -> dict[str, str | None]
             f"ClosedLoop.{method} returned a row of {len(row)} columns, expected {len(columns)} "
             f"({', '.join(columns)})"
         )
-    return {name: (value if value not in ("", None) else None) for name, value in zip(columns, row)}
+    # strict=False: a row may carry more columns than the known ones (only shorter rows are rejected).
+    return {
+        name: (value if value not in ("", None) else None) for name, value in zip(columns, row, strict=False)
+    }
 
 
 def parse_timestamp(value: str | None, *, method: str, column: str) -> datetime:

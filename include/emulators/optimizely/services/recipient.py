@@ -211,7 +211,7 @@ def set_attributes(ctx, list_id, recipient_id, names, values):
         raise errors.illegal_argument("Array lengths differ")
     attributes = rlist.resolve_attributes(names)
     values = ["" if v is None else v for v in values]
-    for attr, value in zip(attributes, values):
+    for attr, value in zip(attributes, values, strict=True):
         if len(value) > attr.max_length:
             raise errors.illegal_argument(
                 f"Value too long for attribute {attr.name}: {len(value)} > {attr.max_length}"
@@ -222,6 +222,6 @@ def set_attributes(ctx, list_id, recipient_id, names, values):
             raise errors.recipient_not_found()
         current = rlist.unpack(recipient[PACKED])
         index = {name: i for i, name in enumerate(rlist.attribute_names())}
-        for attr, value in zip(attributes, values):
+        for attr, value in zip(attributes, values, strict=True):
             current[index[attr.name]] = value
         rlist.recipients[recipient_id] = (recipient[EMAIL], SEPARATOR.join(current), *recipient[PENDING:])
