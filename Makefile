@@ -41,8 +41,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## test: install, then run the whole test suite (PostgreSQL tests skip without a server)
-test: install
+## test: install, lint (ruff check + ruff format --check), then run the whole test suite
+## (PostgreSQL tests skip without a server)
+test: lint
 	$(PY) -m pytest
 
 ## test-fast: the suite without the end-to-end tests

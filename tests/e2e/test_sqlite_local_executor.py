@@ -1,10 +1,11 @@
 """crm_campaign_sync on the SQLite CRM under the LocalExecutor (what ``make ui`` runs): no retries.
 
-The three mapped ``extract`` tasks (and then the three ``validate`` and ``refill`` tasks) run at
-once as separate processes writing one SQLite file. Before write transactions began as writers
-(``BEGIN IMMEDIATE``, include/crm_sync/staging/engine.py), two of the three extractions failed
-their first try with ``database is locked`` on ``INSERT INTO list_run`` and only their retries
-passed. Here every task instance must succeed at its first try, and every list be synced.
+The mapped ``extract`` tasks of every list of config/lists.yaml (Optimizely, Spotler and Flexmail,
+then their ``validate`` and write tasks) run at once as separate processes writing one SQLite file.
+Before write transactions began as writers (``BEGIN IMMEDIATE``, include/crm_sync/staging/engine.py),
+two of three extractions failed their first try with ``database is locked`` on
+``INSERT INTO list_run`` and only their retries passed. Here every task instance must succeed at
+its first try, and every list be synced.
 
 The deployment is this module's own (LocalExecutor; metadata on the PostgreSQL test server, the
 CRM in a SQLite file, the emulator of the e2e package), started and stopped around its test.
@@ -21,8 +22,9 @@ import sqlalchemy as sa
 from include.crm_sync.generate import generate
 from include.crm_sync.staging import tables as t
 from include.crm_sync.staging.migrate import upgrade
+from scripts.demo_platforms import flexmail_connection_env, spotler_connection_env
 from scripts.local_stack import LocalAirflowStack, demo_env
-from tests.e2e.conftest import CONTACTS, DAG_ID, LIST_IDS
+from tests.e2e.conftest import CONTACTS, DAG_ID, LIST_IDS, platform_lists
 from tests.fixtures.staging import throwaway_pg_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -39,7 +41,12 @@ def sqlite_staging_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def local_stack(
-    e2e_pg_server_url: str, sqlite_staging_url: str, e2e_emulator, tmp_path_factory: pytest.TempPathFactory
+    e2e_pg_server_url: str,
+    sqlite_staging_url: str,
+    e2e_emulator,
+    e2e_spotler,
+    e2e_flexmail,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     home = tmp_path_factory.mktemp("airflow-local")
     with throwaway_pg_database(e2e_pg_server_url, "airflow_e2e_local") as metadata_url:
@@ -47,7 +54,9 @@ def local_stack(
             home=home,
             metadata_url=metadata_url,
             executor="LocalExecutor",
-            extra_env=demo_env(sqlite_staging_url, e2e_emulator, landing_dir=home / "landing"),
+            extra_env=demo_env(sqlite_staging_url, e2e_emulator, landing_dir=home / "landing")
+            | spotler_connection_env(e2e_spotler)  # as the demo gives them
+            | flexmail_connection_env(e2e_flexmail),
         )
         print(f"\nAirflow LocalExecutor stack: home {home}, process logs {stack.log_dir}")
         try:
@@ -61,15 +70,16 @@ def local_stack(
 
 
 @pytest.mark.timeout(900)
-def test_three_lists_in_parallel_on_sqlite_need_no_retry(local_stack, sqlite_staging_url, e2e_emulator):
+def test_every_list_in_parallel_on_sqlite_needs_no_retry(local_stack, sqlite_staging_url, e2e_emulator):
+    all_lists = set(LIST_IDS) | set(platform_lists("spotler")) | set(platform_lists("flexmail"))
     run_id = local_stack.trigger(DAG_ID, conf={})
 
     assert local_stack.wait_for_run(DAG_ID, run_id, timeout=600) == "success", local_stack.log_tails()
 
     tis = local_stack.task_instances(DAG_ID, run_id)
-    mapped = [ti for ti in tis if ti["map_index"] >= 0]
-    assert sorted({ti["rendered_map_index"] for ti in mapped}) == sorted(LIST_IDS)
-    assert len(mapped) == 3 * len(LIST_IDS)
+    mapped = [ti for ti in tis if ti["map_index"] >= 0 and ti["task_id"].startswith("sync_list.")]
+    assert sorted({ti["rendered_map_index"] for ti in mapped}) == sorted(all_lists)
+    assert len(mapped) == 3 * len(all_lists)
     tries = {f"{ti['task_id']}[{ti['rendered_map_index'] or ''}]": ti["try_number"] for ti in tis}
     assert set(tries.values()) == {1}, tries  # no task needed a retry
     assert {ti["state"] for ti in tis} == {"success"}
@@ -83,7 +93,8 @@ def test_three_lists_in_parallel_on_sqlite_need_no_retry(local_stack, sqlite_sta
             }
     finally:
         engine.dispose()
-    assert set(runs) == set(LIST_IDS)
+    assert set(runs) == all_lists
+    assert {name: run.status for name, run in runs.items()} == dict.fromkeys(all_lists, "synced")
     for name, list_id in LIST_IDS.items():
         assert runs[name].status == "synced", (name, runs[name].error)
         on_platform = e2e_emulator.control.recipients(list_id, limit=0)["count"]
