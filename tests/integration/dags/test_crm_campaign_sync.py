@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from airflow.dag_processing.dagbag import DagBag
 
 from include.crm_sync.audit.summary import RESULT_CODES
+from include.crm_sync.config.paths import DEFAULT_LISTS_PATH, LISTS_FILE_ENV
 from include.crm_sync.generate import generate
 from include.crm_sync.staging import tables as t
 from include.crm_sync.staging.engine import create_staging_engine
@@ -64,6 +66,15 @@ def env(staging_url, optimizely_emulator, airflow_db, tmp_path, monkeypatch):
         ),
     )
     monkeypatch.setenv("CRM_SYNC_LANDING_DIR", str(tmp_path / "landing"))
+    # The shipped lists file's Optimizely lists only: these nights are about Optimizely's refill (the
+    # other platforms' nights are tests/integration/dags/test_nightly_mailjet.py and the e2e tests).
+    shipped = yaml.safe_load(DEFAULT_LISTS_PATH.read_text(encoding="utf-8"))
+    shipped["lists"] = [
+        item for item in shipped["lists"] if item.get("platform", "optimizely") == "optimizely"
+    ]
+    lists_file = tmp_path / "lists.yaml"
+    lists_file.write_text(yaml.safe_dump(shipped, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv(LISTS_FILE_ENV, str(lists_file))
     monkeypatch.setenv(
         "CRM_SYNC_FAILURE_NOTIFIER", "tests.integration.dags.recording_notifier:RecordingNotifier"
     )
