@@ -28,12 +28,12 @@ is never logged; requests and the client are imported lazily (DAG parsing stays 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow.sdk.bases.hook import BaseHook
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
+from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -66,24 +66,8 @@ def parse_connection(
     def fail(field: str, problem: str) -> FlexmailConnectionError:
         return FlexmailConnectionError(f"connection {conn_id!r}: {field} {problem}")
 
-    if not isinstance(extra, dict):
-        raise fail("extra", "must be a JSON object")
-    try:
-        extras = FlexmailExtras.model_validate(extra)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "extra"
-        raise fail(f"extra '{where}'", first["msg"].lower()) from None
-    if not host or not host.strip():
-        raise fail("host", "(base URL) is required, e.g. https://api.flexmail.eu")
-    host = host.strip()
-    if "://" not in host:
-        host = f"https://{host}{f':{port}' if port else ''}"
-    split = urlsplit(host)
-    if split.scheme not in ("http", "https") or not split.netloc:
-        raise fail("host", f"must be an http(s) URL, got {host!r}")
-    if split.username or split.password:
-        raise fail("host", "must not contain credentials; use the login and password fields")
+    extras = parse_extras(FlexmailExtras, extra, fail)
+    host = base_url(host, port, fail, missing="(base URL) is required, e.g. https://api.flexmail.eu")
     if not login or not login.strip().isdigit():
         raise fail("login", "(the numeric Flexmail account id) is required")
     if not password:

@@ -28,12 +28,12 @@ outcome without it. requests and the client are imported lazily (DAG parsing sta
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow.sdk.bases.hook import BaseHook
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
+from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
 
 if TYPE_CHECKING:
     from include.crm_sync.platforms.spotler.client import RetryPolicy, SpotlerClient
@@ -71,24 +71,14 @@ def parse_connection(
     def fail(field: str, problem: str) -> SpotlerConnectionError:
         return SpotlerConnectionError(f"connection {conn_id!r}: {field} {problem}")
 
-    if not isinstance(extra, dict):
-        raise fail("extra", "must be a JSON object")
-    try:
-        extras = SpotlerExtras.model_validate(extra)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "extra"
-        raise fail(f"extra '{where}'", first["msg"].lower()) from None
-    if not host or not host.strip():
-        raise fail("host", f"(base URL) is required, e.g. https://restapi.mailplus.nl{DEFAULT_PATH}")
-    host = host.strip()
-    if "://" not in host:
-        host = f"https://{host}{f':{port}' if port else ''}{DEFAULT_PATH}"
-    split = urlsplit(host)
-    if split.scheme not in ("http", "https") or not split.netloc:
-        raise fail("host", f"must be an http(s) URL, got {host!r}")
-    if split.username or split.password:
-        raise fail("host", "must not contain credentials; use the login and password fields")
+    extras = parse_extras(SpotlerExtras, extra, fail)
+    host = base_url(
+        host,
+        port,
+        fail,
+        missing=f"(base URL) is required, e.g. https://restapi.mailplus.nl{DEFAULT_PATH}",
+        path=DEFAULT_PATH,
+    )
     if not login:
         raise fail("login", "(consumer key) is required")
     if not password:
