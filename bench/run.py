@@ -143,14 +143,18 @@ class Run:
     def generated_name(self, size: int) -> str:
         return f"{self.args.db_prefix}_{report.size_label(size)}"
 
+    def copy_name(self, size: int, purpose: str) -> str:
+        # the process id keeps two bench runs on one server (two checkouts) off each other's copies
+        return f"{self.generated_name(size)}_{purpose}_{os.getpid()}"
+
     def copy(self, size: int, purpose: str) -> str:
         """A throw-away copy of the generated CRM of ``size`` for one scenario."""
         return pg.create_database(
-            self.args.pg_url, f"{self.generated_name(size)}_{purpose}", template=self.generated_name(size)
+            self.args.pg_url, self.copy_name(size, purpose), template=self.generated_name(size)
         )
 
     def drop_copy(self, size: int, purpose: str) -> None:
-        pg.drop_database(self.args.pg_url, f"{self.generated_name(size)}_{purpose}")
+        pg.drop_database(self.args.pg_url, self.copy_name(size, purpose))
 
     def reset_emulator(self) -> None:
         self.emulator.control().reset()
