@@ -4,6 +4,7 @@
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --reuse     # keep/reuse the generated CRMs
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --quick     # smoke: 10k + 50k, one list, fewer parses
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --with-10m  # also refill a 10M-contact CRM
+    PYTHONPATH=.:plugins .venv/bin/python bench/run.py --reuse --only feedback  # one scenario, raw JSON only
 
 What runs (every measured step in a fresh child process, so its peak RSS is its own; the
 emulator in its own process, over real HTTP/SFTP on loopback; PostgreSQL at ``--pg-url``):
@@ -57,6 +58,8 @@ QUICK_SIZES = (10_000, 50_000)
 #: the tables each import fills (its "real target tables"): the fair COPY limit loads what the
 #: import left in them into copies with the same keys and indexes (bench/common/copy_limit.py)
 FEEDBACK_TARGETS = ["feedback_bounce", "feedback_unsubscribe"]
+#: the scenarios ``--only`` can pick, in the order they run
+SCENARIOS = ("parse", "refill", "feedback", "responses")
 RESPONSE_TARGETS = ["response_event", "crm_campaign_response", "feedback_bounce", "feedback_unsubscribe"]
 
 
@@ -94,6 +97,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--parse-repeats", type=int, default=None, help="parses per DAG file (default 20; quick 5)"
     )
+    parser.add_argument(
+        "--only",
+        type=lambda s: set(s.split(",")),
+        default=set(SCENARIOS),
+        help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)}); "
+        "the report leaves out the figures of the others",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--pg-url",
@@ -106,6 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local" / "bench")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
+    if unknown := args.only - set(SCENARIOS):
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
     args.sizes = sorted(args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES))
     args.extra_sizes = [10_000_000] if args.with_10m else []
     args.parse_repeats = args.parse_repeats or (5 if args.quick else 20)
@@ -413,14 +425,19 @@ class Run:
                 f"emulator {self.emulator.base_url} (pid {self.emulator.pid}), "
                 f"SFTP port {self.emulator.sftp_port}"
             )
-            self.parse()
+            only = self.args.only
+            if "parse" in only:
+                self.parse()
             compare_size = self.args.sizes[-1] if self.args.compare == "largest" else self.args.sizes[0]
-            for size in [*self.args.sizes, *self.args.extra_sizes]:
-                self.refill(size, compare=size == compare_size)
-            for size in self.args.sizes:
-                self.feedback(size)
-            for size in self.args.sizes:
-                self.responses(size)
+            if "refill" in only:
+                for size in [*self.args.sizes, *self.args.extra_sizes]:
+                    self.refill(size, compare=size == compare_size)
+            if "feedback" in only:
+                for size in self.args.sizes:
+                    self.feedback(size)
+            if "responses" in only:
+                for size in self.args.sizes:
+                    self.responses(size)
         except BaseException:
             partial = self.workdir / "partial_results.json"
             partial.write_text(json.dumps(self.results, indent=2, default=str))
@@ -436,6 +453,12 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = Run(args).execute()
+    if args.only != set(SCENARIOS):
+        # the report's tables compare figures across scenarios: a partial run leaves them alone
+        out = args.workdir / "results_only.json"
+        out.write_text(json.dumps(results, indent=2, default=str))
+        log(f"--only {','.join(sorted(args.only))}: raw results in {out}; latest.* not written")
+        return 0
     figures = report.write(results, args.results_dir)
     print((args.results_dir / "latest.md").read_text())
     log(
