@@ -45,6 +45,12 @@ class ListDefinition(Strict):
 
     #: dotted path of the field holding the platform list id, for error messages
     LIST_ID_FIELD: ClassVar[str] = "platform_list_id"
+    #: why ``delete: true`` is refused for this platform's lists; empty where the sync can delete
+    #: the platform list (``delete_removed_lists``: the membership platforms with ``delete_target``)
+    DELETE_REFUSAL: ClassVar[str] = (
+        "this platform's lists cannot be deleted by the sync; remove 'delete' (and delete the list "
+        "on the platform yourself if it must go)"
+    )
 
     name: str = Field(pattern=SLUG, description="unique slug; names the mapped task and the asset")
     platform: str
@@ -52,6 +58,10 @@ class ListDefinition(Strict):
     selection: Selection
     attributes: dict[Annotated[str, Field(pattern=ATTRIBUTE_NAME)], CrmColumn] = Field(default_factory=dict)
     guards: Guards = Field(default_factory=Guards)
+    delete: bool = Field(
+        default=False,
+        description="delete the platform list: the list is no longer extracted or synced",
+    )
 
     @field_validator("consent", mode="before")
     @classmethod
@@ -74,6 +84,15 @@ class ListDefinition(Strict):
                 f"consent must be a single consent id such as 'newsletter', got {value!r}; "
                 "a list must never mix consents - define one list per consent"
             )
+        return value
+
+    @field_validator("delete")
+    @classmethod
+    def _deletable(cls, value: bool) -> bool:
+        # A platform whose list the sync cannot delete refuses the flag here, at load: accepting it
+        # would leave the platform list in place while the operator believes it gone.
+        if value and cls.DELETE_REFUSAL:
+            raise ValueError(cls.DELETE_REFUSAL)
         return value
 
     @classmethod

@@ -39,6 +39,10 @@ class FlexmailList(ListDefinition):
 
     ACCOUNT_WIDE_CONTACT_FIELDS = True
     LIST_ID_FIELD = "interest_label"
+    DELETE_REFUSAL = (
+        "a Flexmail interest label is not deleted by the sync (the platform layer has no label "
+        "delete); remove 'delete', and remove the list from lists.yaml to stop syncing it"
+    )
 
     platform: Literal["flexmail"]
     interest_label: str = Field(description="the interest label's name, exactly as in the Flexmail account")

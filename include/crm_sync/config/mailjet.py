@@ -4,6 +4,7 @@ by membership (see DESIGN.md).
     platform: mailjet
     consent: newsletter                   # exactly one; a service-messages list is a second list
     mailjet_list: {name: CRM newsletter}
+    delete: false                         # true: the Mailjet list is deleted, no longer synced
 
 The list's name is its canonical id (surrounding spaces dropped, otherwise exact): Mailjet keeps
 list names unique, and the sync looks the numeric ID up by name. Newsletter and service consent
@@ -50,6 +51,7 @@ class MailjetList(ListDefinition):
     with ``addnoforce``)."""
 
     LIST_ID_FIELD = "mailjet_list.name"
+    DELETE_REFUSAL = ""  # ``delete: true`` deletes the Mailjet list
 
     platform: Literal["mailjet"]
     mailjet_list: MailjetListTarget

@@ -102,6 +102,19 @@ class ListsConfig(Strict):
     def names(self) -> list[str]:
         return [item.name for item in self.lists]
 
+    @property
+    def synced_names(self) -> list[str]:
+        """The lists a run extracts and syncs: every list not marked ``delete: true``."""
+        return [item.name for item in self.lists if not item.delete]
+
+    def marked_delete(self, platform: str) -> dict[str, str]:
+        """platform list id -> list name, for the lists of ``platform`` marked ``delete: true``."""
+        return {
+            item.platform_list_id: item.name
+            for item in self.lists
+            if item.platform == platform and item.delete
+        }
+
     def get(self, name: str) -> ListDefinition:
         """The list called ``name``; KeyError naming the known lists otherwise."""
         for item in self.lists:

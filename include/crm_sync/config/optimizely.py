@@ -26,6 +26,11 @@ OptimizelyOptinProcessId = Annotated[str, BeforeValidator(optimizely_optin_proce
 class OptimizelyList(ListDefinition):
     """A list refilled into an Optimizely recipient list (``platform:`` may be omitted)."""
 
+    DELETE_REFUSAL = (
+        "an Optimizely recipient list is refilled, never deleted by the sync; remove 'delete', and "
+        "remove the list from lists.yaml to stop refilling it"
+    )
+
     platform: Literal["optimizely"] = "optimizely"
     list_id: OptimizelyListId = Field(alias="platform_list_id", description="recipient list id, canonical")
     optin_process: OptimizelyOptinProcessId = Field(

@@ -3,6 +3,7 @@
     platform: spotler
     audience: {external_id: crm-newsletter-nl, name: CRM newsletter NL, description: ...}
     full_resync: false                   # true: the next sync empties the audience and adds everyone
+    delete: false                        # true: the audience is deleted, the list no longer synced
     attributes: {firstName: first_name}  # Spotler contact property <- CRM column
 
 Spotler identifies an audience by a unique external id and a unique name (each 1..255
@@ -42,6 +43,7 @@ class SpotlerList(ListDefinition):
 
     ACCOUNT_WIDE_CONTACT_FIELDS = True
     LIST_ID_FIELD = "audience.external_id"
+    DELETE_REFUSAL = ""  # ``delete: true`` deletes the audience (a 417 in use is reported, not failed)
 
     platform: Literal["spotler"]
     audience: SpotlerAudience
