@@ -303,6 +303,34 @@ list_run = Table(
     Column("error", Text, nullable=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
+    # Membership and label sync only (migration 0011); NULL for a refill list.
+    Column(
+        "added", Integer, nullable=True, comment="membership: members added to the platform list (confirmed)"
+    ),
+    Column(
+        "removed",
+        Integer,
+        nullable=True,
+        comment="membership: members removed from the platform list (confirmed)",
+    ),
+    Column(
+        "unchanged",
+        Integer,
+        nullable=True,
+        comment="membership: snapshot members already in the platform list",
+    ),
+    Column(
+        "refused",
+        NULLABLE_JSON,
+        nullable=True,
+        comment="membership: contacts the platform refused, {platform code: count}",
+    ),
+    Column(
+        "backlog",
+        Integer,
+        nullable=True,
+        comment="label sync: removals of this list's label still queued after the run",
+    ),
     UniqueConstraint("run_id", "list_name", name="uq_list_run_run_id_list_name"),
 )
 Index("ix_list_run_list_name_status", list_run.c.list_name, list_run.c.status)

@@ -219,3 +219,21 @@ def count_members(conn: sa.Connection, labels: Sequence[str]) -> dict[str, int]:
         sa.select(M.c.label_name, sa.func.count()).where(M.c.label_name.in_(labels)).group_by(M.c.label_name)
     ).all()
     return {label: 0 for label in labels} | {label: int(n) for label, n in rows}
+
+
+def count_in_snapshot(conn: sa.Connection, label: str, list_run_id: int) -> int:
+    """Members recorded on ``label`` who are in the snapshot of ``list_run_id``."""
+    in_snapshot = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == M.c.member_id)
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).select_from(M).where(M.c.label_name == label, in_snapshot)
+        ).scalar_one()
+    )
+
+
+def backlog_of(conn: sa.Connection, labels: Sequence[str]) -> dict[str, int]:
+    """Removals still queued per label."""
+    rows = conn.execute(
+        sa.select(R.c.label_name, sa.func.count()).where(R.c.label_name.in_(labels)).group_by(R.c.label_name)
+    ).all()
+    return {label: 0 for label in labels} | {label: int(n) for label, n in rows}

@@ -28,6 +28,10 @@ Order for one run (``sync_flexmail_labels``):
    Queued and polled to the end; its report (added, updated, ignored) is recorded.
 6. Report: per list, the import, and the backlog with its size and expected drain time. If the
    backlog cannot drain within ``max_drain_seconds`` the run fails loudly (after the work above).
+   Each list run gets the run report's counts: labels added by this run's completed import,
+   removed (confirmed by Flexmail), unchanged (snapshot members who carried the label already)
+   and the removals of its label still queued (``backlog``). Flexmail answers an import for the
+   whole account, so a label list has no per-list refusals (``refused`` stays NULL).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,6 +168,9 @@ class _LabelSync:
         self.clock, self.sleep = clock, sleep
         self.now = now or (lambda: datetime.now(UTC))
         self.report = LabelSyncReport(run_id)
+        #: label -> confirmed removals / labels added by this run's import (the run report's counts)
+        self.removed_by_label: Counter[str] = Counter()
+        self.added_by_label: Counter[str] = Counter()
 
     def run(self, list_run_ids: Sequence[int]) -> LabelSyncReport:
         runs = self._load(list_run_ids)
@@ -181,7 +189,15 @@ class _LabelSync:
             self._set_list_run(self._by_name(runs, name).list_run_id, status="failed", error=mismatch.message)
         ok = self._guard([r for r in runs if r.list_name in found], missing)
         for r in ok:
-            self._set_list_run(r.list_run_id, status="syncing", error=None)
+            self._set_list_run(
+                r.list_run_id,
+                status="syncing",
+                error=None,
+                added=None,
+                removed=None,
+                unchanged=None,
+                backlog=None,
+            )
         self._removals(ok, labels)
         self._import(ok, labels)
         self._finish(ok, missing)
@@ -320,6 +336,7 @@ class _LabelSync:
             store.removal_done(conn, removal.label_name, removal.member_id)
         if carried:
             self.report.removed += 1
+            self.removed_by_label[removal.label_name] += 1
         else:
             self.report.removals_not_carried += 1
 
@@ -351,12 +368,14 @@ class _LabelSync:
         """Create, send every chunk not yet recorded, queue, poll to the end."""
         self.client.create_import(import_id)  # False: it exists (an answer was lost): go on filling it
         pages = import_pages(self.engine, ids, page_size=self.options.records_per_call)
+        added: Counter[str] = Counter()
         for page in pages:
             body = [self._record_json(record, labels) for record in page]
             self.client.add_import_records(import_id, body)
             pairs = [(label, rec.member_id, rec.email) for rec in page for label in rec.labels]
             with self.engine.begin() as conn:
                 store.record_chunk(conn, import_id, pairs, len(page), self.now())
+            added.update(label for label, _, _ in pairs)
         self.client.queue_import(import_id)
         with self.engine.begin() as conn:
             conn.execute(
@@ -364,7 +383,8 @@ class _LabelSync:
                 .where(flexmail_import.c.import_id == import_id)
                 .values(status="queued")
             )
-        self._poll(import_id)
+        self._poll(import_id)  # raises unless the import completed: only then do its labels count
+        self.added_by_label.update(added)
 
     def _record_json(self, record: ImportRecord, labels: dict[str, int]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -450,19 +470,29 @@ class _LabelSync:
         with self.engine.connect() as conn:
             stats = store.backlog_stats(conn)
             members = store.count_members(conn, [r.label for r in runs])
+            backlog = store.backlog_of(conn, [r.label for r in runs])
+            kept = {r.list_name: store.count_in_snapshot(conn, r.label, r.list_run_id) for r in runs}
         requests = 2 * stats.without_contact_id + (stats.size - stats.without_contact_id)
         drain = requests * 60.0 / self.options.requests_per_minute
         self.report.backlog, self.report.backlog_urgent = stats.size, stats.urgent
         self.report.expected_drain_seconds = drain
         self.report.calls = dict(self.client.calls)
         for r in runs:
-            self.report.lists[r.list_name].update(status="synced", members=members[r.label])
+            counts = {
+                "added": self.added_by_label[r.label],
+                "removed": self.removed_by_label[r.label],
+                # snapshot members carrying the label now, less those this run's import labelled
+                "unchanged": max(kept[r.list_name] - self.added_by_label[r.label], 0),
+                "backlog": backlog[r.label],
+            }
+            self.report.lists[r.list_name].update(status="synced", members=members[r.label], **counts)
             self._set_list_run(
                 r.list_run_id,
                 status="synced",
                 platform_count=members[r.label],
                 finished_at=self.now(),
                 error=None,
+                **counts,
             )
         log.info(
             "Flexmail labels: %d removed, backlog %d (%d urgent, ~%.0f s to drain), imports %s",

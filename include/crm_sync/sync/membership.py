@@ -26,6 +26,10 @@ Order of work for one list run (``sync_membership``):
    knows re-upserts those once and adds them again.
 8. The record and the state row say ``synced``; the list run gets its counts.
 
+The list run's ``added``/``removed``/``refused`` (the run report's columns) are written with each
+confirmed batch, in the transaction that records it, and completed with ``unchanged`` at the end:
+they count this attempt's confirmed work (a retry starts them again, as it starts in full mode).
+
 Every confirmed call is recorded before the next is sent, so a crash anywhere loses at most one
 answer; the next attempt (``in_progress`` => full) ends with the list equal to the snapshot.
 """
@@ -241,7 +245,7 @@ class _Sync:
 
     def _run(self) -> None:
         lr = self.lr
-        self._set_list_run(status="syncing", error=None)
+        self._set_list_run(status="syncing", error=None, added=0, removed=0, unchanged=None, refused={})
         with self.engine.begin() as conn:
             conn.execute(delete(list_rejected).where(list_rejected.c.list_run_id == lr.list_run_id))
             state = self.store.state(conn)
@@ -376,6 +380,7 @@ class _Sync:
             self.store.record_upserts(self.writer, rows, now)
             if rejected:
                 self.writer.execute(list_rejected.insert(), rejected)
+                self._record_counts(self.writer)
         self.report.upserted += len(recipients)
 
     def _rejected_row(self, seq: int, member_id: str, outcome: AddOutcome, code: str) -> dict[str, object]:
@@ -421,9 +426,10 @@ class _Sync:
                 return
             self.platform.remove_members(self.lr.platform_list_id, ids)
             self._count_call("remove_members")
+            self.report.removed += len(ids)
             with self.writer.begin():
                 self.store.mark(self.writer, ids, in_audience=False, now=self.clock())
-            self.report.removed += len(ids)
+                self._record_counts(self.writer)
             self.renew()
             after = ids[-1]
 
@@ -463,9 +469,10 @@ class _Sync:
             return
         self._count_call("add_members")
         self.last_add_at = self.clock()
+        self.report.added += len(ids)
         with self.writer.begin():
             self.store.mark(self.writer, ids, in_audience=True, now=self.last_add_at)
-        self.report.added += len(ids)
+            self._record_counts(self.writer)
         self.renew()
 
     def _upsert_again(self, missing: list[tuple[int, str]]) -> set[str]:
@@ -543,6 +550,18 @@ class _Sync:
             platform_count=members,
             finished_at=self.clock(),
             error=None,
+            added=self.report.added,
+            removed=self.report.removed,
+            unchanged=self.report.unchanged,
+            refused=dict(self.report.refused),
+        )
+
+    def _record_counts(self, conn: Connection) -> None:
+        """The report's counts so far, on the list run, in the transaction recording the batch."""
+        conn.execute(
+            update(list_run)
+            .where(list_run.c.list_run_id == self.lr.list_run_id)
+            .values(added=self.report.added, removed=self.report.removed, refused=dict(self.report.refused))
         )
 
     def _count_call(self, kind: str) -> None:
