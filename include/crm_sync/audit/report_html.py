@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from include.crm_sync.audit.history import ListSize, RunRow
-from include.crm_sync.audit.summary import RESULT_CODES, ListSummary, RunSummary
+from include.crm_sync.audit.summary import RESULT_CODES, ListSummary, PlatformListDeletion, RunSummary
 from include.crm_sync.extract.reasons import ExclusionReason
 from include.crm_sync.platforms.base import AddOutcome
 
@@ -170,6 +170,7 @@ def run_page(summary: RunSummary, run: RunRow | None, *, index_href: str) -> str
         lists = _overview(summary.lists) + "".join(_list_section(item) for item in summary.lists)
     else:
         lists = "<p>No list was extracted in this run.</p>"
+    lists += _deletions(summary.deletions) + _notes(summary.notes)
     body = (
         f'<nav><a href="{esc(index_href)}">&larr; all sync runs</a></nav>\n'
         f"<h1>Sync run {esc(summary.run_id)}</h1>\n{header}\n{lists}"
@@ -185,16 +186,54 @@ def _overview(items: Sequence[ListSummary]) -> str:
     head = (
         "<tr><th>list</th><th>status</th><th class=n>selected</th><th class=n>snapshot</th>"
         "<th class=n>uploaded</th><th class=n>accepted</th><th class=n>rejected</th>"
+        "<th class=n>added</th><th class=n>removed</th><th class=n>refused</th><th class=n>unchanged</th>"
         "<th class=n>on platform</th></tr>"
     )
     rows = "".join(
         f'<tr><td><a href="#{_anchor(i.list_name)}">{esc(i.list_name)}</a></td><td>{_status(i.status)}</td>'
         f"<td class=n>{_num(i.selected)}</td><td class=n>{_num(i.snapshot_rows)}</td>"
         f"<td class=n>{_num(i.uploaded)}</td><td class=n>{_num(i.accepted)}</td>"
-        f"<td class=n>{_num(i.rejected)}</td><td class=n>{_num(i.platform_count)}</td></tr>"
+        f"<td class=n>{_num(i.rejected)}</td><td class=n>{_num(i.added)}</td>"
+        f"<td class=n>{_num(i.removed)}</td><td class=n>{_num(i.refused_total)}</td>"
+        f"<td class=n>{_num(i.unchanged)}</td><td class=n>{_num(i.platform_count)}</td></tr>"
         for i in items
     )
-    return f"<h2>Lists</h2><table>{head}{rows}</table>"
+    return (
+        f"<h2>Lists</h2><table>{head}{rows}</table>"
+        "<p class=muted>added, removed, refused and unchanged: lists the platform keeps (membership and "
+        "label sync); – for a list refilled every night (its answers are the result codes).</p>"
+    )
+
+
+def _refused(refused: dict[str, int] | None) -> str:
+    if refused is None:
+        return "–"
+    if not refused:
+        return "0"
+    codes = "".join(
+        f"<li>{_num(n)} — {esc(code)}</li>"
+        for code, n in sorted(refused.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    return f"{_num(sum(refused.values()))} in total<ul>{codes}</ul>"
+
+
+def _deletions(deletions: Sequence[PlatformListDeletion]) -> str:
+    if not deletions:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(d.platform)}</td><td>{esc(d.platform_list_id)}</td>"
+        f"<td>{esc(d.list_name) if d.list_name else '<span class=muted>no longer in lists.yaml</span>'}</td>"
+        f"<td{' class=bad' if d.in_use else ''}>{esc(d.outcome)}</td></tr>"
+        for d in deletions
+    )
+    head = "<tr><th>platform</th><th>platform list</th><th>list</th><th>outcome</th></tr>"
+    return f"<h2>Platform lists deleted</h2><table>{head}{rows}</table>"
+
+
+def _notes(notes: Sequence[str]) -> str:
+    if not notes:
+        return ""
+    return "<h2>To act on</h2><ul>" + "".join(f"<li>{esc(scrub(n))}</li>" for n in notes) + "</ul>"
 
 
 def _exclusions(excluded: dict[str, int]) -> str:
@@ -245,6 +284,11 @@ def _list_section(item: ListSummary) -> str:
         ("uploaded", _num(item.uploaded)),
         ("accepted (codes 0 and 5)", _num(item.accepted)),
         ("rejected", _num(item.rejected)),
+        ("added", _num(item.added)),
+        ("removed", _num(item.removed)),
+        ("refused by the platform", _refused(item.refused)),
+        ("unchanged (already on the list)", _num(item.unchanged)),
+        *([("label removals still queued", _num(item.backlog))] if item.backlog is not None else []),
         ("count on the platform", _num(item.platform_count)),
         ("list empty or partial (s)", _num(item.window_seconds)),
         ("error", f'<span class="bad">{esc(scrub(item.error))}</span>' if item.error else "none"),

@@ -4,6 +4,10 @@ Used by the DAG's report task, the demo's closing lines and the tests: per list,
 selected, excluded by reason, kept in the snapshot, validated (and why not), uploaded, answered per
 result code (all of 0-7), rejected, counted on the platform, and how long the platform list stood
 empty or partial (``clear`` to the answer of the last ``addAll3``, from the recorded timestamps).
+A list synced by membership (Spotler, Mailjet) or by labels (Flexmail) also shows the members
+added, removed, refused (by the platform's code) and unchanged, and a label list the removals of its
+label still queued. The platform lists the run deleted (gone from lists.yaml, or ``delete: true``)
+come from the run's stored summary, as the report task wrote them (``platform_list_deletions``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,18 @@ class ListSummary:
     platform_count: int | None
     window_seconds: float | None
     error: str | None
+    #: membership / label sync only (None for a refill list): confirmed members added and removed,
+    #: snapshot members already on the platform list, refusals by the platform's code
+    added: int | None = None
+    removed: int | None = None
+    unchanged: int | None = None
+    refused: dict[str, int] | None = None
+    #: label sync only: removals of this list's label still queued after the run
+    backlog: int | None = None
+
+    @property
+    def refused_total(self) -> int | None:
+        return None if self.refused is None else sum(self.refused.values())
 
     @property
     def ok(self) -> bool:
@@ -58,17 +74,26 @@ class RunSummary:
     held_people: int = 0
     #: the platforms whose feedback import succeeded in this run (feedback gates per platform)
     feedback_platforms: list[str] = field(default_factory=list)
+    #: platform lists the run deleted or could not delete (``deletion_lines``)
+    deletions: list[PlatformListDeletion] = field(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
         """What an operator must act on, in plain words."""
-        if not self.held_people:
-            return []
-        return [
-            f"{self.held_people} person(s) are held out of every list: a bounce or unsubscribe naming them "
-            "could not be applied. Check each with `python -m include.crm_sync.feedback.holds list`, "
-            "then resolve it."
+        notes = [
+            f"list {item.list_name}: {item.backlog:,} label removal(s) still queued (the platform's rate "
+            "limit); they go first in the next run"
+            for item in self.lists
+            if item.backlog
         ]
+        notes += [d.line for d in self.deletions if d.in_use]
+        if self.held_people:
+            notes.append(
+                f"{self.held_people} person(s) are held out of every list: a bounce or unsubscribe naming "
+                "them could not be applied. Check each with `python -m include.crm_sync.feedback.holds "
+                "list`, then resolve it."
+            )
+        return notes
 
     @property
     def failed_lists(self) -> list[str]:
@@ -84,23 +109,34 @@ class RunSummary:
             "lists": [asdict(item) for item in self.lists],
             "failed_lists": self.failed_lists,
             "held_people": self.held_people,
+            PLATFORM_LIST_DELETIONS: [asdict(d) for d in self.deletions],
             "notes": self.notes,
         }
 
     def as_table(self) -> str:
-        """A plain-text table for logs and the terminal (counts only, no addresses)."""
+        """A plain-text table for logs and the terminal (counts only, no addresses).
+
+        Headers are short so a night of several platforms fits about 110 columns: valid. =
+        validated, upload = uploaded, rej. = rejected (refill), unch. = unchanged, on pf = count on
+        the platform, empty list (s) = seconds the list stood empty or partial. Added / removed /
+        refused / unch. are "-" for a refill list (its answers are the codes 0-7).
+        """
         header = (
             "list",
             "status",
             "selected",
             "excluded",
             "snapshot",
-            "validated",
-            "uploaded",
+            "valid.",
+            "upload",
             "accepted",
             "codes 0-7",
-            "rejected",
-            "on platform",
+            "rej.",
+            "added",
+            "removed",
+            "refused",
+            "unch.",
+            "on pf",
             "empty list (s)",
         )
         rows = [header]
@@ -124,14 +160,60 @@ class RunSummary:
                         item.accepted,
                         codes,
                         item.rejected,
+                        item.added,
+                        item.removed,
+                        item.refused_total,
+                        item.unchanged,
                         item.platform_count,
                         item.window_seconds,
                     )
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        table = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows)
-        return "\n".join([table, *self.notes])
+        table = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows)
+        deleted = [d.line for d in self.deletions if not d.in_use]
+        return "\n".join([table, *deleted, *self.notes])
+
+
+#: key of ``sync_run.summary`` holding the run's platform list deletions
+PLATFORM_LIST_DELETIONS = "platform_list_deletions"
+
+
+@dataclass(frozen=True)
+class PlatformListDeletion:
+    """One platform list the run's ``delete_removed_lists`` task deleted, found gone, or left in use."""
+
+    platform: str
+    platform_list_id: str
+    #: the list marked ``delete: true``; None for a list removed from lists.yaml
+    list_name: str | None
+    #: "deleted", "already gone", or "in use: <what the user must do first>"
+    outcome: str
+
+    @property
+    def in_use(self) -> bool:
+        return self.outcome.startswith("in use")
+
+    @property
+    def line(self) -> str:
+        what = f"list {self.list_name}" if self.list_name else "a list no longer in lists.yaml"
+        return f"{self.platform} list {self.platform_list_id} ({what}): {self.outcome}"
+
+
+def deletions_from_cleanups(cleanups: dict[str, dict[str, Any]]) -> list[PlatformListDeletion]:
+    """The ``delete_removed_lists`` task's answer (platform -> ``TargetCleanup.as_dict()`` plus
+    ``list_names``) as report lines."""
+    found = []
+    for platform, cleanup in sorted(cleanups.items()):
+        names = cleanup.get("list_names") or {}
+        outcomes = {list_id: "deleted" for list_id in cleanup.get("deleted", [])}
+        outcomes |= {list_id: "already gone" for list_id in cleanup.get("missing", [])}
+        outcomes |= {list_id: f"in use, not deleted: {a}" for list_id, a in cleanup.get("in_use", {}).items()}
+        found += [
+            PlatformListDeletion(platform, list_id, names.get(list_id), outcome)
+            for list_id, outcome in sorted(outcomes.items())
+        ]
+    return found
 
 
 #: list run statuses reached only through a passed validation
@@ -213,8 +295,14 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
                 platform_count=r["platform_count"],
                 window_seconds=_window_seconds(r),
                 error=r["error"],
+                added=r["added"],
+                removed=r["removed"],
+                unchanged=r["unchanged"],
+                refused=None if r["refused"] is None else {str(k): v for k, v in r["refused"].items()},
+                backlog=r["backlog"],
             )
         )
+    stored = (run["summary"] or {}).get(PLATFORM_LIST_DELETIONS) or []
     return RunSummary(
         run_id=run_id,
         dry_run=bool(run["dry_run"]),
@@ -225,4 +313,5 @@ def build_run_summary(engine: Engine, run_id: str) -> RunSummary:
         forced=bool(run["forced"]),
         held_people=held_people,
         feedback_platforms=platforms_ok,
+        deletions=[PlatformListDeletion(**d) for d in stored],
     )
