@@ -25,7 +25,8 @@ audiences and Mailjet lists (membership sync) and Flexmail interest labels (labe
    its asset `crm-sync://<platform>/lists/<id>`.
 4. **sync_labels** syncs all Flexmail lists of the run in one import, removals first (a removal
    backlog worked across runs, in the report with its drain time).
-5. **delete_removed_lists** deletes the Spotler audiences of lists no longer in `lists.yaml`; one
+5. **delete_removed_lists** deletes the Spotler audiences and Mailjet lists of lists no longer in
+   `lists.yaml` or marked `delete: true` there (such a list is never extracted or synced); one
    still in use is reported with what to do, not failed.
 6. **report** writes the run summary (per list: extracted, excluded by reason, validated,
    uploaded, added/removed/refused, empty-list window) to `sync_run.summary` and the log, and
@@ -52,7 +53,8 @@ from include.crm_sync.config.loader import load_lists
 # Parsing reads config/lists.yaml (a small local file) on purpose: a broken list definition must
 # fail the DAG import with a message naming the file, list and field, before anything runs.
 LISTS = load_lists()
-LIST_NAMES = LISTS.names
+#: the lists a run may sync: a list marked ``delete: true`` is not extracted, only deleted
+LIST_NAMES = LISTS.synced_names
 #: one feedback import task per platform the lists file names (a platform none of the chosen lists is
 #: on skips its import)
 PLATFORMS = sorted({item.platform for item in LISTS.lists})
@@ -169,7 +171,8 @@ def crm_campaign_sync() -> None:
 
     @task(trigger_rule="all_done", retries=2)
     def delete_removed_lists() -> dict[str, Any]:
-        """Delete the audiences of lists no longer configured; one in use is reported, not failed."""
+        """Delete the platform lists of lists no longer configured or marked `delete: true`; one in
+        use is reported, not failed."""
         from crm_sync_airflow.sync_tasks import delete_removed_lists as run
 
         return run(get_current_context())

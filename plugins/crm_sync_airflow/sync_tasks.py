@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from include.crm_sync.audit.runs import (
     mark_feedback_ok,
     start_sync_run,
 )
-from include.crm_sync.audit.summary import build_run_summary
+from include.crm_sync.audit.summary import build_run_summary, deletions_from_cleanups
 from include.crm_sync.config.loader import load_lists
 from include.crm_sync.config.paths import PROJECT_ROOT
 from include.crm_sync.extract.retention import keep_runs_setting, prune_snapshots
@@ -60,10 +61,16 @@ def start_run(context: Any) -> list[str]:
     """Open the run's audit row; the lists to sync."""
     params = _params(context)
     lists = load_lists()
-    wanted = params.get("lists") or lists.names
+    wanted = params.get("lists") or lists.synced_names
     unknown = sorted(set(wanted) - set(lists.names))
     if unknown:
         raise AirflowFailException(f"unknown lists {unknown}; known: {lists.names}")
+    # A list marked ``delete: true`` is never extracted or synced: delete_removed_lists deletes it.
+    marked = sorted(set(wanted) - set(lists.synced_names))
+    if marked:
+        raise AirflowFailException(
+            f"lists {marked} are marked 'delete: true' in lists.yaml: they are deleted, not synced"
+        )
     engine = CrmStagingHook().get_conn()
     start_sync_run(
         engine,
@@ -473,7 +480,8 @@ def _validated_list_runs(engine: Any, run_id: str, platform: str) -> list[tuple[
 
 
 def delete_removed_lists(context: Any) -> dict[str, Any]:
-    """Delete the platform lists (Spotler audiences) we made for lists no longer in lists.yaml.
+    """Delete the platform lists (Spotler audiences, Mailjet lists) we made for lists no longer in
+    lists.yaml, and those of lists marked ``delete: true``.
 
     One in use on the platform is not deleted: what the user must do first goes to the run report and
     the log as a warning, not a failure. Only platforms that sync by membership keep such lists."""
@@ -488,17 +496,21 @@ def delete_removed_lists(context: Any) -> dict[str, Any]:
     for name, platform in sorted(PLATFORMS.items()):
         if platform.sync_kind != "membership":
             continue
-        configured = [item.platform_list_id for item in lists.lists if item.platform == name]
-        if not lists_to_delete(engine, name, configured):
+        marked = lists.marked_delete(name)
+        configured = [
+            item.platform_list_id for item in lists.lists if item.platform == name and not item.delete
+        ]
+        if not lists_to_delete(engine, name, configured, marked):
             continue  # nothing to delete: no call, and no connection needed
         hook = platform_hook(name)
         try:
-            cleanup = delete(engine, hook.get_platform(), configured=configured)
+            cleanup = delete(engine, hook.get_platform(), configured=configured, marked_delete=marked)
         finally:
             hook.close()
         for list_id, action in cleanup.in_use.items():
             log.warning("%s list %s is in use and was not deleted; to delete it: %s", name, list_id, action)
-        results[name] = cleanup.as_dict()
+        # the names of the lists marked delete, so the report can say which list each line is about
+        results[name] = cleanup.as_dict() | {"list_names": {i: n for i, n in marked.items()}}
     return results
 
 
@@ -525,6 +537,8 @@ def report(context: Any) -> dict[str, Any]:
     deleted = ti.xcom_pull(task_ids="delete_removed_lists")
     if deleted:
         extra["deleted_platform_lists"] = deleted
+        # kept in the run's summary, where the report page and later summaries read them
+        summary = replace(summary, deletions=deletions_from_cleanups(deleted))
         in_use = {f"{p}:{i}": a for p, d in deleted.items() for i, a in d.get("in_use", {}).items()}
         if in_use:
             extra["action_needed"] = {k: f"in use, not deleted: {a}" for k, a in in_use.items()}
