@@ -15,9 +15,7 @@ SPOTLER = (
 )
 MAILJET = "  - name: {name}\n    platform: mailjet\n    mailjet_list: {{name: List {name}}}\n" + SELECTION
 FLEXMAIL = "  - name: {name}\n    platform: flexmail\n    interest_label: Label {name}\n" + SELECTION
-OPTIMIZELY = (
-    '  - name: {name}\n    platform_list_id: "1001"\n    optin_process_id: "2001"\n' + SELECTION
-)
+OPTIMIZELY = '  - name: {name}\n    platform_list_id: "1001"\n    optin_process_id: "2001"\n' + SELECTION
 
 
 def lists(*entries: str) -> str:
