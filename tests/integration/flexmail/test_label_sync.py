@@ -7,12 +7,15 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.staging import tables as t
 from include.crm_sync.sync.label_sync import LabelListsFailed, RemovalBacklogTooLarge
+from tests.integration.extract.crm_state import CrmState
 from tests.integration.flexmail.crm import (
     build_crm,
     email,
     feedback,
+    pid,
     prepare,
     set_consent,
     set_language,
@@ -195,3 +198,40 @@ def test_removal_guard_stops_a_list_before_any_removal_and_force_goes_past(stagi
     report = sync(staging_engine, flexmail, ids, run_id="run-3", max_removal_ratio={"dogs": 0.5}, force=True)
     assert report.lists["dogs"]["forced"] and report.lists["dogs"]["status"] == "synced"
     assert not {email(i) for i in range(6)} & set(carriers(flexmail, HONDEN))
+
+
+def test_the_run_summary_counts_labels_added_removed_unchanged_and_the_backlog(staging_engine, flexmail):
+    """The run report's columns for a label list come from the audit, and equal what changed on
+    Flexmail: added by the import, removed (confirmed), unchanged, and the removals still queued."""
+
+    def counts(run_id):
+        items = build_run_summary(staging_engine, run_id).lists
+        return {i.list_name: (i.added, i.removed, i.unchanged, i.backlog, i.refused) for i in items}
+
+    build_crm(staging_engine, 10)
+    sync(staging_engine, flexmail, prepare(staging_engine))
+    assert counts("run-1") == {"dogs": (10, 0, 0, 0, None), "cats": (10, 0, 0, 0, None)}
+
+    before = {label: set(carriers(flexmail, label)) for label in (HONDEN, KATTEN)}
+    set_language(staging_engine, [0, 1, 2], "fr")  # leave the dogs selection
+    set_consent(staging_engine, [9], "events", "revoked")  # leaves cats
+    new = CrmState()
+    for i in (10, 11):  # two new people with both consents: join both labels
+        new.entity(pid(i), email(i), consent_id="newsletter").consent(pid(i), "events", "granted")
+    with staging_engine.begin() as conn:
+        conn.execute(sa.insert(t.crm_entity), new.entities)
+        conn.execute(sa.insert(t.crm_consent), new.consents)
+    ids = prepare(staging_engine, "run-2", new_run=True)
+    # budget for about two removals (~1.1 s each at 55/min): the rest stays queued
+    report = sync(staging_engine, flexmail, ids, run_id="run-2", removal_budget_seconds=2)
+    after = {label: set(carriers(flexmail, label)) for label in (HONDEN, KATTEN)}
+
+    got = counts("run-2")
+    for name, label in (("dogs", HONDEN), ("cats", KATTEN)):
+        added, removed, unchanged, backlog, refused = got[name]
+        assert added == len(after[label] - before[label]) == 2, name
+        assert removed == len(before[label] - after[label]), name
+        assert unchanged == len(before[label] & after[label]) - backlog - 1 * (label == HONDEN), name
+        assert refused is None
+    assert got["dogs"][1] + got["cats"][1] == report.removed
+    assert got["dogs"][3] + got["cats"][3] == report.backlog > 0
