@@ -44,7 +44,9 @@ def check_lists() -> list[str]:
         lists = load_lists()
     except ListsConfigError as exc:
         return [str(exc)]
-    return _ok(f"{resolve_lists_path()}: {len(lists.names)} list(s): {', '.join(lists.names)}")
+    # a list marked delete: true is valid but no longer synced: say so, so nobody expects it filled
+    names = [f"{item.name} (delete: true)" if item.delete else item.name for item in lists.lists]
+    return _ok(f"{resolve_lists_path()}: {len(names)} list(s): {', '.join(names)}")
 
 
 def check_response_settings() -> list[str]:

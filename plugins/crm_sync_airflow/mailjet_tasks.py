@@ -68,7 +68,13 @@ def incremental_sync(context: Any) -> list[dict[str, Any]]:
     from include.crm_sync.platforms.mailjet.errors import MailjetCredentialsError
 
     try:
-        lists = [(d.platform_list_id, d.consent) for d in load_lists().lists if d.platform == "mailjet"]
+        # a list marked delete: true is deleted by the nightly sync: adding to it (which creates it
+        # again) would undo that
+        lists = [
+            (d.platform_list_id, d.consent)
+            for d in load_lists().lists
+            if d.platform == "mailjet" and not d.delete
+        ]
     except ListsConfigError as exc:
         raise AirflowFailException(str(exc)) from exc
     if not lists:
@@ -101,6 +107,7 @@ def nightly_feedback(hook: Any, job: Any) -> dict[str, Any]:
     Both in one task, so a failure of either leaves this run's Mailjet feedback not ok and stops the
     Mailjet lists (not the others). ``job.list_consents``: Mailjet list name -> consent.
     """
+    from include.crm_sync.config.loader import load_lists
     from include.crm_sync.feedback.importer import import_feedback
     from include.crm_sync.mailjet.incremental import run_incremental
     from include.crm_sync.mailjet.list_lock import mailjet_list_lock
@@ -122,9 +129,12 @@ def nightly_feedback(hook: Any, job: Any) -> dict[str, Any]:
             list_consents=lists,
             allow_gap=job.allow_gap,
         )
-        signups = run_incremental(
-            job.engine, platform, list(lists.items()), list_lock=lock, add_profiles=False
-        )
+        # Unsubscribes are read from every configured list, also one marked delete: true (people
+        # may unsubscribe from it until it is gone); sign-ups only for the lists still synced, as
+        # reading them creates a missing list again.
+        marked = load_lists().marked_delete("mailjet")
+        synced = [(name, consent) for name, consent in lists.items() if name not in marked]
+        signups = run_incremental(job.engine, platform, synced, list_lock=lock, add_profiles=False)
     except (MailjetConnectionError, MailjetCredentialsError) as exc:
         # a bad connection or refused keys: no retry can fix that; the Mailjet lists stop now
         raise AirflowFailException(str(exc)) from exc

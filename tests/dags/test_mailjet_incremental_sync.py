@@ -70,3 +70,24 @@ def test_a_run_brings_a_signup_in_and_a_new_profile_out(env):
     assert set(server.control.members("Newsletter")) == {"fresh@example.com", "c1@example.com"}
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(crm_consent)).scalar_one() == 2
+
+
+def test_a_list_marked_delete_is_neither_created_again_nor_added_to(env, tmp_path, monkeypatch):
+    engine, server = env
+    lists = tmp_path / "lists_with_delete.yaml"
+    lists.write_text(
+        "lists:\n  - name: news_mj\n    platform: mailjet\n    consent: newsletter\n"
+        "    mailjet_list: {name: Newsletter}\n    selection: {filter: {}}\n"
+        "  - name: old_mj\n    platform: mailjet\n    consent: newsletter\n    delete: true\n"
+        "    mailjet_list: {name: Old newsletter}\n    selection: {filter: {}}\n"
+    )
+    monkeypatch.setenv("CRM_SYNC_LISTS_FILE", str(lists))
+    with engine.begin() as conn:
+        conn.execute(sa.update(crm_consent).values(updated_at=sa.func.current_timestamp()))
+
+    run = _dag().test()
+
+    assert str(run.state) == "success"
+    names = {item["name"] for item in server.control.state()["lists"]}
+    assert names == {"Newsletter"}  # the marked list (gone, or about to go) was not made again
+    assert set(server.control.members("Newsletter")) == {"c1@example.com"}

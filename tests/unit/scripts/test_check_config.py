@@ -60,3 +60,17 @@ def test_a_broken_list_file_and_settings_file_fail_with_what_is_wrong(tmp_path: 
     # the DAG reads the list file when it is parsed: its import error is listed too
     assert any(line.startswith("ERROR DAG file") and "crm_campaign_sync.py" in line for line in errors)
     assert "problem(s) found" in result.stdout
+
+
+def test_a_list_marked_delete_passes_and_is_named_as_such(tmp_path: Path) -> None:
+    lists = tmp_path / "lists.yaml"
+    shipped = (ROOT / "config" / "lists.yaml").read_text()
+    marked = shipped.replace("    platform: spotler\n", "    platform: spotler\n    delete: true\n", 1)
+    assert marked != shipped, "the shipped file has no Spotler list to mark"
+    lists.write_text(marked)
+
+    result = check_config(tmp_path, CRM_SYNC_LISTS_FILE=str(lists))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(delete: true)" in result.stdout
+    assert result.stdout.rstrip().endswith("Configuration OK.")
