@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 from crm_sync_airflow import sync_tasks
 
@@ -26,10 +25,9 @@ from include.crm_sync.audit.report_html import run_page
 from include.crm_sync.audit.summary import build_run_summary
 from include.crm_sync.platforms.spotler.errors import IN_USE_ACTION
 from include.crm_sync.staging import tables as t
+from tests.integration.dags.nightly import run_dag, task_states
 from tests.integration.spotler.scenario import KEY, SECRET, add_entities, build_crm, contact_id, revoke
 
-DAGS_DIR = Path(__file__).resolve().parents[3] / "dags"
-DAG_ID = "crm_campaign_sync"
 KEPT, OLD = "crm-kept", "crm-old"
 LISTS_YAML = """
 lists:
@@ -81,26 +79,6 @@ def env(staging_engine, staging_url, spotler, airflow_db, tmp_path, monkeypatch)
     )
     monkeypatch.setenv("CRM_SYNC_TEST_NOTIFICATIONS", str(tmp_path / "notifications.jsonl"))
     return lists_file
-
-
-def run_dag(**conf: Any):
-    """One DAG run, parsed afresh: the lists file changes between nights."""
-    bag = DagBag(dag_folder=str(DAGS_DIR / f"{DAG_ID}.py"))
-    assert bag.import_errors == {}
-    return bag.dags[DAG_ID].test(run_conf=conf)
-
-
-def task_states(run_id: str) -> dict[tuple[str, str | None], str]:
-    from airflow.models import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {
-            (ti.task_id, ti.rendered_map_index): str(ti.state)
-            for ti in session.query(TaskInstance).filter(
-                TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id
-            )
-        }
 
 
 def audiences(spotler: Any) -> dict[str, set[str]]:
