@@ -16,6 +16,7 @@ from alembic import context
 from sqlalchemy import Connection, text
 from sqlalchemy.pool import NullPool
 
+from include.crm_sync.extract.partitions import include_name
 from include.crm_sync.staging.engine import create_staging_engine, resolve_staging_url
 from include.crm_sync.staging.tables import metadata
 
@@ -65,6 +66,7 @@ def _run_on(connection: Connection) -> None:
                 render_as_batch=is_sqlite,
                 transactional_ddl=True,  # true on SQLite too, given the engine's explicit BEGIN
                 compare_type=True,
+                include_name=include_name,  # list_snapshot's partitions are not in the metadata
             )
             context.run_migrations()
             if is_sqlite:

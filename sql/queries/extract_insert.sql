@@ -11,12 +11,14 @@
 -- and the order are the same everywhere.
 --
 -- Slots (SQL from this repository, never data):
+--   ${target}        list_snapshot (SQLite), or on PostgreSQL the list run's bare table, attached
+--                    as its partition afterwards (extract_run_table.sql, extract_attach.sql)
 --   ${collate}       the byte-wise collation clause of the dialect
 --   ${attr_values}   the dialect's JSON array of the list's attribute values, in
 --                    list_run.attribute_names order (technical fields first)
 -- Binds: :sys_list_run_id, :sys_optin_process_id, :sys_description,
 -- :sys_media_type (the constant technical fields).
-INSERT INTO list_snapshot (list_run_id, seq, recipient_id, email, attr_values)
+INSERT INTO ${target} (list_run_id, seq, recipient_id, email, attr_values)
 SELECT
     :sys_list_run_id,
     ROW_NUMBER() OVER (ORDER BY k.email ${collate}) - 1,

@@ -3,7 +3,8 @@
 A retry of the same run (Airflow task retry, or the DAG re-run for the same run id) must end in
 the same state as a first attempt, so the row is reused and everything derived from its previous
 snapshot -- the snapshot itself, confirmed batches, platform refusals, counts, validation -- is
-dropped together with the snapshot, in the extraction's own transaction.
+dropped in the transaction that resets the row (a short one: on PostgreSQL dropping the snapshot's
+partition locks ``list_snapshot`` until it commits).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, delete, insert, select, update
 
 from include.crm_sync.config.models import ListDefinition
+from include.crm_sync.extract.partitions import drop_run_partition
 from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot
 
 #: list_run columns a fresh extraction starts from (a retry resets them to these)
@@ -66,8 +68,11 @@ def open_list_run(conn: Connection, list_def: ListDefinition, run_id: str) -> in
 
 def forget_snapshot(conn: Connection, list_run_id: int) -> None:
     """Delete a list run's snapshot and what was derived from it (batches, refusals)."""
-    for table in (list_batch, list_rejected, list_snapshot):
+    for table in (list_batch, list_rejected):
         conn.execute(delete(table).where(table.c.list_run_id == list_run_id))
+    drop_run_partition(conn, list_run_id)
+    # rows written to list_snapshot directly (SQLite; PostgreSQL's default partition)
+    conn.execute(delete(list_snapshot).where(list_snapshot.c.list_run_id == list_run_id))
 
 
 def mark_failed(conn: Connection, list_run_id: int, error: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from include.crm_sync.config.models import CRM_ATTRIBUTE_COLUMNS, ListDefinition
 from include.crm_sync.config.paths import SQL_ROOT
+from include.crm_sync.extract.partitions import run_table, uses_partitions
 from include.crm_sync.extract.selection import selection_predicate
 from include.crm_sync.extract.sql_text import render_query
 from include.crm_sync.validate.email_syntax import EMAIL_MAX_LENGTH, EMAIL_REGEX
@@ -72,7 +73,9 @@ class ExtractionQueries:
 
     stage: str  # CREATE TEMPORARY TABLE crm_sync_classified AS <classification>
     counts: str  # reason counts from the staged rows
+    create_target: str | None  # PostgreSQL: the run's bare table (then insert, then attach)
     insert: str  # the snapshot, from the staged rows
+    attach: str | None  # PostgreSQL: its keys, and attached as the run's partition of list_snapshot
     drop: str  # the temporary table again (SQLite keeps it for the connection's life otherwise)
     stage_params: dict[str, Any]
     insert_params: dict[str, Any]
@@ -146,14 +149,23 @@ def build_queries(
         email_matches=dialect.email_matches,
         blocklist_pattern_match=dialect.blocklist_pattern_match,
     )
+    partitioned = uses_partitions(dialect_name)
+    target = run_table(list_run_id) if partitioned else "list_snapshot"
     return ExtractionQueries(
         stage=render_query("extract_stage", sql_root, classified=classified),
         counts=render_query("extract_counts", sql_root),
+        create_target=render_query("extract_run_table", sql_root, table=target) if partitioned else None,
         insert=render_query(
             "extract_insert",
             sql_root,
+            target=target,
             collate=dialect.collate,
             attr_values=_attr_values_sql(list_def, dialect),
+        ),
+        attach=(
+            render_query("extract_attach", sql_root, table=target, list_run_id=str(int(list_run_id)))
+            if partitioned
+            else None
         ),
         drop=f"DROP TABLE IF EXISTS {STAGE_TABLE}",
         stage_params={

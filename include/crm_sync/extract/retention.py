@@ -11,6 +11,7 @@ deletes the ``list_snapshot`` rows of every list run that is
 * not the newest ``synced`` run of its platform list: that snapshot is what the platform holds now,
   the one a newer run may still be compared with.
 
+On PostgreSQL the list run's emptied partition of ``list_snapshot`` is dropped as well.
 The ``list_run`` row (counts, validation, result codes, window), its batches and its refusals are
 kept: they are small and they are the audit. Deleting is done a list run at a time, each in its own
 transaction, so a pruning interrupted half way is simply done again by the next call (idempotent),
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, and_, delete, exists, func, select
 
+from include.crm_sync.extract.partitions import drop_run_partition
 from include.crm_sync.staging.tables import list_run, list_snapshot
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,10 @@ def prune_snapshots(engine: Engine, keep_runs: int = DEFAULT_KEEP_RUNS) -> Prune
                     )
                 )
             )
+            if result.rowcount:
+                # PostgreSQL: the emptied partition goes too (extract/partitions.py), so partitions
+                # do not pile up night after night; a short transaction, as drop_run_partition asks
+                drop_run_partition(conn, list_run_id)
         if result.rowcount:
             pruned.append(list_run_id)
             deleted += result.rowcount

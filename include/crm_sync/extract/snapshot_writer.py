@@ -6,8 +6,11 @@ one transaction:
 1. ``extract_stage.sql`` classifies every selected entity once (``extract_classify.sql``: reason
    NULL = eligible, else the first exclusion that applies) into a temporary table;
 2. ``extract_counts.sql`` counts the staged rows per reason;
-3. ``extract_insert.sql`` writes the eligible rows, one per normalised address, into
-   ``list_snapshot`` with ``INSERT ... SELECT`` (seq, normalised address, attribute JSON).
+3. ``extract_insert.sql`` writes the eligible rows, one per normalised address, with
+   ``INSERT ... SELECT`` (seq, normalised address, attribute JSON): on SQLite into
+   ``list_snapshot``; on PostgreSQL into a bare table of the list run's own, whose keys are built
+   after the load and which is then attached as the run's partition of ``list_snapshot``
+   (``extract/partitions.py``: no index maintenance nor foreign-key trigger per row).
 
 Counts and snapshot come from the same staged rows, so they describe one state of the CRM even
 while it changes; duplicates are the eligible rows the insert did not write, so
@@ -95,6 +98,8 @@ def extract_snapshot(
     with engine.begin() as conn:
         global_unsubscribe = _check_preconditions(conn, list_def, run_id, require_feedback)
         list_run_id = open_list_run(conn, list_def, run_id)
+        # here, in this short transaction: on PostgreSQL it drops a partition (see list_runs.py)
+        forget_snapshot(conn, list_run_id)
 
     queries = build_queries(
         list_def,
@@ -106,11 +111,14 @@ def extract_snapshot(
     try:
         with engine.connect() as conn, conn.begin():
             _tune_for_bulk(conn)
-            forget_snapshot(conn, list_run_id)
             conn.execute(text(queries.drop))
             conn.execute(text(queries.stage), queries.stage_params)
             counts = _reason_counts(conn.execute(text(queries.counts)).all())
+            if queries.create_target is not None:
+                conn.exec_driver_sql(queries.create_target)
             written = conn.execute(text(queries.insert), queries.insert_params).rowcount
+            if queries.attach is not None:
+                conn.exec_driver_sql(queries.attach)
             conn.execute(text(queries.drop))
             report = _report(list_run_id, run_id, list_def.name, counts, written, time.monotonic() - started)
             conn.execute(

@@ -347,6 +347,10 @@ list_snapshot = Table(
     Column("attr_values", JSON, nullable=False, comment="ordered like list_run.attribute_names"),
     UniqueConstraint("list_run_id", "recipient_id", name="uq_list_snapshot_list_run_id_recipient_id"),
     UniqueConstraint("list_run_id", "email", name="uq_list_snapshot_list_run_id_email"),
+    # PostgreSQL (migration 0011): one partition per list run, list_snapshot_run_<id>, loaded bare
+    # and attached by the extraction (extract/partitions.py); list_snapshot_default takes rows
+    # inserted for a run without a partition of its own (tools, tests).
+    postgresql_partition_by="LIST (list_run_id)",
 )
 
 list_batch = Table(

@@ -16,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
+from include.crm_sync.extract.partitions import include_name, is_partition
 from include.crm_sync.staging import migrate
 from include.crm_sync.staging.engine import PROJECT_ROOT, create_staging_engine
 from include.crm_sync.staging.migrate import alembic_config, current_revision, head_revision, upgrade
@@ -27,7 +28,7 @@ WRITES = re.compile(r"^\s*(CREATE|ALTER|DROP|INSERT|UPDATE|DELETE)\b", re.IGNORE
 def _table_names(url: str) -> set[str]:
     engine = create_staging_engine(url)
     try:
-        return set(sa.inspect(engine).get_table_names())
+        return {name for name in sa.inspect(engine).get_table_names() if not is_partition(name)}
     finally:
         engine.dispose()
 
@@ -35,7 +36,8 @@ def _table_names(url: str) -> set[str]:
 def _diff(engine: sa.Engine, target: sa.MetaData) -> list:
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={"compare_type": True, "compare_server_default": True, "include_name": include_name},
         )
         return compare_metadata(context, target)
 
