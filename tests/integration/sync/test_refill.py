@@ -226,7 +226,7 @@ def test_a_count_that_does_not_match_fails_and_the_retry_clears_and_refills(
     list_run_id = prepare(staging_engine)
     p = platform()
     intruder = platform()
-    original = p.add_batch
+    original = p.add_prepared  # the refill sends each batch prepared before the clear
 
     def add_batch_and_intrude(*args):
         results = original(*args)
@@ -234,7 +234,7 @@ def test_a_count_that_does_not_match_fails_and_the_retry_clears_and_refills(
             stale(intruder)
         return results
 
-    p.add_batch = add_batch_and_intrude
+    p.add_prepared = add_batch_and_intrude
     with pytest.raises(CountMismatch, match="platform count 95 != 94"):
         refill_list(staging_engine, p, list_run_id, ONE_AT_A_TIME)
     row = list_run_row(staging_engine, list_run_id)
