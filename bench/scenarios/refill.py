@@ -6,8 +6,9 @@ same domain functions as ``plugins/crm_sync_airflow/sync_tasks.py``: ``extract_s
 ``validate_snapshot`` → ``refill_list`` (clear, addAll3 with ``max_parallel_calls`` in flight,
 getCount). ``upload_rps`` is the upload phase alone, ``clear`` to the final ``getCount``'s answer
 (the limit's clock likewise excludes login and building the bodies); ``refill_rps`` also counts
-the preparation before ``clear`` (session, WSDL, reading and encoding every batch). The empty-list window is read back from the audit (``list_run.cleared_at`` to
-``last_batch_at``), as an operator would read it.
+the preparation before ``clear`` (session, WSDL, reading and encoding every batch). The empty-list
+window is read back from the audit (``list_run.cleared_at`` to ``last_batch_at``), as an operator
+would read it.
 """
 
 from __future__ import annotations
