@@ -413,10 +413,7 @@ class OptimizelyCampaignClient:
         are also there as a column, ``.outcomes``). ``offset`` is only used to name
         the position of an invalid recipient in error messages.
         """
-        names = check_names(attribute_names)
-        if len(recipients) > MAX_BATCH_SIZE:
-            raise ValueError(f"a batch holds at most {MAX_BATCH_SIZE} recipients, got {len(recipients)}")
-        batch = encode_batch(recipients, names, offset)
+        batch = _encoded(attribute_names, recipients, offset)
         return self._send_batch(int(list_id), int(optin_process_id), batch)
 
     def prepare_batch(
@@ -434,10 +431,7 @@ class OptimizelyCampaignClient:
         one concatenation: the refill prepares every batch before it clears the list, so encoding
         takes no CPU from the platform while the list is empty. Raises like ``add_batch``.
         """
-        names = check_names(attribute_names)
-        if len(recipients) > MAX_BATCH_SIZE:
-            raise ValueError(f"a batch holds at most {MAX_BATCH_SIZE} recipients, got {len(recipients)}")
-        batch = encode_batch(recipients, names, offset)
+        batch = _encoded(attribute_names, recipients, offset)
         return self._addall3_envelope().without_session(int(list_id), int(optin_process_id), batch)
 
     def add_prepared(self, request: bytes, recipient_ids: Sequence[str]) -> AddResults:
@@ -649,6 +643,14 @@ class OptimizelyCampaignClient:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _encoded(attribute_names: Sequence[str], recipients: Sequence[Recipient], offset: int) -> EncodedBatch:
+    """One batch validated and encoded (``add_batch``, ``prepare_batch``); raises before anything is sent."""
+    names = check_names(attribute_names)
+    if len(recipients) > MAX_BATCH_SIZE:
+        raise ValueError(f"a batch holds at most {MAX_BATCH_SIZE} recipients, got {len(recipients)}")
+    return encode_batch(recipients, names, offset)
 
 
 class _BatchNotSent(Exception):
