@@ -363,6 +363,12 @@ def _refill_locked(
             _set_list_run(engine, list_run_id, error=message[:2000])
             raise RefillError(message) from exc
         report.spooled_bytes = spool.size_bytes
+        log.info(
+            "%s: %d batches read and prepared before the list is touched (%.1f MB in a temporary file)",
+            label,
+            spool.batches,
+            spool.size_bytes / 2**20,
+        )
 
         # -- 2. Clear (unless resuming), then upload.
         upload_started = time.perf_counter()  # the upload phase, clear .. final count, as the bench times it
