@@ -44,7 +44,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.common.pg import create_database, database_url  # noqa: E402
+from bench.common.pg import create_database, database_url, drop_database  # noqa: E402
 from bench.scenarios.platform_limit import post_bodies  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -91,7 +91,7 @@ def attributes(i: int) -> list[str]:
 def staging_url(args: argparse.Namespace) -> str:
     if args.dialect == "sqlite":
         return f"sqlite:///{args.workdir / 'profile_refill.db'}"
-    return database_url(args.pg_url, DB_NAME)
+    return database_url(args.pg_url, args.db_name)
 
 
 def prepare_database(args: argparse.Namespace, url: str) -> None:
@@ -101,7 +101,7 @@ def prepare_database(args: argparse.Namespace, url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{args.workdir / 'profile_refill.db'}{suffix}").unlink(missing_ok=True)
     else:
-        create_database(args.pg_url, DB_NAME)
+        create_database(args.pg_url, args.db_name)
     upgrade(url)
 
 
@@ -246,7 +246,7 @@ def measure_limit(base_url: str, parallel: int, rows: int, batch_size: int) -> d
 
 
 class _ProfiledAddBatch:
-    """The platform with every ``add_batch`` call profiled in its own (worker) thread."""
+    """The platform with every ``add_batch``/``add_prepared`` call profiled in its own (worker) thread."""
 
     def __init__(self, inner, sessions: list) -> None:
         self.inner = inner
@@ -257,12 +257,18 @@ class _ProfiledAddBatch:
         return getattr(self.inner, name)
 
     def add_batch(self, *args, **kwargs):
+        return self._profiled(self.inner.add_batch, *args, **kwargs)
+
+    def add_prepared(self, *args, **kwargs):
+        return self._profiled(self.inner.add_prepared, *args, **kwargs)
+
+    def _profiled(self, call, *args, **kwargs):
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
         try:
-            return self.inner.add_batch(*args, **kwargs)
+            return call(*args, **kwargs)
         finally:
             self.sessions.append(profiler.stop())
 
@@ -289,10 +295,23 @@ def measure_refill(
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
         platform = _ProfiledAddBatch(platform, worker_sessions)
+    # the client's CPU from clear on (the upload phase), apart from the preparation before it
+    # (clock and CPU taken here, not from the report, so that the same script measures older code)
+    at_clear: list[tuple[float, float]] = []
+    inner_clear = platform.clear
+
+    def clear(list_id: str) -> None:
+        at_clear.append((time.perf_counter(), time.process_time()))
+        inner_clear(list_id)
+
+    platform.clear = clear
     cpu = time.process_time()
     started = time.perf_counter()
     report = refill_list(engine, platform, list_run_id, options)
-    seconds = time.perf_counter() - started
+    ended = time.perf_counter()
+    seconds = ended - started
+    upload_s = ended - at_clear[0][0]  # clear .. refill_list returns (final count and audit included)
+    upload_cpu = time.process_time() - at_clear[0][1]
     cpu = time.process_time() - cpu
     top = None
     if profiler is not None:
@@ -324,8 +343,11 @@ def measure_refill(
         "rps": round(rows / seconds),
         "window_s": round(report.window_seconds, 3),
         "window_rps": round(rows / report.window_seconds) if report.window_seconds else None,
+        "upload_s": round(upload_s, 3),
+        "upload_rps": round(rows / upload_s),
         "client_cpu_s": round(cpu, 3),
         "client_cpu_ms_per_1000": round(cpu * 1000 / rows * 1000, 2),
+        "upload_cpu_ms_per_1000": round(upload_cpu * 1000 / rows * 1000, 2),
         "profiled": profiler is not None,
         "top_frames": top,
     }
@@ -344,6 +366,7 @@ def main() -> None:
         "--profile", action="store_true", help="pyinstrument the last refill (not timed then)"
     )
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local" / "bench_profile_refill")
+    parser.add_argument("--db-name", default=DB_NAME, help="PostgreSQL database to (re)create and drop")
     parser.add_argument("--out", type=Path, default=None, help="JSON result file")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -373,6 +396,8 @@ def main() -> None:
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
+        if args.dialect == "postgresql":
+            drop_database(args.pg_url, args.db_name)
     limit_rps = statistics.median(r["rps"] for r in limits)
     refill_rps = statistics.median(r["rps"] for r in refills)
     result = {
@@ -388,7 +413,15 @@ def main() -> None:
         "ratio": round(refill_rps / limit_rps, 3),
         # each refill against the limit measured right before it (the pair sees the same load)
         "ratio_per_round": [round(r["rps"] / lim["rps"], 3) for lim, r in zip(limits, refills, strict=True)],
+        # the upload phase alone (clear .. final count) and the window against the same limit round
+        "upload_ratio_per_round": [
+            round(r["upload_rps"] / lim["rps"], 3) for lim, r in zip(limits, refills, strict=True)
+        ],
+        "window_per_floor": [
+            round(r["window_s"] / (args.rows / lim["rps"]), 3) for lim, r in zip(limits, refills, strict=True)
+        ],
         "client_cpu_ms_per_1000": statistics.median(r["client_cpu_ms_per_1000"] for r in refills),
+        "upload_cpu_ms_per_1000": statistics.median(r["upload_cpu_ms_per_1000"] for r in refills),
         "limits": limits,
         "refills": refills,
         "profiled": profiled,
@@ -403,7 +436,10 @@ def main() -> None:
             "refill_rps",
             "ratio",
             "ratio_per_round",
+            "upload_ratio_per_round",
+            "window_per_floor",
             "client_cpu_ms_per_1000",
+            "upload_cpu_ms_per_1000",
         )
     }
     print(json.dumps(summary))

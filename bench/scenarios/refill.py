@@ -4,8 +4,11 @@
 extraction); ``list_step`` then does what the mapped task group does for one list, calling the
 same domain functions as ``plugins/crm_sync_airflow/sync_tasks.py``: ``extract_snapshot`` →
 ``validate_snapshot`` → ``refill_list`` (clear, addAll3 with ``max_parallel_calls`` in flight,
-getCount). The empty-list window is read back from the audit (``list_run.cleared_at`` to
-``last_batch_at``), as an operator would read it.
+getCount). ``upload_rps`` is the upload phase alone, ``clear`` to the final ``getCount``'s answer
+(the limit's clock likewise excludes login and building the bodies); ``refill_rps`` also counts
+the preparation before ``clear`` (session, WSDL, reading and encoding every batch). The empty-list
+window is read back from the audit (``list_run.cleared_at`` to ``last_batch_at``), as an operator
+would read it.
 """
 
 from __future__ import annotations
@@ -105,9 +108,15 @@ def list_step(url: str, base_url: str, run_id: str, list_name: str, parallel: in
         "extract_s": round(extract_s, 2),
         "validate_s": round(validate_s, 2),
         "refill_s": round(refill_s, 2),
+        # refill_s = preparation (lock, session, count, every batch read and encoded into the spool)
+        # + the upload phase: clear -> addAll3 ... -> the final getCount's answer (refill.py)
+        "upload_s": round(report.upload_seconds, 2),
+        "prepare_s": round(refill_s - report.upload_seconds, 2),
+        "spooled_mb": round(report.spooled_bytes / 2**20, 1),
         "seconds": round(total_s, 2),
         "rps": round(rows / total_s) if total_s else None,
-        "upload_rps": round(rows / refill_s) if refill_s else None,
+        "upload_rps": round(rows / report.upload_seconds) if report.upload_seconds else None,
+        "refill_rps": round(rows / refill_s) if refill_s else None,
         "window_s": round((audit.last_batch_at - audit.cleared_at).total_seconds(), 2),
         "parallel": parallel,
         "batch_size": batch_size,

@@ -128,6 +128,27 @@ class RecipientListPlatform(Protocol):
         """Release the session (logout) and connections."""
 
 
+@runtime_checkable
+class PreparedBatches(Protocol):
+    """``add_batch`` in two steps, for a ``RecipientListPlatform`` that can build a request ahead.
+
+    The refill prepares every batch before it clears the list, so that while the list is empty
+    the client only sends: the encoding's CPU is not taken from the platform then.
+    """
+
+    def prepare_batch(
+        self,
+        list_id: str,
+        optin_process_id: str,
+        attribute_names: Sequence[str],
+        recipients: Sequence[Recipient],
+    ) -> bytes:
+        """The validated, encoded request of one batch (raises what ``add_batch`` would raise)."""
+
+    def add_prepared(self, request: bytes, recipient_ids: Sequence[str]) -> Sequence[AddResult]:
+        """Send a prepared request; one result per recipient id, in order."""
+
+
 # --------------------------------------------------------------------------- membership sync
 
 

@@ -5,13 +5,15 @@ Order of work, chosen to keep the list empty as briefly as possible:
 1. Everything slow or fallible happens before ``clear``, while the list still holds the previous
    recipients: the preconditions (feedback imported in this run, snapshot validated), a check that
    the snapshot is complete (``snapshot_rows`` rows numbered 0..n-1: one cheap aggregate), the
-   platform session and its WSDL (``count``, which also proves the list exists), and the rows of
-   the first ``max_parallel_calls`` batches, read from the database.
-2. ``clear``, then ``add_batch`` calls, up to ``max_parallel_calls`` in flight, while one
-   reader thread keeps the next batches read (``snapshot_pages``: column batches, no object per
-   recipient). Each answered batch is recorded (``list_batch`` with every recipient's code,
-   ``list_rejected``, code 3 into ``crm_blocklist``) by this thread alone, before it sends the
-   next one.
+   platform session and its WSDL (``count``, which also proves the list exists), and every batch
+   to send: read from the snapshot (``snapshot_pages``: column batches, no object per recipient),
+   its request prepared by the platform (``PreparedBatches``: validated and encoded) and kept in a
+   temporary file (``batch_spool``). So a bad value or an unreadable snapshot stops the refill
+   before the list is touched, and while the list is empty the client's CPU is not taken from the
+   platform by reading and encoding.
+2. ``clear``, then the prepared requests, up to ``max_parallel_calls`` in flight. Each answered
+   batch is recorded (``list_batch`` with every recipient's code, ``list_rejected``, code 3 into
+   ``crm_blocklist``) by this thread alone, before it sends the next one.
 3. ``count`` must equal the number of accepted recipients (codes 0 and 5), else the run fails.
 
 The empty-list window -- from ``clear`` to the answer of the last ``addAll3`` -- is recorded as
@@ -36,21 +38,24 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from include.crm_sync.audit.runs import platform_feedback_ok
 from include.crm_sync.masking import mask_text
-from include.crm_sync.platforms.base import AddResult, RecipientListPlatform
+from include.crm_sync.platforms.base import AddResult, PreparedBatches, RecipientListPlatform
 from include.crm_sync.platforms.recipient_batch import RecipientBatch
 from include.crm_sync.staging.tables import list_batch, list_rejected, list_run, list_snapshot
 from include.crm_sync.sync.batch_results import BatchOutcome, record_batch
+from include.crm_sync.sync.batch_spool import BatchSpool, SpooledBatch
 from include.crm_sync.sync.newest_snapshot import SUPERSEDED, mark_superseded, newer_snapshot
 from include.crm_sync.sync.progress import Progress
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
@@ -87,6 +92,8 @@ class RefillOptions:
     batch_size: int = 1000
     max_parallel_calls: int = 4
     progress_every_seconds: float = 10.0
+    #: where the prepared batches wait for the window (``batch_spool.py``); None: ``TMPDIR``
+    spool_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 1000:
@@ -111,6 +118,10 @@ class RefillReport:
     #: batches sent by this call (a resumed refill sends only the unconfirmed ones)
     batches_sent: int = 0
     window_seconds: float = 0.0
+    #: ``clear`` (or the resume's first batch) to the answer of the final ``count``, by this call
+    upload_seconds: float = 0.0
+    #: the prepared batches' size on disk (``batch_spool.py``)
+    spooled_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -332,14 +343,35 @@ def _refill_locked(
         confirmed = {}
     # One reader (AUTOCOMMIT: each page its own statement, no snapshot held for the hours a big
     # refill may take) and one writer for the whole upload: no pool checkout, ping and reset per batch.
-    with engine.connect() as reader, engine.connect() as writer, _audit_without_flush_wait(writer):
+    with (
+        engine.connect() as reader,
+        engine.connect() as writer,
+        _audit_without_flush_wait(writer),
+        BatchSpool(options.spool_dir) as spool,
+    ):
         reader.execution_options(isolation_level="AUTOCOMMIT")
         batches = _unconfirmed_batches(
             reader, list_run_id, batch_size, total_batches, set(confirmed), len(lr.attribute_names)
         )
-        ready = list(itertools.islice(batches, options.max_parallel_calls))  # the first requests' rows
+        try:  # every request built now, while the list still holds its recipients (batch_spool.py)
+            _spool_batches(spool, platform, lr, batches, options.max_parallel_calls, lease.renew)
+        except Exception as exc:
+            message = mask_text(
+                f"{label}: preparing the batches failed before the list was cleared (the platform list "
+                f"was not touched): {type(exc).__name__}: {exc}"
+            )
+            _set_list_run(engine, list_run_id, error=message[:2000])
+            raise RefillError(message) from exc
+        report.spooled_bytes = spool.size_bytes
+        log.info(
+            "%s: %d batches read and prepared before the list is touched (%.1f MB in a temporary file)",
+            label,
+            spool.batches,
+            spool.size_bytes / 2**20,
+        )
 
         # -- 2. Clear (unless resuming), then upload.
+        upload_started = time.perf_counter()  # the upload phase, clear .. final count, as the bench times it
         if resume:
             report.resumed = True
             log.info(
@@ -394,7 +426,7 @@ def _refill_locked(
                 lr,
                 batch_size,
                 options.max_parallel_calls,
-                itertools.chain(ready, batches),
+                iter(spool),
                 progress,
                 lease.renew,
             )
@@ -405,7 +437,9 @@ def _refill_locked(
 
     # -- 3. Verify.
     platform_count = platform.count(lr.platform_list_id)
+    upload_seconds = time.perf_counter() - upload_started
     report = _report_from_audit(engine, report)
+    report.upload_seconds = upload_seconds
     report.platform_count = platform_count
     with engine.connect() as conn:
         cleared_at = conn.execute(
@@ -488,20 +522,51 @@ class _ReadAhead:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _spool_batches(
+    spool: BatchSpool,
+    platform: RecipientListPlatform,
+    lr: _ListRun,
+    batches: Iterator[tuple[int, RecipientBatch]],
+    read_ahead: int,
+    renew_lease: Callable[[], None],
+) -> None:
+    """Read every batch to send and have the platform prepare its request, into ``spool``.
+
+    One thread (``_ReadAhead``) reads the next pages while this one encodes, so the database's
+    answer time overlaps the encoding. The lease is renewed as we go (throttled): spooling a list
+    of millions takes a while, and it happens under the writer lock.
+    """
+    prepare = platform.prepare_batch if isinstance(platform, PreparedBatches) else None
+    reader = _ReadAhead(batches, read_ahead, f"refill-{lr.list_name}")
+    try:
+        while (item := reader.next()) is not None:
+            batch_no, recipients = item
+            request = (
+                prepare(lr.platform_list_id, lr.optin_process_id, lr.attribute_names, recipients)
+                if prepare is not None
+                else None
+            )
+            spool.add(batch_no, recipients, request)
+            renew_lease()
+    finally:
+        reader.close()
+
+
 def _upload(
     writer: Connection,
     platform: RecipientListPlatform,
     lr: _ListRun,
     batch_size: int,
     max_parallel: int,
-    batches: Iterator[tuple[int, RecipientBatch]],
+    batches: Iterator[SpooledBatch],
     progress: Progress,
     renew_lease: Callable[[], None],
 ) -> int:
     """Send the batches with bounded concurrency; record each as it returns; return how many were sent.
 
-    ``max_parallel`` threads send; one (``_ReadAhead``) reads the next batches while they do, so
-    no database read sits between an answer and the next call. This thread records every answer
+    ``max_parallel`` threads send what ``_spool_batches`` prepared before the list was cleared, so
+    neither a database read nor the encoding sits between an answer and the next call (reading a
+    record back is one ``pread``). This thread records every answer
     (one writer keeps SQLite happy) *before* it sends another batch: whatever was answered when
     a batch leaves is confirmed, which is what lets a killed refill resume after its last
     confirmed batch. On the first failure -- a call, reading the snapshot or recording a
@@ -513,68 +578,67 @@ def _upload(
     failure: BaseException | None = None
     sent = 0
 
-    def send(recipients: RecipientBatch) -> Sequence[AddResult]:
-        return platform.add_batch(lr.platform_list_id, lr.optin_process_id, lr.attribute_names, recipients)
+    def send(batch: SpooledBatch) -> Sequence[AddResult]:
+        if batch.request is not None:  # only a PreparedBatches platform spooled a request
+            return cast(PreparedBatches, platform).add_prepared(batch.request, batch.recipients.recipient_ids)
+        return platform.add_batch(
+            lr.platform_list_id, lr.optin_process_id, lr.attribute_names, batch.recipients
+        )
 
     name = f"refill-{lr.list_name}"
-    reader = _ReadAhead(batches, max_parallel + 1, name)
-    try:
-        with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix=name) as pool:
-            while True:
-                while failure is None and len(in_flight) < max_parallel:
-                    try:
-                        upcoming = reader.next()
-                    except Exception as exc:  # the snapshot could not be read: stop like a failed call
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix=name) as pool:
+        while True:
+            while failure is None and len(in_flight) < max_parallel:
+                try:
+                    upcoming = next(batches, None)
+                except Exception as exc:  # the spool could not be read: stop like a failed call
+                    failure = exc
+                    log.error(
+                        "list %s: reading the prepared batches failed: %s",
+                        lr.list_name,
+                        mask_text(str(exc)),
+                    )
+                    break
+                if upcoming is None:
+                    break
+                in_flight[pool.submit(send, upcoming)] = (upcoming.batch_no, upcoming.recipients)
+                sent += 1
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: in_flight[f][0]):
+                batch_no, recipients = in_flight.pop(future)
+                try:
+                    results = future.result()
+                except Exception as exc:  # keep the first failure, finish the others
+                    if failure is None:
+                        failure = exc
+                        log.error("list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc)))
+                    continue
+                try:
+                    record_batch(
+                        writer,
+                        lr.list_run_id,
+                        BatchOutcome(batch_no, batch_no * batch_size, recipients, results),
+                        lr.run_id,
+                    )
+                except Exception as exc:  # the audit cannot be written: stop sending, like a failed call
+                    if failure is None:
                         failure = exc
                         log.error(
-                            "list %s: reading the snapshot failed: %s", lr.list_name, mask_text(str(exc))
+                            "list %s: recording batch %d failed: %s",
+                            lr.list_name,
+                            batch_no,
+                            mask_text(str(exc)),
                         )
-                        break
-                    if upcoming is None:
-                        break
-                    batch_no, recipients = upcoming
-                    in_flight[pool.submit(send, recipients)] = (batch_no, recipients)
-                    sent += 1
-                if not in_flight:
-                    break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: in_flight[f][0]):
-                    batch_no, recipients = in_flight.pop(future)
-                    try:
-                        results = future.result()
-                    except Exception as exc:  # keep the first failure, finish the others
-                        if failure is None:
-                            failure = exc
-                            log.error(
-                                "list %s: batch %d failed: %s", lr.list_name, batch_no, mask_text(str(exc))
-                            )
-                        continue
-                    try:
-                        record_batch(
-                            writer,
-                            lr.list_run_id,
-                            BatchOutcome(batch_no, batch_no * batch_size, recipients, results),
-                            lr.run_id,
-                        )
-                    except Exception as exc:  # the audit cannot be written: stop sending, like a failed call
-                        if failure is None:
-                            failure = exc
-                            log.error(
-                                "list %s: recording batch %d failed: %s",
-                                lr.list_name,
-                                batch_no,
-                                mask_text(str(exc)),
-                            )
-                        continue
-                    progress.advance(len(recipients))
-                    try:
-                        renew_lease()
-                    except Exception as exc:  # another writer took the list over: stop sending
-                        if failure is None:
-                            failure = exc
-                            log.error("list %s: %s", lr.list_name, exc)
-    finally:
-        reader.close()
+                    continue
+                progress.advance(len(recipients))
+                try:
+                    renew_lease()
+                except Exception as exc:  # another writer took the list over: stop sending
+                    if failure is None:
+                        failure = exc
+                        log.error("list %s: %s", lr.list_name, exc)
     if failure is not None:
         raise RefillError(
             f"list {lr.list_name}: refill stopped after {progress.batches_done} of {progress.total_batches} "

@@ -171,6 +171,36 @@ def test_add_batch_refuses_more_than_1000(make_client, optimizely_emulator):
     assert emulator_calls(optimizely_emulator) == 0
 
 
+def test_a_batch_prepared_without_a_session_is_sent_later_under_a_new_one(optimizely_emulator, make_client):
+    """The refill prepares every request before ``clear``; the session may change before it is sent."""
+    client = make_client()
+    batch = list(recipients(25))
+    request = client.prepare_batch(LIST_ID, 0, ATTRIBUTES, batch)
+    assert emulator_calls(optimizely_emulator) == 0  # preparing sends nothing
+    client.logout()  # the id the request is sent with is only known when it is sent
+
+    results = client.add_prepared(request, [r.recipient_id for r in batch])
+
+    assert [(r.recipient_id, r.outcome) for r in results] == [
+        (r.recipient_id, AddOutcome.ADDED) for r in batch
+    ]
+    contents = list_contents(optimizely_emulator)
+    assert set(contents) == {r.recipient_id for r in batch}
+    stored = contents[batch[7].recipient_id]
+    assert stored["email"] == batch[7].email
+    assert [stored["attributes"].get(name, "") for name in ATTRIBUTES] == list(batch[7].attributes)
+
+
+def test_preparing_a_bad_batch_raises_like_add_batch(make_client, optimizely_emulator):
+    with pytest.raises(InvalidRecipientDataError, match="C0000001.*2 attribute values for 10"):
+        make_client().prepare_batch(
+            LIST_ID, 0, ATTRIBUTES, [recipient(0), Recipient("C0000001", "x@example.com", ("a", "b"))]
+        )
+    with pytest.raises(ValueError, match="at most 1000"):
+        make_client().prepare_batch(LIST_ID, 0, ATTRIBUTES, list(recipients(1001)))
+    assert emulator_calls(optimizely_emulator) == 0
+
+
 def test_clear_and_count(optimizely_emulator, make_client):
     client = make_client()
     client.add_all(LIST_ID, 0, ATTRIBUTES, recipients(1200))

@@ -25,9 +25,9 @@ def main(url: str, base_url: str, list_run_id: int, kill_at: int, when: str, bat
     platform = make_platform(base_url)
     lock = threading.Lock()
     sent = 0
-    original = OptimizelyCampaignPlatform.add_batch
+    original = OptimizelyCampaignPlatform.add_prepared  # what the refill sends each batch with
 
-    def add_batch(self, *args, **kwargs):  # noqa: ANN001, ANN202
+    def add_prepared(self, *args, **kwargs):  # noqa: ANN001, ANN202
         nonlocal sent
         with lock:
             sent += 1
@@ -39,7 +39,7 @@ def main(url: str, base_url: str, list_run_id: int, kill_at: int, when: str, bat
             os.kill(os.getpid(), signal.SIGKILL)
         return results
 
-    OptimizelyCampaignPlatform.add_batch = add_batch
+    OptimizelyCampaignPlatform.add_prepared = add_prepared
     engine = create_staging_engine(url)
     refill_list(engine, platform, list_run_id, RefillOptions(batch_size=batch_size, max_parallel_calls=1))
     print("refill finished without being killed", file=sys.stderr)

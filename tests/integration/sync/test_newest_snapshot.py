@@ -201,7 +201,7 @@ def test_two_writers_at_once_the_second_fails_naming_the_first_and_the_list_ends
     at_batch_3 = threading.Event()
     go_on = threading.Event()
     first = platform()
-    original = first.add_batch
+    original = first.add_prepared  # the refill sends each batch prepared before the clear
     sent = 0
 
     def add_batch(*args):
@@ -212,7 +212,7 @@ def test_two_writers_at_once_the_second_fails_naming_the_first_and_the_list_ends
             assert go_on.wait(120)
         return original(*args)
 
-    first.add_batch = add_batch
+    first.add_prepared = add_batch
     errors: list[BaseException] = []
 
     def refill_run_1() -> None:
@@ -306,7 +306,7 @@ def test_a_writer_whose_lease_was_taken_over_stops_before_its_next_batch(
     clock_now = [datetime.now(UTC)]
     lock = LockSettings(lease_seconds=600, clock=lambda: clock_now[0])
     p = platform()
-    original = p.add_batch
+    original = p.add_prepared  # the refill sends each batch prepared before the clear
     sent = 0
 
     def add_batch(*args):
@@ -324,7 +324,7 @@ def test_a_writer_whose_lease_was_taken_over_stops_before_its_next_batch(
             assert isinstance(taken, Lease)  # run 1's lease had ended
         return original(*args)
 
-    p.add_batch = add_batch
+    p.add_prepared = add_batch
     adds = calls(optimizely_emulator, "Recipient.addAll3")
     with pytest.raises(RefillError, match=r"refill stopped after 3 of 10 batches: .*held by run intruder"):
         refill_list(staging_engine, p, run_1, ONE_AT_A_TIME, lock=lock)

@@ -218,6 +218,35 @@ def test_an_incomplete_snapshot_is_refused_before_the_list_is_cleared(
     assert list_run_row(staging_engine, list_run_id)["status"] == "validated"
 
 
+def test_a_value_xml_cannot_carry_stops_the_refill_before_the_list_is_cleared(
+    staging_engine, optimizely_emulator, platform
+):
+    """Every batch is prepared before ``clear``: a bad value in the 8th batch leaves the list as it was
+    (before, the first 7 batches were sent into the cleared list and the refill stopped half-way)."""
+    build_crm(staging_engine, CONTACTS)
+    list_run_id = prepare(staging_engine)
+    key = (t.list_snapshot.c.list_run_id == list_run_id) & (t.list_snapshot.c.seq == 73)
+    with staging_engine.begin() as conn:
+        values = list(conn.execute(sa.select(t.list_snapshot.c.attr_values).where(key)).scalar_one())
+        values[-1] = "bad\x01value"
+        conn.execute(sa.update(t.list_snapshot).where(key).values(attr_values=values))
+    p = platform()
+    stale(p)
+
+    with pytest.raises(RefillError, match="before the list was cleared .*not touched.*U\\+0001"):
+        refill_list(staging_engine, p, list_run_id, ONE_AT_A_TIME)
+
+    assert set(platform_list(optimizely_emulator)) == {"OLD-1"}
+    assert (
+        calls(optimizely_emulator, "Recipient.clear")
+        == calls(optimizely_emulator, "Recipient.addAll3") - 1
+        == 0
+    )
+    row = list_run_row(staging_engine, list_run_id)
+    assert row["status"] == "validated" and "not touched" in row["error"]
+    assert batches(staging_engine, list_run_id) == []
+
+
 def test_a_count_that_does_not_match_fails_and_the_retry_clears_and_refills(
     staging_engine, optimizely_emulator, platform
 ):
@@ -226,7 +255,7 @@ def test_a_count_that_does_not_match_fails_and_the_retry_clears_and_refills(
     list_run_id = prepare(staging_engine)
     p = platform()
     intruder = platform()
-    original = p.add_batch
+    original = p.add_prepared  # the refill sends each batch prepared before the clear
 
     def add_batch_and_intrude(*args):
         results = original(*args)
@@ -234,7 +263,7 @@ def test_a_count_that_does_not_match_fails_and_the_retry_clears_and_refills(
             stale(intruder)
         return results
 
-    p.add_batch = add_batch_and_intrude
+    p.add_prepared = add_batch_and_intrude
     with pytest.raises(CountMismatch, match="platform count 95 != 94"):
         refill_list(staging_engine, p, list_run_id, ONE_AT_A_TIME)
     row = list_run_row(staging_engine, list_run_id)

@@ -295,8 +295,11 @@ class AddAll3Envelope:
         return {"SOAPAction": f'"{self.soap_action}"', "Content-Type": "text/xml; charset=utf-8"}
 
     def render(self, session_id: str, list_id: int, optin_process_id: int, batch: EncodedBatch) -> bytes:
+        return self.with_session(session_id, self.without_session(list_id, optin_process_id, batch))
+
+    def with_session(self, session_id: str, rest: bytes) -> bytes:
+        """The whole request: what ``without_session`` made, behind this attempt's session id."""
         p = self.parts
-        n = len(batch)
         return b"".join(
             (
                 b"<?xml version='1.0' encoding='utf-8'?>\n",
@@ -305,6 +308,17 @@ class AddAll3Envelope:
                 f"<{p[0]}>".encode(),
                 _text(session_id),
                 f"</{p[0]}>".encode(),
+                rest,
+            )
+        )
+
+    def without_session(self, list_id: int, optin_process_id: int, batch: EncodedBatch) -> bytes:
+        """Everything of the request after the session id: built once, before the session is
+        known (the refill builds every batch's request before it clears the list)."""
+        p = self.parts
+        n = len(batch)
+        return b"".join(
+            (
                 f"<{p[1]}>{int(list_id):d}</{p[1]}><{p[2]}>{int(optin_process_id):d}</{p[2]}>".encode(),
                 _array_open(p[3], "ns1", f"xs:string[{n}]"),
                 batch.ids_xml,

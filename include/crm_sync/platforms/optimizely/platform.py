@@ -152,6 +152,24 @@ class OptimizelyCampaignPlatform:
             recipients,
         )
 
+    def prepare_batch(
+        self,
+        list_id: str,
+        optin_process_id: str,
+        attribute_names: Sequence[str],
+        recipients: Sequence[Recipient],
+    ) -> bytes:
+        """``add_batch`` in two steps (``PreparedBatches``): the request made now, sent later."""
+        return self.client.prepare_batch(
+            _numeric_id(list_id, "list id"),
+            _numeric_id(optin_process_id, "opt-in process id"),
+            attribute_names,
+            recipients,
+        )
+
+    def add_prepared(self, request: bytes, recipient_ids: Sequence[str]) -> Sequence[AddResult]:
+        return self.client.add_prepared(request, recipient_ids)
+
     def add_all(
         self,
         list_id: str,

@@ -101,6 +101,10 @@ def decode_response(
 
     ``scrub`` cleans fault texts of secrets and e-mail addresses before they enter a message.
     """
+    if status_code == 200:
+        codes = _axis_int_array(content)
+        if codes is not None:
+            return codes
     try:
         envelope = parse_envelope(content)
     except _NotSoap as exc:
@@ -128,6 +132,37 @@ def decode_response(
     if returned is None:
         return None  # void
     return decode_value(returned, ids)
+
+
+#: The whole of an Axis answer that returns an ``int[]`` and nothing else, as Axis (and the
+#: emulator) write it: every prefix it uses is declared in it, no other attribute, no comment, no
+#: entity, every member a plain number. addAll3 answers 1000 codes this way per call; reading them
+#: with one match instead of parsing the tree costs ~0.1 ms instead of ~0.8 ms of the client's CPU
+#: while the list is empty. Anything else -- a fault, nil or referenced members, other prefixes,
+#: whitespace -- does not match and is parsed as usual, so the result is the same either way.
+_AXIS_INT_ARRAY = re.compile(
+    rb'(?:<\?xml version="1\.0" encoding="(?:UTF|utf)-8"\?>)?'
+    rb'<soapenv:Envelope xmlns:soapenv="http://schemas\.xmlsoap\.org/soap/envelope/" '
+    rb'xmlns:xsd="http://www\.w3\.org/2001/XMLSchema" xmlns:xsi="http://www\.w3\.org/2001/XMLSchema-instance">'
+    rb"<soapenv:Body>"
+    rb'<ns1:(?P<op>\w+)Response soapenv:encodingStyle="http://schemas\.xmlsoap\.org/soap/encoding/" '
+    rb'xmlns:ns1="[^"<&]*" xmlns:soapenc="http://schemas\.xmlsoap\.org/soap/encoding/">'
+    rb'<(?P=op)Return xsi:type="soapenc:Array" soapenc:arrayType="xsd:int\[(?P<n>\d+)\]">'
+    rb'(?P<items>(?:<item xsi:type="xsd:int">\d+</item>)*)'
+    rb"</(?P=op)Return></ns1:(?P=op)Response></soapenv:Body></soapenv:Envelope>"
+)
+_ITEM_TEXT = re.compile(rb">(\d+)<")
+
+
+def _axis_int_array(content: bytes) -> list[str] | None:
+    """The members of an ``int[]`` answer in exactly the shape of ``_AXIS_INT_ARRAY``, else ``None``."""
+    match = _AXIS_INT_ARRAY.fullmatch(content)
+    if match is None:
+        return None
+    codes = _ITEM_TEXT.findall(match["items"])
+    if len(codes) != int(match["n"]):  # an array whose size disagrees: let the general path judge it
+        return None
+    return [code.decode("ascii") for code in codes]
 
 
 def _resolve(element: etree._Element, ids: dict[str, etree._Element], depth: int = 0) -> etree._Element:
