@@ -5,7 +5,8 @@ Every event carries two times: ``occurred_at`` (when the recipient bounced, clic
 ``exported_at``, and the 30-day retention drops events (and whole mailings) by age. Events are kept
 per kind, sorted by (exported_at in ms, sequence number), which is also the export row order, so a
 window is two bisections and a page continues where the previous one ended (export_paging.py).
-Step 4 of the project turns the same events into SFTP response files, which is why they live here as plain records and not as export rows.
+Step 4 of the project turns the same events into SFTP response files, which is why they live here
+as plain records and not as export rows.
 """
 
 from __future__ import annotations
