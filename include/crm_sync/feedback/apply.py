@@ -41,7 +41,7 @@ from include.crm_sync.feedback.event_key import register_sqlite_functions
 from include.crm_sync.feedback.load import DEFAULT_CHUNK_ROWS, check_structure, read_chunks
 from include.crm_sync.imports import apply_session
 from include.crm_sync.imports.event_dates import EventDateRules
-from include.crm_sync.imports.holds import HoldCandidate, hold_people
+from include.crm_sync.imports.rejections import Rejections
 from include.crm_sync.platforms.base import FeedbackKind
 from include.crm_sync.staging.tables import feedback_bounce, feedback_unsubscribe
 
@@ -95,12 +95,9 @@ def apply_file(
     if dialect == "sqlite":
         register_sqlite_functions(conn.connection.dbapi_connection)
 
-    reasons: Counter[str] = Counter()
+    rejections = Rejections(file_id, now)
+    reasons = rejections.reasons
     unmapped: Counter[str] = Counter()
-    untrusted: Counter[str] = Counter()
-    neutralised: Counter[str] = Counter()
-    held: set[str] = set()
-    unless_found: list[HoldCandidate] = []
     staged = 0
     for chunk in read_chunks(path, kind, structure, chunk_rows=chunk_rows, now=now, dates=dates):
         rows = chunk.rows
@@ -112,12 +109,7 @@ def apply_file(
         else:
             rows["consent_id"] = [None] * len(chunk)
         stage.insert_rows(conn, rows)
-        apply_session.insert_rejected(conn, file_id, chunk.rejected)
-        held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
-        unless_found.extend(chunk.holds_unless_found)
-        reasons.update(r.reason for r in chunk.rejected)
-        untrusted.update(chunk.untrusted_dates)
-        neutralised.update(chunk.neutralised)
+        rejections.add(conn, chunk)
         staged += len(chunk)
         log.info("%s: %d of %d rows loaded", name, staged + sum(reasons.values()), structure.records)
     invalid = sum(reasons.values())
@@ -151,9 +143,7 @@ def apply_file(
     # the next night's export would both report the same bounces as applied).
     applied -= run(f"redelivered_{kind.value}", file_id=file_id, id_before=id_before).scalar_one()
     unknown = run("reject_unknown", file_id=file_id).rowcount
-    if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
-        unknown_lines = set(run("unknown_lines").scalars())
-        held |= hold_people(conn, file_id, [h for h in unless_found if h.line_no in unknown_lines], now)
+    rejections.hold_unknown(conn, unknown, lambda: run("unknown_lines"))
     if unknown:
         reasons["unknown recipient"] += unknown
     if kind is FeedbackKind.BOUNCES:
@@ -189,20 +179,15 @@ def apply_file(
         revoked,
         "; rejected: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common()) if reasons else "",
     )
-    if held:
-        log.warning(
-            "%s: %d CRM entit(y/ies) held out of every list: a rejected row names them (resolve with "
-            "python -m include.crm_sync.feedback.holds)",
-            name,
-            len(held),
-        )
-    if untrusted:
-        log.warning(
-            "%s: %d event(s) applied with the time of receipt, their date cannot be true: %s",
-            name,
-            sum(untrusted.values()),
-            dict(untrusted),
-        )
-    if neutralised:
-        log.info("%s: values not used or stored as NULL: %s", name, dict(neutralised))
-    return ApplyResult(counts, bounced, revoked, dict(reasons), len(held), dict(untrusted), dict(neutralised))
+    rejections.warn(name, "row")
+    if rejections.neutralised:
+        log.info("%s: values not used or stored as NULL: %s", name, dict(rejections.neutralised))
+    return ApplyResult(
+        counts,
+        bounced,
+        revoked,
+        dict(reasons),
+        len(rejections.held),
+        dict(rejections.untrusted),
+        dict(rejections.neutralised),
+    )

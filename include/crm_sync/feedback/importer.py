@@ -4,7 +4,8 @@ For each export (``<platform>:bounces``, ``<platform>:unsubscribes``):
 
 1. read the watermark and plan ``[watermark - overlap, platform now)``; refuse if the last
    successful import is older than the platform's retention (``allow_gap`` overrides);
-2. page through the export (the platform implementation pages) into a landing CSV file;
+2. page through the export (the platform implementation pages) into a landing CSV file (the next
+   export's while this one is applied);
 3. register the file in the ledger (a content already applied is a ``duplicate``);
 4. load + apply it in ONE transaction that also marks the ledger row applied and moves the
    watermark, so a crash anywhere leaves either everything or nothing.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,26 +105,32 @@ def import_feedback(
 
     report = FeedbackImportReport(run_id, platform.name)
     failures: list[tuple[str, Exception]] = []
-    for kind, window in windows.items():
-        try:
-            report.files.append(
-                _import_export(
-                    engine,
-                    platform,
-                    kind,
-                    window,
-                    landing_dir=landing_dir,
-                    run_id=run_id,
-                    list_consents=list_consents,
-                    now=now,
-                    chunk_rows=chunk_rows,
-                    dates=dates,
+    # The next export is fetched and landed (the platform's time and ours in Python) while this one
+    # is applied (the database's time): one landing at a time, the applies in order as before.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedback-landing") as landing:
+        landed = [
+            landing.submit(_land_export, platform, kind, window, landing_dir=landing_dir, run_id=run_id)
+            for kind, window in windows.items()
+        ]
+        for (kind, window), pending in zip(windows.items(), landed, strict=True):
+            try:
+                report.files.append(
+                    _apply_landed(
+                        engine,
+                        pending.result(),
+                        list_consents=list_consents,
+                        run_id=run_id,
+                        source=f"{platform.name}:{kind.value}",
+                        window=window,
+                        now=now,
+                        chunk_rows=chunk_rows,
+                        dates=dates,
+                    )
                 )
-            )
-        except Exception as exc:  # the other export is still imported; the step fails below
-            message = mask_text(f"{window.export_name}: {type(exc).__name__}: {exc}")
-            log.error("feedback import failed: %s", message)
-            failures.append((message, exc))
+            except Exception as exc:  # the other export is still imported; the step fails below
+                message = mask_text(f"{window.export_name}: {type(exc).__name__}: {exc}")
+                log.error("feedback import failed: %s", message)
+                failures.append((message, exc))
     if failures:
         raise FeedbackImportError(
             "feedback import incomplete, the refill must not run: " + "; ".join(m for m, _ in failures)
@@ -140,36 +148,20 @@ def import_feedback(
     return report
 
 
-def _import_export(
-    engine: sa.Engine,
+def _land_export(
     platform: RecipientListPlatform,
     kind: FeedbackKind,
     window: ExportWindow,
     *,
     landing_dir: Path,
     run_id: str,
-    list_consents: Mapping[str, str],
-    now: datetime,
-    chunk_rows: int,
-    dates: EventDateRules | None = None,
-) -> FeedbackFileReport:
+) -> LandedFile:
     log.info(
         "%s: requesting [%s, %s)", window.export_name, window.since.isoformat(), window.until.isoformat()
     )
     name = landing_file_name(platform.name, kind, window.since, window.until, run_id)
-    landed = write_landing_file(
+    return write_landing_file(
         landing_dir, name, kind, platform.fetch_feedback(kind, window.since, window.until)
-    )
-    return _apply_landed(
-        engine,
-        landed,
-        list_consents=list_consents,
-        run_id=run_id,
-        source=f"{platform.name}:{kind.value}",
-        window=window,
-        now=now,
-        chunk_rows=chunk_rows,
-        dates=dates,
     )
 
 

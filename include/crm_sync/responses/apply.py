@@ -39,7 +39,7 @@ from include.crm_sync.feedback.apply import apply_file as apply_feedback_file
 from include.crm_sync.feedback.landing import write_landing_file
 from include.crm_sync.imports import apply_session
 from include.crm_sync.imports.event_dates import EventDateRules
-from include.crm_sync.imports.holds import HoldCandidate, hold_people
+from include.crm_sync.imports.rejections import Rejections
 from include.crm_sync.platforms.base import FeedbackKind, FeedbackRow
 from include.crm_sync.responses import stage
 from include.crm_sync.responses.counts import ResponseCounts
@@ -127,22 +127,14 @@ def apply_response_file(
     conn.execute(rejected_row.delete().where(rejected_row.c.file_id == file_id))
     apply_session.prepare(conn)
     apply_session.create_temp_tables(conn, stage.TABLES)
-    invalid: Counter[str] = Counter()
-    untrusted: Counter[str] = Counter()
-    neutralised: Counter[str] = Counter()
-    held: set[str] = set()
-    unless_found: list[HoldCandidate] = []
+    rejections = Rejections(file_id, now)
+    invalid = rejections.reasons
     read = staged = 0
     next_progress = PROGRESS_EVERY_LINES
     for parsed in read_chunks(path, structure, chunk_rows=chunk_rows):
         chunk = judge_dates(parsed, now, dates)
         stage.insert_rows(conn, chunk.rows)
-        apply_session.insert_rejected(conn, file_id, chunk.rejected)
-        held |= hold_people(conn, file_id, chunk.holds, now)  # fail-safe: a rejected "no" holds its person
-        unless_found.extend(chunk.holds_unless_found)
-        untrusted.update(chunk.untrusted_dates)
-        neutralised.update(chunk.neutralised)
-        invalid.update(r.reason for r in chunk.rejected)
+        rejections.add(conn, chunk)
         read += chunk.lines
         staged += len(chunk)
         if read >= next_progress:
@@ -171,9 +163,7 @@ def apply_response_file(
     reapplied = run("update_events", now=now).rowcount
     campaign_new = run("insert_campaign_responses", file_id=file_id, now=now).rowcount
     unknown = run("reject_unknown", file_id=file_id).rowcount
-    if unless_found and unknown:  # found nobody by the usable field: the unusable one may name someone
-        unknown_lines = set(run("unknown_lines").scalars())
-        held |= hold_people(conn, file_id, [h for h in unless_found if h.line_no in unknown_lines], now)
+    rejections.hold_unknown(conn, unknown, lambda: run("unknown_lines"))
 
     by_status: Counter[str] = Counter()
     by_outcome: Counter[tuple[str, str]] = Counter()
@@ -267,20 +257,7 @@ def apply_response_file(
         bounced,
         revoked,
     )
-    if held:
-        log.warning(
-            "%s: %d CRM entit(y/ies) held out of every list: a rejected line names them "
-            "(resolve with python -m include.crm_sync.feedback.holds)",
-            name,
-            len(held),
-        )
-    if untrusted:
-        log.warning(
-            "%s: %d bounce(s)/unsubscribe(s) applied with the time of receipt, their date cannot be true: %s",
-            name,
-            sum(untrusted.values()),
-            dict(untrusted),
-        )
+    rejections.warn(name, "line")
     return ApplyResult(
         counts,
         campaign_new,
@@ -291,9 +268,9 @@ def apply_response_file(
         closed_loop,
         conflicts,
         derived_files,
-        len(held),
-        dict(untrusted),
-        dict(neutralised),
+        len(rejections.held),
+        dict(rejections.untrusted),
+        dict(rejections.neutralised),
     )
 
 

@@ -4,8 +4,9 @@ Every event carries two times: ``occurred_at`` (when the recipient bounced, clic
 ``exported_at`` (when the platform wrote it into its export files). ClosedLoop exports select by
 ``exported_at``, and the 30-day retention drops events (and whole mailings) by age. Events are kept
 per kind, sorted by (exported_at in ms, sequence number), which is also the export row order, so a
-window is two bisections and paging is a slice. Step 4 of the project turns the same events into
-SFTP response files, which is why they live here as plain records and not as export rows.
+window is two bisections and a page continues where the previous one ended (export_paging.py).
+Step 4 of the project turns the same events into SFTP response files, which is why they live here
+as plain records and not as export rows.
 """
 
 from __future__ import annotations
@@ -73,11 +74,14 @@ class EventLog:
         self._seq = itertools.count(1)
         self._events: dict[str, list[FeedbackEvent]] = {kind: [] for kind in KINDS}
         self._keys: dict[str, list[tuple[int, int]]] = {kind: [] for kind in KINDS}
+        #: counts appends: a page cursor into the log is only valid while it is unchanged
+        self.version = 0
 
     def append(self, kind: str, **fields: object) -> FeedbackEvent:
         if kind not in self._events:
             raise ValueError(f"unknown event kind {kind!r}")
         event = FeedbackEvent(seq=next(self._seq), kind=kind, **fields)  # type: ignore[arg-type]
+        self.version += 1
         keys, events = self._keys[kind], self._events[kind]
         key = event.sort_key
         if not keys or key > keys[-1]:  # the common case: events arrive in export order
@@ -91,10 +95,14 @@ class EventLog:
 
     def window(self, kind: str, since_ms: int, until_ms: int) -> list[FeedbackEvent]:
         """Events of ``kind`` with since_ms <= exported_at (ms) < until_ms, in export order."""
+        events, low, high = self.span(kind, since_ms, until_ms)
+        return events[low:high]
+
+    def span(self, kind: str, since_ms: int, until_ms: int) -> tuple[list[FeedbackEvent], int, int]:
+        """The log of ``kind`` itself (not a copy: do not change it) and the window's bounds in it."""
         keys = self._keys[kind]
         low = bisect.bisect_left(keys, (since_ms, -1))
-        high = bisect.bisect_left(keys, (until_ms, -1))
-        return self._events[kind][low:high]
+        return self._events[kind], low, bisect.bisect_left(keys, (until_ms, -1))
 
     def count(self, kind: str | None = None) -> int:
         if kind is not None:

@@ -16,6 +16,7 @@ from include.emulators.optimizely import feedback as fb
 from include.emulators.optimizely.blocklist import Blocklist
 from include.emulators.optimizely.bounces import HARD, SOFT, BounceCounter, BounceRegistry
 from include.emulators.optimizely.clock import Clock
+from include.emulators.optimizely.export_paging import ExportPager
 from include.emulators.optimizely.lists import EMAIL, SEPARATOR, OptinProcess, RecipientList
 from include.emulators.optimizely.seed import Seed, load_seed
 from include.emulators.optimizely.timestamps import iso_utc, parse_time
@@ -52,6 +53,8 @@ class EmulatorState:
             self.bounces = BounceRegistry(seed.thresholds)
             self.events = fb.EventLog()
             self.mailings: dict[int, fb.Mailing] = {}
+            self._mailings_version = 0
+            self.export_pager = ExportPager()
             self.retention_seconds = seed.retention_days * 86400.0
 
             for item in seed.bounce_counters:
@@ -106,16 +109,20 @@ class EmulatorState:
     def is_exportable(self, event: fb.FeedbackEvent, now: float) -> bool:
         """Retention: events older than the retention period, or belonging to a mailing dispatched
         longer ago than that, are no longer exported; nor is anything not yet exported."""
-        if event.exported_at > now:
-            return False
-        cutoff = now - self.retention_seconds
-        if event.occurred_at < cutoff:
-            return False
+        return event.exported_at <= now and self.keep_until(event) >= now - self.retention_seconds
+
+    def keep_until(self, event: fb.FeedbackEvent) -> float:
+        """The time the retention cutoff must not pass for ``event`` to be exported: the event's own
+        time, or its mailing's dispatch if that is earlier."""
         if event.mailing_id is not None:
             mailing = self.mailings.get(event.mailing_id)
-            if mailing is not None and mailing.dispatched_at < cutoff:
-                return False
-        return True
+            if mailing is not None:
+                return min(event.occurred_at, mailing.dispatched_at)
+        return event.occurred_at
+
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever an event is logged or a mailing added (export rows may shift)."""
+        return (self.events.version, self._mailings_version)
 
     # ------------------------------------------------------------- updates
     def add_mailing(
@@ -134,6 +141,7 @@ class EmulatorState:
                 mailing_id, list_id, name or f"Mailing {mailing_id}", dispatched_at, recipient_count, wave_id
             )
             self.mailings[mailing_id] = mailing
+            self._mailings_version += 1
             return mailing
 
     def unsubscribe(

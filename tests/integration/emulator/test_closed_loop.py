@@ -264,3 +264,60 @@ def test_simulated_mailing_produces_consistent_feedback(soap, sid, frozen):
         seed=1,
     )
     assert again["counts"]["recipients"] == 300 - counts["unsubscribe"]
+
+
+def _unsubscribes(n, occurred_at, exported_at, prefix="p"):
+    return [
+        {
+            "kind": "unsubscribe",
+            "recipient_id": f"{prefix}{i:05d}@example.com",
+            "list_id": LIST_ID,
+            "occurred_at": occurred_at(i),
+            "exported_at": exported_at(i),
+        }
+        for i in range(n)
+    ]
+
+
+def _page_all(soap, sid, since_s, until_s, rows=1000):
+    out, start = [], 0
+    while True:
+        page = _export(soap, sid, "getUnsubscribes", since_s, until_s, start, rows)
+        out.extend(page)
+        if len(page) < rows:
+            return out
+        start += len(page)
+
+
+def test_paging_forward_costs_each_event_once(soap, sid, frozen):
+    """Paging N rows used to count startRow rows from the window's start on every call (O(N²) in the
+    emulator: a minute at 500k rows); each page now continues where the previous one ended."""
+    events = _unsubscribes(5000, lambda i: T0 - 3600, lambda i: T0 - 3000 + i % 7)
+    frozen.control.add_feedback_events(events)
+    pager = frozen.state.export_pager
+    before = pager.scanned
+    rows = _page_all(soap, sid, T0 - 3600, T0, rows=500)
+    assert pager.scanned - before == 5000  # was 500 + 1000 + ... + 5000 = 27,500 with 500-row pages
+    expected = sorted(events, key=lambda e: e["exported_at"])  # stable: ties keep insertion order
+    assert [r[0] for r in rows] == [e["recipient_id"] for e in expected]
+
+
+def test_paging_after_a_change_counts_from_the_start(soap, sid, frozen):
+    """A page after events were added, or after earlier rows left the retention, is the page a full
+    count gives: a cursor is only followed while the rows before it are the same."""
+    # rows 0..1999, the first 500 of them 29 days and 23 h old (they leave the retention in 1 h)
+    frozen.control.add_feedback_events(
+        _unsubscribes(2000, lambda i: T0 - 30 * DAY + 3600 if i < 500 else T0 - 3600, lambda i: T0 - 1800 + i)
+    )
+    first = _export(soap, sid, "getUnsubscribes", T0 - DAY, T0 + DAY, 0, 1000)
+    assert first[0][0] == "p00000@example.com"
+    frozen.control.advance_clock(7200)  # rows 0..499 expire; rows 500..1999 remain, 1500 in all
+    sid = soap.login()
+    second = _export(soap, sid, "getUnsubscribes", T0 - DAY, T0 + DAY, 1000, 1000)
+    assert [r[0] for r in second] == [f"p{i:05d}@example.com" for i in range(1500, 2000)]
+    # an event inserted before the cursor shifts the rows after it
+    first = _export(soap, sid, "getUnsubscribes", T0 - DAY, T0 + DAY, 0, 1000)
+    frozen.control.add_feedback_events(_unsubscribes(1, lambda i: T0 - 60, lambda i: T0 - 1800 - 1, "new"))
+    second = _export(soap, sid, "getUnsubscribes", T0 - DAY, T0 + DAY, 1000, 1000)
+    assert [r[0] for r in first] == [f"p{i:05d}@example.com" for i in range(500, 1500)]
+    assert [r[0] for r in second] == [f"p{i:05d}@example.com" for i in range(1499, 2000)]

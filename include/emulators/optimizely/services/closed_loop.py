@@ -9,10 +9,9 @@ through them. Column orders: exports.py.
 
 from __future__ import annotations
 
-import itertools
-
 from include.emulators.optimizely import errors
 from include.emulators.optimizely.exports import EXPORTS, ExportSpec
+from include.emulators.optimizely.feedback import FeedbackEvent
 from include.emulators.optimizely.services.base import CallContext, Webservice
 from include.emulators.optimizely.timestamps import to_millis
 
@@ -43,13 +42,26 @@ def _export(ctx: CallContext, spec: ExportSpec, since: int, until: int, start_ro
         raise errors.illegal_argument("startRow and numberOfRows must not be negative")
     state, now = ctx.state, ctx.now
     with state.registry_lock:
-        window = state.events.window(spec.kind, since, until)
-        visible = (
-            e
-            for e in window
-            if state.is_exportable(e, now) and (e.mailing_id is not None or not spec.mailing_only)
+        # continues where the previous page ended when nothing before it changed: O(page), not O(startRow)
+        page = state.export_pager.page(
+            state,
+            spec.kind,
+            (since, until),
+            start_row,
+            rows,
+            export=spec.method,
+            now=now,
+            include=_has_mailing if spec.mailing_only else _any,
         )
-        return [spec.row(e) for e in itertools.islice(visible, start_row, start_row + rows)]
+        return [spec.row(e) for e in page]
+
+
+def _has_mailing(event: FeedbackEvent) -> bool:
+    return event.mailing_id is not None
+
+
+def _any(event: FeedbackEvent) -> bool:
+    return True
 
 
 def _register(spec: ExportSpec) -> None:
