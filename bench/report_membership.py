@@ -16,6 +16,10 @@ from typing import Any
 from bench import report
 
 PLATFORMS = {"spotler": "Spotler", "mailjet": "Mailjet"}
+#: the keys a run that measured a platform writes, per platform (``p.<key>``)
+KEYS = tuple(
+    f"night{n}_{what}" for n in (1, 2) for what in ("s", "limit_s", "e2e_s", "calls", "calls_min")
+) + ("calls", "calls_min", "recipients", "rss_100k_mb", "rss_1m_mb")
 
 #: The sync's share of the emulator-bound limit it must reach. Not the refill's 70-95 %: a
 #: membership sync has one call in flight, and before each next call it records the confirmed one
