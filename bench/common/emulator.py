@@ -26,25 +26,34 @@ USER, PASSWORD, MANDATOR_ID = "demo", "demo", 1
 
 
 @dataclass
-class EmulatorProcess:
+class _Emulator:
+    """An emulator's process and where its ``/_control`` lives."""
+
     process: subprocess.Popen
     base_url: str
-    sftp_port: int
-    host_key_line: str
-    sftp_root: Path
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    def rss_mb(self) -> dict[str, float]:
+        """Current and peak RSS of the emulator process (``VmRSS``/``VmHWM``)."""
+        return _peak_rss(self.pid)
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+@dataclass
+class EmulatorProcess(_Emulator):
+    sftp_port: int
+    host_key_line: str
+    sftp_root: Path
+
     def control(self, timeout: float = 600):
         from include.emulators.optimizely.control import ControlClient
 
         return ControlClient(self.base_url, timeout=timeout)
-
-    def rss_mb(self) -> dict[str, float]:
-        """Current and peak RSS of the emulator process (``VmRSS``/``VmHWM``)."""
-        return _peak_rss(self.pid)
 
     def put_response_file(self, name: str, source: Path) -> Path:
         """Place ``source`` in the SFTP area as ``/responses/<name>``, atomically."""
@@ -54,9 +63,6 @@ class EmulatorProcess:
         os.link(source, hidden) if _same_device(source, folder) else hidden.write_bytes(source.read_bytes())
         os.replace(hidden, folder / name)
         return folder / name
-
-    def stop(self) -> None:
-        _stop(self.process)
 
 
 def _same_device(a: Path, b: Path) -> bool:
@@ -142,29 +148,16 @@ def start_emulator(workdir: Path, timeout: float = 90) -> EmulatorProcess:
 
 
 @dataclass
-class RestEmulator:
+class RestEmulator(_Emulator):
     """A REST platform emulator on the shared kit (Spotler, Mailjet) in its own process."""
 
-    process: subprocess.Popen
     #: the API root its client is given, e.g. http://127.0.0.1:P/integrationservice-1.1.0
     api_url: str
-    #: where ``/_control`` lives
-    base_url: str
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
     def control(self, timeout: float = 600):
         from include.emulators.kit.control import ControlClient
 
         return ControlClient(self.base_url, timeout=timeout)
-
-    def rss_mb(self) -> dict[str, float]:
-        return _peak_rss(self.pid)
-
-    def stop(self) -> None:
-        _stop(self.process)
 
 
 def start_rest_emulator(module: str, options: list[str], workdir: Path, timeout: float = 90) -> RestEmulator:
@@ -176,4 +169,4 @@ def start_rest_emulator(module: str, options: list[str], workdir: Path, timeout:
     if found is None:
         _stop(process)
         raise RuntimeError(f"{module}: unexpected start-up line {text!r}")
-    return RestEmulator(process, found.group(1), found.group(2))
+    return RestEmulator(process, base_url=found.group(2), api_url=found.group(1))
