@@ -27,7 +27,7 @@ def test_bench_default_parallelism_is_the_connections_default() -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> None:
     from bench.report import NULLABLE_KEYS, REQUIRED_KEYS
 
@@ -50,7 +50,7 @@ def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> No
         str(results),
     ]
     env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=880)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1480)
     assert done.returncode == 0, done.stderr[-5000:]
 
     figures = json.loads((results / "latest.json").read_text())

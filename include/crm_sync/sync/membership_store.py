@@ -22,7 +22,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from include.crm_sync.imports.sql_files import import_sql
 from include.crm_sync.staging.tables import list_snapshot, platform_list_sync, platform_membership
+from include.crm_sync.staging.types import UTCDateTime
 
 M = platform_membership
 S = platform_list_sync
@@ -116,35 +118,48 @@ class MembershipStore:
         """(member id, fields hash or None when refused, platform code) of answered upserts."""
         if not results:
             return
-        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
-        # One multi-row INSERT ... ON CONFLICT per batch: one round trip between two platform calls.
-        # (An executemany of one statement is no "insertmanyvalues" for an ON CONFLICT insert:
-        # psycopg2 sent a statement per contact, most of a night's time -- bench/run.py measured it.)
-        # 1000 rows x 8 parameters stay under both databases' bound-parameter limits.
-        for start in range(0, len(results), 1000):
-            statement = dialect.insert(M).values(
-                [
-                    {
-                        "platform": self.platform,
-                        "platform_list_id": self.list_id,
-                        "member_id": member_id,
-                        "in_audience": False,
-                        "fields_hash": digest,
-                        "upsert_code": code,
-                        "upserted_at": now,
-                        "confirmed_at": now,
-                    }
-                    for member_id, digest, code in results[start : start + 1000]
-                ]
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=[M.c.platform, M.c.platform_list_id, M.c.member_id],
-                set_={
-                    name: statement.excluded[name]
-                    for name in ("fields_hash", "upsert_code", "upserted_at", "confirmed_at")
+        if conn.dialect.name == "postgresql":
+            # One statement per batch, the rows as arrays: one round trip between two platform calls
+            # and nothing to compile per batch. (An executemany of an ON CONFLICT insert is no
+            # "insertmanyvalues": psycopg2 sent a statement per contact; a multi-row VALUES cost
+            # SQLAlchemy a compile of every row's parameters -- bench/run.py measured both.)
+            conn.execute(
+                import_sql("membership", "record_upserts", now=UTCDateTime()),
+                {
+                    "platform": self.platform,
+                    "platform_list_id": self.list_id,
+                    "member_ids": [member_id for member_id, _, _ in results],
+                    "fields_hashes": [digest for _, digest, _ in results],
+                    "codes": [code for _, _, code in results],
+                    "now": now,
                 },
             )
-            conn.execute(statement)
+            return
+        # SQLite (in-process: an executemany costs no round trips): one cached statement
+        statement = sqlite.insert(M)
+        statement = statement.on_conflict_do_update(
+            index_elements=[M.c.platform, M.c.platform_list_id, M.c.member_id],
+            set_={
+                name: statement.excluded[name]
+                for name in ("fields_hash", "upsert_code", "upserted_at", "confirmed_at")
+            },
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    "platform": self.platform,
+                    "platform_list_id": self.list_id,
+                    "member_id": member_id,
+                    "in_audience": False,
+                    "fields_hash": digest,
+                    "upsert_code": code,
+                    "upserted_at": now,
+                    "confirmed_at": now,
+                }
+                for member_id, digest, code in results
+            ],
+        )
 
     def mark(self, conn: Connection, member_ids: Sequence[str], *, in_audience: bool, now: datetime) -> None:
         """An add (``True``) or removal (``False``) of these members was confirmed."""
