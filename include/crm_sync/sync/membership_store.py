@@ -161,6 +161,15 @@ class MembershipStore:
             ],
         )
 
+    def refresh_statistics(self, conn: Connection) -> None:
+        """PostgreSQL: ``ANALYZE`` the record after the upserts, which may have grown it from nothing
+        to the whole list. With the statistics of an empty table the planner drove every page of
+        the adds (``joining_page``) from all of the list's record instead of the snapshot's next
+        rows: each page read the whole list (bench/run.py --only spotler, 1M contacts: 18 s a page
+        of 2,500, the night's adds quadratic in the list). Autovacuum comes too late for that."""
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE platform_membership")
+
     def mark(self, conn: Connection, member_ids: Sequence[str], *, in_audience: bool, now: datetime) -> None:
         """An add (``True``) or removal (``False``) of these members was confirmed."""
         conn.execute(
