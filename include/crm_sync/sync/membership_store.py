@@ -163,12 +163,14 @@ class MembershipStore:
 
     def refresh_statistics(self, conn: Connection) -> None:
         """PostgreSQL: ``ANALYZE`` the record after the upserts, which may have grown it from nothing
-        to the whole list. With the statistics of an empty table the planner drove every page of
-        the adds (``joining_page``) from all of the list's record instead of the snapshot's next
-        rows: each page read the whole list (bench/run.py --only spotler, 1M contacts: 18 s a page
-        of 2,500, the night's adds quadratic in the list). Autovacuum comes too late for that."""
+        to the whole list, and the snapshot, written by this run's extraction. With the statistics
+        of empty tables the planner read every page of the adds (``joining_page``) from all of the
+        list -- the record's rows (bench/run.py --only spotler, 1M contacts: 18 s a page of 2,500),
+        or the snapshot's rows after ``seq`` sorted (--only mailjet: 13 s a page of 1,000) --
+        instead of the snapshot's next rows by its key: the night's adds were quadratic in the
+        list. Autovacuum comes too late for that."""
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE platform_membership")
+            conn.exec_driver_sql("ANALYZE platform_membership, list_snapshot")
 
     def mark(self, conn: Connection, member_ids: Sequence[str], *, in_audience: bool, now: datetime) -> None:
         """An add (``True``) or removal (``False``) of these members was confirmed."""

@@ -276,9 +276,12 @@ def test_the_record_is_analyzed_after_the_upserts_so_the_adds_page_by_the_snapsh
         list_run_id = prepare(engine)
         sync(engine, make_platform(spotler), list_run_id, tmp_path)
         with engine.connect() as conn:
-            estimated = conn.exec_driver_sql(
-                "SELECT reltuples FROM pg_class WHERE relname = 'platform_membership'"
-            ).scalar_one()
-        assert estimated == 40
+            estimated = dict(
+                conn.exec_driver_sql(
+                    "SELECT relname, reltuples FROM pg_class "
+                    "WHERE relname IN ('platform_membership', 'list_snapshot')"
+                ).all()
+            )
+        assert estimated == {"platform_membership": 40, "list_snapshot": 40}
     finally:
         engine.dispose()
