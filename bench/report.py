@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import report_membership
+
 #: the keys every run writes (the issue's list; ``parse.<dag_id>_ms`` come on top, one per DAG)
 REQUIRED_KEYS = (
     "refill.rps",
@@ -58,10 +60,14 @@ class Target:
     bound: float
     higher_is_better: bool
     unit: str
+    #: the ratio is comparison ÷ figure (a time against the time of its limit: the share of the limit
+    #: reached), not figure ÷ comparison
+    inverse: bool = False
 
     @property
     def ratio(self) -> float:
-        return self.value / self.versus if self.versus else float("nan")
+        top, bottom = (self.versus, self.value) if self.inverse else (self.value, self.versus)
+        return top / bottom if bottom else float("nan")
 
     @property
     def met(self) -> bool:
@@ -145,6 +151,7 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
         else:
             for dag_id in item["dag_ids"]:
                 out[f"parse.{dag_id}_ms"] = item["parse_ms"]
+    out.update(report_membership.flat(results))
     out["machine"] = results["machine"]
     out["git_sha"] = results["git_sha"]
     return out
@@ -286,6 +293,7 @@ def targets(figures: dict[str, Any], results: dict[str, Any]) -> list[Target]:
                     "rows/s",
                 )
             )
+    rows += report_membership.targets(figures, results)
     empty = figures["parse.empty_ms"]
     for key in sorted(k for k in figures if k.startswith("parse.") and k != "parse.empty_ms"):
         rows.append(
@@ -413,6 +421,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
             f"| {item['file']} | {', '.join(item['dag_ids'])} | {item['parse_ms']} "
             f"| {item['parse_min_ms']}–{item['parse_max_ms']} | {item['serialize_ms']} |"
         )
+    lines += report_membership.markdown(results)
     lines += ["", f"Emulator peak RSS: {results.get('emulator', {}).get('peak_rss_mb', '?')} MB.", ""]
     return "\n".join(lines)
 

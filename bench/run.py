@@ -22,6 +22,10 @@ emulator in its own process, over real HTTP/SFTP on loopback; PostgreSQL at ``--
    then COPY of the landed files (bench/scenarios/feedback.py).
 5. **response import** per size: one file of as many events as contacts on the emulator's SFTP,
    ``import_response_files``, then COPY of the file (bench/scenarios/responses.py).
+6. **spotler**, **mailjet** per size: one list's membership sync, night 1 (all adds) and night 2
+   after a 2 % churn, each against the emulator-bound limit (the same calls pre-built and posted),
+   calls used vs the fewest possible, peak RSS (bench/scenarios/membership.py and the platform's
+   module; the platform's emulator in its own process).
 
 ``--with-10m`` adds a 10M-contact CRM to the refill (and memory) only: generating it takes long and
 its imports would take hours. Intermediate files and step logs go to ``--workdir``.
@@ -44,7 +48,7 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ first, not th
 
 from bench import report  # noqa: E402
 from bench.common import pg  # noqa: E402
-from bench.common.emulator import EmulatorProcess, start_emulator  # noqa: E402
+from bench.common.emulator import EmulatorProcess, start_emulator, start_rest_emulator  # noqa: E402
 from bench.common.machine import git_sha, load_average, machine  # noqa: E402
 from bench.common.proc import log, run_step  # noqa: E402
 
@@ -59,7 +63,9 @@ QUICK_SIZES = (10_000, 50_000)
 #: import left in them into copies with the same keys and indexes (bench/common/copy_limit.py)
 FEEDBACK_TARGETS = ["feedback_bounce", "feedback_unsubscribe"]
 #: the scenarios ``--only`` can pick, in the order they run
-SCENARIOS = ("parse", "refill", "feedback", "responses")
+SCENARIOS = ("parse", "refill", "feedback", "responses", "spotler", "mailjet")
+#: the membership-sync scenarios: their modules under bench/scenarios/ (shared part: membership.py)
+MEMBERSHIP = ("spotler", "mailjet")
 RESPONSE_TARGETS = ["response_event", "crm_campaign_response", "feedback_bounce", "feedback_unsubscribe"]
 
 
@@ -146,6 +152,7 @@ class Run:
             "refill": {},
             "feedback": {},
             "responses": {},
+            **{name: {} for name in MEMBERSHIP},
         }
 
     # -- helpers
@@ -405,12 +412,147 @@ class Run:
         self.drop_copy(size, "responses")
         self.reset_emulator()
 
+    def membership(self, name: str, size: int) -> None:
+        """Night 1 and a churned night 2 of one list on ``name``'s platform
+        (bench/scenarios/membership.py)."""
+        import importlib
+
+        from bench.scenarios import membership as m
+
+        bench = importlib.import_module(f"bench.scenarios.{name}")
+        label = report.size_label(size)
+        list_def = m.list_definition(bench.LIST_NAME)
+        module, options = bench.EMULATOR
+        emulator = start_rest_emulator(module, options, self.workdir / f"emulator_{name}_{label}")
+        url = self.copy(size, name)
+        landing = self.workdir / "landing" / f"{name}_{label}"
+        nights, previous = [], None
+        try:
+            for night in (1, 2):
+                churn = None
+                if previous is not None:
+                    churn = self.step(
+                        "bench.scenarios.membership:churn_step",
+                        f"{name}_{label}",
+                        url=url,
+                        list_run_id=previous,
+                        consent=list_def.consent,
+                        language=list_def.selection.filter.languages[0],
+                    )
+                    log(f"{name} {label}: churn {churn}")
+                run_id = f"bench-{name}-{label}-night{night}"
+                self.step(
+                    "bench.scenarios.membership:setup_run_step",
+                    f"{name}_{label}",
+                    url=url,
+                    run_id=run_id,
+                    platform=name,
+                )
+                self.step(
+                    "bench.scenarios.membership:remember_members_step",
+                    f"{name}_{label}",
+                    url=url,
+                    platform=name,
+                    list_id=list_def.platform_list_id,
+                    night=night,
+                )
+                extracted = self.step(
+                    "bench.scenarios.membership:extract_step",
+                    f"{name}_{label}",
+                    url=url,
+                    run_id=run_id,
+                    list_name=bench.LIST_NAME,
+                )
+                list_run_id = extracted["list_run_id"]
+                before = emulator.control().calls()
+                synced = self.step(
+                    "bench.scenarios.membership:sync_step",
+                    f"{name}_{label}",
+                    url=url,
+                    module=f"bench.scenarios.{name}",
+                    api_url=emulator.api_url,
+                    list_name=bench.LIST_NAME,
+                    list_run_id=list_run_id,
+                    run_id=run_id,
+                    landing_dir=str(landing),
+                )
+                calls = _calls_between(before, emulator.control().calls())
+                created = synced["report"]["target"] == "created"
+                if night == 1:
+                    emulator.control().reset()  # the limit starts where the sync started: nothing there
+                limit = self.step(
+                    f"bench.scenarios.{name}:limit_step",
+                    f"{name}_{label}",
+                    url=url,
+                    api_url=emulator.api_url,
+                    list_name=bench.LIST_NAME,
+                    list_run_id=list_run_id,
+                    night=night,
+                    started_at=synced["started_at"],
+                    created=created,
+                    **bench.limit_extras(synced, previous),
+                )
+                plan = self.step(
+                    "bench.scenarios.membership:plan_step",
+                    f"{name}_{label}",
+                    url=url,
+                    before=previous,
+                    after=list_run_id,
+                )
+                used, fewest = sum(calls.values()), bench.calls_min(plan, created)
+                item = {
+                    "night": night,
+                    "recipients": extracted["recipients"],
+                    "extract_s": extracted["extract_s"],
+                    "validate_s": extracted["validate_s"],
+                    "sync_s": synced["seconds"],
+                    "night_s": round(extracted["extract_s"] + extracted["validate_s"] + synced["seconds"], 2),
+                    "limit_s": limit["seconds"],
+                    "calls": used,
+                    "calls_by_name": calls,
+                    "client_calls": synced["client_calls"],
+                    "limit_calls": limit["calls"],
+                    "calls_min": fewest,
+                    "plan": plan,
+                    "churn": churn,
+                    "report": {
+                        k: synced["report"][k]
+                        for k in (
+                            "mode",
+                            "full_reason",
+                            "target",
+                            "upserted",
+                            "added",
+                            "removed",
+                            "unchanged",
+                            "refused",
+                            "opted_out",
+                            "members",
+                        )
+                    },
+                    "peak_rss_mb": synced["peak_rss_mb"],
+                    "limit": limit,
+                }
+                nights.append(item)
+                log(
+                    f"{name} {label} night {night}: {item['recipients']:,} in the list; "
+                    f"sync {item['sync_s']} s "
+                    f"vs limit {item['limit_s']} s; calls {used} (limit {limit['calls']}, min {fewest}); "
+                    f"added {item['report']['added']:,}, removed {item['report']['removed']:,}, upserted "
+                    f"{item['report']['upserted']:,}; peak RSS {item['peak_rss_mb']} MB"
+                )
+                previous = list_run_id
+        finally:
+            self.results[name][label] = {"nights": nights, "emulator": emulator.rss_mb()}
+            emulator.stop()
+            self.drop_copy(size, name)
+
     def cleanup(self) -> None:
         if self.emulator:
             self.results["emulator"] = self.emulator.rss_mb()
             self.emulator.stop()
         for size in [*self.args.sizes, *self.args.extra_sizes]:
-            for purpose in ("refill", "feedback", "responses"):
+            for purpose in ("refill", "feedback", "responses", *MEMBERSHIP):
                 self.drop_copy(size, purpose)
             if not self.args.reuse:
                 pg.drop_database(self.args.pg_url, self.generated_name(size))
@@ -425,12 +567,13 @@ class Run:
         )
         try:
             self.prepare()
-            self.emulator = start_emulator(self.workdir / "emulator")
-            log(
-                f"emulator {self.emulator.base_url} (pid {self.emulator.pid}), "
-                f"SFTP port {self.emulator.sftp_port}"
-            )
             only = self.args.only
+            if only & {"refill", "feedback", "responses"}:  # the Optimizely emulator's scenarios
+                self.emulator = start_emulator(self.workdir / "emulator")
+                log(
+                    f"emulator {self.emulator.base_url} (pid {self.emulator.pid}), "
+                    f"SFTP port {self.emulator.sftp_port}"
+                )
             if "parse" in only:
                 self.parse()
             compare_size = self.args.sizes[-1] if self.args.compare == "largest" else self.args.sizes[0]
@@ -443,6 +586,10 @@ class Run:
             if "responses" in only:
                 for size in self.args.sizes:
                     self.responses(size)
+            for name in MEMBERSHIP:
+                if name in only:
+                    for size in self.args.sizes:
+                        self.membership(name, size)
         except BaseException:
             partial = self.workdir / "partial_results.json"
             partial.write_text(json.dumps(self.results, indent=2, default=str))
@@ -453,6 +600,16 @@ class Run:
         self.results["load_avg"]["end"] = load_average()
         self.results["minutes"] = round((time.perf_counter() - started) / 60, 2)
         return self.results
+
+
+def _calls_between(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Requests per call name the emulator received between two readings of its counter (its
+    ``action.*`` entries count bodies, not requests: left out)."""
+    return {
+        name: after[name] - before.get(name, 0)
+        for name in sorted(after)
+        if not name.startswith("action.") and after[name] != before.get(name, 0)
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

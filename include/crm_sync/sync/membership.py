@@ -257,6 +257,9 @@ class _Sync:
         mode, reason = self._mode(state, change)
         self.report.mode, self.report.full_reason = mode, reason
         self._upserts()
+        if self.report.upserted:  # the record may have grown from nothing: plan the pages on it anew
+            with self.engine.begin() as conn:
+                self.store.refresh_statistics(conn)
         self._guard(mode)
         with self.engine.begin() as conn:
             self._begin_writing(conn, mode, reason)

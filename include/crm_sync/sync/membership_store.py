@@ -22,7 +22,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from include.crm_sync.imports.sql_files import import_sql
 from include.crm_sync.staging.tables import list_snapshot, platform_list_sync, platform_membership
+from include.crm_sync.staging.types import UTCDateTime
 
 M = platform_membership
 S = platform_list_sync
@@ -116,9 +118,25 @@ class MembershipStore:
         """(member id, fields hash or None when refused, platform code) of answered upserts."""
         if not results:
             return
-        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
-        # one cached statement, executemany: SQLAlchemy sends it as multi-row VALUES ("insertmanyvalues")
-        statement = dialect.insert(M)
+        if conn.dialect.name == "postgresql":
+            # One statement per batch, the rows as arrays: one round trip between two platform calls
+            # and nothing to compile per batch. (An executemany of an ON CONFLICT insert is no
+            # "insertmanyvalues": psycopg2 sent a statement per contact; a multi-row VALUES cost
+            # SQLAlchemy a compile of every row's parameters -- bench/run.py measured both.)
+            conn.execute(
+                import_sql("membership", "record_upserts", now=UTCDateTime()),
+                {
+                    "platform": self.platform,
+                    "platform_list_id": self.list_id,
+                    "member_ids": [member_id for member_id, _, _ in results],
+                    "fields_hashes": [digest for _, digest, _ in results],
+                    "codes": [code for _, _, code in results],
+                    "now": now,
+                },
+            )
+            return
+        # SQLite (in-process: an executemany costs no round trips): one cached statement
+        statement = sqlite.insert(M)
         statement = statement.on_conflict_do_update(
             index_elements=[M.c.platform, M.c.platform_list_id, M.c.member_id],
             set_={
@@ -142,6 +160,17 @@ class MembershipStore:
                 for member_id, digest, code in results
             ],
         )
+
+    def refresh_statistics(self, conn: Connection) -> None:
+        """PostgreSQL: ``ANALYZE`` the record after the upserts, which may have grown it from nothing
+        to the whole list, and the snapshot, written by this run's extraction. With the statistics
+        of empty tables the planner read every page of the adds (``joining_page``) from all of the
+        list -- the record's rows (bench/run.py --only spotler, 1M contacts: 18 s a page of 2,500),
+        or the snapshot's rows after ``seq`` sorted (--only mailjet: 13 s a page of 1,000) --
+        instead of the snapshot's next rows by its key: the night's adds were quadratic in the
+        list. Autovacuum comes too late for that."""
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE platform_membership, list_snapshot")
 
     def mark(self, conn: Connection, member_ids: Sequence[str], *, in_audience: bool, now: datetime) -> None:
         """An add (``True``) or removal (``False``) of these members was confirmed."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from include.crm_sync.platforms.base import AddOutcome, MembershipTarget, Recipient
 from include.crm_sync.platforms.mailjet.errors import JobFailed
 from include.crm_sync.staging import tables as t
 from tests.integration.extract.crm_state import CrmState
@@ -55,6 +56,20 @@ def test_first_night_puts_each_consent_on_its_own_list(staging_engine, mailjet, 
     again = night(staging_engine, platform, "run-2", tmp_path)  # a quiet night changes nothing
     assert again.reports["news_mj"].added == again.reports["news_mj"].removed == 0
     assert "action.addforce" not in mailjet.control.calls()
+
+
+def test_the_sync_holds_no_address_in_memory_that_the_lookup_knows(staging_engine, mailjet, tmp_path):
+    """Every member is upserted before the first add: holding each address until its add made the
+    sync's memory grow with the list (bench: 1M contacts). The add asks the lookup instead."""
+    _crm(staging_engine, {f"p{i}": ("granted", "granted") for i in range(30)})
+    platform = make_platform(mailjet, staging_engine)
+    platform.ensure_target(MembershipTarget(NEWS, NEWS))
+    results = platform.upsert((), [Recipient(f"p{i}", f"p{i}@example.com") for i in range(30)])
+    assert {r.outcome for r in results} == {AddOutcome.ADDED}
+    assert platform.remembered_addresses == 0
+    night(staging_engine, platform, "run-1", tmp_path)
+    assert platform.remembered_addresses == 0
+    assert len(_active(mailjet, NEWS)) == len(_active(mailjet, SERVICE)) == 30
 
 
 def test_list_unsubscribe_revokes_that_consent_and_is_never_undone(staging_engine, mailjet, tmp_path):

@@ -2,9 +2,10 @@
 
 A platform list is a Mailjet contact list named by its unique **name** (the canonical platform list
 id; the numeric ID is looked up, and the list made when missing, by ``ensure_target``). Members are
-the CRM entity ids of the snapshot; Mailjet keys contacts by address, so the platform keeps the
-address of every member it was given (``upsert``) and asks ``email_of`` (the task layer: the CRM)
-for the others. Mailjet creates a contact when it is added to a list, so ``upsert`` sends nothing.
+the CRM entity ids of the snapshot; Mailjet keys contacts by address, so an add takes the address
+the member was given with (``upsert``): asked of ``email_of`` (the task layer: the last synced
+snapshot, else the CRM), and held in memory only where that lookup would answer another one.
+Mailjet creates a contact when it is added to a list, so ``upsert`` sends nothing.
 
 Adds are ``addnoforce`` bulk jobs only: someone who unsubscribed from the list stays unsubscribed
 (invariant 8; ``addforce`` is refused by the client). Removals are ``remove`` jobs. Every job is
@@ -130,15 +131,34 @@ class MailjetPlatform:
         before: Mapping[str, str] = {}
         if self._uploaded_email_of is not None and self._target is not None:
             before = self._uploaded_email_of(self._target, [r.recipient_id for r in recipients])
-        results = []
+        results, accepted = [], []
         for r in recipients:
             old = before.get(r.recipient_id)
             if old is not None and old.strip().lower() != r.email.strip().lower():
                 results.append(UpsertResult(r.recipient_id, AddOutcome.ERROR, ADDRESS_CHANGED))
                 continue
-            self._emails[r.recipient_id] = r.email
+            accepted.append(r)
             results.append(UpsertResult(r.recipient_id, AddOutcome.ADDED, "OK"))
+        self._remember(accepted)
         return results
+
+    def _remember(self, recipients: Sequence[Recipient]) -> None:
+        """Keep the address of each accepted member for its add -- only where the lookup the add
+        falls back on (``email_of``) would answer another one (the CRM changed since extraction):
+        a first night upserts every member before the first add, and holding every address in
+        memory grew the sync's RSS with the list (bench/run.py --only mailjet, 1M contacts)."""
+        if self._email_of is None or self._target is None:
+            self._emails.update((r.recipient_id, r.email) for r in recipients)
+            return
+        known = self._email_of(self._target, [r.recipient_id for r in recipients])
+        self._emails.update(
+            (r.recipient_id, r.email) for r in recipients if known.get(r.recipient_id) != r.email
+        )
+
+    @property
+    def remembered_addresses(self) -> int:
+        """Addresses held in memory for adds to come (few: see ``_remember``)."""
+        return len(self._emails)
 
     def add_members(self, list_id: str, member_ids: Sequence[str]) -> None:
         emails = self._resolve(list_id, member_ids, uploaded_first=False)
@@ -146,6 +166,8 @@ class MailjetPlatform:
         if unknown:
             raise MembersNotFound(list_id, unknown)
         self._job(list_id, "addnoforce", [emails[m] for m in member_ids])
+        for member_id in member_ids:  # added: their address is Mailjet's now (and the record's)
+            self._emails.pop(member_id, None)
 
     def remove_members(self, list_id: str, member_ids: Sequence[str]) -> None:
         emails = self._resolve(list_id, member_ids, uploaded_first=True)  # the address Mailjet holds
