@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ first, not the root
     sys.path.insert(0, str(ROOT))
 
-from bench import report  # noqa: E402
+from bench import night_report, report  # noqa: E402
 from bench.common import pg  # noqa: E402
 from bench.common.emulator import EmulatorProcess, start_emulator  # noqa: E402
 from bench.common.machine import git_sha, load_average, machine  # noqa: E402
@@ -522,6 +522,10 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = Run(args).execute()
+    for size in args.night_sizes if "night" in args.only else []:
+        # one file pair per night size: the 10M night is too long for every run, its results are kept
+        written = night_report.write_size(results, size, args.results_dir)
+        log(f"night {report.size_label(size)}: wrote {written} and its .json")
     if args.only != args.all_scenarios:
         # the report's tables compare figures across scenarios: a partial run leaves them alone
         out = args.workdir / "results_only.json"

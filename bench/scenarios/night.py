@@ -312,7 +312,8 @@ def run_nights(setup: NightSetup, nights: int) -> dict[str, Any]:
                 before = table_sizes(setup.staging_url)
                 results["disk_before_mb"] = round(sum(before.values()) / 2**20, 1)
                 for number in range(1, nights + 1):
-                    night = one_night(stack, setup.staging_url, number, before)
+                    progress = setup.workdir / f"night_{number}_progress.json"
+                    night = one_night(stack, setup.staging_url, number, before, progress)
                     results["nights"].append(night)
                     before = night.pop("_sizes")
             results["emulator_peak_rss_mb"] = {"optimizely": setup.optimizely.rss_mb().get("peak_rss_mb")} | {
@@ -339,21 +340,33 @@ def _patient(call: Any, *args: Any, attempts: int = 20, **kwargs: Any) -> Any:
     raise AssertionError("unreachable")
 
 
-def _wait_for_run(stack: Any, run_id: str) -> str:
+#: while a night runs, what its tasks did so far is written this often to ``progress.json`` (a
+#: night cut short -- a 10M night on a busy machine -- still leaves its figures)
+PROGRESS_EVERY_S = 60
+
+
+def _wait_for_run(stack: Any, run_id: str, rss: TaskRssSampler, progress: Path) -> str:
     deadline = time.monotonic() + NIGHT_TIMEOUT_S
+    written = time.monotonic()
     while (state := _patient(stack.run_state, DAG_ID, run_id)) not in ("success", "failed"):
         if time.monotonic() > deadline:
             raise TimeoutError(f"{DAG_ID} {run_id} still {state} after {NIGHT_TIMEOUT_S} s")
+        if time.monotonic() - written > PROGRESS_EVERY_S:
+            tasks = _task_rows(_patient(stack.task_instances, DAG_ID, run_id), rss.peaks)
+            progress.write_text(json.dumps({"run_id": run_id, "state": state, "tasks": tasks}, indent=2))
+            written = time.monotonic()
         time.sleep(5)
     return state
 
 
-def one_night(stack: Any, staging_url: str, number: int, sizes_before: dict[str, int]) -> dict[str, Any]:
+def one_night(
+    stack: Any, staging_url: str, number: int, sizes_before: dict[str, int], progress: Path
+) -> dict[str, Any]:
     log(f"night {number}: triggering {DAG_ID} over every list")
     started = time.perf_counter()
     with TaskRssSampler() as rss:
         run_id = _patient(stack.trigger, DAG_ID, conf={}, attempts=1)
-        state = _wait_for_run(stack, run_id)
+        state = _wait_for_run(stack, run_id, rss, progress)
     driver_s = round(time.perf_counter() - started, 1)
     dag_run = _patient(stack.dag_run, DAG_ID, run_id)
     tasks = _task_rows(_patient(stack.task_instances, DAG_ID, run_id), rss.peaks)
