@@ -161,5 +161,54 @@ def write_size(results: dict[str, Any], size: int, out_dir: Path) -> Path:
         f"`python bench/run.py{results['argv']}` on {results['machine']}; code {results['git_sha']}.",
         "",
     ]
-    (out_dir / f"night_{label}.md").write_text("\n".join(header + markdown(one)))
+    (out_dir / f"night_{label}.md").write_text(
+        "\n".join(header + markdown(one) + _versus_smaller(found, out_dir))
+    )
     return out_dir / f"night_{label}.md"
+
+
+def _versus_smaller(found: dict[str, Any], out_dir: Path) -> list[str]:
+    """The 10M night against the 1M one written to ``out_dir`` (``night_1m.json``), if there is one."""
+    smaller = out_dir / "night_1m.json"
+    if "scale.rss_10m_mb" not in found or not smaller.exists():
+        return []
+    other = json.loads(smaller.read_text())
+    both = {**other, **found}
+    target = rss_target(both)
+    lines = [
+        "",
+        f"## Against the 1M night (bench/results/night_1m.json, run {other['detail']['started_at']})",
+        "",
+        "| figure | 1M | 10M | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for what, key in (
+        ("night 1 wall s", "scale.night_{}_s"),
+        ("largest task-process peak RSS MB", "scale.rss_{}_mb"),
+        ("sync tables added by night 1 MB", "scale.disk_night1_{}_mb"),
+    ):
+        small, big = both.get(key.format("1m")), both.get(key.format("10m"))
+        ratio = f"{big / small:.2f}×" if small and big else "–"
+        lines.append(f"| {what} | {_cell(small)} | {_cell(big)} | {ratio} |")
+    if target is not None:
+        verdict = "met" if target.met else "**missed**"
+        lines += ["", f"Task-process peak RSS 10M ÷ 1M = {target.ratio:.2f}× (target ≤ 1.2×): {verdict}."]
+    return [*lines, ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python bench/night_report.py RESULTS.json [OUT_DIR]``: (re)write ``night_<size>.{json,md}``
+    from a run's raw results (``results_only.json`` of ``bench/run.py --only night``)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    results = json.loads(Path(args[0]).read_text())
+    out_dir = Path(args[1]) if len(args) > 1 else Path(__file__).resolve().parent / "results"
+    for size in results.get("night_sizes") or []:
+        if _label(size) in results.get("night", {}):
+            print(write_size(results, size, out_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
