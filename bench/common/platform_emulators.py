@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.common.child import vm_hwm_mb
+from bench.common.emulator import stop_process
 from bench.common.proc import ROOT, child_env
 from scripts.demo_platforms import (
     FLEXMAIL_ACCOUNT,
@@ -51,22 +52,10 @@ class RestEmulator:
         return self.process.pid
 
     def peak_rss_mb(self) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        except OSError:
-            pass
-        return None
+        return vm_hwm_mb(self.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def _command(platform: str) -> list[str]:

@@ -15,17 +15,9 @@ import re
 import threading
 from pathlib import Path
 
+from bench.common.child import vm_hwm_mb
+
 _TITLE = re.compile(r"^airflow worker -- ([0-9a-f-]{36})")
-
-
-def _vm_hwm_mb(pid: str) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def _task_processes() -> dict[str, str]:
@@ -59,7 +51,7 @@ class TaskRssSampler:
 
     def sample(self) -> None:
         for pid, ti_id in _task_processes().items():
-            peak = _vm_hwm_mb(pid)
+            peak = vm_hwm_mb(pid)
             if peak is not None and peak > self.peaks.get(ti_id, 0.0):
                 self.peaks[ti_id] = peak
 

@@ -90,18 +90,22 @@ def _group(table: str) -> str:
     return next((group for group, names in TABLE_GROUPS.items() if table in names), "other")
 
 
-def table_sizes(url: str) -> dict[str, int]:
-    """Bytes (table, indexes, TOAST) of every table in the staging database's public schema."""
+def _rows(url: str, *queries: str, **params: Any) -> list[list[Any]]:
+    """The rows of each query, read on one short-lived connection to ``url``."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relkind = 'r' AND n.nspname = 'public'"
-            )
-        ).all()
+        found = [conn.execute(sa.text(query), params).all() for query in queries]
     engine.dispose()
+    return found
+
+
+def table_sizes(url: str) -> dict[str, int]:
+    """Bytes (table, indexes, TOAST) of every table in the staging database's public schema."""
+    (rows,) = _rows(
+        url,
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'",
+    )
     return {name: int(size) for name, size in rows}
 
 
@@ -130,16 +134,12 @@ def disk_report(before: dict[str, int], after: dict[str, int]) -> dict[str, Any]
 
 def kept_snapshots(url: str) -> list[dict[str, Any]]:
     """The list runs whose snapshot rows are still there, and how many rows each keeps."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT r.run_id, r.list_name, count(*) AS rows FROM list_snapshot s "
-                "JOIN list_run r ON r.list_run_id = s.list_run_id "
-                "GROUP BY r.run_id, r.list_name ORDER BY r.run_id, r.list_name"
-            )
-        ).all()
-    engine.dispose()
+    (rows,) = _rows(
+        url,
+        "SELECT r.run_id, r.list_name, count(*) AS rows FROM list_snapshot s "
+        "JOIN list_run r ON r.list_run_id = s.list_run_id "
+        "GROUP BY r.run_id, r.list_name ORDER BY r.run_id, r.list_name",
+    )
     return [dict(row._mapping) for row in rows]
 
 
@@ -155,25 +155,15 @@ def _when(value: Any) -> datetime:
 
 def list_audit(url: str, run_id: str) -> dict[str, dict[str, Any]]:
     """Per list of the run: recipients, status, and the upload/verify seconds its audit rows give."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        runs = conn.execute(
-            sa.text(
-                "SELECT list_name, platform, platform_list_id, status, selected, snapshot_rows, "
-                "uploaded, accepted, rejected, platform_count, cleared_at, last_batch_at, "
-                "started_at, finished_at FROM list_run WHERE run_id = :run_id"
-            ),
-            {"run_id": run_id},
-        ).all()
-        syncs = {
-            (row.platform, row.platform_list_id): row
-            for row in conn.execute(
-                sa.text(
-                    "SELECT platform, platform_list_id, mode, started_at, finished_at FROM platform_list_sync"
-                )
-            ).all()
-        }
-    engine.dispose()
+    runs, sync_rows = _rows(
+        url,
+        "SELECT list_name, platform, platform_list_id, status, selected, snapshot_rows, uploaded, accepted, "
+        "rejected, platform_count, cleared_at, last_batch_at, started_at, finished_at "
+        "FROM list_run WHERE run_id = :run_id",
+        "SELECT platform, platform_list_id, mode, started_at, finished_at FROM platform_list_sync",
+        run_id=run_id,
+    )
+    syncs = {(row.platform, row.platform_list_id): row for row in sync_rows}
     out = {}
     for row in runs:
         item = {
