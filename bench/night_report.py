@@ -71,6 +71,12 @@ def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _wall(night: dict[str, Any]) -> str:
+    if night["seconds"] is None and night.get("elapsed_s") is not None:
+        return f"> {float(night['elapsed_s']):,.0f} (cut short)"
+    return _cell(night["seconds"])
+
+
 def markdown(results: dict[str, Any]) -> list[str]:
     """The "Night at <sizes>" section: per night and list, and the disk after each night."""
     labels = [_label(s) for s in results.get("night_sizes") or [] if _label(s) in results.get("night", {})]
@@ -129,7 +135,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
             kept = night["kept_snapshots"]
             runs = sorted({k["run_id"] for k in kept})
             lines.append(
-                f"| {label} | {night['night']} | {night['state']} | {_cell(night['seconds'])} "
+                f"| {label} | {night['night']} | {night['state']} | {_wall(night)} "
                 f"| {_cell(night['max_task_rss_mb'])} | {disk['night_tables_mb']} "
                 f"| {disk['groups'].get('snapshots', {}).get('mb', 0)} | {disk['night_tables_added_mb']} "
                 f"| {sum(k['rows'] for k in kept):,} ({len(runs)}) |"

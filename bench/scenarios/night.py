@@ -194,6 +194,8 @@ def _task_rows(tis: list[dict[str, Any]], peaks: dict[str, float]) -> list[dict[
         rows.append(
             {
                 "task_id": ti["task_id"],
+                "map_index": ti.get("map_index", -1),
+                # the list's name (map_index_template) is rendered when the task ends
                 "list": ti.get("rendered_map_index") if ti.get("map_index", -1) >= 0 else None,
                 "state": ti["state"],
                 "try_number": ti.get("try_number"),
@@ -388,3 +390,55 @@ def one_night(
     if state != "success":
         log(f"night {number} ended {state}: " + stack.log_tails(lines=20)[-3000:])
     return night
+
+
+def cut_short(
+    staging_url: str, template_url: str, progress: Path, argv: str, started_at: str, size: int
+) -> dict[str, Any]:
+    """The figures of a night still running, as ``bench/run.py`` would have written them had it
+    ended: the tasks (seconds, peak RSS) from the night's progress file, the lists and the disk
+    from its staging database (the disk before = the generated CRM it was copied from). Its state
+    says how far it got."""
+    from bench.common.machine import git_sha, machine
+    from bench.report import size_label
+    from include.crm_sync.config.loader import load_lists
+
+    seen = json.loads(progress.read_text())
+    tasks = seen["tasks"]
+    done = sum(1 for t in tasks if t["state"] == "success")
+    night = {
+        "night": 1,
+        "run_id": seen["run_id"],
+        "state": f"cut short ({done} of {len(tasks)} task instances done)",
+        "seconds": None,
+        # how long it had run when cut short (the sync run's start to now)
+        "elapsed_s": _rows(
+            staging_url,
+            "SELECT extract(epoch FROM now() - started_at) FROM sync_run WHERE run_id = :run_id",
+            run_id=seen["run_id"],
+        )[0][0][0],
+        "lists": per_list(tasks, list_audit(staging_url, seen["run_id"])),
+        "tasks": tasks,
+        "max_task_rss_mb": max((t["peak_rss_mb"] or 0 for t in tasks), default=None),
+        "disk": disk_report(table_sizes(template_url), table_sizes(staging_url)),
+        "kept_snapshots": kept_snapshots(staging_url),
+    }
+    lists = load_lists()
+    return {
+        "argv": argv,
+        "started_at": started_at,
+        "machine": machine(),
+        "git_sha": git_sha(),
+        "night_sizes": [size],
+        "night": {
+            size_label(size): {
+                "lists": lists.names,
+                "platforms": sorted({item.platform for item in lists.lists}),
+                "keep_runs": 1,
+                "flexmail_requests_per_minute": FLEXMAIL_REQUESTS_PER_MINUTE,
+                "executor": "LocalExecutor",
+                "parallelism": 2,
+                "nights": [night],
+            }
+        },
+    }
