@@ -93,30 +93,24 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f"{first['flexmail_requests_per_minute']:,} requests a minute (Flexmail: ~60). Seconds per task "
         "from Airflow's task instances (process start included); upload = `clear` to the last confirmed "
         "`addAll3` (the empty-list window) for Optimizely refills, the membership sync's start to end for "
-        "Spotler/Mailjet; verify = last batch to the list run's end (`getCount`); Flexmail lists are "
+        "Spotler/Mailjet; rest = write − upload: task process start, login, `clear`, `getCount` (verify) and "
+        "the audit (the audit stamps a refill's end at its last batch: verify has no figure of its own); "
+        "Flexmail lists are "
         "written by the shared `sync_labels` task. RSS: peak (`VmHWM`) of each task process, sampled "
         "from outside every 0.25 s (bench/common/task_rss.py); extract / validate / write.",
         "",
         "| size | night | list | platform | recipients | extract s | validate s | write s | upload s "
-        "| verify s | window s | peak RSS MB (e/v/w) | status |",
+        "| rest s | window s | peak RSS MB (e/v/w) | status |",
         "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for label in labels:
         for night in results["night"][label]["nights"]:
             for item in night["lists"]:
                 rss = "/".join(_cell(item[k]) for k in ("extract_rss_mb", "validate_rss_mb", "write_rss_mb"))
-                cells = [
-                    _cell(item.get(k))
-                    for k in (
-                        "recipients",
-                        "extract_s",
-                        "validate_s",
-                        "write_s",
-                        "upload_s",
-                        "verify_s",
-                        "window_s",
-                    )
-                ]
+                write, upload = item.get("write_s"), item.get("upload_s")
+                rest = round(write - upload, 2) if write is not None and upload is not None else None
+                keys = ("recipients", "extract_s", "validate_s", "write_s", "upload_s")
+                cells = [*(_cell(item.get(k)) for k in keys), _cell(rest), _cell(item.get("window_s"))]
                 lines.append(
                     f"| {label} | {night['night']} | {item['list']} | {item['platform']} | "
                     + " | ".join(cells)

@@ -12,9 +12,10 @@ What is read back, per night:
 * per list, from the task instances: seconds of ``extract``, ``validate`` and the write task
   (``refill``; Flexmail lists are written by the shared ``sync_labels``), and the peak RSS of each
   task process (bench/common/task_rss.py);
-* per list, from the audit: the recipients, and for Optimizely refills the upload (``clear`` to the
-  last confirmed ``addAll3``: the empty-list window) and the verify (last batch to the end:
-  ``getCount``) seconds; for membership lists (Spotler, Mailjet) the sync's own start and end;
+* per list, from the audit: the recipients, and for Optimizely refills the upload seconds (``clear``
+  to the last confirmed ``addAll3``: the empty-list window; the rest of the write task is process
+  start, login, ``clear``, ``getCount`` and the audit); for membership lists (Spotler, Mailjet) the
+  sync's own start and end;
 * the disk: ``pg_total_relation_size`` of every staging table before the first night and after
   each, grouped into snapshots, audit and platform state, and the snapshot rows still kept.
 
@@ -180,7 +181,7 @@ def list_audit(url: str, run_id: str) -> dict[str, dict[str, Any]]:
         if row.cleared_at is not None:  # an Optimizely refill: clear, addAll3 batches, getCount
             item["upload_s"] = _seconds(row.cleared_at, row.last_batch_at)
             item["window_s"] = item["upload_s"]
-            item["verify_s"] = _seconds(row.last_batch_at, row.finished_at)
+            # no verify figure here: the audit stamps the run's end at the last batch, before getCount
         elif (sync := syncs.get((row.platform, row.platform_list_id))) is not None:
             item["upload_s"] = _seconds(sync.started_at, sync.finished_at)
             item["sync_mode"] = sync.mode

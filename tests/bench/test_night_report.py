@@ -104,7 +104,7 @@ def test_scale_keys_and_the_rss_target_come_from_the_nights() -> None:
     section = "\n".join(markdown(results))
     assert section.startswith("## Night at 1M / 10M: per list")
     assert (
-        "| 10m | 1 | newsletter_nl | optimizely | 1,000 | 1.0 | 2.0 | 3.0 | 2.5 | 0.1 | 2.5 | 290.0/289.0/– |"
+        "| 10m | 1 | newsletter_nl | optimizely | 1,000 | 1.0 | 2.0 | 3.0 | 2.5 | 0.5 | 2.5 | 290.0/289.0/– |"
         in section
     )
 
