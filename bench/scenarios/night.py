@@ -406,6 +406,10 @@ def cut_short(
 
     seen = json.loads(progress.read_text())
     tasks = seen["tasks"]
+    lists = load_lists()
+    for task in tasks:  # a running mapped task shows its map index; the list's name comes at its end
+        if task["task_id"].startswith("sync_list.") and (task["list"] or "").isdigit():
+            task["list"] = lists.names[int(task["list"])]
     done = sum(1 for t in tasks if t["state"] == "success")
     night = {
         "night": 1,
@@ -424,7 +428,6 @@ def cut_short(
         "disk": disk_report(table_sizes(template_url), table_sizes(staging_url)),
         "kept_snapshots": kept_snapshots(staging_url),
     }
-    lists = load_lists()
     return {
         "argv": argv,
         "started_at": started_at,
