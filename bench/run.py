@@ -1,6 +1,6 @@
 """All benchmarks in one command; writes bench/results/latest.json and latest.md.
 
-    PYTHONPATH=.:plugins .venv/bin/python bench/run.py             # 100k + 1M contacts (~25 min, 2 cores)
+    PYTHONPATH=.:plugins .venv/bin/python bench/run.py             # 100k + 1M contacts, 2 nights at 1M
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --reuse     # keep/reuse the generated CRMs
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --quick     # smoke: 10k + 50k, 1 list, no night
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --with-10m  # also a night on a 10M-contact CRM
