@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report_membership
+from bench import night_report
 
 #: the keys every run writes (the issue's list; ``parse.<dag_id>_ms`` come on top, one per DAG)
 REQUIRED_KEYS = (
@@ -33,10 +34,10 @@ REQUIRED_KEYS = (
     "validate.seconds",
     "imports.feedback_fair_copy_rps",
     "imports.responses_fair_copy_rps",
-    "scale.rss_1m_mb",
 )
-#: keys every run writes, null when the run had no 10M-contact night (``--with-10m``)
-NULLABLE_KEYS = ("scale.night_10m_s", "scale.rss_10m_mb")
+#: keys every run writes, null when the run had no night at that size (the night scenario, run at
+#: the largest size and, with ``--with-10m``, at 10M; bench/night_report.py)
+NULLABLE_KEYS = ("scale.night_10m_s", "scale.rss_10m_mb", "scale.rss_1m_mb", "scale.disk_per_night_mb")
 
 #: absolute targets of issue 17 (a figure of the comparison list against a fixed bound)
 EXTRACT_TARGET_RPS = 100_000
@@ -130,21 +131,10 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
             "validate.seconds": refilled["validate_s"],
             "imports.feedback_fair_copy_rps": results["feedback"][big].get("fair_copy", {}).get("rps"),
             "imports.responses_fair_copy_rps": results["responses"][big].get("fair_copy", {}).get("rps"),
-            "scale.rss_1m_mb": max(item["peak_rss_mb"] for item in results["refill"][big]["lists"]),
-            "scale.night_10m_s": None,
-            "scale.rss_10m_mb": None,
         }
     )
-    if "10m" in results["refill"]:
-        night = results["refill"]["10m"]
-        out["scale.rss_10m_mb"] = max(item["peak_rss_mb"] for item in night["lists"])
-        out["scale.night_10m_s"] = round(
-            night["setup"]["seconds"] + sum(i["seconds"] for i in night["lists"]), 1
-        )
-    for extra in results.get("extra_sizes", []):
-        out[f"memory.rss_{size_label(extra)}_mb"] = max(
-            i["peak_rss_mb"] for i in results["refill"][size_label(extra)]["lists"]
-        )
+    out.update(dict.fromkeys(NULLABLE_KEYS))
+    out.update(night_report.figures(results))
     for item in results["parse"]["files"]:
         if item["empty"]:
             out["parse.empty_ms"] = item["parse_ms"]
@@ -299,6 +289,8 @@ def targets(figures: dict[str, Any], results: dict[str, Any]) -> list[Target]:
         rows.append(
             Target(f"parse time of {key[6:-3]}", key, "parse.empty_ms", figures[key], empty, 2.0, False, "ms")
         )
+    if (night_rss := night_report.rss_target(figures)) is not None:
+        rows.append(night_rss)
     return rows
 
 
@@ -387,7 +379,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
         "| window s | peak RSS MB | platform count |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size in [*results["sizes"], *results.get("extra_sizes", [])]:
+    for size in results["sizes"]:
         for item in results["refill"][size_label(size)]["lists"]:
             lines.append(
                 f"| {size:,} | {item['list']} | {item['recipients']:,} | {item['extract_s']} "
@@ -423,6 +415,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
         )
     lines += report_membership.markdown(results)
     lines += ["", f"Emulator peak RSS: {results.get('emulator', {}).get('peak_rss_mb', '?')} MB.", ""]
+    lines += night_report.markdown(results)
     return "\n".join(lines)
 
 

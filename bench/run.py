@@ -1,9 +1,10 @@
 """All benchmarks in one command; writes bench/results/latest.json and latest.md.
 
-    PYTHONPATH=.:plugins .venv/bin/python bench/run.py             # 100k + 1M contacts (~25 min, 2 cores)
+    PYTHONPATH=.:plugins .venv/bin/python bench/run.py             # 100k + 1M contacts, 2 nights at 1M
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --reuse     # keep/reuse the generated CRMs
-    PYTHONPATH=.:plugins .venv/bin/python bench/run.py --quick     # smoke: 10k + 50k, one list, fewer parses
-    PYTHONPATH=.:plugins .venv/bin/python bench/run.py --with-10m  # also refill a 10M-contact CRM
+    PYTHONPATH=.:plugins .venv/bin/python bench/run.py --quick     # smoke: 10k + 50k, 1 list, no night
+    PYTHONPATH=.:plugins .venv/bin/python bench/run.py --with-10m  # also a night on a 10M-contact CRM
+    PYTHONPATH=.:plugins .venv/bin/python bench/run.py --reuse --only night --night-sizes 1m,10m
     PYTHONPATH=.:plugins .venv/bin/python bench/run.py --reuse --only feedback  # one scenario, raw JSON only
 
 What runs (every measured step in a fresh child process, so its peak RSS is its own; the
@@ -26,9 +27,15 @@ emulator in its own process, over real HTTP/SFTP on loopback; PostgreSQL at ``--
    after a 2 % churn, each against the emulator-bound limit (the same calls pre-built and posted),
    calls used vs the fewest possible, peak RSS (bench/scenarios/membership.py and the platform's
    module; the platform's emulator in its own process).
+7. **night** per night size (``--night-sizes``; default the largest size, plus 10M with
+   ``--with-10m``): ``--nights`` whole runs of ``crm_campaign_sync`` over every list of the lists
+   file, under a LocalExecutor Airflow, against an emulator of every platform those lists use
+   (bench/scenarios/night.py): the night's wall time, per list extract / validate / write seconds
+   and the peak RSS of each task process, the empty-list windows, the disk the sync's tables take
+   after each night (snapshot retention at ``--night-keep-runs``).
 
-``--with-10m`` adds a 10M-contact CRM to the refill (and memory) only: generating it takes long and
-its imports would take hours. Intermediate files and step logs go to ``--workdir``.
+``--with-10m`` adds a 10M-contact CRM to the night only: generating it takes long and its imports
+would take hours. Intermediate files and step logs go to ``--workdir``.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ first, not the root
     sys.path.insert(0, str(ROOT))
 
-from bench import report  # noqa: E402
+from bench import night_report, report  # noqa: E402
 from bench.common import pg  # noqa: E402
 from bench.common.emulator import EmulatorProcess, start_emulator, start_rest_emulator  # noqa: E402
 from bench.common.machine import git_sha, load_average, machine  # noqa: E402
@@ -63,10 +70,22 @@ QUICK_SIZES = (10_000, 50_000)
 #: import left in them into copies with the same keys and indexes (bench/common/copy_limit.py)
 FEEDBACK_TARGETS = ["feedback_bounce", "feedback_unsubscribe"]
 #: the scenarios ``--only`` can pick, in the order they run
-SCENARIOS = ("parse", "refill", "feedback", "responses", "spotler", "mailjet")
+SCENARIOS = ("parse", "refill", "feedback", "responses", "spotler", "mailjet", "night")
 #: the membership-sync scenarios: their modules under bench/scenarios/ (shared part: membership.py)
 MEMBERSHIP = ("spotler", "mailjet")
+#: nights of the nightly DAG per night size (``--nights``): two show what the second night adds
+DEFAULT_NIGHTS = 2
+#: snapshots kept per platform list in the bench's nights (``--night-keep-runs``): 1 makes the
+#: retention visible within a few nights (production default: 7)
+DEFAULT_NIGHT_KEEP_RUNS = 1
 RESPONSE_TARGETS = ["response_event", "crm_campaign_response", "feedback_bounce", "feedback_unsubscribe"]
+
+
+def parse_size(text: str) -> int:
+    """``10m`` -> 10000000, ``100k`` -> 100000, ``5000`` -> 5000."""
+    text = text.strip().lower()
+    factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(text[:-1] if factor > 1 else text) * factor
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,7 +103,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="contacts per CRM, comma-separated, smallest first (default 100000,1000000)",
     )
-    parser.add_argument("--with-10m", action="store_true", help="also refill a 10M-contact CRM (long)")
+    parser.add_argument(
+        "--with-10m", action="store_true", help="also run the night on a 10M-contact CRM (long)"
+    )
+    parser.add_argument(
+        "--night-sizes",
+        type=lambda s: [parse_size(x) for x in s.split(",")],
+        default=None,
+        help="CRM sizes of the night scenario, e.g. 1m,10m (default: the largest --sizes, plus 10m "
+        "with --with-10m)",
+    )
+    parser.add_argument(
+        "--nights", type=int, default=DEFAULT_NIGHTS, help=f"nights per night size (default {DEFAULT_NIGHTS})"
+    )
+    parser.add_argument(
+        "--night-keep-runs",
+        type=int,
+        default=DEFAULT_NIGHT_KEEP_RUNS,
+        help="CRM_SYNC_SNAPSHOT_KEEP_RUNS of the nights (default %(default)s)",
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="reuse (and keep) generated CRMs of the same size"
     )
@@ -106,9 +143,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         type=lambda s: set(s.split(",")),
-        default=set(SCENARIOS),
-        help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)}); "
-        "the report leaves out the figures of the others",
+        default=None,
+        help=f"comma-separated scenarios to run (default all: {','.join(SCENARIOS)}; --quick: all but "
+        "night, whose Airflow stack takes minutes to start); the report leaves out the figures of the others",
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
@@ -122,10 +159,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=ROOT / ".local" / "bench")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
+    args.all_scenarios = set(SCENARIOS) - ({"night"} if args.quick else set())
+    args.only = args.only or args.all_scenarios
     if unknown := args.only - set(SCENARIOS):
         parser.error(f"--only: unknown {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
     args.sizes = sorted(args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES))
-    args.extra_sizes = [10_000_000] if args.with_10m else []
+    args.night_sizes = sorted(args.night_sizes or [args.sizes[-1], *([10_000_000] if args.with_10m else [])])
+    # sizes only the night runs on: generated (or reused), not refilled or imported
+    args.extra_sizes = [n for n in args.night_sizes if n not in args.sizes]
     args.parse_repeats = args.parse_repeats or (5 if args.quick else 20)
     return args
 
@@ -153,6 +194,8 @@ class Run:
             "feedback": {},
             "responses": {},
             **{name: {} for name in MEMBERSHIP},
+            "night": {},
+            "night_sizes": args.night_sizes,
         }
 
     # -- helpers
@@ -546,13 +589,34 @@ class Run:
             self.results[name][label] = {"nights": nights, "emulator": emulator.rss_mb()}
             emulator.stop()
             self.drop_copy(size, name)
+    def night(self, size: int) -> None:
+        from bench.scenarios.night import NightSetup, run_nights
+
+        label = report.size_label(size)
+        url = self.copy(size, "night")
+        self.reset_emulator()
+        workdir = self.workdir / f"night_{label}"
+        shutil.rmtree(workdir, ignore_errors=True)
+        log(f"night {label}: {self.args.nights} night(s) of crm_campaign_sync over every list")
+        setup = NightSetup(
+            server_url=self.args.pg_url,
+            staging_url=url,
+            metadata_db=self.copy_name(size, "airflow"),
+            optimizely=self.emulator,
+            workdir=workdir,
+            parallel=self.args.parallel,
+            keep_runs=self.args.night_keep_runs,
+        )
+        self.results["night"][label] = run_nights(setup, self.args.nights)
+        self.drop_copy(size, "night")
+        self.reset_emulator()
 
     def cleanup(self) -> None:
         if self.emulator:
             self.results["emulator"] = self.emulator.rss_mb()
             self.emulator.stop()
         for size in [*self.args.sizes, *self.args.extra_sizes]:
-            for purpose in ("refill", "feedback", "responses", *MEMBERSHIP):
+            for purpose in ("refill", "feedback", "responses", *MEMBERSHIP, "night", "airflow"):
                 self.drop_copy(size, purpose)
             if not self.args.reuse:
                 pg.drop_database(self.args.pg_url, self.generated_name(size))
@@ -578,7 +642,7 @@ class Run:
                 self.parse()
             compare_size = self.args.sizes[-1] if self.args.compare == "largest" else self.args.sizes[0]
             if "refill" in only:
-                for size in [*self.args.sizes, *self.args.extra_sizes]:
+                for size in self.args.sizes:
                     self.refill(size, compare=size == compare_size)
             if "feedback" in only:
                 for size in self.args.sizes:
@@ -590,6 +654,9 @@ class Run:
                 if name in only:
                     for size in self.args.sizes:
                         self.membership(name, size)
+            if "night" in only:
+                for size in self.args.night_sizes:
+                    self.night(size)
         except BaseException:
             partial = self.workdir / "partial_results.json"
             partial.write_text(json.dumps(self.results, indent=2, default=str))
@@ -615,7 +682,11 @@ def _calls_between(before: dict[str, int], after: dict[str, int]) -> dict[str, i
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = Run(args).execute()
-    if args.only != set(SCENARIOS):
+    for size in args.night_sizes if "night" in args.only else []:
+        # one file pair per night size: the 10M night is too long for every run, its results are kept
+        written = night_report.write_size(results, size, args.results_dir)
+        log(f"night {report.size_label(size)}: wrote {written} and its .json")
+    if args.only != args.all_scenarios:
         # the report's tables compare figures across scenarios: a partial run leaves them alone
         out = args.workdir / "results_only.json"
         out.write_text(json.dumps(results, indent=2, default=str))

@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 
-def vm_hwm_mb() -> float | None:
+def vm_hwm_mb(pid: int | str = "self") -> float | None:
+    """Peak RSS (``VmHWM``) of process ``pid`` in MB, or None if it is gone."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:

@@ -41,7 +41,7 @@ class _Emulator:
         return _peak_rss(self.pid)
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_process(self.process)
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _peak_rss(pid: int) -> dict[str, float]:
     return found
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -167,6 +167,6 @@ def start_rest_emulator(module: str, options: list[str], workdir: Path, timeout:
     process, text = _spawn(argv, workdir, "listening on", timeout)
     found = re.search(r"listening on (http://\S+) \(control: (http://\S+)/_control\)", text)
     if found is None:
-        _stop(process)
+        stop_process(process)
         raise RuntimeError(f"{module}: unexpected start-up line {text!r}")
     return RestEmulator(process, base_url=found.group(2), api_url=found.group(1))

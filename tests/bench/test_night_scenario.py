@@ -1,0 +1,77 @@
+"""The night scenario end to end on a tiny CRM: ``bench/run.py --only night`` runs two whole nights
+of ``crm_campaign_sync`` under a LocalExecutor Airflow against every platform's emulator, and its
+results hold, for every list of the lists file, the seconds and the task-process peak RSS of each
+step; with one snapshot kept, the second night's retention leaves only its own snapshots.
+Speed is measured by the benchmark, never asserted here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.mark.timeout(1500)
+def test_two_nights_over_every_list(pg_server_url: str, tmp_path: Path) -> None:
+    from include.crm_sync.config.loader import load_lists
+
+    results = tmp_path / "results"
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--only",
+        "night",
+        "--sizes",
+        "3000",
+        "--nights",
+        "2",
+        "--night-keep-runs",
+        "1",
+        "--pg-url",
+        pg_server_url,
+        "--db-prefix",
+        f"crm_sync_bench_t{uuid.uuid4().hex[:8]}",
+        "--workdir",
+        str(tmp_path / "work"),
+        "--results-dir",
+        str(results),
+    ]
+    env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1450)
+    assert done.returncode == 0, done.stderr[-5000:]
+
+    figures = json.loads((results / "night_3k.json").read_text())
+    nights = figures["detail"]["night"]["3k"]["nights"]
+    assert [n["state"] for n in nights] == ["success", "success"]
+    every_list = set(load_lists().names)
+    for night in nights:
+        assert {item["list"] for item in night["lists"]} == every_list
+        for item in night["lists"]:
+            assert item["status"] == "synced", item
+            for key in (
+                "extract_s",
+                "validate_s",
+                "write_s",
+                "extract_rss_mb",
+                "validate_rss_mb",
+                "write_rss_mb",
+            ):
+                assert item[key] and item[key] > 0, (item["list"], key, item[key])
+            if item["platform"] == "optimizely":
+                assert item["window_s"] is not None
+        # every task instance of the night was seen running, with its own peak RSS
+        assert all(task["peak_rss_mb"] for task in night["tasks"]), night["tasks"]
+    # retention at one run: after night 2 only night 2's snapshots are left
+    assert {k["run_id"] for k in nights[1]["kept_snapshots"]} == {nights[1]["run_id"]}
+    assert figures["scale.night_3k_s"] > 0 and figures["scale.rss_3k_mb"] > 0
+    assert len(figures["scale.disk_after_3k_mb"]) == 2
+    assert "## Night at 3K: per list" in (results / "night_3k.md").read_text()
