@@ -589,6 +589,7 @@ class Run:
             self.results[name][label] = {"nights": nights, "emulator": emulator.rss_mb()}
             emulator.stop()
             self.drop_copy(size, name)
+
     def night(self, size: int) -> None:
         from bench.scenarios.night import NightSetup, run_nights
 
