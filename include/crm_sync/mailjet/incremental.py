@@ -208,9 +208,12 @@ def add_new_profiles(
         if not recipients:
             continue
         ids = [r.recipient_id for r in recipients]
+        refused: set[str] = set()
         for start in range(0, len(ids), platform.max_member_batch):
-            platform.add_members(list_name, ids[start : start + platform.max_member_batch])
-        added += len(ids)
+            results = platform.add_members(list_name, ids[start : start + platform.max_member_batch])
+            refused.update(r.member_id for r in results)  # per-contact errors: the nightly retries them
+        recipients = [r for r in recipients if r.recipient_id not in refused]
+        added += len(recipients)
         recorded += _record(engine, store, list_name, recipients, now)
     _advance(engine, name, now)
     return added, recorded
