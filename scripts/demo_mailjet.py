@@ -8,8 +8,8 @@ feedback window, the sign-ups window of the nightly pre-step), as they would aga
 Mailjet. Its existing contacts are seeded 30 days back, so they are no "new sign-ups" of night 1.
 
 The seed is read from the generated CRM (entity id order, so every run with the same ``--seed``
-picks the same people): per Mailjet list, CRM contacts and leads who hold no row of the list's
-consent (the import grants it), a few addresses the CRM does not know (the import makes leads),
+picks the same people): per Mailjet list, CRM leads (the demo's Mailjet lists hold the leads) who
+hold no row of the list's consent (the import grants it), a few addresses the CRM does not know (the import makes leads),
 some who unsubscribed from the list in Mailjet and some excluded from campaigns (both are imported
 without the consent).
 """
@@ -65,7 +65,7 @@ def write_seed(engine: Engine, lists: Sequence[MailjetDemoList], path: Path) -> 
                 conn.execute(
                     select(crm_entity.c.email_normalized)
                     .where(
-                        crm_entity.c.entity_type.in_(("contact", "lead")),
+                        crm_entity.c.entity_type == "lead",
                         crm_entity.c.email_normalized.is_not(None),
                         crm_entity.c.entity_id.not_in(has_consent),
                     )
