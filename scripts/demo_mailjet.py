@@ -9,9 +9,9 @@ Mailjet. Its existing contacts are seeded 30 days back, so they are no "new sign
 
 The seed is read from the generated CRM (entity id order, so every run with the same ``--seed``
 picks the same people): per Mailjet list, CRM leads (the demo's Mailjet lists hold the leads) who
-hold no row of the list's consent (the import grants it), a few addresses the CRM does not know (the import makes leads),
-some who unsubscribed from the list in Mailjet and some excluded from campaigns (both are imported
-without the consent).
+hold no row of the list's consent (the import grants it), a few addresses the CRM does not know
+(the import makes leads), some who unsubscribed from the list in Mailjet and some excluded from
+campaigns (both are imported without the consent).
 """
 
 from __future__ import annotations
