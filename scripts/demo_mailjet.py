@@ -26,6 +26,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from include.crm_sync.masking import mask_email
 from include.crm_sync.staging.tables import crm_consent, crm_entity, file_ledger
+from include.emulators.mailjet.state import EMAIL_RE
 
 MAILJET_KEY, MAILJET_SECRET = "demo", "demo"
 #: how far back the seeded contacts subscribed (before the sign-ups window of night 1)
@@ -61,21 +62,20 @@ def write_seed(engine: Engine, lists: Sequence[MailjetDemoList], path: Path) -> 
     with engine.connect() as conn:
         for index, lst in enumerate(lists):
             has_consent = select(crm_consent.c.entity_id).where(crm_consent.c.consent_id == lst.consent)
-            known = (
-                conn.execute(
-                    select(crm_entity.c.email_normalized)
-                    .where(
-                        crm_entity.c.entity_type == "lead",
-                        crm_entity.c.email_normalized.is_not(None),
-                        crm_entity.c.entity_id.not_in(has_consent),
-                    )
-                    .order_by(crm_entity.c.entity_id)
-                    .offset(index * SEED_CRM_PEOPLE)  # each list its own people
-                    .limit(SEED_CRM_PEOPLE)
+            candidates = conn.execute(
+                select(crm_entity.c.email_normalized)
+                .where(
+                    crm_entity.c.entity_type == "lead",
+                    crm_entity.c.email_normalized.is_not(None),
+                    crm_entity.c.entity_id.not_in(has_consent),
                 )
-                .scalars()
-                .all()
-            )
+                .order_by(crm_entity.c.entity_id)
+                .offset(index * 2 * SEED_CRM_PEOPLE)  # each list its own people
+                .limit(2 * SEED_CRM_PEOPLE)
+            ).scalars()
+            # Mailjet never holds an address that is not one (the CRM has some: the sync leaves
+            # them out, and a removal of one would be refused)
+            known = [e for e in candidates if EMAIL_RE.match(e)][:SEED_CRM_PEOPLE]
             new = [f"mailjet.{lst.consent}.{i}@example.org" for i in range(SEED_NEW_ADDRESSES)]
             members: list[Any] = [
                 {"email": email, "unsubscribed": True} if i < SEED_UNSUBSCRIBED else email
