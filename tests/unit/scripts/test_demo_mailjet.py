@@ -25,7 +25,7 @@ LISTS = [
 def engine(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('demo-mailjet') / 'staging.db'}"
     upgrade(url)
-    generate(url, contacts=400, seed=11)
+    generate(url, contacts=2000, seed=11)  # 400 leads: enough for both lists
     engine = create_staging_engine(url)
     yield engine
     engine.dispose()
