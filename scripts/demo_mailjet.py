@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,20 +89,23 @@ def write_seed(engine: Engine, lists: Sequence[MailjetDemoList], path: Path) -> 
     return path
 
 
-def imported_consents(engine: Engine, lists: Sequence[MailjetDemoList]) -> dict[str, int]:
-    """List name -> CRM consents granted from its Mailjet list (source ``mailjet:<list>``)."""
+def imported_consents(
+    engine: Engine, lists: Sequence[MailjetDemoList], since: datetime | None = None
+) -> dict[str, int]:
+    """List name -> CRM consents granted from its Mailjet list (source ``mailjet:<list>``), those
+    written at or after ``since`` only when given (a difference of two totals would net the
+    night's sign-ups against the imported people who unsubscribed in Mailjet)."""
     counts = {}
     with engine.connect() as conn:
         for lst in lists:
-            counts[lst.name] = conn.execute(
-                select(func.count()).where(
-                    and_(
-                        crm_consent.c.consent_id == lst.consent,
-                        crm_consent.c.status == "granted",
-                        crm_consent.c.source == f"mailjet:{lst.mailjet_list}",
-                    )
-                )
-            ).scalar_one()
+            conditions = [
+                crm_consent.c.consent_id == lst.consent,
+                crm_consent.c.status == "granted",
+                crm_consent.c.source == f"mailjet:{lst.mailjet_list}",
+            ]
+            if since is not None:
+                conditions.append(crm_consent.c.updated_at >= since)
+            counts[lst.name] = conn.execute(select(func.count()).where(and_(*conditions))).scalar_one()
     return counts
 
 

@@ -233,17 +233,17 @@ def night_results(
     lists: list[DemoList],
     before: dict[str, set[str]],
     after: dict[str, set[str]],
-    imported_before: dict[str, int] | None = None,
+    started: datetime | None = None,
 ) -> list[PlatformNight]:
-    """``imported_before``: ``demo_mailjet.imported_consents`` before the night (for the sign-ups)."""
+    """``started``: when the night began (wall clock): the Mailjet sign-ups it imported are the
+    list's consents from Mailjet written since."""
     results = []
     mailjet = [
         demo_mailjet.MailjetDemoList(x.name, x.target, x.consent) for x in lists if x.platform == "mailjet"
     ]
     signups: dict[str, int] = {}
     if mailjet:
-        imported_after = demo_mailjet.imported_consents(engine, mailjet)
-        signups = {n: c - (imported_before or {}).get(n, 0) for n, c in imported_after.items()}
+        signups = demo_mailjet.imported_consents(engine, mailjet, since=started)
     unsubscribes = demo_mailjet.unsubscribes_applied(engine, run_id) if mailjet else None
     with engine.connect() as conn:
         imported = conn.execute(
