@@ -1,5 +1,5 @@
 """docker-compose init step: the emulator's SFTP host key, the pinned SFTP connection, and the
-Spotler and Flexmail connections.
+Spotler, Flexmail and Mailjet connections.
 
 The response import refuses an SFTP server whose key it does not know (see
 plugins/crm_sync_airflow/hooks/optimizely_sftp.py). A connection given as an environment variable
@@ -9,12 +9,13 @@ cannot carry a key generated at start-up, so ``airflow-init`` runs this once:
    so the pin stays valid; the emulator service loads the same file);
 2. writes ``optimizely_sftp_default`` with that public key pinned into a connections file that
    Airflow's ``LocalFilesystemBackend`` secrets backend serves to every Airflow service;
-3. writes ``spotler_default`` and ``flexmail_default`` into the same file (one place for the
-   platform secrets of the compose set-up rather than more JSON in docker-compose.yaml).
+3. writes ``spotler_default``, ``flexmail_default`` and ``mailjet_default`` into the same file (one
+   place for the platform secrets of the compose set-up rather than more JSON in docker-compose.yaml).
 
 Usage: ``python scripts/compose_sftp_connection.py KEY_PATH CONNECTIONS_JSON`` (the SFTP host,
 port, user and password come from ``OPTIMIZELY_SFTP_*`` variables, Spotler's from ``SPOTLER_*``,
-Flexmail's from ``FLEXMAIL_*``; the defaults are the compose emulators and their credentials).
+Flexmail's from ``FLEXMAIL_*``, Mailjet's from ``MAILJET_*``; the defaults are the compose emulators
+and their credentials).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def main(key_path: Path, connections_file: Path) -> None:
             "password": os.environ.get("FLEXMAIL_TOKEN", "demo-token"),
             # the emulator's seed has source 1 ("CRM sync"); imported contacts get it
             "extra": {"source_id": int(os.environ.get("FLEXMAIL_SOURCE_ID", "1"))},
+        },
+        "mailjet_default": {
+            "conn_type": "mailjet",
+            "host": os.environ.get("MAILJET_BASE_URL", "http://mailjet-emulator:8092/"),
+            "login": os.environ.get("MAILJET_API_KEY", "demo"),
+            "password": os.environ.get("MAILJET_SECRET_KEY", "demo"),
         },
     }
     connections_file.parent.mkdir(parents=True, exist_ok=True)

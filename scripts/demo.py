@@ -1,18 +1,22 @@
 """The README's first command: the whole product on embedded defaults, start to finish.
 
 Starts the platform emulators -- Optimizely Campaign (SOAP over real HTTP, SFTP on loopback),
-Spotler Mail+ and Flexmail (REST; see scripts/demo_platforms.py) --, creates a SQLite CRM staging
-database with generated CRM data, then runs the DAGs exactly as Airflow would run them
-(`airflow dags test`, a real Airflow metadata DB in .local/demo/airflow):
+Spotler Mail+, Flexmail and Mailjet (REST; see scripts/demo_platforms.py, scripts/demo_mailjet.py)
+--, creates a SQLite CRM staging database with generated CRM data, then runs the DAGs exactly as
+Airflow would run them (`airflow dags test`, a real Airflow metadata DB in .local/demo/airflow):
 
+0. mailjet_initial_import, once per Mailjet list of config/lists.yaml: the Mailjet account's
+   existing contacts (the emulator's seed) reach the CRM with the list's consent;
 1. crm_campaign_sync: the first night fills the lists of config/lists.yaml on every platform;
 2. the Optimizely emulator "sends" a mailing to each of its lists: bounces, unsubscribes, opens and
    clicks appear; a Spotler audience member opts out in Spotler and a Flexmail label carrier
-   unsubscribes in Flexmail; in the CRM some people opt in again (scripts/demo_crm_changes.py);
+   unsubscribes in Flexmail; in Mailjet someone unsubscribes from the newsletter list, someone is
+   excluded from all campaigns and a new address signs up; in the CRM some people opt in again
+   (scripts/demo_crm_changes.py);
 3. campaign_response_import: the response files on SFTP reach the CRM;
-4. crm_campaign_sync again: the feedback is applied first, and those people are not re-added (and
-   are removed from the Spotler audiences and Flexmail labels); the people who opted in again are
-   added.
+4. crm_campaign_sync again: the feedback is applied first (Mailjet's unsubscribes and its sign-up
+   too), and those people are not re-added (and are removed from the Spotler audiences, Flexmail
+   labels and Mailjet lists); the people who opted in again are added.
 
 The two nights are the last two 03:00 UTC before now (at least an hour ago), the mailing and the
 response import lie between them, and the emulator's clock is set to each of those moments, so
@@ -49,6 +53,7 @@ from include.crm_sync.generate.model import GenerationSummary  # noqa: E402
 from include.crm_sync.staging.engine import create_staging_engine  # noqa: E402
 from include.crm_sync.staging.migrate import upgrade  # noqa: E402
 from include.emulators.optimizely.runner import EmulatorServer  # noqa: E402
+from scripts import demo_mailjet  # noqa: E402
 from scripts import demo_platforms as platforms  # noqa: E402
 from scripts.demo_crm_changes import opt_in_again  # noqa: E402
 
@@ -167,11 +172,17 @@ def _latest_task(new_output: str) -> str | None:
     return f"task {task_id}" + (f" (map index {map_index})" if map_index != "-1" else "")
 
 
-def dags_test(env: dict[str, str], dag_id: str, logical_date: datetime, log_name: str) -> None:
+def dags_test(
+    env: dict[str, str], dag_id: str, logical_date: datetime, log_name: str, conf: dict | None = None
+) -> None:
     """One DAG run as Airflow would run it, its run id and logical date the same moment."""
     when = logical_date.isoformat()
     cmd = [sys.executable, str(ROOT / "scripts" / "dag_test.py"), dag_id, when]
-    run(cmd, env, log_name, shown=f"airflow dags test {dag_id} {when}")
+    shown = f"airflow dags test {dag_id} {when}"
+    if conf is not None:
+        cmd += ["--conf", json.dumps(conf)]
+        shown += f" --conf '{json.dumps(conf)}'"
+    run(cmd, env, log_name, shown=shown)
 
 
 def set_emulator_clock(emulator: EmulatorServer, moment: datetime) -> None:
@@ -214,15 +225,19 @@ def main() -> None:
     upgrade(staging_url)
     print(f"    {describe_generation(generate(staging_url, contacts=args.contacts, seed=args.seed))}")
 
-    # The Spotler and Flexmail lists the DAG will sync (CRM_SYNC_LISTS_FILE or config/lists.yaml).
-    platform_lists = platforms.demo_lists(load_lists())
+    # The Spotler, Flexmail and Mailjet lists the DAG will sync (CRM_SYNC_LISTS_FILE or config/lists.yaml).
+    config = load_lists()
+    platform_lists = platforms.demo_lists(config)
+    mailjet_lists = demo_mailjet.mailjet_lists(config)
     nights: list[list[platforms.PlatformNight]] = []
+    engine = create_staging_engine(staging_url)
+    mailjet_seed = demo_mailjet.write_seed(engine, mailjet_lists, DEMO / "mailjet_seed.yaml")
 
     with (
         EmulatorServer(
             port=0, sftp_port=0, sftp_root=DEMO / "sftp", host_key_path=DEMO / "sftp_host_key"
         ) as emulator,
-        platforms.platform_emulators() as more,
+        platforms.platform_emulators(mailjet_seed) as more,
     ):
         print(f"    Optimizely Campaign emulator on {emulator.base_url}")
         print(f"    Spotler Mail+ emulator on {more.spotler.api_url}")
@@ -231,19 +246,25 @@ def main() -> None:
             f"{platforms.FLEXMAIL_REQUESTS_PER_MINUTE:,}/min: Flexmail's 60 sped up "
             f"{platforms.FLEXMAIL_SPEED_UP}x for the demo)"
         )
+        print(
+            f"    Mailjet emulator on {more.mailjet.api_url} (the account's existing contacts: "
+            f"{mailjet_seed.relative_to(ROOT)})"
+        )
         env = airflow_env(staging_url, emulator)
         env.update(platforms.connections_env(more))
-        engine = create_staging_engine(staging_url)
 
         def platform_night(dag_log: str, night: datetime) -> None:
-            """One night of crm_campaign_sync, with what it did on Spotler and Flexmail."""
+            """One night of crm_campaign_sync, with what it did on Spotler, Flexmail and Mailjet."""
             before = {lst.name: platforms.members(more, lst) for lst in platform_lists}
+            started = datetime.now(UTC)  # the Mailjet tasks write on the real clock
             set_emulator_clock(emulator, night)
             platforms.set_clocks(more, night)
             dags_test(env, "crm_campaign_sync", night, dag_log)
             after = {lst.name: platforms.members(more, lst) for lst in platform_lists}
             nights.append(
-                platforms.night_results(engine, _latest_run_id(engine), platform_lists, before, after)
+                platforms.night_results(
+                    engine, _latest_run_id(engine), platform_lists, before, after, started
+                )
             )
 
         step("Airflow metadata database (airflow db migrate)")
@@ -253,6 +274,21 @@ def main() -> None:
             "airflow-db-migrate",
             shown="airflow db migrate",
         )
+
+        if mailjet_lists:
+            step("mailjet_initial_import, once per Mailjet list: the existing Mailjet contacts reach the CRM")
+            for index, lst in enumerate(mailjet_lists):
+                consents = demo_mailjet.imported_consents(engine, [lst])
+                leads = demo_mailjet.leads_from_mailjet(engine)
+                conf = {"mailjet_list": lst.mailjet_list, "consent": lst.consent, "dry_run": False}
+                when = timeline.night_1 - timedelta(hours=2) + timedelta(minutes=index)
+                dags_test(env, "mailjet_initial_import", when, f"mailjet_initial_import-{lst.name}", conf)
+                granted = demo_mailjet.imported_consents(engine, [lst])[lst.name] - consents[lst.name]
+                made = demo_mailjet.leads_from_mailjet(engine) - leads
+                print(
+                    f"    {lst.name}: {granted:,} {lst.consent} consents imported from Mailjet list "
+                    f"{lst.mailjet_list!r}, {made:,} leads made for addresses the CRM did not know"
+                )
 
         step(f"Night 1 ({_when(timeline.night_1)}): crm_campaign_sync fills the platform lists")
         platform_night("night-1-crm_campaign_sync", timeline.night_1)
@@ -282,6 +318,8 @@ def main() -> None:
             )
 
         for line in platforms.make_platform_feedback(more, platform_lists):
+            print(f"    {line}")
+        for line in demo_mailjet.make_mailjet_feedback(more.mailjet, mailjet_lists):
             print(f"    {line}")
         granted = opt_in_again(engine, timeline.mailing)
         print(
@@ -336,7 +374,7 @@ def print_summary(staging_url: str, platform_nights: list[list[platforms.Platfor
         print(f"\nNight {night} ({run_id}):")
         print(summary.as_table())
         if night <= len(platform_nights) and platform_nights[night - 1]:
-            print("  On Spotler and Flexmail (read back from the platforms):")
+            print("  On Spotler, Flexmail and Mailjet (read back from the platforms):")
             for result in platform_nights[night - 1]:
                 print(result.line())
     print(

@@ -1,25 +1,30 @@
-"""The demo's Spotler Mail+ and Flexmail side: their emulators, connections, feedback made on the
-platforms between the nights, and the per-night lines of the summary.
+"""The demo's Spotler Mail+, Flexmail and Mailjet side: their emulators, connections, feedback made
+on the platforms between the nights, and the per-night lines of the summary.
 
-Both emulators run in the demo's process (like the Optimizely one) on free loopback ports; their
-clocks are set to each moment of the demo's story. Flexmail allows about 60 requests a minute per
-account; the demo's Flexmail emulator allows ``FLEXMAIL_SPEED_UP`` times that, and the connection's
-shared token bucket spends just under it, so a night's label removals take seconds instead of
-minutes. (The bucket runs on the task process's wall clock, which the demo cannot move: the limit
-is raised rather than the clock accelerated. The bench measures the real 60/minute.)
+The emulators run in the demo's process (like the Optimizely one) on free loopback ports; the
+Spotler and Flexmail clocks are set to each moment of the demo's story (Mailjet's runs on the real
+clock: see scripts/demo_mailjet.py, which also holds its seed and its initial import). Flexmail
+allows about 60 requests a minute per account; the demo's Flexmail emulator allows
+``FLEXMAIL_SPEED_UP`` times that, and the connection's shared token bucket spends just under it,
+so a night's label removals take seconds instead of minutes. (The bucket runs on the task
+process's wall clock, which the demo cannot move: the limit is raised rather than the clock
+accelerated. The bench measures the real 60/minute.)
 
-What a night did on each platform is read from the platform itself (the emulator's audience and
-label members before and after the night) and from the staging tables (Flexmail imports and the
-removal backlog), so the lines hold whatever the sync's own report says.
+What a night did on each platform is read from the platform itself (the emulator's audience, label
+and list members before and after the night) and from the staging tables (Flexmail imports and the
+removal backlog; Mailjet sign-ups and unsubscribes brought into the CRM), so the lines hold
+whatever the sync's own report says.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -27,7 +32,11 @@ from sqlalchemy import Engine, func, select
 from include.crm_sync.masking import mask_email
 from include.crm_sync.staging.tables import flexmail_import, flexmail_removal, list_rejected, list_run
 from include.emulators.flexmail.runner import FlexmailEmulatorServer
+from include.emulators.kit.clock import ControllableClock
+from include.emulators.mailjet.runner import MailjetEmulatorServer
 from include.emulators.spotler.runner import SpotlerEmulatorServer
+from scripts import demo_mailjet
+from scripts.demo_mailjet import MAILJET_KEY, MAILJET_SECRET
 
 SPOTLER_KEY, SPOTLER_SECRET = "demo", "demo"
 FLEXMAIL_ACCOUNT, FLEXMAIL_TOKEN = "1000", "demo-token"
@@ -42,20 +51,24 @@ FLEXMAIL_SOURCE_ID = 1
 class PlatformEmulators:
     spotler: SpotlerEmulatorServer
     flexmail: FlexmailEmulatorServer
+    mailjet: MailjetEmulatorServer
 
 
 @dataclass(frozen=True)
 class DemoList:
-    """A Spotler or Flexmail list of ``lists.yaml``, as the demo needs it."""
+    """A Spotler, Flexmail or Mailjet list of ``lists.yaml``, as the demo needs it."""
 
     name: str
     platform: str
-    #: Spotler: the audience's external id; Flexmail: the interest label's name
+    #: Spotler: the audience's external id; Flexmail: the interest label's name; Mailjet: the list's name
     target: str
+    consent: str = ""
 
 
 @contextmanager
-def platform_emulators() -> Iterator[PlatformEmulators]:
+def platform_emulators(mailjet_seed: Path | None = None) -> Iterator[PlatformEmulators]:
+    """The three REST emulators; Mailjet's holds the contacts of ``mailjet_seed`` (subscribed
+    ``demo_mailjet.SEED_AGE_SECONDS`` ago) and then runs on the real clock."""
     with ExitStack() as stack:
         spotler = stack.enter_context(
             SpotlerEmulatorServer(port=0, consumer_key=SPOTLER_KEY, consumer_secret=SPOTLER_SECRET)
@@ -68,12 +81,24 @@ def platform_emulators() -> Iterator[PlatformEmulators]:
                 requests_per_minute=FLEXMAIL_REQUESTS_PER_MINUTE,
             )
         )
-        yield PlatformEmulators(spotler, flexmail)
+        clock = ControllableClock()
+        clock.set(time.time() - demo_mailjet.SEED_AGE_SECONDS)  # the seed is applied at this time ...
+        mailjet = stack.enter_context(
+            MailjetEmulatorServer(
+                port=0, api_key=MAILJET_KEY, secret_key=MAILJET_SECRET, seed_path=mailjet_seed, clock=clock
+            )
+        )
+        clock.reset()  # ... and from now on Mailjet runs on the real clock
+        yield PlatformEmulators(spotler, flexmail, mailjet)
 
 
 def connections_env(emulators: PlatformEmulators) -> dict[str, str]:
-    """``spotler_default`` and ``flexmail_default`` pointing at the emulators."""
-    return spotler_connection_env(emulators.spotler) | flexmail_connection_env(emulators.flexmail)
+    """``spotler_default``, ``flexmail_default`` and ``mailjet_default`` pointing at the emulators."""
+    return (
+        spotler_connection_env(emulators.spotler)
+        | flexmail_connection_env(emulators.flexmail)
+        | mailjet_connection_env(emulators.mailjet)
+    )
 
 
 def spotler_connection_env(spotler: SpotlerEmulatorServer) -> dict[str, str]:
@@ -98,17 +123,28 @@ def flexmail_connection_env(flexmail: FlexmailEmulatorServer) -> dict[str, str]:
     return {"AIRFLOW_CONN_FLEXMAIL_DEFAULT": json.dumps(document)}
 
 
+def mailjet_connection_env(mailjet: MailjetEmulatorServer) -> dict[str, str]:
+    document = {
+        "conn_type": "mailjet",
+        "host": mailjet.api_url,
+        "login": MAILJET_KEY,
+        "password": MAILJET_SECRET,
+    }
+    return {"AIRFLOW_CONN_MAILJET_DEFAULT": json.dumps(document)}
+
+
 def set_clocks(emulators: PlatformEmulators, moment: datetime) -> None:
+    """Spotler's and Flexmail's clocks to ``moment`` (Mailjet's stays real: scripts/demo_mailjet.py)."""
     for emulator in (emulators.spotler, emulators.flexmail):
         emulator.control.set_clock(moment.timestamp())
 
 
 def demo_lists(config: Any) -> list[DemoList]:
-    """The Spotler and Flexmail lists of a loaded ``ListsConfig``, in file order."""
+    """The Spotler, Flexmail and Mailjet lists of a loaded ``ListsConfig``, in file order."""
     found = []
     for item in config.lists:
-        if item.platform in ("spotler", "flexmail"):
-            found.append(DemoList(item.name, item.platform, item.platform_list_id))
+        if item.platform in ("spotler", "flexmail", "mailjet"):
+            found.append(DemoList(item.name, item.platform, item.platform_list_id, item.consent))
     return found
 
 
@@ -118,7 +154,11 @@ def _label_id(emulators: PlatformEmulators, name: str) -> int | None:
 
 
 def members(emulators: PlatformEmulators, lst: DemoList) -> set[str]:
-    """Who is in the list on the platform now: Spotler contact ids, Flexmail addresses."""
+    """Who is in the list on the platform now: Spotler contact ids, Flexmail addresses, Mailjet
+    addresses (every membership, unsubscribed ones too)."""
+    if lst.platform == "mailjet":
+        known = {x["name"] for x in emulators.mailjet.control.state(members=False)["lists"]}
+        return set(emulators.mailjet.control.members(lst.target)) if lst.target in known else set()
     if lst.platform == "spotler":
         known = {a["externalId"] for a in emulators.spotler.control.state(contacts=False)["audiences"]}
         return set(emulators.spotler.control.members(lst.target)) if lst.target in known else set()
@@ -132,6 +172,8 @@ def make_platform_feedback(emulators: PlatformEmulators, lists: list[DemoList]) 
     Flexmail label unsubscribes in Flexmail (blacklisted). Returns one line per change."""
     lines = []
     for lst in lists:
+        if lst.platform == "mailjet":
+            continue  # demo_mailjet.make_mailjet_feedback
         current = sorted(members(emulators, lst))
         if not current:
             lines.append(f"{lst.platform} {lst.name}: nobody in the list, nothing to change")
@@ -148,7 +190,7 @@ def make_platform_feedback(emulators: PlatformEmulators, lists: list[DemoList]) 
 
 @dataclass(frozen=True)
 class PlatformNight:
-    """What one night did to one Spotler or Flexmail list."""
+    """What one night did to one Spotler, Flexmail or Mailjet list."""
 
     lst: DemoList
     added: int
@@ -160,8 +202,18 @@ class PlatformNight:
     #: Flexmail: label removals still waiting (worked over the next nights under the rate limit)
     backlog: int | None
     members: int
+    #: Mailjet: the list's consents this night brought into the CRM from Mailjet (sign-ups)
+    signups: int | None = None
+    #: Mailjet: unsubscribes (list unsubscribes, exclusions) this night applied to the CRM
+    unsubscribes: int | None = None
 
     def line(self) -> str:
+        if self.lst.platform == "mailjet":
+            return (
+                f"    mailjet  {self.lst.name:<22} list {self.lst.target!r}: imported from Mailjet "
+                f"{self.signups or 0:,}, unsubscribes applied {self.unsubscribes or 0:,} (all lists), "
+                f"added {self.added:,}, removed {self.removed:,}; {self.members:,} members"
+            )
         if self.lst.platform == "spotler":
             refused = "n/a" if self.refused is None else f"{self.refused:,}"
             return (
@@ -181,8 +233,18 @@ def night_results(
     lists: list[DemoList],
     before: dict[str, set[str]],
     after: dict[str, set[str]],
+    started: datetime | None = None,
 ) -> list[PlatformNight]:
+    """``started``: when the night began (wall clock): the Mailjet sign-ups it imported are the
+    list's consents from Mailjet written since."""
     results = []
+    mailjet = [
+        demo_mailjet.MailjetDemoList(x.name, x.target, x.consent) for x in lists if x.platform == "mailjet"
+    ]
+    signups: dict[str, int] = {}
+    if mailjet:
+        signups = demo_mailjet.imported_consents(engine, mailjet, since=started)
+    unsubscribes = demo_mailjet.unsubscribes_applied(engine, run_id) if mailjet else None
     with engine.connect() as conn:
         imported = conn.execute(
             select(func.coalesce(func.sum(flexmail_import.c.records_sent), 0)).where(
@@ -194,7 +256,7 @@ def night_results(
             refused = backlog = None
             if lst.platform == "spotler":
                 refused = _refused(conn, run_id, lst.name)
-            else:
+            elif lst.platform == "flexmail":
                 backlog = conn.execute(
                     select(func.count()).where(flexmail_removal.c.label_name == lst.target)
                 ).scalar_one()
@@ -207,6 +269,8 @@ def night_results(
                     imported if lst.platform == "flexmail" else None,
                     backlog,
                     len(after[lst.name]),
+                    signups.get(lst.name) if lst.platform == "mailjet" else None,
+                    unsubscribes if lst.platform == "mailjet" else None,
                 )
             )
     return results

@@ -1,8 +1,8 @@
 """`make ui`: the Airflow UI on the demo's data (run `make demo` first), until Ctrl-C.
 
 Starts the platform emulators as scripts/demo.py does -- Optimizely Campaign (same SFTP folder and
-host key under .local/demo), Spotler Mail+ and Flexmail (scripts/demo_platforms.py) -- and a local
-Airflow -- api-server, scheduler (LocalExecutor), dag-processor --
+host key under .local/demo), Spotler Mail+, Flexmail and Mailjet (scripts/demo_platforms.py) -- and
+a local Airflow -- api-server, scheduler (LocalExecutor), dag-processor --
 on the demo's metadata database (SQLite, .local/demo/airflow/airflow.db), so the demo's runs, task
 logs and sync reports are there to browse. The connections point at the demo's CRM staging
 database (.local/demo/crm_staging.db) and at these emulators, so runs triggered from the UI work too.
@@ -119,6 +119,7 @@ def main() -> None:
                 f"Flexmail:       {more.flexmail.base_url}   (rate limit sped up "
                 f"{demo_platforms.FLEXMAIL_SPEED_UP}x)"
             )
+            print(f"Mailjet:        {more.mailjet.api_url}")
             print("Ctrl-C to stop.", flush=True)
             while True:
                 stack.check_alive()  # a crashed process ends the script with its log's tail

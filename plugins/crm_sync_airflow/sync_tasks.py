@@ -341,8 +341,14 @@ def _membership_sync(
                 platform or hook.get_platform(),
                 list_run_id,
                 target,
+                # list-scoped rows (a Mailjet list unsubscribe found before a removal) revoke the
+                # list's consent only; account-wide opt-outs (no list id) every marketing consent
                 opt_outs=crm_opt_out_sink(
-                    engine, platform=list_def.platform, landing_dir=landing_dir(), run_id=context["run_id"]
+                    engine,
+                    platform=list_def.platform,
+                    landing_dir=landing_dir(),
+                    run_id=context["run_id"],
+                    list_consents={list_def.platform_list_id: list_def.consent},
                 ),
                 options=MembershipOptions(
                     full_resync=full_resync,

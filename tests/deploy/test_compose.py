@@ -59,6 +59,7 @@ def test_compose_file_validates_with_every_service(tmp_path: Path) -> None:
         "airflow-init",
         "spotler-emulator",
         "flexmail-emulator",
+        "mailjet-emulator",
     } <= set(services)
     env = services["airflow-worker"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
@@ -74,13 +75,14 @@ def test_compose_file_validates_with_every_service(tmp_path: Path) -> None:
         "optimizely-emulator",
         "spotler-emulator",
         "flexmail-emulator",
+        "mailjet-emulator",
     ):
         assert "healthcheck" in services[name], name
     # The emulators are reachable inside the compose network only: nothing published on the host.
-    for name in ("optimizely-emulator", "spotler-emulator", "flexmail-emulator"):
+    for name in ("optimizely-emulator", "spotler-emulator", "flexmail-emulator", "mailjet-emulator"):
         assert "ports" not in services[name], name
     # Each emulator serves the port its connection (written by airflow-init) points at.
-    for name, port in (("spotler-emulator", 8091), ("flexmail-emulator", 8093)):
+    for name, port in (("spotler-emulator", 8091), ("flexmail-emulator", 8093), ("mailjet-emulator", 8092)):
         command = services[name]["command"]  # a string or a list, by Compose version
         assert f"--port {port}" in (command if isinstance(command, str) else " ".join(command)), name
     # The UI is published on loopback only (every visitor is admin in this local set-up).
@@ -122,11 +124,12 @@ def test_init_pins_the_emulator_host_key_in_the_sftp_connection(tmp_path: Path) 
     assert connection.extra_dejson["host_key"] == public_key_line(load_or_create_host_key(key_path))
 
 
-def test_init_writes_the_spotler_and_flexmail_connections_the_hooks_accept(tmp_path: Path) -> None:
-    """The same connections file serves spotler_default and flexmail_default, pointing at the compose
-    emulators with the credentials those emulators are started with."""
+def test_init_writes_the_spotler_flexmail_and_mailjet_connections_the_hooks_accept(tmp_path: Path) -> None:
+    """The same connections file serves spotler_default, flexmail_default and mailjet_default,
+    pointing at the compose emulators with the credentials those emulators are started with."""
     from airflow.secrets.local_filesystem import LocalFilesystemBackend
     from crm_sync_airflow.hooks.flexmail import parse_connection as parse_flexmail
+    from crm_sync_airflow.hooks.mailjet import parse_connection as parse_mailjet
     from crm_sync_airflow.hooks.spotler import parse_connection as parse_spotler
 
     key_path, connections = tmp_path / "keys" / "host_key", tmp_path / "secrets" / "connections.json"
@@ -168,3 +171,13 @@ def test_init_writes_the_spotler_and_flexmail_connections_the_hooks_accept(tmp_p
     command = compose["flexmail-emulator"]["command"]
     assert f"--account-id {settings.account_id}" in command
     assert f"--token {settings.token}" in command
+
+    mailjet = backend.get_connection("mailjet_default")
+    assert mailjet.conn_type == "mailjet"
+    settings = parse_mailjet(
+        "mailjet_default", mailjet.host, mailjet.port, mailjet.login, mailjet.password, mailjet.extra_dejson
+    )
+    assert settings.base_url.startswith("http://mailjet-emulator:8092/")
+    command = compose["mailjet-emulator"]["command"]
+    assert f"--api-key {settings.api_key}" in command
+    assert f"--secret-key {settings.secret_key}" in command

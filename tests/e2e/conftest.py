@@ -13,9 +13,9 @@ compete with the rest of the suite for the CPU. Around it:
 - the CRM staging database on the same PostgreSQL server (fresh, migrated, a small generated CRM
   in which every list of config/lists.yaml has recipients);
 - the Optimizely Campaign emulator, in this process on ephemeral ports, with its SFTP server;
-- the Spotler Mail+ and Flexmail emulators, in this process on ephemeral ports (``spotler_default``
-  and ``flexmail_default`` point at them, as in the demo), for the Spotler and Flexmail lists of
-  config/lists.yaml.
+- the Spotler Mail+, Flexmail and Mailjet emulators, in this process on ephemeral ports
+  (``spotler_default``, ``flexmail_default`` and ``mailjet_default`` point at them, as in the
+  demo), for the Spotler, Flexmail and Mailjet lists of config/lists.yaml.
 
 A missing Redis or chromium skips with the reason, unless ``CRM_SYNC_REQUIRE_E2E=1`` (set by CI);
 a missing PostgreSQL skips unless ``CRM_SYNC_REQUIRE_POSTGRES=1`` (also set by CI), as for every
@@ -39,8 +39,10 @@ import pytest
 from include.crm_sync.generate import generate
 from include.crm_sync.staging.migrate import upgrade
 from include.emulators.flexmail.runner import FlexmailEmulatorServer
+from include.emulators.mailjet.runner import MailjetEmulatorServer
 from include.emulators.optimizely import EmulatorServer
 from include.emulators.spotler.runner import SpotlerEmulatorServer
+from scripts.demo_mailjet import MAILJET_KEY, MAILJET_SECRET
 from scripts.demo_platforms import (
     FLEXMAIL_ACCOUNT,
     FLEXMAIL_REQUESTS_PER_MINUTE,
@@ -48,6 +50,7 @@ from scripts.demo_platforms import (
     SPOTLER_KEY,
     SPOTLER_SECRET,
     flexmail_connection_env,
+    mailjet_connection_env,
     spotler_connection_env,
 )
 from scripts.local_stack import LocalAirflowStack, demo_env
@@ -203,6 +206,13 @@ def e2e_flexmail() -> Iterator[FlexmailEmulatorServer]:
 
 
 @pytest.fixture(scope="package")
+def e2e_mailjet() -> Iterator[MailjetEmulatorServer]:
+    # Mailjet list calls go to this emulator (mailjet_default), as in the demo.
+    with MailjetEmulatorServer(port=0, api_key=MAILJET_KEY, secret_key=MAILJET_SECRET) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
 def airflow_stack(
     e2e_pg_server_url: str,
     e2e_redis_url: str,
@@ -210,6 +220,7 @@ def airflow_stack(
     e2e_emulator: EmulatorServer,
     e2e_spotler: SpotlerEmulatorServer,
     e2e_flexmail: FlexmailEmulatorServer,
+    e2e_mailjet: MailjetEmulatorServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     """The running CeleryExecutor deployment, healthy, crm_campaign_sync parsed and unpaused."""
@@ -223,7 +234,8 @@ def airflow_stack(
             celery_concurrency=2,
             extra_env=stack_env(e2e_staging_url, e2e_emulator, landing_dir=home / "landing")
             | spotler_connection_env(e2e_spotler)  # as the demo gives them
-            | flexmail_connection_env(e2e_flexmail),
+            | flexmail_connection_env(e2e_flexmail)
+            | mailjet_connection_env(e2e_mailjet),
         )
         print(f"\nAirflow e2e stack: home {home}, process logs {stack.log_dir}")
         try:

@@ -4,7 +4,8 @@ The run goes scheduler -> Redis -> Celery worker (two slots) -> task processes t
 api-server's execution API, the CRM on PostgreSQL and the emulators over HTTP. At the end every
 Optimizely list holds exactly what the audit says was accepted, every Spotler audience holds
 exactly the snapshot's people minus those Spotler refused, every Flexmail label is carried by the
-snapshot's addresses (and by no one else but the emulator seed's own carrier), and the per-list
+snapshot's addresses (and by no one else but the emulator seed's own carrier), every Mailjet list
+holds exactly the snapshot's addresses, and the per-list
 tasks ran side by side in the worker's two slots. "Side by side" is proven by a barrier, not by
 comparing start and end times: the first refill to clear its platform list waits inside the
 emulator until a second list's refill clears its own (tests/e2e/list_barrier.py), which only a
@@ -111,11 +112,12 @@ def audit(staging_url: str, run_id: str) -> tuple[str, dict, dict[int, int], dic
 
 @pytest.mark.timeout(2400)
 def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
-    airflow_stack, e2e_staging_url, e2e_emulator, e2e_spotler, e2e_flexmail
+    airflow_stack, e2e_staging_url, e2e_emulator, e2e_spotler, e2e_flexmail, e2e_mailjet
 ):
     stack = airflow_stack
     audiences, labels = platform_lists("spotler"), platform_lists("flexmail")
-    all_lists = set(LIST_IDS) | set(audiences) | set(labels)
+    mailjet_lists = platform_lists("mailjet")
+    all_lists = set(LIST_IDS) | set(audiences) | set(labels) | set(mailjet_lists)
     barrier = ListBarrier("Recipient.clear", parties=2, timeout=BARRIER_TIMEOUT)
     barrier.install(e2e_emulator.emulator)
     try:
@@ -180,3 +182,10 @@ def test_all_lists_sync_through_celery_workers_running_lists_side_by_side(
         carriers = set(e2e_flexmail.control.label_members(label_ids[label]))
         assert wanted and wanted <= carriers, name
         assert carriers - wanted <= {"an.peeters@example.com"}, name
+
+    # -- each Mailjet list holds exactly the snapshot's addresses (it started empty)
+    for name, list_name in mailjet_lists.items():
+        run = runs[name]
+        assert run.status == "synced", (name, run.error)
+        wanted = snapshot_emails(e2e_staging_url, run.list_run_id)
+        assert wanted and set(e2e_mailjet.control.members(list_name)) == wanted, name

@@ -1,6 +1,6 @@
 """crm_campaign_sync on the SQLite CRM under the LocalExecutor (what ``make ui`` runs): no retries.
 
-The mapped ``extract`` tasks of every list of config/lists.yaml (Optimizely, Spotler and Flexmail,
+The mapped ``extract`` tasks of every list of config/lists.yaml (Optimizely, Spotler, Flexmail and Mailjet,
 then their ``validate`` and write tasks) run at once as separate processes writing one SQLite file.
 Before write transactions began as writers (``BEGIN IMMEDIATE``, include/crm_sync/staging/engine.py),
 two of three extractions failed their first try with ``database is locked`` on
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from include.crm_sync.generate import generate
 from include.crm_sync.staging import tables as t
 from include.crm_sync.staging.migrate import upgrade
-from scripts.demo_platforms import flexmail_connection_env, spotler_connection_env
+from scripts.demo_platforms import flexmail_connection_env, mailjet_connection_env, spotler_connection_env
 from scripts.local_stack import LocalAirflowStack, demo_env
 from tests.e2e.conftest import CONTACTS, DAG_ID, LIST_IDS, platform_lists
 from tests.fixtures.staging import throwaway_pg_database
@@ -46,6 +46,7 @@ def local_stack(
     e2e_emulator,
     e2e_spotler,
     e2e_flexmail,
+    e2e_mailjet,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalAirflowStack]:
     home = tmp_path_factory.mktemp("airflow-local")
@@ -56,7 +57,8 @@ def local_stack(
             executor="LocalExecutor",
             extra_env=demo_env(sqlite_staging_url, e2e_emulator, landing_dir=home / "landing")
             | spotler_connection_env(e2e_spotler)  # as the demo gives them
-            | flexmail_connection_env(e2e_flexmail),
+            | flexmail_connection_env(e2e_flexmail)
+            | mailjet_connection_env(e2e_mailjet),
         )
         print(f"\nAirflow LocalExecutor stack: home {home}, process logs {stack.log_dir}")
         try:
@@ -71,7 +73,9 @@ def local_stack(
 
 @pytest.mark.timeout(900)
 def test_every_list_in_parallel_on_sqlite_needs_no_retry(local_stack, sqlite_staging_url, e2e_emulator):
-    all_lists = set(LIST_IDS) | set(platform_lists("spotler")) | set(platform_lists("flexmail"))
+    all_lists = set(LIST_IDS) | {
+        name for platform in ("spotler", "flexmail", "mailjet") for name in platform_lists(platform)
+    }
     run_id = local_stack.trigger(DAG_ID, conf={})
 
     assert local_stack.wait_for_run(DAG_ID, run_id, timeout=600) == "success", local_stack.log_tails()

@@ -1,4 +1,5 @@
-"""The address a member id (CRM entity id) was uploaded to a Mailjet list with.
+"""The address a member id (CRM entity id) was uploaded to a Mailjet list with; and up to when the
+feedback import has read Mailjet's unsubscribes (``unsubscribes_read_until``).
 
 Mailjet keys contacts by address, while the membership record keys members by entity id. For a
 member this ``MailjetPlatform`` was not handed in this run (a removal, or a resumed run), the
@@ -13,9 +14,12 @@ Both reads are index lookups (``ix_list_run_platform_list_status``, then the sna
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from include.crm_sync.feedback.window import export_name, read_watermark
+from include.crm_sync.platforms.base import FeedbackKind
 from include.crm_sync.staging.tables import crm_entity, list_run, list_snapshot
 
 #: (platform list id, member ids) -> {member id: address} for those it knows
@@ -56,3 +60,17 @@ def uploaded_email_lookup(engine: sa.Engine, *, crm_fallback: bool = True) -> Em
         return found
 
     return lookup
+
+
+def unsubscribes_read_until(engine: sa.Engine) -> Callable[[], datetime | None]:
+    """For ``MailjetPlatform(unsubscribes_read_until=...)``: the watermark of the Mailjet
+    unsubscribes import (Mailjet time up to which every unsubscribe was applied), or None."""
+
+    def read_until() -> datetime | None:
+        with engine.connect() as conn:
+            mark = read_watermark(conn, export_name("mailjet", FeedbackKind.UNSUBSCRIBES))
+        if mark is None:
+            return None
+        return mark.watermark if mark.watermark.tzinfo else mark.watermark.replace(tzinfo=UTC)
+
+    return read_until

@@ -2,9 +2,13 @@
 it only ADDS, both ways, for every Mailjet list of the config.
 
 1. **Mailjet -> CRM, sign-ups.** Memberships of the list subscribed since the last run (minus an
-   overlap) are imported like the initial import (``initial_import._import_page``): address
-   matched or a lead made, the list's consent granted with source ``mailjet:<list>`` -- and a
-   subscription newer than the CRM's revocation grants it again (a person's own new "yes").
+   overlap) -- but not those of people our membership record holds in the list: the nightly sync
+   or this run added them, that is no "yes" of theirs (a CRM revocation recorded with an earlier
+   event time, e.g. an unsubscribe the response import brings in after the night that added the
+   person, would otherwise look older than that add and be undone) -- are imported like the
+   initial import (``initial_import._import_page``): address matched or a lead made, the list's
+   consent granted with source ``mailjet:<list>`` -- and a subscription newer than the CRM's
+   revocation grants it again (a person's own new "yes").
 2. **CRM -> Mailjet, new profiles.** CRM entities whose consent for the list was granted since the
    last run (minus the overlap), with an address, not bounced, not blocklisted and not yet on the
    list, are added with ``addnoforce`` (an unsubscribe in Mailjet stays), in bulk jobs polled to
@@ -139,6 +143,8 @@ def import_signups(
     store = MembershipStore(platform.name, list_name)
 
     def flush() -> None:
+        ours = _recorded_in_list(engine, list_name, page)
+        page[:] = [m for m in page if m.email.strip().lower() not in ours]
         with engine.begin() as conn:
             _import_page(
                 conn,
@@ -208,9 +214,12 @@ def add_new_profiles(
         if not recipients:
             continue
         ids = [r.recipient_id for r in recipients]
+        refused: set[str] = set()
         for start in range(0, len(ids), platform.max_member_batch):
-            platform.add_members(list_name, ids[start : start + platform.max_member_batch])
-        added += len(ids)
+            results = platform.add_members(list_name, ids[start : start + platform.max_member_batch])
+            refused.update(r.member_id for r in results)  # per-contact errors: the nightly retries them
+        recipients = [r for r in recipients if r.recipient_id not in refused]
+        added += len(recipients)
         recorded += _record(engine, store, list_name, recipients, now)
     _advance(engine, name, now)
     return added, recorded
@@ -253,6 +262,28 @@ def _candidates(list_name: str, consent_id: str, since: datetime, after: str) ->
 
 #: which entity keeps a shared address in a snapshot (sql/queries/extract_insert.sql)
 _TYPE_RANK = {"contact": 0, "lead": 1, "account": 2}
+
+
+def _recorded_in_list(engine: sa.Engine, list_name: str, members: list[ListMember]) -> set[str]:
+    """The addresses of ``members`` whose entity our membership record holds in the list (we added
+    them: their membership is not a sign-up)."""
+    emails = sorted({m.email.strip().lower() for m in members})
+    if not emails:
+        return set()
+    m = platform_membership
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                sa.select(crm_entity.c.email_normalized)
+                .join(m, m.c.member_id == crm_entity.c.entity_id)
+                .where(
+                    m.c.platform == "mailjet",
+                    m.c.platform_list_id == list_name,
+                    m.c.in_audience,
+                    crm_entity.c.email_normalized.in_(emails),
+                )
+            ).scalars()
+        )
 
 
 def _consented_entities(engine: sa.Engine, consent_id: str, members: list[ListMember]) -> list[Recipient]:

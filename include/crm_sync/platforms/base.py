@@ -224,12 +224,14 @@ class MembershipPlatform(Protocol):
     ) -> Sequence[UpsertResult]:
         """Create or update the contacts (at most ``max_upsert_batch``); one result each, in input order."""
 
-    def add_members(self, list_id: str, member_ids: Sequence[str]) -> None:
+    def add_members(self, list_id: str, member_ids: Sequence[str]) -> Sequence[UpsertResult] | None:
         """Add existing contacts to the list (at most ``max_member_batch``); ``MembersNotFound`` when
-        some are unknown (then none was added)."""
+        some are unknown (then none was added). Returns the members the platform refused one by one
+        (the rest were added), or None / nothing when every one was added."""
 
-    def remove_members(self, list_id: str, member_ids: Sequence[str]) -> None:
-        """Remove exactly these contacts from the list (at most ``max_member_batch``)."""
+    def remove_members(self, list_id: str, member_ids: Sequence[str]) -> Sequence[UpsertResult] | None:
+        """Remove exactly these contacts from the list (at most ``max_member_batch``). Returns the
+        members the platform refused to remove (they stay in the list), or None / nothing."""
 
     def empty(self, list_id: str) -> None:
         """Remove every member of the list."""
@@ -245,6 +247,22 @@ class MembershipPlatform(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+#: takes unsubscribes a platform found on the way (e.g. right before a removal would erase them)
+UnsubscribeSink = Callable[[Sequence[FeedbackRow]], None]
+
+
+@runtime_checkable
+class UnsubscribeAwareRemovals(Protocol):
+    """A membership platform whose removal erases a list unsubscribe (Mailjet's ``remove`` deletes the
+    membership with its ``IsUnsubscribed``). The membership sync hands it its opt-out sink before
+    anything is removed; the platform re-reads the unsubscribes of whom it is about to remove and
+    gives them to the sink first, so an unsubscribe made after the feedback import still reaches
+    the CRM."""
+
+    def report_unsubscribes_to(self, sink: UnsubscribeSink) -> None:
+        """Give every list unsubscribe found right before a removal to ``sink`` (before removing)."""
 
 
 @runtime_checkable

@@ -21,9 +21,15 @@ Order of work for one list run (``sync_membership``):
    unsubscribe (``opt_outs``) and that member is never added; other refusals are audited.
 5. Volume guard, before any removal: the share of recorded members about to leave.
 6. Removals first: members recorded in the list but not (eligibly) in the snapshot, in the
-   platform's batch size -- or, in full mode, one ``empty``.
+   platform's batch size -- or, in full mode, one ``empty``. A platform whose removal would erase
+   a list unsubscribe (``UnsubscribeAwareRemovals``, Mailjet) gets the opt-out sink first and
+   hands it the unsubscribes of whom it is about to remove.
 7. Adds: eligible snapshot members not in the list. An add naming contacts the platform no longer
-   knows re-upserts those once and adds them again.
+   knows re-upserts those once and adds them again. Members the platform refuses one by one (a
+   bulk job's per-contact errors) are audited like refused upserts (``list_rejected``, the
+   report's ``refused`` by code) and stay out of the record; the rest of the list completes, and
+   the next run tries them again. A removal refused one by one leaves that member recorded (it is
+   still in the list), counted in ``refused``.
 8. The record and the state row say ``synced``; the list run gets its counts.
 
 The list run's ``added``/``removed``/``refused`` (the run report's columns) are written with each
@@ -56,6 +62,8 @@ from include.crm_sync.platforms.base import (
     MembersNotFound,
     Recipient,
     TargetChange,
+    UnsubscribeAwareRemovals,
+    UpsertResult,
 )
 from include.crm_sync.staging.tables import list_rejected, list_run, list_snapshot
 from include.crm_sync.sync.batch_results import REASONS
@@ -239,6 +247,8 @@ class _Sync:
         self.last_add_at: datetime | None = None
 
     def run(self) -> None:
+        if isinstance(self.platform, UnsubscribeAwareRemovals):
+            self.platform.report_unsubscribes_to(self.opt_outs)
         with record_writer(self.engine) as writer:
             self.writer = writer
             self._run()
@@ -427,11 +437,23 @@ class _Sync:
                 ids = self.store.leaving_page(conn, self.lr.list_run_id, after, size)
             if not ids:
                 return
-            self.platform.remove_members(self.lr.platform_list_id, ids)
+            refused = self.platform.remove_members(self.lr.platform_list_id, ids) or ()
             self._count_call("remove_members")
-            self.report.removed += len(ids)
+            kept = {r.member_id for r in refused}
+            removed = [m for m in ids if m not in kept]
+            for result in refused:  # still in the list (and so still recorded): tried again next run
+                code = f"remove:{result.code}"
+                self.report.refused[code] = self.report.refused.get(code, 0) + 1
+            if refused:
+                log.warning(
+                    "list %s: the platform refused to remove %d member(s): %s",
+                    self.lr.list_name,
+                    len(refused),
+                    sorted({r.code for r in refused}),
+                )
+            self.report.removed += len(removed)
             with self.writer.begin():
-                self.store.mark(self.writer, ids, in_audience=False, now=self.clock())
+                self.store.mark(self.writer, removed, in_audience=False, now=self.clock())
                 self._record_counts(self.writer)
             self.renew()
             after = ids[-1]
@@ -449,7 +471,7 @@ class _Sync:
     def _add(self, page: list[tuple[int, str]], *, retried: bool = False) -> None:
         ids = [member_id for _, member_id in page]
         try:
-            self.platform.add_members(self.lr.platform_list_id, ids)
+            refused = self.platform.add_members(self.lr.platform_list_id, ids) or ()
         except MembersNotFound as exc:
             self._count_call("add_members")
             unknown = set(exc.member_ids)
@@ -472,11 +494,37 @@ class _Sync:
             return
         self._count_call("add_members")
         self.last_add_at = self.clock()
-        self.report.added += len(ids)
+        added = self._refused_adds(page, refused)
+        self.report.added += len(added)
         with self.writer.begin():
-            self.store.mark(self.writer, ids, in_audience=True, now=self.last_add_at)
+            self.store.mark(self.writer, added, in_audience=True, now=self.last_add_at)
+            if refused:
+                seq = {member_id: seq for seq, member_id in page}
+                self.writer.execute(
+                    list_rejected.insert(),
+                    [self._rejected_row(seq[r.member_id], r.member_id, r.outcome, r.code) for r in refused],
+                )
             self._record_counts(self.writer)
         self.renew()
+
+    def _refused_adds(self, page: list[tuple[int, str]], refused: Sequence[UpsertResult]) -> list[str]:
+        """Count the members an add refused one by one; returns the ids it added."""
+        ids = [member_id for _, member_id in page]
+        if not refused:
+            return ids
+        if not {r.member_id for r in refused} <= set(ids):
+            raise MembershipSyncError(f"list {self.lr.list_name}: the add refused contacts it was not given")
+        for result in refused:
+            self.report.refused[result.code] = self.report.refused.get(result.code, 0) + 1
+            self.codes[int(result.outcome)] += 1
+        log.warning(
+            "list %s: the platform refused to add %d member(s): %s",
+            self.lr.list_name,
+            len(refused),
+            sorted({r.code for r in refused}),
+        )
+        kept_out = {r.member_id for r in refused}
+        return [m for m in ids if m not in kept_out]
 
     def _upsert_again(self, missing: list[tuple[int, str]]) -> set[str]:
         """Upload these snapshot members again (their contacts vanished); the ids accepted now."""

@@ -1,10 +1,13 @@
-"""Opt-outs an upsert revealed (Spotler's CONTACT_OPTOUT) go back to the CRM as unsubscribes.
+"""Opt-outs a membership sync found on the way go back to the CRM as unsubscribes: those an upsert
+revealed (Spotler's CONTACT_OPTOUT), and Mailjet list unsubscribes re-read right before a removal
+would erase them.
 
 They take the feedback import's own path -- a landing file, the ledger, ``apply_feedback_file``
 (``include/crm_sync/feedback``) -- so they are stored, matched and applied exactly like the
-platform's exported opt-outs, idempotently, and counted in the ledger. The rows carry no list id:
-a platform opt-out is account-wide, so every marketing consent of the entity is revoked (a
-service-messages consent stays), as for the platform's own opt-out feed.
+platform's exported opt-outs, idempotently, and counted in the ledger. A row without a list id is
+account-wide (Spotler's opt-out): every marketing consent of the entity is revoked (a
+service-messages consent stays), as for the platform's own opt-out feed. A row with a list id (a
+Mailjet list unsubscribe) revokes the consent ``list_consents`` gives that list.
 """
 
 from __future__ import annotations

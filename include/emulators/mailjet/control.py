@@ -13,6 +13,10 @@ Besides the kit's endpoints (reset, state, faults, clock, calls; kit/control.py)
   POST /_control/exclusions                   {"email": ..., "excluded": true, "date"?: ...} the global
                                               exclusion from campaigns set (or cleared) in Mailjet
   POST /_control/rate-limit                   {"requests_per_second": n | null}
+  POST /_control/contact-errors               {"email": ..., "reason"?: ..., "clear"?: false} every bulk
+                                              job (and CSV import) from now on refuses this contact
+                                              with ``reason`` in its error file (the job still ends
+                                              Completed); ``clear`` lifts it
 """
 
 from __future__ import annotations
@@ -124,6 +128,17 @@ class MailjetControl(ControlRouter):
                     now = parse_time(doc.get("date", self.clock.now()), self.clock.now())
                     contact.excluded, contact.excluded_at = excluded, now
                 return 200, contact.as_json()
+        if route == "/contact-errors" and method == "POST":
+            doc = mapping(doc)
+            email = str(doc.get("email") or "").strip().lower()
+            if not email:
+                raise ValueError("email is required")
+            with state.lock:
+                if doc.get("clear"):
+                    state.refused_contacts.pop(email, None)
+                else:
+                    state.refused_contacts[email] = str(doc.get("reason") or "Contact refused (injected)")
+                return 200, {"refused_contacts": dict(state.refused_contacts)}
         if route == "/rate-limit" and method == "POST":
             value = mapping(doc).get("requests_per_second")
             self.app.requests_per_second = None if value is None else int(value)
@@ -158,6 +173,13 @@ class MailjetControlClient(ControlClient):
 
     def exclude(self, email: str, excluded: bool = True, date: str | float | None = None) -> Any:
         return self._call("POST", "/exclusions", _dated({"email": email, "excluded": excluded}, date))
+
+    def refuse_contact(
+        self, email: str, reason: str = "Contact refused (injected)", clear: bool = False
+    ) -> Any:
+        """Every job from now on refuses ``email`` with ``reason`` (a per-contact error); ``clear``
+        lifts it."""
+        return self._call("POST", "/contact-errors", {"email": email, "reason": reason, "clear": clear})
 
     def set_rate_limit(self, requests_per_second: int | None) -> Any:
         return self._call("POST", "/rate-limit", {"requests_per_second": requests_per_second})

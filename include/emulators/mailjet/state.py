@@ -44,6 +44,8 @@ class MailjetState:
             #: jobs that will end in Error / hang (set by the job_error / job_hang faults)
             self._next_id = {"contact": 1, "list": 1, "member": 1, "job": 1, "data": 1, "meta": 1}
             self.job_outcome_overrides: list[str] = []
+            #: address (lower case) -> the reason every job refuses it with (``/_control/contact-errors``)
+            self.refused_contacts: dict[str, str] = {}
             try:
                 self._apply_seed(self.clock.now())
             except (KeyError, TypeError, ValueError) as exc:
@@ -143,6 +145,10 @@ class MailjetState:
             email = str(item.get("Email") or "").strip()
             if not EMAIL_RE.match(email):
                 job.errors.append((email, "Invalid email address"))
+                continue
+            refused = self.refused_contacts.get(email.lower())
+            if refused is not None:  # an injected per-contact error: this contact is left as it was
+                job.errors.append((email, refused))
                 continue
             for list_id, action in job.lists:
                 if list_id and list_id not in self.lists:

@@ -146,8 +146,9 @@ class MailjetHook(BaseHook):
         """The ``MembershipPlatform`` over the hook's client (the hook keeps owning the client).
         ``lists``: the managed Mailjet list names (their unsubscribes are read as feedback);
         ``engine``: the CRM staging database, where the uploaded address of a member is looked up
-        (needed by the membership sync)."""
-        from include.crm_sync.mailjet.addresses import uploaded_email_lookup
+        (needed by the membership sync), and up to when the feedback import read the unsubscribes
+        (so only newer ones are looked up before a removal)."""
+        from include.crm_sync.mailjet.addresses import unsubscribes_read_until, uploaded_email_lookup
         from include.crm_sync.platforms.mailjet.platform import MailjetPlatform
 
         lookups: dict[str, Any] = {}
@@ -155,6 +156,7 @@ class MailjetHook(BaseHook):
             lookups = {
                 "email_of": uploaded_email_lookup(engine),
                 "uploaded_email_of": uploaded_email_lookup(engine, crm_fallback=False),
+                "unsubscribes_read_until": unsubscribes_read_until(engine),
             }
         return MailjetPlatform(self.get_conn(), lists=lists, owns_client=False, **lookups)
 

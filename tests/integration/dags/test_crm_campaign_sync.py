@@ -209,7 +209,8 @@ def test_wiring_feedback_first_mapped_per_list_assets_and_schedule(monkeypatch):
     assert type(list_name).__name__ == "MappedArgument"  # .expand(list_name=start_run())
     feedback = dag.get_task("import_feedback")
     # lists.yaml's platforms
-    assert feedback.op_kwargs_expand_input.value == {"platform": ["flexmail", "optimizely", "spotler"]}
+    platforms = ["flexmail", "mailjet", "optimizely", "spotler"]
+    assert feedback.op_kwargs_expand_input.value == {"platform": platforms}
     assert feedback.map_index_template == "{{ platform }}"
     assert dag.get_task("sync_list.refill").outlets == [AssetAlias("crm_sync_platform_lists")]
     for task in dag.tasks:

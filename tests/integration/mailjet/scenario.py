@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from include.crm_sync.config.models import ListsConfig
 from include.crm_sync.extract import extract_snapshot
 from include.crm_sync.feedback.importer import import_feedback
-from include.crm_sync.mailjet.addresses import uploaded_email_lookup
+from include.crm_sync.mailjet.addresses import unsubscribes_read_until, uploaded_email_lookup
 from include.crm_sync.platforms.base import MembershipTarget
 from include.crm_sync.platforms.mailjet import JobPolicy, MailjetClient, MailjetPlatform, RetryPolicy
 from include.crm_sync.staging import tables as t
@@ -62,6 +62,7 @@ def make_platform(server: Any, engine: sa.Engine, fake_time: Any = None) -> Mail
         lists=[NEWS, SERVICE],
         email_of=uploaded_email_lookup(engine),
         uploaded_email_of=uploaded_email_lookup(engine, crm_fallback=False),
+        unsubscribes_read_until=unsubscribes_read_until(engine),
         clock=lambda: datetime.fromtimestamp(server.emulator.clock.now(), UTC),  # the feedback's "now"
     )
 
@@ -108,7 +109,13 @@ def night(
                 .where(t.list_run.c.list_run_id == list_run_id)
                 .values(status="validated")
             )
-        sink = crm_opt_out_sink(engine, platform=platform.name, landing_dir=landing, run_id=run_id)
+        sink = crm_opt_out_sink(
+            engine,
+            platform=platform.name,
+            landing_dir=landing,
+            run_id=run_id,
+            list_consents={d.platform_list_id: d.consent},  # as the nightly task gives it
+        )
         target = MembershipTarget(d.platform_list_id, d.platform_list_id)
         reports[d.name] = sync_membership(
             engine,

@@ -137,3 +137,29 @@ def test_the_nightly_pre_step_imports_signups_and_adds_nothing(
     following = night(staging_engine, nightly_done, "run-2", tmp_path)
     assert following.reports["news_mj"].mode == "incremental"  # the sign-up was recorded by step 1
     assert set(mailjet.control.members(NEWS)) == {"old@example.com", "fresh@example.com", "n@example.com"}
+
+
+def test_our_own_add_is_no_signup_and_a_late_crm_unsubscribe_stays(staging_engine, mailjet, tmp_path):
+    """The nightly sync adds a (Mailjet stamps the membership with the add's time). a had
+    unsubscribed elsewhere before that night; the CRM learns it after the night, with the event's
+    time (as the response import records it). The next sign-ups pre-step reads a's membership as
+    recent, but it is our add, not a's new "yes": the revocation stays."""
+    write_crm(staging_engine, CrmState().entity("a", "a@example.com"))
+    platform = make_platform(mailjet, staging_engine)
+    unsubscribed_at = _now(mailjet)
+    mailjet.control.advance_clock(600)
+    night(staging_engine, platform, "run-1", tmp_path, only="news_mj")
+    assert "a@example.com" in mailjet.control.members(NEWS)
+    with staging_engine.begin() as conn:
+        conn.execute(
+            sa.update(t.crm_consent)
+            .where(t.crm_consent.c.entity_id == "a", t.crm_consent.c.consent_id == "newsletter")
+            .values(status="revoked", revoked_at=unsubscribed_at, updated_at=_now(mailjet))
+        )
+    mailjet.control.advance_clock(900)
+    reports = run_incremental(staging_engine, platform, LISTS, now=_now(mailjet), add_profiles=False)
+    assert consents(staging_engine)[("a", "newsletter")] == "revoked"
+    assert reports[0].signups["consents_granted"] == 0
+    mailjet.control.advance_clock(60)
+    night(staging_engine, platform, "run-2", tmp_path, only="news_mj", fresh_run=True)
+    assert "a@example.com" not in mailjet.control.members(NEWS)

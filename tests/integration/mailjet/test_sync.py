@@ -230,3 +230,94 @@ def test_an_address_changed_in_the_crm_moves_the_membership(staging_engine, mail
     mailjet.control.advance_clock(3600)
     night(staging_engine, make_platform(mailjet, staging_engine), "run-3", tmp_path, only="news_mj")
     assert set(mailjet.control.members(NEWS)) == {"a.new@example.com", "b@example.com"}
+
+
+def _rejected(engine) -> list[tuple[str, int, str]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(t.list_rejected.c.recipient_id, t.list_rejected.c.code, t.list_rejected.c.reason)
+            )
+        ]
+
+
+def _list_status(engine, run_id: str, list_name: str) -> str:
+    with engine.connect() as conn:
+        status = sa.select(t.list_run.c.status).where(
+            t.list_run.c.run_id == run_id, t.list_run.c.list_name == list_name
+        )
+        return conn.execute(status).scalar_one()
+
+
+def test_per_contact_errors_of_an_add_job_are_refusals_and_the_list_completes(
+    staging_engine, mailjet, tmp_path
+):
+    """Mailjet completes the addnoforce job but refuses one contact (its error file): that member is
+    audited as refused (list_rejected, the report's refused by code), stays out of the record, and
+    the list's sync completes; once Mailjet accepts it, the next night adds it."""
+    _crm(staging_engine, {f"p{i}": ("granted", None) for i in range(4)})
+    mailjet.control.refuse_contact("p1@example.com", "Contact is blocked")
+    first = night(staging_engine, make_platform(mailjet, staging_engine), "run-1", tmp_path, only="news_mj")
+    report = first.reports["news_mj"]
+    assert (report.added, report.refused, report.members) == (3, {"Contact is blocked": 1}, 3)
+    assert _list_status(staging_engine, "run-1", "news_mj") == "synced"
+    assert _rejected(staging_engine) == [("p1", 7, "platform: other error (Contact is blocked)")]
+    assert set(mailjet.control.members(NEWS)) == {"p0@example.com", "p2@example.com", "p3@example.com"}
+    mailjet.control.refuse_contact("p1@example.com", clear=True)
+    mailjet.control.advance_clock(3600)
+    second = night(staging_engine, make_platform(mailjet, staging_engine), "run-2", tmp_path, only="news_mj")
+    assert (second.reports["news_mj"].mode, second.reports["news_mj"].added) == ("incremental", 1)
+    assert set(mailjet.control.members(NEWS)) == {f"p{i}@example.com" for i in range(4)}
+
+
+def test_per_contact_errors_of_a_remove_job_keep_the_member_recorded(staging_engine, mailjet, tmp_path):
+    """A removal Mailjet refuses for one contact leaves it in the list and in the record (the counts
+    agree, the sync completes); the next night removes it."""
+    _crm(staging_engine, {f"p{i}": ("granted", None) for i in range(3)})
+    night(staging_engine, make_platform(mailjet, staging_engine), "run-1", tmp_path, only="news_mj")
+    with staging_engine.begin() as conn:
+        conn.execute(
+            sa.update(t.crm_consent).where(t.crm_consent.c.entity_id == "p0").values(status="revoked")
+        )
+    mailjet.control.refuse_contact("p0@example.com", "Internal error")
+    mailjet.control.advance_clock(3600)
+    second = night(staging_engine, make_platform(mailjet, staging_engine), "run-2", tmp_path, only="news_mj")
+    report = second.reports["news_mj"]
+    assert (report.removed, report.refused, report.members) == (0, {"remove:Internal error": 1}, 3)
+    assert _list_status(staging_engine, "run-2", "news_mj") == "synced"
+    assert "p0@example.com" in mailjet.control.members(NEWS)
+    mailjet.control.refuse_contact("p0@example.com", clear=True)
+    mailjet.control.advance_clock(3600)
+    third = night(staging_engine, make_platform(mailjet, staging_engine), "run-3", tmp_path, only="news_mj")
+    assert (third.reports["news_mj"].mode, third.reports["news_mj"].removed) == ("incremental", 1)
+    assert set(mailjet.control.members(NEWS)) == {"p1@example.com", "p2@example.com"}
+
+
+def test_an_unsubscribe_after_the_feedback_import_survives_the_removal_that_follows(
+    staging_engine, mailjet, tmp_path
+):
+    """`remove` deletes the membership with its IsUnsubscribed. a's address changes in the CRM, so
+    tonight's sync removes the old address; a unsubscribed from the list in Mailjet after the
+    feedback import had read it. The sync re-reads the list's unsubscribes right before the remove
+    job: a's newsletter consent is revoked in the CRM (the service consent stays), and the next
+    night does not add a's new address."""
+    _crm(staging_engine, {"a": ("granted", "granted"), "b": ("granted", None)})
+    night(staging_engine, make_platform(mailjet, staging_engine), "run-1", tmp_path)
+    with staging_engine.begin() as conn:
+        conn.execute(
+            sa.update(t.crm_entity)
+            .where(t.crm_entity.c.entity_id == "a")
+            .values(email="a.new@Example.com", email_normalized="a.new@example.com")
+        )
+    mailjet.control.advance_clock(3600)
+    # stamped after the coming feedback window's end: made while the import was already done
+    mailjet.control.unsubscribe(NEWS, "a@example.com", date="+10m")
+    second = night(staging_engine, make_platform(mailjet, staging_engine), "run-2", tmp_path, only="news_mj")
+    assert second.feedback_rows == 0  # the feedback import did not see it ...
+    assert "a@example.com" not in mailjet.control.members(NEWS)  # ... and the removal erased it in Mailjet
+    status = consents(staging_engine)
+    assert (status[("a", "newsletter")], status[("a", "service")]) == ("revoked", "granted")
+    mailjet.control.advance_clock(3600)
+    night(staging_engine, make_platform(mailjet, staging_engine), "run-3", tmp_path, only="news_mj")
+    assert set(mailjet.control.members(NEWS)) == {"b@example.com"}

@@ -9,8 +9,18 @@ Mailjet creates a contact when it is added to a list, so ``upsert`` sends nothin
 
 Adds are ``addnoforce`` bulk jobs only: someone who unsubscribed from the list stays unsubscribed
 (invariant 8; ``addforce`` is refused by the client). Removals are ``remove`` jobs. Every job is
-polled to its end; per-contact errors fail the call (the sync stays ``in_progress`` and the next
-attempt reconciles).
+polled to its end. A job that ends ``Error`` / ``Abort`` fails the call (``JobFailed``: the sync
+stays ``in_progress`` and the next attempt reconciles); the contacts a *completed* job refused one
+by one (its error file) are returned as refusals (``UpsertResult`` with Mailjet's reason as the
+code), which the membership sync audits while the rest of the list completes.
+
+``remove`` deletes the membership *with* its ``IsUnsubscribed``: someone who unsubscribed in Mailjet
+after this run's feedback import read the list, and whom the sync then removes (they left the
+selection), would take their "no" with them. So right before every ``remove`` job the list's
+unsubscribed memberships are read again, and those of the contacts about to be removed go to the
+sink the membership sync gave (``report_unsubscribes_to``: the CRM, as list unsubscribes of that
+list) before the job is sent. (``unsub`` would keep the record, but also the membership: a person
+who comes back into the selection would then be added with ``addnoforce`` and stay unsubscribed.)
 
 Mailjet can list a list's members, so on doubt the membership sync *reconciles* (``reconcile``:
 remove the members the snapshot does not hold, then add everyone with ``addnoforce``, which
@@ -22,9 +32,10 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from include.crm_sync.masking import mask_email
 from include.crm_sync.platforms.base import (
@@ -36,6 +47,7 @@ from include.crm_sync.platforms.base import (
     PermanentPlatformError,
     Recipient,
     TargetChange,
+    UnsubscribeSink,
     UpsertResult,
 )
 from include.crm_sync.platforms.mailjet.client import MailjetClient
@@ -49,6 +61,14 @@ ADDRESS_CHANGED = "ADDRESS_CHANGED"
 EmailLookup = Callable[[str, Sequence[str]], Mapping[str, str]]
 #: given addresses (lower case), those the snapshot holds
 SnapshotFilter = Callable[[Sequence[str]], set[str]]
+#: Mailjet's per-contact error for an address that is not one (the other reasons are ERROR)
+INVALID_ADDRESS = "Invalid email address"
+#: the time up to which the feedback import has read Mailjet's unsubscribes (None: never)
+ReadUntil = Callable[[], datetime | None]
+#: unsubscribes this much older than that time are re-read before a removal too (late stamps)
+READ_UNTIL_MARGIN = timedelta(hours=1)
+
+log = logging.getLogger(__name__)
 
 
 class ContactsRefused(PermanentPlatformError):
@@ -69,6 +89,9 @@ class MailjetPlatform:
         the CRM): removals use it, and adds of ids this instance was not given by ``upsert``
     :param uploaded_email_of: the same without the CRM fallback; with it, ``upsert`` notices a
         member whose CRM address changed since its last upload (see ``ADDRESS_CHANGED``)
+    :param unsubscribes_read_until: up to when the feedback import has read the unsubscribes; before
+        a removal only the unsubscribes since then (less ``READ_UNTIL_MARGIN``) are looked up, the
+        older ones are in the CRM already. Without it, every unsubscribed member is looked up.
     """
 
     name = "mailjet"
@@ -85,6 +108,7 @@ class MailjetPlatform:
         uploaded_email_of: EmailLookup | None = None,
         owns_client: bool = True,
         clock: Callable[[], datetime] | None = None,
+        unsubscribes_read_until: ReadUntil | None = None,
     ) -> None:
         self.client = client
         self.max_member_batch = client.max_contacts_per_job
@@ -96,6 +120,14 @@ class MailjetPlatform:
         self._target: str | None = None
         self._owns_client = owns_client
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._unsubscribes: UnsubscribeSink | None = None
+        self._read_until = unsubscribes_read_until
+        #: Mailjet contact ID -> address, of the unsubscribed members read before removals
+        self._contact_emails: dict[int, str] = {}
+
+    def report_unsubscribes_to(self, sink: UnsubscribeSink) -> None:
+        """Before each ``remove`` job, the list unsubscribes of the contacts it removes go to ``sink``."""
+        self._unsubscribes = sink
 
     # ------------------------------------------------------------------ lists
 
@@ -160,23 +192,28 @@ class MailjetPlatform:
         """Addresses held in memory for adds to come (few: see ``_remember``)."""
         return len(self._emails)
 
-    def add_members(self, list_id: str, member_ids: Sequence[str]) -> None:
+    def add_members(self, list_id: str, member_ids: Sequence[str]) -> list[UpsertResult]:
+        """One ``addnoforce`` job; returns the members Mailjet refused one by one."""
         emails = self._resolve(list_id, member_ids, uploaded_first=False)
         unknown = [m for m in member_ids if m not in emails]
         if unknown:
             raise MembersNotFound(list_id, unknown)
-        self._job(list_id, "addnoforce", [emails[m] for m in member_ids])
-        for member_id in member_ids:  # added: their address is Mailjet's now (and the record's)
+        errors = self._job(list_id, "addnoforce", [emails[m] for m in member_ids])
+        for member_id in member_ids:  # added or refused: the record or the lookup has the address now
             self._emails.pop(member_id, None)
+        return _refusals(emails, member_ids, errors)
 
-    def remove_members(self, list_id: str, member_ids: Sequence[str]) -> None:
+    def remove_members(self, list_id: str, member_ids: Sequence[str]) -> list[UpsertResult]:
+        """One ``remove`` job (its unsubscribes reported first); returns the members Mailjet refused."""
         emails = self._resolve(list_id, member_ids, uploaded_first=True)  # the address Mailjet holds
         unknown = [m for m in member_ids if m not in emails]
         if unknown:
             raise PermanentPlatformError(
                 f"Mailjet list {list_id}: no address known for {len(unknown)} member(s) to remove"
             )
-        self._job(list_id, "remove", [emails[m] for m in member_ids])
+        members = {emails[m].strip().lower(): m for m in member_ids}  # the CRM may hold a new address
+        errors = self._job(list_id, "remove", [emails[m] for m in member_ids], members)
+        return _refusals(emails, member_ids, errors)
 
     def empty(self, list_id: str) -> None:
         numeric = self.list_id(list_id)
@@ -185,7 +222,9 @@ class MailjetPlatform:
             page = [m.email for m in members]
             if not page:
                 return
-            self._job(list_id, "remove", page)
+            errors = self._job(list_id, "remove", page)
+            if errors:  # they would stay on the first page for ever
+                raise ContactsRefused(list_id, "remove", errors)
 
     def reconcile(self, list_id: str, in_snapshot: SnapshotFilter) -> int:
         """Remove every member whose address the snapshot does not hold; returns how many. The
@@ -199,8 +238,8 @@ class MailjetPlatform:
                 writer.writerows([m.email] for m in page if m.email.strip().lower() not in keep)
             spool.seek(0)
             for chunk in _chunks((row[0] for row in csv.reader(spool) if row), self.max_member_batch):
-                self._job(list_id, "remove", chunk)
-                removed += len(chunk)
+                refused = self._job(list_id, "remove", chunk)
+                removed += len(chunk) - len({e.strip().lower() for e, _ in refused})
         return removed
 
     def member_count(self, list_id: str) -> int | None:
@@ -216,10 +255,63 @@ class MailjetPlatform:
             given.update({m: e for m, e in self._email_of(list_id, missing).items() if e})
         return given
 
-    def _job(self, list_id: str, action: str, emails: Sequence[str]) -> None:
+    def _job(
+        self, list_id: str, action: str, emails: Sequence[str], members: Mapping[str, str] | None = None
+    ) -> tuple[tuple[str, str], ...]:
+        """One bulk job polled to its end; the (address, reason) pairs Mailjet refused. ``members``:
+        address (lower case) -> member id, where known (a removal's unsubscribes then name them)."""
+        if action == "remove":
+            self._report_unsubscribes(list_id, emails, members or {})
         result = self.client.manage(self.list_id(list_id), action, [{"Email": e} for e in emails])
         if result.errors:
-            raise ContactsRefused(list_id, action, result.errors)
+            log.warning(
+                "Mailjet list %s: %s refused %d contact(s): %s",
+                list_id,
+                action,
+                len(result.errors),
+                "; ".join(f"{mask_email(e)}: {r}" for e, r in result.errors[:5]),
+            )
+        return result.errors
+
+    def _report_unsubscribes(self, list_id: str, emails: Sequence[str], members: Mapping[str, str]) -> None:
+        """The list unsubscribes of these addresses, read now, to the sink before ``remove`` erases
+        them. Only the unsubscribed memberships are read, and an address is looked up only for those
+        not yet read by a feedback import (and not seen on an earlier removal of this instance)."""
+        if self._unsubscribes is None:
+            return
+        wanted = {e.strip().lower() for e in emails}
+        read_until = self._read_until() if self._read_until is not None else None
+        since = read_until - READ_UNTIL_MARGIN if read_until is not None else None
+        rows = []
+        for membership in self.client.memberships(self.list_id(list_id), unsubscribed=True):
+            at = membership.unsubscribed_at
+            if since is not None and at is not None and at < since:
+                continue  # read by a feedback import already
+            email = self._contact_emails.get(membership.contact_id)
+            if email is None:
+                email = self.client.contact(membership.contact_id).email
+                self._contact_emails[membership.contact_id] = email
+            key = email.strip().lower()
+            if key in wanted:
+                # with the member id: the CRM matches it even when the person's address changed there
+                rows.append(
+                    FeedbackRow(
+                        FeedbackKind.UNSUBSCRIBES,
+                        members.get(key),
+                        email,
+                        "unsubscribe",
+                        at or self._clock(),
+                        list_id=list_id,
+                    )
+                )
+        if rows:
+            log.info(
+                "Mailjet list %s: %d contact(s) about to be removed unsubscribed in Mailjet meanwhile; "
+                "their unsubscribes go to the CRM first",
+                list_id,
+                len(rows),
+            )
+            self._unsubscribes(rows)
 
     # ------------------------------------------------------------------ feedback
 
@@ -238,6 +330,20 @@ class MailjetPlatform:
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
+
+
+def _refusals(
+    emails: Mapping[str, str], member_ids: Sequence[str], errors: Sequence[tuple[str, str]]
+) -> list[UpsertResult]:
+    """A job's per-contact errors as refusals of the members with those addresses."""
+    reasons = {e.strip().lower(): r or "refused" for e, r in errors}
+    refused = []
+    for member_id in member_ids:
+        reason = reasons.get(emails[member_id].strip().lower())
+        if reason is not None:
+            outcome = AddOutcome.INVALID if reason == INVALID_ADDRESS else AddOutcome.ERROR
+            refused.append(UpsertResult(member_id, outcome, reason[:60]))
+    return refused
 
 
 def _chunks(items: Iterator[object] | Iterator[str], size: int) -> Iterator[list]:
