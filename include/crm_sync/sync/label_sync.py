@@ -354,7 +354,7 @@ class _LabelSync:
         for page in pages:
             body = [self._record_json(record, labels) for record in page]
             self.client.add_import_records(import_id, body)
-            pairs = [(label, rec.member_id, rec.email) for rec in page for label in rec.labels]
+            pairs = [(label, member, rec.email) for rec in page for label, member in rec.members]
             with self.engine.begin() as conn:
                 store.record_chunk(conn, import_id, pairs, len(page), self.now())
         self.client.queue_import(import_id)
