@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import report_flexmail
+
 #: the keys every run writes (the issue's list; ``parse.<dag_id>_ms`` come on top, one per DAG)
 REQUIRED_KEYS = (
     "refill.rps",
@@ -32,6 +34,8 @@ REQUIRED_KEYS = (
     "imports.feedback_fair_copy_rps",
     "imports.responses_fair_copy_rps",
     "scale.rss_1m_mb",
+    # issue 15: the Flexmail label sync (bench/report_flexmail.py)
+    *report_flexmail.KEYS,
 )
 #: keys every run writes, null when the run had no 10M-contact night (``--with-10m``)
 NULLABLE_KEYS = ("scale.night_10m_s", "scale.rss_10m_mb")
@@ -145,6 +149,7 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
         else:
             for dag_id in item["dag_ids"]:
                 out[f"parse.{dag_id}_ms"] = item["parse_ms"]
+    out.update(report_flexmail.flat(results, small, big))
     out["machine"] = results["machine"]
     out["git_sha"] = results["git_sha"]
     return out
@@ -286,6 +291,7 @@ def targets(figures: dict[str, Any], results: dict[str, Any]) -> list[Target]:
                     "rows/s",
                 )
             )
+    rows += report_flexmail.targets(figures, results, small, big, Target)
     empty = figures["parse.empty_ms"]
     for key in sorted(k for k in figures if k.startswith("parse.") and k != "parse.empty_ms"):
         rows.append(
@@ -413,6 +419,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
             f"| {item['file']} | {', '.join(item['dag_ids'])} | {item['parse_ms']} "
             f"| {item['parse_min_ms']}–{item['parse_max_ms']} | {item['serialize_ms']} |"
         )
+    lines += report_flexmail.markdown(results, figures)
     lines += ["", f"Emulator peak RSS: {results.get('emulator', {}).get('peak_rss_mb', '?')} MB.", ""]
     return "\n".join(lines)
 
