@@ -129,6 +129,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> list[str]:
                 f"| {night['real_s'] / night['seconds']:.1f}× | {night['rate']['refused']} "
                 f"| {night['report']['backlog']:,} | {night['peak_rss_mb']} |"
             )
+    lines.append("")
     for label, scenario in sizes.items():
         night, churn = scenario["nights"][1], scenario["churn"]
         backlog, drain = night["report"]["backlog"], night["report"]["expected_drain_seconds"]

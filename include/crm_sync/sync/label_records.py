@@ -69,19 +69,30 @@ def import_pages(
         after = emails[-1]
 
 
-def _page_emails(
-    conn: sa.Connection, list_run_ids: Sequence[int], after: str, everyone: bool, size: int
-) -> list[str]:
+def count_records(conn: sa.Connection, list_run_ids: Sequence[int], *, everyone: bool = False) -> int:
+    """How many records ``import_pages`` would give (addresses): what a dry run reports."""
+    addresses = _addresses(list_run_ids, everyone).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(addresses)).scalar_one())
+
+
+def _addresses(list_run_ids: Sequence[int], everyone: bool) -> sa.Select:
+    """The addresses of the import, each once, unordered."""
     query = (
         sa.select(S.c.email)
         .select_from(S.join(LR, LR.c.list_run_id == S.c.list_run_id))
-        .where(S.c.list_run_id.in_(list_run_ids), S.c.email > after)
+        .where(S.c.list_run_id.in_(list_run_ids))
     )
     if not everyone:
         query = query.where(
             ~sa.exists().where(M.c.label_name == LR.c.platform_list_id, M.c.member_id == S.c.recipient_id)
         )
-    query = query.group_by(S.c.email).order_by(S.c.email).limit(size)
+    return query.group_by(S.c.email)
+
+
+def _page_emails(
+    conn: sa.Connection, list_run_ids: Sequence[int], after: str, everyone: bool, size: int
+) -> list[str]:
+    query = _addresses(list_run_ids, everyone).where(S.c.email > after).order_by(S.c.email).limit(size)
     return list(conn.execute(query).scalars())
 
 

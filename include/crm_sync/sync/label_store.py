@@ -109,6 +109,21 @@ def count_new_leavers(conn: sa.Connection, label: str, list_run_id: int) -> int:
     )
 
 
+def count_returning(conn: sa.Connection, label: str, list_run_id: int) -> int:
+    """Queued removals ``cancel_returning`` would cancel (a dry run's count)."""
+    back = _still_qualifies(list_run_id, R)
+    return int(conn.execute(sa.select(sa.func.count()).where(R.c.label_name == label, back)).scalar_one())
+
+
+def count_gaining(conn: sa.Connection, label: str, list_run_id: int) -> int:
+    """Entities of the snapshot of ``list_run_id`` not recorded on ``label``: the (label, entity)
+    pairs the import would carry (at most; an address may carry the label already)."""
+    recorded = sa.exists().where(M.c.label_name == label, M.c.member_id == S.c.recipient_id)
+    return int(
+        conn.execute(sa.select(sa.func.count()).where(S.c.list_run_id == list_run_id, ~recorded)).scalar_one()
+    )
+
+
 def cancel_returning(conn: sa.Connection, label: str, list_run_id: int) -> int:
     """Members queued for removal who qualify again -- or whose address another entity now
     qualifies with -- keep the label they still carry."""
