@@ -6,15 +6,16 @@ Flexmail keys contacts by address, and within one import the last record of an a
 entities sharing an address in different lists (each snapshot keeps one entity per address, but
 not necessarily the same one) must become one record with the union of their labels, or one
 entity's labels would be lost. Rows are therefore read in normalised-address order (the snapshot's
-``email`` column is the normalised address, with a unique index per list run) and adjacent rows of
+``email`` column is the normalised address, numbered in address order by ``seq``) and the rows of
 one address merged; each record keeps the (label, entity) pairs it stands for, which the label
 store records.
 
 By default only addresses with at least one (label, entity) pair not yet recorded as carried
 (``flexmail_label_member``, pending or confirmed) are included: an import only ever adds, so
 importing the rest would cost requests and change nothing. ``everyone=True`` gives every
-qualifying address (the operator's full CSV). Pages are keyset-paged on the address, so memory
-stays flat at millions of contacts and a page re-read after a crash yields the same records.
+qualifying address (the operator's full CSV). Pages are keyset-paged on each snapshot's ``seq``,
+so memory stays flat at millions of contacts and a page re-read after a crash yields the same
+records.
 """
 
 from __future__ import annotations
@@ -46,13 +47,29 @@ class ImportRecord:
 def import_pages(
     engine: sa.Engine, list_run_ids: Sequence[int], *, everyone: bool = False, page_size: int = 500
 ) -> Iterator[list[ImportRecord]]:
-    """Pages of at most ``page_size`` records, in address order."""
-    after = ""
+    """Pages of at most ``page_size`` records, in address order.
+
+    A k-way merge of the snapshots: each list run is read in ``seq`` order, which is its address
+    order (the extraction numbers rows by address, byte-wise), through its primary key, at most
+    ``page_size`` candidates a page from where it stopped. The page is the ``page_size`` smallest
+    addresses of all candidates (Python's string order is the byte-wise order of UTF-8); each list
+    run's position moves past the candidates the page used. So every page costs index range
+    scans, not a sort of all remaining rows."""
+    positions = {list_run_id: -1 for list_run_id in list_run_ids}
     while True:
         with engine.connect() as conn:
-            emails = _page_emails(conn, list_run_ids, after, everyone, page_size)
+            candidates = {
+                list_run_id: _candidates(conn, list_run_id, seq, everyone, page_size)
+                for list_run_id, seq in positions.items()
+            }
+            emails = sorted({email for rows in candidates.values() for _, email in rows})[:page_size]
             if not emails:
                 return
+            last = emails[-1]
+            for list_run_id, rows in candidates.items():
+                used = [seq for seq, email in rows if email <= last]
+                if used:
+                    positions[list_run_id] = used[-1]
             rows = conn.execute(
                 sa.select(
                     S.c.email,
@@ -63,37 +80,41 @@ def import_pages(
                 )
                 .select_from(S.join(LR, LR.c.list_run_id == S.c.list_run_id))
                 .where(S.c.list_run_id.in_(list_run_ids), S.c.email.in_(emails))
-                .order_by(S.c.email, S.c.recipient_id, LR.c.platform_list_id)
             ).all()
-        yield _records(rows)
-        after = emails[-1]
+        # address, then entity, then label: the merge needs one address's rows adjacent
+        yield _records(sorted(rows, key=lambda r: (r.email, r.recipient_id, r.platform_list_id)))
+
+
+def _candidates(
+    conn: sa.Connection, list_run_id: int, after_seq: int, everyone: bool, size: int
+) -> list[tuple[int, str]]:
+    """(seq, address) of the next ``size`` rows of one snapshot that the import carries."""
+    query = (
+        sa.select(S.c.seq, S.c.email)
+        .select_from(S.join(LR, LR.c.list_run_id == S.c.list_run_id))
+        .where(S.c.list_run_id == list_run_id, S.c.seq > after_seq)
+    )
+    if not everyone:
+        query = query.where(_not_recorded())
+    return [(seq, email) for seq, email in conn.execute(query.order_by(S.c.seq).limit(size)).all()]
+
+
+def _not_recorded() -> sa.ColumnElement[bool]:
+    """The snapshot row's entity is not recorded as carrying its list's label."""
+    return ~sa.exists().where(M.c.label_name == LR.c.platform_list_id, M.c.member_id == S.c.recipient_id)
 
 
 def count_records(conn: sa.Connection, list_run_ids: Sequence[int], *, everyone: bool = False) -> int:
     """How many records ``import_pages`` would give (addresses): what a dry run reports."""
-    addresses = _addresses(list_run_ids, everyone).subquery()
-    return int(conn.execute(sa.select(sa.func.count()).select_from(addresses)).scalar_one())
-
-
-def _addresses(list_run_ids: Sequence[int], everyone: bool) -> sa.Select:
-    """The addresses of the import, each once, unordered."""
     query = (
         sa.select(S.c.email)
         .select_from(S.join(LR, LR.c.list_run_id == S.c.list_run_id))
         .where(S.c.list_run_id.in_(list_run_ids))
     )
     if not everyone:
-        query = query.where(
-            ~sa.exists().where(M.c.label_name == LR.c.platform_list_id, M.c.member_id == S.c.recipient_id)
-        )
-    return query.group_by(S.c.email)
-
-
-def _page_emails(
-    conn: sa.Connection, list_run_ids: Sequence[int], after: str, everyone: bool, size: int
-) -> list[str]:
-    query = _addresses(list_run_ids, everyone).where(S.c.email > after).order_by(S.c.email).limit(size)
-    return list(conn.execute(query).scalars())
+        query = query.where(_not_recorded())
+    addresses = query.group_by(S.c.email).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(addresses)).scalar_one())
 
 
 def _records(rows: Sequence[sa.Row]) -> list[ImportRecord]:

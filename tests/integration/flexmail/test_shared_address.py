@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 
 from include.crm_sync.platforms.flexmail.export_csv import export_csv
+from include.crm_sync.sync.label_records import import_pages
 from tests.integration.extract.crm_state import CrmState
 from tests.integration.flexmail.crm import prepare, set_consent, sync
 from tests.integration.flexmail.scenario import HONDEN, KATTEN
@@ -81,3 +82,21 @@ def test_a_queued_removal_is_cancelled_when_another_entity_with_the_address_qual
     assert report.lists["cats"]["removal_cancelled"] == 1 and report.backlog == 0
     assert flexmail.control.calls().get("contact_labels.delete", 0) == before
     assert SHARED in carriers(flexmail, KATTEN)
+
+
+def test_pages_merge_the_snapshots_in_address_order_whatever_the_page_size(staging_engine):
+    state = CrmState()
+    for i in range(12):  # addresses shared by two entities, some in one list only, in mixed order
+        address = f"{'zyxwvutsrqpo'[i]}{i}@example.com"
+        state.entity(f"A{i:02d}", address, consent_id="newsletter", language="nl" if i % 3 else "fr")
+        if i % 2:
+            state.entity(f"B{i:02d}", address.upper(), consent_id="newsletter", language="fr")
+            state.consent(f"B{i:02d}", "events", "granted")
+    state.write(staging_engine, run_id="run-1")
+    ids = prepare(staging_engine)
+    whole = [r for page in import_pages(staging_engine, ids, page_size=1000) for r in page]
+    assert [r.email for r in whole] == sorted({r.email for r in whole}) and len(whole) == 10
+    for size in (1, 2, 3, 5):
+        pages = list(import_pages(staging_engine, ids, page_size=size))
+        assert all(len(page) <= size for page in pages)
+        assert [r for page in pages for r in page] == whole
