@@ -416,6 +416,8 @@ def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
                     poll_seconds=settings.import_poll_seconds,
                     max_removal_ratio=_max_drop_ratios(runs),
                     force=bool(params.get("force")),
+                    # full_resync: when in doubt, repair the record from Flexmail's own label members
+                    reconcile=bool(params.get("full_resync")),
                 )
                 try:
                     report = sync_flexmail_labels(
