@@ -44,15 +44,7 @@ class EmulatorProcess:
 
     def rss_mb(self) -> dict[str, float]:
         """Current and peak RSS of the emulator process (``VmRSS``/``VmHWM``)."""
-        found = {}
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    key = "rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"
-                    found[key] = round(int(line.split()[1]) / 1024, 1)
-        except OSError:
-            pass
-        return found
+        return process_rss_mb(self.pid)
 
     def put_response_file(self, name: str, source: Path) -> Path:
         """Place ``source`` in the SFTP area as ``/responses/<name>``, atomically."""
@@ -71,6 +63,19 @@ class EmulatorProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def process_rss_mb(pid: int) -> dict[str, float]:
+    """Current and peak RSS of a running process (``VmRSS``/``VmHWM``); empty once it is gone."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key = "rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"
+                found[key] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return found
 
 
 def _same_device(a: Path, b: Path) -> bool:

@@ -105,13 +105,9 @@ class FlexmailProcess:
         return FlexmailControlClient(self.base_url, timeout=600)
 
     def rss_mb(self) -> dict[str, float]:
-        found = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                found["rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"] = round(
-                    int(line.split()[1]) / 1024, 1
-                )
-        return found
+        from bench.common.emulator import process_rss_mb
+
+        return process_rss_mb(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
