@@ -50,25 +50,30 @@ def import_pages(
     """Pages of at most ``page_size`` records, in address order.
 
     A k-way merge of the snapshots: each list run is read in ``seq`` order, which is its address
-    order (the extraction numbers rows by address, byte-wise), through its primary key, at most
-    ``page_size`` candidates a page from where it stopped. The page is the ``page_size`` smallest
-    addresses of all candidates (Python's string order is the byte-wise order of UTF-8); each list
-    run's position moves past the candidates the page used. So every page costs index range
-    scans, not a sort of all remaining rows."""
+    order (the extraction numbers rows 0..n-1 by address, byte-wise), in windows of ``seq``
+    values, from where it stopped, until it yields ``page_size`` candidates or ends. The page is
+    the ``page_size`` smallest addresses of all candidates (Python's string order is the byte-wise
+    order of UTF-8); each list run's position moves past what the page used. Windows bound every
+    query whatever plan the database picks (fresh snapshots have no statistics yet): a page
+    costs index range scans and index probes of the record, never a sort of all remaining rows."""
     positions = {list_run_id: -1 for list_run_id in list_run_ids}
     while True:
         with engine.connect() as conn:
-            candidates = {
-                list_run_id: _candidates(conn, list_run_id, seq, everyone, page_size)
-                for list_run_id, seq in positions.items()
-            }
+            candidates: dict[int, list[tuple[int, str]]] = {}
+            scanned: dict[int, int] = {}
+            for list_run_id, seq in positions.items():
+                candidates[list_run_id], scanned[list_run_id] = _candidates(
+                    conn, list_run_id, seq, everyone, page_size
+                )
             emails = sorted({email for rows in candidates.values() for _, email in rows})[:page_size]
             if not emails:
                 return
             last = emails[-1]
             for list_run_id, rows in candidates.items():
                 used = [seq for seq, email in rows if email <= last]
-                if used:
+                if len(used) == len(rows):
+                    positions[list_run_id] = scanned[list_run_id]  # all used: past what was read
+                elif used:
                     positions[list_run_id] = used[-1]
             rows = conn.execute(
                 sa.select(
@@ -87,16 +92,23 @@ def import_pages(
 
 def _candidates(
     conn: sa.Connection, list_run_id: int, after_seq: int, everyone: bool, size: int
-) -> list[tuple[int, str]]:
-    """(seq, address) of the next ``size`` rows of one snapshot that the import carries."""
-    query = (
-        sa.select(S.c.seq, S.c.email)
-        .select_from(S.join(LR, LR.c.list_run_id == S.c.list_run_id))
-        .where(S.c.list_run_id == list_run_id, S.c.seq > after_seq)
-    )
-    if not everyone:
-        query = query.where(_not_recorded())
-    return [(seq, email) for seq, email in conn.execute(query.order_by(S.c.seq).limit(size)).all()]
+) -> tuple[list[tuple[int, str]], int]:
+    """(seq, address) of the next (up to) ``size`` rows of one snapshot after ``after_seq`` that
+    the import carries, and the last ``seq`` read. Reads windows of ``size`` seq values."""
+    found: list[tuple[int, str]] = []
+    recorded = (~_not_recorded()).label("recorded")
+    while len(found) < size:
+        window = conn.execute(
+            sa.select(S.c.seq, S.c.email, sa.false().label("recorded") if everyone else recorded)
+            .select_from(S.join(LR, LR.c.list_run_id == S.c.list_run_id))
+            .where(S.c.list_run_id == list_run_id, S.c.seq > after_seq, S.c.seq <= after_seq + size)
+            .order_by(S.c.seq)
+        ).all()
+        if not window:
+            break  # past the snapshot's end
+        found += [(seq, email) for seq, email, is_recorded in window if not is_recorded]
+        after_seq = window[-1].seq
+    return found[:size], (found[size - 1][0] if len(found) > size else after_seq)
 
 
 def _not_recorded() -> sa.ColumnElement[bool]:
