@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import night_report, report_membership
+from bench import night_report, report_flexmail, report_membership
 
 #: the keys every run writes (the issue's list; ``parse.<dag_id>_ms`` come on top, one per DAG)
 REQUIRED_KEYS = (
@@ -33,6 +33,8 @@ REQUIRED_KEYS = (
     "validate.seconds",
     "imports.feedback_fair_copy_rps",
     "imports.responses_fair_copy_rps",
+    # issue 15: the Flexmail label sync (bench/report_flexmail.py)
+    *report_flexmail.KEYS,
 )
 #: keys every run writes, null when the run had no night at that size (the night scenario, run at
 #: the largest size and, with ``--with-10m``, at 10M; bench/night_report.py)
@@ -141,6 +143,7 @@ def flat(results: dict[str, Any]) -> dict[str, Any]:
             for dag_id in item["dag_ids"]:
                 out[f"parse.{dag_id}_ms"] = item["parse_ms"]
     out.update(report_membership.flat(results))
+    out.update(report_flexmail.flat(results, small, big))
     out["machine"] = results["machine"]
     out["git_sha"] = results["git_sha"]
     return out
@@ -283,6 +286,7 @@ def targets(figures: dict[str, Any], results: dict[str, Any]) -> list[Target]:
                 )
             )
     rows += report_membership.targets(figures, results)
+    rows += report_flexmail.targets(figures, results, small, big, Target)
     empty = figures["parse.empty_ms"]
     for key in sorted(k for k in figures if k.startswith("parse.") and k != "parse.empty_ms"):
         rows.append(
@@ -413,6 +417,7 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
             f"| {item['parse_min_ms']}–{item['parse_max_ms']} | {item['serialize_ms']} |"
         )
     lines += report_membership.markdown(results)
+    lines += report_flexmail.markdown(results, figures)
     lines += ["", f"Emulator peak RSS: {results.get('emulator', {}).get('peak_rss_mb', '?')} MB.", ""]
     lines += night_report.markdown(results)
     return "\n".join(lines)

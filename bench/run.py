@@ -33,6 +33,9 @@ emulator in its own process, over real HTTP/SFTP on loopback; PostgreSQL at ``--
    (bench/scenarios/night.py): the night's wall time, per list extract / validate / write seconds
    and the peak RSS of each task process, the empty-list windows, the disk the sync's tables take
    after each night (snapshot retention at ``--night-keep-runs``).
+8. **flexmail** per size: the Flexmail lists' label sync, night 1 (every label imported), 2 % consent
+   churn, night 2 measured: requests per 1,000 label changes vs the minimum, the night's time at
+   the 60/min limit on an accelerated emulated clock, peak RSS (bench/scenarios/flexmail.py).
 
 ``--with-10m`` adds a 10M-contact CRM to the night only: generating it takes long and its imports
 would take hours. Intermediate files and step logs go to ``--workdir``.
@@ -70,7 +73,7 @@ QUICK_SIZES = (10_000, 50_000)
 #: import left in them into copies with the same keys and indexes (bench/common/copy_limit.py)
 FEEDBACK_TARGETS = ["feedback_bounce", "feedback_unsubscribe"]
 #: the scenarios ``--only`` can pick, in the order they run
-SCENARIOS = ("parse", "refill", "feedback", "responses", "spotler", "mailjet", "night")
+SCENARIOS = ("parse", "refill", "feedback", "responses", "spotler", "mailjet", "flexmail", "night")
 #: the membership-sync scenarios: their modules under bench/scenarios/ (shared part: membership.py)
 MEMBERSHIP = ("spotler", "mailjet")
 #: nights of the nightly DAG per night size (``--nights``): two show what the second night adds
@@ -196,6 +199,7 @@ class Run:
             **{name: {} for name in MEMBERSHIP},
             "night": {},
             "night_sizes": args.night_sizes,
+            "flexmail": {},
         }
 
     # -- helpers
@@ -612,12 +616,63 @@ class Run:
         self.drop_copy(size, "night")
         self.reset_emulator()
 
+    def flexmail(self, size: int) -> None:
+        """Two nights of the Flexmail label sync on a copy (bench/scenarios/flexmail.py)."""
+        from bench.scenarios import flexmail as fm
+
+        label = report.size_label(size)
+        url = self.copy(size, "flexmail")
+        emulator = fm.FlexmailProcess(self.workdir / "flexmail")
+        try:
+            control = emulator.control()
+            control.set_clock(fm.START, frozen=True)
+            labels = {i["name"]: i["id"] for i in control.state(contacts=False)["interest_labels"]}
+            nights = []
+            for night in (1, 2):
+                if night == 2:
+                    churn = self.step(
+                        "bench.scenarios.flexmail:churn_step", f"flexmail_{label}", url=url, seed="42"
+                    )
+                    log(f"flexmail {label}: churn: {churn['changed']:,} of {churn['rows']:,} consent rows")
+                    control.advance_clock(24 * 3600 - nights[0]["waited_emulated_s"])  # the next night
+                before, calls = fm.label_members(control, labels), control.calls()
+                item = self.step(
+                    "bench.scenarios.flexmail:night_step",
+                    f"flexmail_{label}",
+                    url=url,
+                    base_url=emulator.base_url,
+                    run_id=f"bench-flexmail-{label}-night{night}",
+                    landing_dir=str(self.workdir / "landing" / f"flexmail_{label}_{night}"),
+                )
+                item.update(
+                    fm.night_figures(
+                        before, fm.label_members(control, labels), fm.calls_between(calls, control.calls())
+                    )
+                )
+                item["rate"] = control.state(contacts=False)["rate"]
+                nights.append(item)
+                log(
+                    f"flexmail {label} night {night}: {item['label_changes']:,} label changes, "
+                    f"{item['requests']:,} requests (minimum {item['requests_min']:,}), "
+                    f"{item['seconds']} s wall + {item['waited_emulated_s']} s waited (emulated) = "
+                    f"{item['real_s']} s at real speed; backlog {item['report']['backlog']}, "
+                    f"peak RSS {item['peak_rss_mb']} MB"
+                )
+            self.results["flexmail"][label] = {
+                "nights": nights,
+                "churn": churn,
+                "emulator": emulator.rss_mb(),
+            }
+        finally:
+            emulator.stop()
+            self.drop_copy(size, "flexmail")
+
     def cleanup(self) -> None:
         if self.emulator:
             self.results["emulator"] = self.emulator.rss_mb()
             self.emulator.stop()
         for size in [*self.args.sizes, *self.args.extra_sizes]:
-            for purpose in ("refill", "feedback", "responses", *MEMBERSHIP, "night", "airflow"):
+            for purpose in ("refill", "feedback", "responses", *MEMBERSHIP, "flexmail", "night", "airflow"):
                 self.drop_copy(size, purpose)
             if not self.args.reuse:
                 pg.drop_database(self.args.pg_url, self.generated_name(size))
@@ -658,6 +713,9 @@ class Run:
             if "night" in only:
                 for size in self.args.night_sizes:
                     self.night(size)
+            if "flexmail" in only:
+                for size in self.args.sizes:
+                    self.flexmail(size)
         except BaseException:
             partial = self.workdir / "partial_results.json"
             partial.write_text(json.dumps(self.results, indent=2, default=str))

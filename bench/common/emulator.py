@@ -38,7 +38,7 @@ class _Emulator:
 
     def rss_mb(self) -> dict[str, float]:
         """Current and peak RSS of the emulator process (``VmRSS``/``VmHWM``)."""
-        return _peak_rss(self.pid)
+        return process_rss_mb(self.pid)
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -63,6 +63,19 @@ class EmulatorProcess(_Emulator):
         os.link(source, hidden) if _same_device(source, folder) else hidden.write_bytes(source.read_bytes())
         os.replace(hidden, folder / name)
         return folder / name
+
+
+def process_rss_mb(pid: int) -> dict[str, float]:
+    """Current and peak RSS of a running process (``VmRSS``/``VmHWM``); empty once it is gone."""
+    found = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key = "rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"
+                found[key] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return found
 
 
 def _same_device(a: Path, b: Path) -> bool:
@@ -93,19 +106,6 @@ def _spawn(argv: list[str], workdir: Path, ready: str, timeout: float) -> tuple[
             process.kill()
             raise RuntimeError(f"{argv[0]} did not start; see {workdir / 'emulator.log'}: {lines}")
     return process, "".join(lines)
-
-
-def _peak_rss(pid: int) -> dict[str, float]:
-    """Current and peak RSS of a process (``VmRSS``/``VmHWM``)."""
-    found = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key = "rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"
-                found[key] = round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return found
 
 
 def stop_process(process: subprocess.Popen) -> None:

@@ -391,9 +391,9 @@ def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
     platforms = [name for name in _run_platforms(context) if wiring(name).sync_kind == "labels"]
     if not platforms:
         raise AirflowSkipException("no list of this run is synced by labels")
-    if params.get("dry_run"):
-        raise AirflowSkipException("dry run: the labels are not touched")
     engine = CrmStagingHook().get_conn()
+    if params.get("dry_run"):
+        return _preview_labels(engine, context["run_id"], platforms)
     reports: dict[str, Any] = {}
     for platform in platforms:
         runs = _validated_list_runs(engine, context["run_id"], platform)
@@ -429,6 +429,8 @@ def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
                     poll_seconds=settings.import_poll_seconds,
                     max_removal_ratio=_max_drop_ratios(runs),
                     force=bool(params.get("force")),
+                    # full_resync: when in doubt, repair the record from Flexmail's own label members
+                    reconcile=bool(params.get("full_resync")),
                 )
                 try:
                     report = sync_flexmail_labels(
@@ -447,6 +449,20 @@ def sync_labels(context: Any, *, alias: Any) -> dict[str, Any]:
         reports[platform] = report.as_dict()
         _emit_label_assets(context, alias, platform, report)
     return reports
+
+
+def _preview_labels(engine: Any, run_id: str, platforms: list[str]) -> dict[str, Any]:
+    """Dry run: what the label sync would do, counts from the record only; no platform call."""
+    from include.crm_sync.sync.label_preview import preview_labels
+
+    previews: dict[str, Any] = {}
+    for platform in platforms:
+        runs = _validated_list_runs(engine, run_id, platform)
+        if runs:
+            preview = preview_labels(engine, [list_run_id for list_run_id, _, _ in runs])
+            log.info("%s labels, dry run: %s", platform, preview.as_dict())
+            previews[platform] = {"dry_run": True, **preview.as_dict()}
+    return previews
 
 
 def _max_drop_ratios(runs: list[tuple[int, str, str]]) -> dict[str, float]:

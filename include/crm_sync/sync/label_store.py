@@ -7,6 +7,10 @@ nobody carries is the safe direction (its removal is a harmless 404); recording 
 Flexmail holds would leave a label on someone who must lose it, so nothing is ever dropped
 before Flexmail confirmed.
 
+Flexmail keys contacts by address, so a label is removed only when NO entity with the member's
+address is in the label's snapshot (``_still_qualifies``): two CRM entities may share an address,
+and the snapshot keeps one of them, not necessarily the one recorded.
+
 Removal urgency: 0 for a member whose consent for the list is not granted, who bounced, or who is
 gone from the CRM; 1 for one who merely left the selection. Urgent removals go first.
 """
@@ -53,9 +57,19 @@ def _insert(conn: sa.Connection, table: sa.Table):  # noqa: ANN202 - a dialect's
     return insert(table)
 
 
+def _still_qualifies(list_run_id: int, table: sa.Table) -> sa.ColumnElement[bool]:
+    """The member (a row of ``table``: member id and address) or another entity with its address is
+    in the snapshot of ``list_run_id``: the contact must keep the label. Two EXISTS, each on one of
+    the snapshot's unique indexes (list run + entity id, list run + address)."""
+    by_entity = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == table.c.member_id)
+    by_address = sa.exists().where(S.c.list_run_id == list_run_id, S.c.email == table.c.email)
+    return sa.or_(by_entity, by_address)
+
+
 def enqueue_leavers(conn: sa.Connection, label: str, list_run_id: int, consent_id: str, now: datetime) -> int:
-    """Queue every member of ``label`` not in the snapshot of ``list_run_id``; the number queued."""
-    in_snapshot = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == M.c.member_id)
+    """Queue every member of ``label`` whose address is not in the snapshot of ``list_run_id``; the
+    number queued."""
+    in_snapshot = _still_qualifies(list_run_id, M)
     queued = sa.exists().where(R.c.label_name == M.c.label_name, R.c.member_id == M.c.member_id)
     reason = sa.case(
         (E.c.entity_id.is_(None), "entity_gone"),
@@ -84,9 +98,9 @@ def enqueue_leavers(conn: sa.Connection, label: str, list_run_id: int, consent_i
 
 
 def count_new_leavers(conn: sa.Connection, label: str, list_run_id: int) -> int:
-    """Members of ``label`` not in the snapshot of ``list_run_id`` and not queued yet: the removals
-    this snapshot would add to the backlog (what the removal volume guard weighs)."""
-    in_snapshot = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == M.c.member_id)
+    """Members of ``label`` whose address is not in the snapshot of ``list_run_id`` and not queued
+    yet: the removals this snapshot would add to the backlog (what the removal volume guard weighs)."""
+    in_snapshot = _still_qualifies(list_run_id, M)
     queued = sa.exists().where(R.c.label_name == M.c.label_name, R.c.member_id == M.c.member_id)
     return int(
         conn.execute(
@@ -95,9 +109,25 @@ def count_new_leavers(conn: sa.Connection, label: str, list_run_id: int) -> int:
     )
 
 
+def count_returning(conn: sa.Connection, label: str, list_run_id: int) -> int:
+    """Queued removals ``cancel_returning`` would cancel (a dry run's count)."""
+    back = _still_qualifies(list_run_id, R)
+    return int(conn.execute(sa.select(sa.func.count()).where(R.c.label_name == label, back)).scalar_one())
+
+
+def count_gaining(conn: sa.Connection, label: str, list_run_id: int) -> int:
+    """Entities of the snapshot of ``list_run_id`` not recorded on ``label``: the (label, entity)
+    pairs the import would carry (at most; an address may carry the label already)."""
+    recorded = sa.exists().where(M.c.label_name == label, M.c.member_id == S.c.recipient_id)
+    return int(
+        conn.execute(sa.select(sa.func.count()).where(S.c.list_run_id == list_run_id, ~recorded)).scalar_one()
+    )
+
+
 def cancel_returning(conn: sa.Connection, label: str, list_run_id: int) -> int:
-    """Members queued for removal who qualify again keep the label they still carry."""
-    back = sa.exists().where(S.c.list_run_id == list_run_id, S.c.recipient_id == R.c.member_id)
+    """Members queued for removal who qualify again -- or whose address another entity now
+    qualifies with -- keep the label they still carry."""
+    back = _still_qualifies(list_run_id, R)
     return conn.execute(sa.delete(R).where(R.c.label_name == label, back)).rowcount or 0
 
 

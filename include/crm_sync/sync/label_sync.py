@@ -16,7 +16,9 @@ Order for one run (``sync_flexmail_labels``):
 2. An import left unfinished by an earlier attempt is polled to its end first (it may still add
    labels, and a removal must never be undone by a late import).
 3. The account's labels are read (1 call). A list whose configured name does not match exactly
-   fails -- that list only -- before anything changes, naming the closest label.
+   fails -- that list only -- before anything changes, naming the closest label. With
+   ``reconcile`` (when in doubt), our record of each label is first repaired from Flexmail's own
+   label members (``label_reconcile.py``), so the steps below repair Flexmail.
 4. Removals FIRST: members recorded on a label but not in its snapshot join the backlog (urgent:
    consent revoked / unsubscribed / bounced / gone; then: left the selection); members back in the
    snapshot leave it. The backlog is worked in order of urgency, one DELETE per removal plus the
@@ -53,6 +55,7 @@ from include.crm_sync.platforms.flexmail.client import MAX_IMPORT_RECORDS, PAGE_
 from include.crm_sync.platforms.flexmail.labels import match_labels
 from include.crm_sync.staging.tables import flexmail_import, list_run, list_snapshot
 from include.crm_sync.sync import label_store as store
+from include.crm_sync.sync.label_reconcile import reconcile_labels
 from include.crm_sync.sync.label_records import ImportRecord, import_pages
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,8 @@ class LabelSyncOptions:
     max_removal_ratio: Mapping[str, float] = field(default_factory=dict)
     #: the operator forced past the removal guard
     force: bool = False
+    #: first repair our record from Flexmail's own label members (label_reconcile.py; when in doubt)
+    reconcile: bool = False
 
 
 @dataclass
@@ -187,7 +192,10 @@ class _LabelSync:
             log.error("%s", mismatch.message)
             self.report.lists[name].update(status="failed", error=mismatch.message)
             self._set_list_run(self._by_name(runs, name).list_run_id, status="failed", error=mismatch.message)
-        ok = self._guard([r for r in runs if r.list_name in found], missing)
+        matched = [r for r in runs if r.list_name in found]
+        if self.options.reconcile and matched:
+            self._reconcile(matched, labels)
+        ok = self._guard(matched, missing)
         for r in ok:
             self._set_list_run(
                 r.list_run_id,
@@ -271,6 +279,16 @@ class _LabelSync:
             self._set_list_run(r.list_run_id, status="guarded", error=message)
             failed[r.list_name] = _Failure(message)
         return kept
+
+    def _reconcile(self, runs: Sequence[_Run], labels: dict[str, int]) -> None:
+        """Before the guard and the removals: they then work from a record that matches Flexmail."""
+        done = reconcile_labels(
+            self.engine, self.client, [(r.list_run_id, r.label) for r in runs], labels, self.now()
+        )
+        for r in runs:
+            self.report.lists[r.list_name].update(
+                reconciled={"dropped": done.dropped[r.label], "recorded": done.recorded[r.label]}
+            )
 
     @staticmethod
     def _by_name(runs: Sequence[_Run], name: str) -> _Run:
@@ -372,7 +390,7 @@ class _LabelSync:
         for page in pages:
             body = [self._record_json(record, labels) for record in page]
             self.client.add_import_records(import_id, body)
-            pairs = [(label, rec.member_id, rec.email) for rec in page for label in rec.labels]
+            pairs = [(label, member, rec.email) for rec in page for label, member in rec.members]
             with self.engine.begin() as conn:
                 store.record_chunk(conn, import_id, pairs, len(page), self.now())
             added.update(label for label, _, _ in pairs)

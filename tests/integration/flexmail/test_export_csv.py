@@ -41,6 +41,40 @@ def test_export_reads_back_as_the_import(staging_engine, flexmail, tmp_path):
     assert export_csv(staging_engine, ids, tmp_path, everyone=True)[1] == 4
 
 
+def test_values_a_spreadsheet_would_run_are_written_empty(staging_engine, tmp_path):
+    build_crm(staging_engine, 5)
+    unsafe = {
+        0: ('=HYPERLINK("http://evil.example")', "Peeters"),
+        1: ("Jan", "+32 9 123"),
+        2: ("-2+3", "@SUM(A1)"),
+        3: ("\tTab", "Car\riage"),
+    }
+    with staging_engine.begin() as conn:
+        for i, (first, last) in unsafe.items():
+            conn.execute(
+                sa.update(t.crm_entity)
+                .where(t.crm_entity.c.entity_id == pid(i))
+                .values(first_name=first, last_name=last)
+            )
+        # an address may legally start with a trigger: it identifies the contact and is kept
+        conn.execute(
+            sa.update(t.crm_entity)
+            .where(t.crm_entity.c.entity_id == pid(4))
+            .values(email="-dash@example.com", email_normalized="-dash@example.com")
+        )
+    path, rows = export_csv(staging_engine, prepare(staging_engine), tmp_path)
+    records = {r["email"]: r for r in read(path)}
+    assert rows == 5
+    assert [(records[email(i)]["first_name"], records[email(i)]["name"]) for i in range(4)] == [
+        ("", "Peeters"),
+        ("Jan", ""),
+        ("", ""),
+        ("", ""),
+    ]
+    assert records["-dash@example.com"]["first_name"] == "First P0004"
+    assert all(r["interest_labels"] == "Honden,Katten" for r in records.values())
+
+
 def test_command_line(staging_url, staging_engine, tmp_path):
     build_crm(staging_engine, 2)
     ids = prepare(staging_engine)

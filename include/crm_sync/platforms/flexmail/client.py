@@ -161,6 +161,13 @@ class FlexmailClient:
         for item in self._pages("blacklisted_contacts", "/contacts", {"status": "unsubscribed"}):
             yield FlexmailContact.from_json(item)
 
+    def label_member_ids(self, label_id: int) -> Iterator[int]:
+        """The ids of the contacts carrying this label (Flexmail's own record), paged."""
+        for item in self._pages(
+            "label_members", "/contact-interest-label-subscriptions", {"interest_label_id": int(label_id)}
+        ):
+            yield int(item["contact_id"])
+
     def assign_label(self, contact_id: int, label_id: int) -> bool:
         """Add one label to one contact; False when it was already assigned (409)."""
         try:
