@@ -1,4 +1,4 @@
-"""PostgreSQL: one partition of ``list_snapshot`` per list run (migration 0011), loaded bare.
+"""PostgreSQL: one partition of ``list_snapshot`` per list run (migration 0012), loaded bare.
 
 An extraction on PostgreSQL writes its rows into a new table of its own
 (``sql/queries/extract_run_table.sql``), builds that table's keys after the load and attaches it
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-#: the dialects whose list_snapshot is partitioned per list run (migration 0011)
+#: the dialects whose list_snapshot is partitioned per list run (migration 0012)
 PARTITIONED_DIALECTS = frozenset({"postgresql"})
 
 
@@ -40,7 +40,7 @@ def drop_run_partition(conn: Connection, list_run_id: int) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {run_table(list_run_id)}")
 
 
-#: the DEFAULT partition (migration 0011): rows inserted for a list run without a partition
+#: the DEFAULT partition (migration 0012): rows inserted for a list run without a partition
 DEFAULT_PARTITION = "list_snapshot_default"
 
 

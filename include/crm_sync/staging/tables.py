@@ -303,7 +303,7 @@ list_run = Table(
     Column("error", Text, nullable=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
-    # Membership and label sync only (migration 0011); NULL for a refill list.
+    # Membership and label sync only (migration 0012); NULL for a refill list.
     Column(
         "added", Integer, nullable=True, comment="membership: members added to the platform list (confirmed)"
     ),
@@ -347,7 +347,7 @@ list_snapshot = Table(
     Column("attr_values", JSON, nullable=False, comment="ordered like list_run.attribute_names"),
     UniqueConstraint("list_run_id", "recipient_id", name="uq_list_snapshot_list_run_id_recipient_id"),
     UniqueConstraint("list_run_id", "email", name="uq_list_snapshot_list_run_id_email"),
-    # PostgreSQL (migration 0011): one partition per list run, list_snapshot_run_<id>, loaded bare
+    # PostgreSQL (migration 0012): one partition per list run, list_snapshot_run_<id>, loaded bare
     # and attached by the extraction (extract/partitions.py); list_snapshot_default takes rows
     # inserted for a run without a partition of its own (tools, tests).
     postgresql_partition_by="LIST (list_run_id)",

@@ -1,4 +1,4 @@
-"""Snapshots in per-run partitions (PostgreSQL, migration 0011): keys built after the load and
+"""Snapshots in per-run partitions (PostgreSQL, migration 0012): keys built after the load and
 still enforced, a retry or a pruning drops the run's partition; SQLite keeps the one table."""
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from dataclasses import replace
 from include.crm_sync.audit.report_html import run_page
 from include.crm_sync.audit.summary import ListSummary, RunSummary, deletions_from_cleanups
 
-
 REFILL = ListSummary(
     list_name="newsletter_nl",
     platform="optimizely",

@@ -1,7 +1,7 @@
 """list_snapshot partitioned by list run on PostgreSQL: each extraction loads its own table.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 
 Written out by hand and frozen like 0001 (no imports from include/). Writing a snapshot into one
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0011 on a PostgreSQL database that already holds snapshots: every row moves into its
+"""Migration 0012 on a PostgreSQL database that already holds snapshots: every row moves into its
 list run's partition, one run's partition can be dropped on its own, and a downgrade gives the rows back."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from include.crm_sync.staging.migrate import alembic_config, upgrade
 pytestmark = pytest.mark.postgres
 
 
-def _fill_0010(engine: sa.Engine) -> None:
+def _fill_0011(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO sync_run (run_id, dry_run, forced, feedback_ok, status, started_at) "
@@ -44,10 +44,10 @@ def _rows(engine: sa.Engine) -> list[tuple]:
 
 def test_existing_snapshots_move_into_partitions_and_back(fresh_pg_url: str) -> None:
     config = alembic_config(fresh_pg_url)
-    command.upgrade(config, "0010")
+    command.upgrade(config, "0011")
     engine = create_staging_engine(fresh_pg_url)
     try:
-        _fill_0010(engine)
+        _fill_0011(engine)
         before = _rows(engine)
         upgrade(fresh_pg_url)
         assert _rows(engine) == before
@@ -62,7 +62,7 @@ def test_existing_snapshots_move_into_partitions_and_back(fresh_pg_url: str) -> 
             conn.exec_driver_sql(f"DROP TABLE {run_table(2)}")
         assert len(_rows(engine)) == 10
 
-        command.downgrade(config, "0010")
+        command.downgrade(config, "0011")
         assert _rows(engine) == before[:10]
         with engine.connect() as conn:
             kind = conn.exec_driver_sql(
