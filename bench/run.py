@@ -279,8 +279,14 @@ class Run:
         )
         from include.crm_sync.config.loader import load_lists
 
-        # A quick run refills the first list only: great-expectations alone takes ~10-25 s per list here.
-        names = self.args.lists or (load_lists().names[:1] if self.args.quick else load_lists().names)
+        # The refill is Optimizely's way to sync: its lists only (the other platforms have scenarios of
+        # their own). A quick run refills the first list only.
+        refilled = [
+            item.name
+            for item in load_lists().lists
+            if item.platform == "optimizely" and not getattr(item, "delete", False)
+        ]
+        names = self.args.lists or (refilled[:1] if self.args.quick else refilled)
         lists = []
         for name in names:
             log(f"refill {label}: {name}: extract → validate → clear → addAll3 → verify")
