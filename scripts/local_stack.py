@@ -38,6 +38,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 #: states after which a DAG run or task instance changes no more
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
+#: seconds one REST call to the api-server may take before it counts as failed (see ``request``)
+REQUEST_TIMEOUT_SECONDS = 120
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -371,7 +373,11 @@ class LocalAirflowStack:
     # ------------------------------------------------------------------ REST
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, f"{self.base_url}{path}", timeout=30, **kwargs)
+        # A generous read timeout: on a busy 2-core machine the api-server shares the cores with the
+        # scheduler, the workers, the emulators and PostgreSQL, and answered in over 30 s at load 30.
+        response = self._http.request(
+            method, f"{self.base_url}{path}", timeout=REQUEST_TIMEOUT_SECONDS, **kwargs
+        )
         if response.status_code >= 400:
             raise StackError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
         return response.json() if response.content else None
