@@ -13,21 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from airflow.dag_processing.dagbag import DagBag
 
 from include.crm_sync.generate import generate
 from include.crm_sync.staging import tables as t
 from include.crm_sync.staging.engine import create_staging_engine
 from include.emulators.mailjet import MailjetEmulatorServer
+from tests.integration.dags.nightly import run_dag, task_states
 from tests.integration.sync.scenario import expected_list, platform_list
 
-DAGS_DIR = Path(__file__).resolve().parents[3] / "dags"
-DAG_ID = "crm_campaign_sync"
 KEY, SECRET = "mj-key", "mj-secret"
 NEWS, SERVICE = "CRM newsletter", "CRM service"
 MAILJET_LISTS = {"news_mj": (NEWS, "newsletter"), "service_mj": (SERVICE, "service")}
@@ -110,26 +107,6 @@ def env(staging_url, optimizely_emulator, mailjet_server, airflow_db, tmp_path, 
     engine = create_staging_engine(staging_url)
     yield Env(engine, optimizely_emulator, mailjet_server)
     engine.dispose()
-
-
-def run_dag(**conf: Any):
-    bag = DagBag(dag_folder=str(DAGS_DIR / f"{DAG_ID}.py"))
-    assert bag.import_errors == {}
-    return bag.dags[DAG_ID].test(run_conf=conf)
-
-
-def task_states(run_id: str) -> dict[tuple[str, str | None], str]:
-    """(task id, rendered map index) -> state"""
-    from airflow.models import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        return {
-            (ti.task_id, ti.rendered_map_index): str(ti.state)
-            for ti in session.query(TaskInstance).filter(
-                TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id
-            )
-        }
 
 
 def list_runs(engine: sa.Engine, run_id: str) -> dict[str, dict]:
