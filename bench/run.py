@@ -694,7 +694,7 @@ class Run:
         try:
             self.prepare()
             only = self.args.only
-            if only & {"refill", "feedback", "responses"}:  # the Optimizely emulator's scenarios
+            if only & {"refill", "feedback", "responses", "night"}:  # the Optimizely emulator's scenarios
                 self.emulator = start_emulator(self.workdir / "emulator")
                 log(
                     f"emulator {self.emulator.base_url} (pid {self.emulator.pid}), "
