@@ -64,8 +64,17 @@ def test_shipped_lists_load_with_the_documented_lists() -> None:
         "newsletter_nl_spotler",
         "nieuwsbrief_flexmail",
         "honden_flexmail",
+        "newsletter_mailjet",
+        "service_mailjet",
     ]
-    newsletter, product, events, spotler, nieuwsbrief, honden = config.lists
+    newsletter, product, events, spotler, nieuwsbrief, honden, mailjet_news, mailjet_service = config.lists
+    # the two Mailjet lists: newsletter and service messages never mixed, one consent each
+    assert [
+        (item.platform, item.platform_list_id, item.consent) for item in (mailjet_news, mailjet_service)
+    ] == [
+        ("mailjet", "CRM newsletter", "newsletter"),
+        ("mailjet", "CRM service messages", "service"),
+    ]
     # one Spotler audience and two Flexmail labels of the emulator's default seed, one consent each
     assert (spotler.platform, spotler.platform_list_id, spotler.consent) == (
         "spotler",
@@ -119,7 +128,10 @@ def test_consent_by_platform_list_id_maps_each_list_to_its_one_consent() -> None
         "1002": "product_updates",
         "1003": "events",
     }
-    assert config.consent_by_platform_list_id("mailjet") == {}
+    assert config.consent_by_platform_list_id("mailjet") == {
+        "CRM newsletter": "newsletter",
+        "CRM service messages": "service",
+    }
 
 
 def test_env_variable_overrides_the_default_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
