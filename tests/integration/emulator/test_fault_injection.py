@@ -90,6 +90,13 @@ def test_slow_trips_a_client_timeout(optimizely_emulator):
     impatient = offline_zeep.client(optimizely_emulator.base_url, "Session", timeout=0.2)
     with pytest.raises(requests.exceptions.Timeout):
         impatient.service.login(1, "demo", "demo")
+    # The emulator still completes the login the client gave up on, a second later. Wait for it here:
+    # left running, it created its session in whatever test came next (after that test's reset), and
+    # test_session's "a failed login leaves no session" then saw it.
+    deadline = time.monotonic() + 30
+    while not optimizely_emulator.emulator.sessions.summary():
+        assert time.monotonic() < deadline, "the delayed login never completed"
+        time.sleep(0.02)
 
 
 def test_expire_session_invalidates_the_callers_session(soap, sid, optimizely_emulator):
