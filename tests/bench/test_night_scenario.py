@@ -57,19 +57,17 @@ def test_two_nights_over_every_list(pg_server_url: str, tmp_path: Path) -> None:
         assert {item["list"] for item in night["lists"]} == every_list
         for item in night["lists"]:
             assert item["status"] == "synced", item
-            for key in (
-                "extract_s",
-                "validate_s",
-                "write_s",
-                "extract_rss_mb",
-                "validate_rss_mb",
-                "write_rss_mb",
-            ):
+            for key in ("extract_s", "validate_s", "write_s"):
                 assert item[key] and item[key] > 0, (item["list"], key, item[key])
             if item["platform"] == "optimizely":
                 assert item["window_s"] is not None
-        # every task instance of the night was seen running, with its own peak RSS
-        assert all(task["peak_rss_mb"] for task in night["tasks"]), night["tasks"]
+        # Peak RSS is sampled from outside every 0.25 s (bench/common/task_rss.py): a task process
+        # that lives less than that after Airflow titles it can go unseen (the report shows "-"; CI
+        # saw that once for one short task), so the test asks for figures per step, not per task.
+        for key in ("extract_rss_mb", "validate_rss_mb", "write_rss_mb"):
+            assert max(item[key] or 0 for item in night["lists"]) > 0, key
+        seen = [task for task in night["tasks"] if task["peak_rss_mb"]]
+        assert seen and all(task["peak_rss_mb"] > 0 for task in seen), night["tasks"]
     # retention at one run: after night 2 only night 2's snapshots are left
     assert {k["run_id"] for k in nights[1]["kept_snapshots"]} == {nights[1]["run_id"]}
     assert figures["scale.night_3k_s"] > 0 and figures["scale.rss_3k_mb"] > 0
