@@ -47,6 +47,26 @@ def figures(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def carried_over(found: dict[str, Any], out_dir: Path, label: str = "10m") -> dict[str, Any]:
+    """The ``scale.*_<label>*`` figures of ``night_<label>.json`` in ``out_dir`` where this run had no
+    night at that size (its figures null): the 10M night is too long for every full run, so it is
+    run alone (``--only night --night-sizes 10m``) and the next full run's latest.* carries it, with
+    ``scale.night_<label>_from`` naming the run it came from. Nothing when there is no such file or
+    it has no complete first night."""
+    source = out_dir / f"night_{label}.json"
+    if found.get(f"scale.night_{label}_s") is not None or not source.exists():
+        return {}
+    earlier = json.loads(source.read_text())
+    if earlier.get(f"scale.night_{label}_s") is None:  # cut short: no whole night to carry
+        return {}
+    keys = {k: v for k, v in earlier.items() if k.startswith("scale.") and f"_{label}" in k}
+    detail = earlier.get("detail", {})
+    keys[f"scale.night_{label}_from"] = (
+        f"bench/results/night_{label}.json: run {detail.get('started_at')}, code {detail.get('git_sha')}"
+    )
+    return keys
+
+
 def rss_target(found: dict[str, Any]) -> Any:
     """The issue's bound: task processes at 10M within 1.2× of the 1M figure (None without both)."""
     from bench.report import Target

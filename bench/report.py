@@ -420,11 +420,19 @@ def markdown(results: dict[str, Any], figures: dict[str, Any]) -> str:
     lines += report_flexmail.markdown(results, figures)
     lines += ["", f"Emulator peak RSS: {results.get('emulator', {}).get('peak_rss_mb', '?')} MB.", ""]
     lines += night_report.markdown(results)
+    if source := figures.get("scale.night_10m_from"):
+        lines += [
+            f"The 10M figures (`scale.*_10m_*`, and the 10M-vs-1M target above) are carried over from "
+            f"{source}: a 10M night is run on its own (`bench/run.py --reuse --only night --night-sizes 10m "
+            "--nights 1`); see `bench/results/night_10m.md` for its tables.",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def write(results: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     figures = flat(results)
+    figures.update(night_report.carried_over(figures, out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     document = {
         **figures,

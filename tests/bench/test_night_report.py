@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from bench.night_report import figures, markdown, rss_target
+import json
+
+from bench.night_report import carried_over, figures, markdown, rss_target
 from bench.run import parse_args, parse_size
 from bench.scenarios.night import disk_report
 
@@ -112,3 +114,26 @@ def test_scale_keys_and_the_rss_target_come_from_the_nights() -> None:
 def test_no_night_no_target() -> None:
     assert figures({"night_sizes": [], "night": {}}) == {}
     assert rss_target({"scale.rss_1m_mb": 250.0}) is None
+
+
+def test_a_10m_night_run_alone_is_carried_into_a_full_run_without_one(tmp_path) -> None:
+    """The 10M night runs on its own; the next full run's latest.json carries its figures and says
+    where from. A night cut short (no whole first night) or a run with its own 10M night takes none."""
+    alone = {
+        "night_sizes": [10_000_000],
+        "night": {"10m": _scenario(_night(1, 1500.0, 290.0, 1000.0, 1000.0))},
+    }
+    found = figures(alone)
+    (tmp_path / "night_10m.json").write_text(
+        json.dumps({**found, "detail": {"started_at": "2026-12-07T16:00:00+00:00", "git_sha": "abc1234"}})
+    )
+    full_run = {"scale.night_10m_s": None, "scale.rss_10m_mb": None, "scale.rss_1m_mb": 250.0}
+    carried = carried_over(full_run, tmp_path)
+    assert carried["scale.night_10m_s"] == 1500.0 and carried["scale.rss_10m_mb"] == 290.0
+    assert "scale.rss_1m_mb" not in carried  # the full run's own 1M figure stays
+    assert "2026-12-07T16:00:00+00:00" in carried["scale.night_10m_from"]
+    target = rss_target({**full_run, **carried})
+    assert target.met and round(target.ratio, 2) == 1.16
+    assert carried_over({"scale.night_10m_s": 1400.0}, tmp_path) == {}
+    (tmp_path / "night_10m.json").write_text(json.dumps({"scale.night_10m_s": None, "detail": {}}))
+    assert carried_over(full_run, tmp_path) == {}

@@ -338,21 +338,23 @@ class _Sync:
         lr, size, columns = self.lr, self.platform.max_upsert_batch, self.upload_columns
         # members due for upload are carried across snapshot pages, so every call but the last is full
         due: list[tuple[Recipient, int, str]] = []  # who to upload, their seq and fields hash
-        with self.engine.connect() as reader:
+        with (
+            self.engine.connect() as reader,
+            self.store.recorded_hashes(self.engine, lr.list_run_id) as recorded,
+        ):
             reader.execution_options(isolation_level="AUTOCOMMIT")
             first_seq = 0
             width = len(lr.attribute_names) or None
             for page in snapshot_batches(
                 reader, lr.list_run_id, batch_size=self.options.page_size, width=width
             ):
-                recorded = self.store.recorded(reader, page.recipient_ids)
-                for i, (member_id, email, row) in enumerate(
-                    zip(page.recipient_ids, page.emails, page.attribute_rows, strict=True)
+                known = recorded.page(first_seq, len(page))
+                for i, (member_id, email, row, known_hash) in enumerate(
+                    zip(page.recipient_ids, page.emails, page.attribute_rows, known, strict=True)
                 ):
                     values = tuple(row[c] for c in columns)
                     digest = fields_hash(self.upload_names, email, values)
-                    known = recorded.get(member_id)
-                    if known is None or known.fields_hash != digest:
+                    if known_hash != digest:
                         due.append((Recipient(member_id, email, values), first_seq + i, digest))
                 while len(due) >= size:
                     self._upload(due[:size])
