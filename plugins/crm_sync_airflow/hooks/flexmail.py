@@ -29,11 +29,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
-from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
+from crm_sync_airflow.hooks.rest_connection import (
+    RestPlatformHook,
+    base_url,
+    parse_extras,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -75,7 +78,7 @@ def parse_connection(
     return FlexmailConnectionSettings(base_url=host, account_id=login.strip(), token=password, extras=extras)
 
 
-class FlexmailHook(BaseHook):
+class FlexmailHook(RestPlatformHook["FlexmailConnectionSettings", "FlexmailClient"]):
     """Interact with Flexmail contacts, interest labels and imports through its REST API.
 
     :param flexmail_conn_id: the Airflow connection to use
@@ -86,6 +89,9 @@ class FlexmailHook(BaseHook):
     default_conn_name = "flexmail_default"
     conn_type = "flexmail"
     hook_name = "Flexmail"
+    platform_label = "Flexmail"
+    connection_error = FlexmailConnectionError
+    _parse_connection = staticmethod(parse_connection)
 
     def __init__(
         self,
@@ -94,10 +100,7 @@ class FlexmailHook(BaseHook):
         retry_policy: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.flexmail_conn_id = flexmail_conn_id
-        self._retry_policy = retry_policy
-        self._client: FlexmailClient | None = None
+        super().__init__(flexmail_conn_id, retry_policy=retry_policy, **kwargs)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -110,12 +113,6 @@ class FlexmailHook(BaseHook):
                 "extra": '{"requests_per_minute": 55, "source_id": 1}',
             },
         }
-
-    def connection_settings(self) -> FlexmailConnectionSettings:
-        conn = self.get_connection(self.flexmail_conn_id)
-        return parse_connection(
-            self.flexmail_conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
-        )
 
     def _new_client(
         self, settings: FlexmailConnectionSettings, staging_engine: sa.Engine | None = None, **overrides: Any
@@ -144,48 +141,23 @@ class FlexmailHook(BaseHook):
     def get_conn(self, staging_engine: sa.Engine | None = None) -> FlexmailClient:
         """The hook's client, created on first use and cached. Pass the CRM staging engine (as every
         sync task must) so its requests come from the account's shared token bucket."""
-        if self._client is None:
-            settings = self.connection_settings()
-            self.log.info("Flexmail: %s, account %s", settings.base_url, settings.account_id)
-            self._client = self._new_client(settings, staging_engine)
-        return self._client
+        return super().get_conn(staging_engine=staging_engine)
 
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def _describe(self, settings: FlexmailConnectionSettings) -> str:
+        return f"{settings.base_url}, account {settings.account_id}"
 
-    def __enter__(self) -> FlexmailHook:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def test_connection(self) -> tuple[bool, str]:
-        """One read call (the interest labels); never raises, never shows the token."""
-        from include.crm_sync.platforms.base import PlatformError
+    def _probe_overrides(self, settings: FlexmailConnectionSettings) -> dict[str, Any]:
         from include.crm_sync.platforms.flexmail.client import RetryPolicy
 
-        try:
-            settings = self.connection_settings()
-        except FlexmailConnectionError as exc:
-            return False, str(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
-            return False, f"connection {self.flexmail_conn_id!r} could not be read: {type(exc).__name__}"
-        client = self._new_client(
-            settings,
-            timeout=min(settings.extras.timeout, 30.0),
-            retry_policy=self._retry_policy or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
-        )
-        try:
-            labels = client.interest_labels()
-        except PlatformError as exc:
-            return False, f"Flexmail refused the connection test: {exc}"
-        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
-            return False, f"Flexmail connection test failed: {type(exc).__name__}"
-        finally:
-            client.close()
-        return True, (
+        return {
+            "timeout": min(settings.extras.timeout, 30.0),
+            "retry_policy": self._retry_policy or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
+        }
+
+    def _probe(self, client: FlexmailClient, settings: FlexmailConnectionSettings) -> str:
+        """One read call (the interest labels)."""
+        labels = client.interest_labels()
+        return (
             f"Connected to Flexmail at {settings.base_url} as account {settings.account_id} "
             f"({len(labels)} interest labels)"
         )

@@ -29,11 +29,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
-from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
+from crm_sync_airflow.hooks.rest_connection import (
+    ConnectionTestFailed,
+    RestPlatformHook,
+    base_url,
+    parse_extras,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -78,7 +82,7 @@ def parse_connection(
     return MailjetConnectionSettings(base_url=host, api_key=login, secret_key=password, extras=extras)
 
 
-class MailjetHook(BaseHook):
+class MailjetHook(RestPlatformHook["MailjetConnectionSettings", "MailjetClient"]):
     """Interact with Mailjet contact lists through its v3 REST API (official ``mailjet-rest`` client).
 
     :param mailjet_conn_id: the Airflow connection to use
@@ -89,6 +93,9 @@ class MailjetHook(BaseHook):
     default_conn_name = "mailjet_default"
     conn_type = "mailjet"
     hook_name = "Mailjet"
+    platform_label = "Mailjet"
+    connection_error = MailjetConnectionError
+    _parse_connection = staticmethod(parse_connection)
 
     def __init__(
         self,
@@ -97,10 +104,7 @@ class MailjetHook(BaseHook):
         retry_policy: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.mailjet_conn_id = mailjet_conn_id
-        self._retry_policy = retry_policy
-        self._client: MailjetClient | None = None
+        super().__init__(mailjet_conn_id, retry_policy=retry_policy, **kwargs)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -113,12 +117,6 @@ class MailjetHook(BaseHook):
                 "extra": '{"job_max_wait": 1800, "max_contacts_per_job": 1000}',
             },
         }
-
-    def connection_settings(self) -> MailjetConnectionSettings:
-        conn = self.get_connection(self.mailjet_conn_id)
-        return parse_connection(
-            self.mailjet_conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
-        )
 
     def _new_client(self, settings: MailjetConnectionSettings, **overrides: Any) -> MailjetClient:
         from include.crm_sync.platforms.mailjet.client import JobPolicy, MailjetClient, RetryPolicy
@@ -134,13 +132,8 @@ class MailjetHook(BaseHook):
         options.update(overrides)
         return MailjetClient(settings.base_url, settings.api_key, settings.secret_key, **options)
 
-    def get_conn(self) -> MailjetClient:
-        """The hook's client, created on first use and cached (close it with ``close``)."""
-        if self._client is None:
-            settings = self.connection_settings()
-            self.log.info("Mailjet: %s, API key %s", settings.base_url, settings.api_key)
-            self._client = self._new_client(settings)
-        return self._client
+    def _describe(self, settings: MailjetConnectionSettings) -> str:
+        return f"{settings.base_url}, API key {settings.api_key}"
 
     def get_platform(self, lists: Sequence[str] = (), engine: Engine | None = None) -> MailjetPlatform:
         """The ``MembershipPlatform`` over the hook's client (the hook keeps owning the client).
@@ -160,46 +153,23 @@ class MailjetHook(BaseHook):
             }
         return MailjetPlatform(self.get_conn(), lists=lists, owns_client=False, **lookups)
 
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def __enter__(self) -> MailjetHook:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def test_connection(self) -> tuple[bool, str]:
-        """One authenticated read call proves the API key and the secret key; never raises."""
-        from include.crm_sync.platforms.base import PlatformError
+    def _probe_overrides(self, settings: MailjetConnectionSettings) -> dict[str, Any]:
         from include.crm_sync.platforms.mailjet.client import RetryPolicy
+
+        return {
+            "timeout": min(settings.extras.timeout, 30.0),
+            "retry_policy": self._retry_policy
+            or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0, rate_limit_budget=10),
+        }
+
+    def _probe(self, client: MailjetClient, settings: MailjetConnectionSettings) -> str:
+        """One authenticated read call proves the API key and the secret key."""
         from include.crm_sync.platforms.mailjet.errors import MailjetCredentialsError
 
         try:
-            settings = self.connection_settings()
-        except MailjetConnectionError as exc:
-            return False, str(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
-            return False, f"connection {self.mailjet_conn_id!r} could not be read: {type(exc).__name__}"
-        try:
-            client = self._new_client(
-                settings,
-                timeout=min(settings.extras.timeout, 30.0),
-                retry_policy=self._retry_policy
-                or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0, rate_limit_budget=10),
-            )
-        except ValueError as exc:
-            return False, f"connection {self.mailjet_conn_id!r}: {exc}"
-        try:
             client.check_credentials()
         except MailjetCredentialsError:
-            return False, "Mailjet refused the API key and secret key (401): check both in the connection"
-        except PlatformError as exc:
-            return False, f"Mailjet refused the connection test: {exc}"
-        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
-            return False, f"Mailjet connection test failed: {type(exc).__name__}"
-        finally:
-            client.close()
-        return True, f"Connected to Mailjet at {settings.base_url} with API key {settings.api_key!r}"
+            raise ConnectionTestFailed(
+                "Mailjet refused the API key and secret key (401): check both in the connection"
+            ) from None
+        return f"Connected to Mailjet at {settings.base_url} with API key {settings.api_key!r}"

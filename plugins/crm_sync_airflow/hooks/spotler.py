@@ -29,11 +29,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.bases.hook import BaseHook
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
-from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
+from crm_sync_airflow.hooks.rest_connection import (
+    ConnectionTestFailed,
+    RestPlatformHook,
+    base_url,
+    parse_extras,
+)
 
 if TYPE_CHECKING:
     from include.crm_sync.platforms.spotler.client import RetryPolicy, SpotlerClient
@@ -88,7 +92,7 @@ def parse_connection(
     )
 
 
-class SpotlerHook(BaseHook):
+class SpotlerHook(RestPlatformHook["SpotlerConnectionSettings", "SpotlerClient"]):
     """Interact with Spotler Mail+ audiences and contacts through its REST API.
 
     :param spotler_conn_id: the Airflow connection to use
@@ -99,6 +103,9 @@ class SpotlerHook(BaseHook):
     default_conn_name = "spotler_default"
     conn_type = "spotler"
     hook_name = "Spotler Mail+"
+    platform_label = "Spotler"
+    connection_error = SpotlerConnectionError
+    _parse_connection = staticmethod(parse_connection)
 
     def __init__(
         self,
@@ -107,10 +114,7 @@ class SpotlerHook(BaseHook):
         retry_policy: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.spotler_conn_id = spotler_conn_id
-        self._retry_policy = retry_policy
-        self._client: SpotlerClient | None = None
+        super().__init__(spotler_conn_id, retry_policy=retry_policy, **kwargs)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -123,13 +127,6 @@ class SpotlerHook(BaseHook):
                 "extra": '{"timeout": 60, "max_attempts": 5}',
             },
         }
-
-    def connection_settings(self) -> SpotlerConnectionSettings:
-        """The connection, parsed and validated (raises ``SpotlerConnectionError``)."""
-        conn = self.get_connection(self.spotler_conn_id)
-        return parse_connection(
-            self.spotler_conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson
-        )
 
     def _new_client(self, settings: SpotlerConnectionSettings, **overrides: Any) -> SpotlerClient:
         from include.crm_sync.platforms.spotler.client import RetryPolicy, SpotlerClient
@@ -144,13 +141,8 @@ class SpotlerHook(BaseHook):
         options.update(overrides)
         return SpotlerClient(settings.base_url, settings.consumer_key, settings.consumer_secret, **options)
 
-    def get_conn(self) -> SpotlerClient:
-        """The hook's client, created on first use and cached (close it with ``close``)."""
-        if self._client is None:
-            settings = self.connection_settings()
-            self.log.info("Spotler: %s, consumer key %s", settings.base_url, settings.consumer_key)
-            self._client = self._new_client(settings)
-        return self._client
+    def _describe(self, settings: SpotlerConnectionSettings) -> str:
+        return f"{settings.base_url}, consumer key {settings.consumer_key}"
 
     def get_platform(self) -> SpotlerPlatform:
         """The ``MembershipPlatform`` over the hook's client (the hook keeps owning the client)."""
@@ -161,50 +153,24 @@ class SpotlerHook(BaseHook):
             self.get_conn(), owns_client=False, feed_page_size=settings.extras.feed_page_size
         )
 
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def __enter__(self) -> SpotlerHook:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def test_connection(self) -> tuple[bool, str]:
-        """Two signed read calls: the credentials, then the audience product; never raises."""
-        from include.crm_sync.platforms.base import PlatformError
+    def _probe_overrides(self, settings: SpotlerConnectionSettings) -> dict[str, Any]:
         from include.crm_sync.platforms.spotler.client import RetryPolicy
+
+        return {
+            "timeout": min(settings.extras.timeout, 30.0),
+            "retry_policy": self._retry_policy or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
+        }
+
+    def _probe(self, client: SpotlerClient, settings: SpotlerConnectionSettings) -> str:
+        """Two signed read calls: the credentials, then the audience product."""
         from include.crm_sync.platforms.spotler.errors import ProductNotFound
 
-        try:
-            settings = self.connection_settings()
-        except SpotlerConnectionError as exc:
-            return False, str(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
-            return False, f"connection {self.spotler_conn_id!r} could not be read: {type(exc).__name__}"
-        try:
-            client = self._new_client(
-                settings,
-                timeout=min(settings.extras.timeout, 30.0),
-                retry_policy=self._retry_policy
-                or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
-            )
-        except ValueError as exc:
-            return False, f"connection {self.spotler_conn_id!r}: {exc}"
         try:
             properties = client.contact_properties()
             client.get_audience(_PROBE_AUDIENCE)
         except ProductNotFound as exc:
-            return False, str(exc)
-        except PlatformError as exc:
-            return False, f"Spotler refused the connection test: {exc}"
-        except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
-            return False, f"Spotler connection test failed: {type(exc).__name__}"
-        finally:
-            client.close()
-        return True, (
+            raise ConnectionTestFailed(str(exc)) from None
+        return (
             f"Connected to Spotler at {settings.base_url} with consumer key {settings.consumer_key!r} "
             f"({len(properties)} contact properties; audiences available)"
         )
