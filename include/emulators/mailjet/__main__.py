@@ -11,8 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from include.emulators.kit.cli import StopOnSignal, configure_logging
-from include.emulators.kit.seed import SeedError
+from include.emulators.kit.cli import add_common_arguments, serve
 from include.emulators.mailjet.runner import MailjetEmulatorServer
 
 
@@ -21,27 +20,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m include.emulators.mailjet",
         description="Local stand-in of the Mailjet v3 REST/DATA API (lists, contacts, bulk jobs).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8092, help="port to listen on; 0 picks a free one")
     parser.add_argument("--api-key", required=True, help="the API key (Basic auth user)")
     parser.add_argument("--secret-key", required=True, help="the secret key (Basic auth password)")
     parser.add_argument("--requests-per-second", type=int, default=None, help="per-key limit, then 429")
     parser.add_argument("--job-seconds", type=float, default=2.0, help="emulated seconds a bulk job takes")
     parser.add_argument("--seed", type=Path, default=None, help="seed YAML (lists with members, exclusions)")
-    parser.add_argument(
-        "--allow-remote-control",
-        action="store_true",
-        help="let non-loopback clients use /_control (never on a shared network)",
-    )
-    parser.add_argument("--log-level", default="WARNING", help="Python log level (DEBUG logs every request)")
+    add_common_arguments(parser, default_port=8092)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        server = MailjetEmulatorServer(
+    return serve(
+        args,
+        lambda: MailjetEmulatorServer(
             host=args.host,
             port=args.port,
             api_key=args.api_key,
@@ -50,15 +42,11 @@ def main(argv: list[str] | None = None) -> int:
             allow_remote_control=args.allow_remote_control,
             requests_per_second=args.requests_per_second,
             job_seconds=args.job_seconds,
-        )
-        server.start()
-    except (SeedError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    stop = StopOnSignal()
-    print(f"Mailjet emulator listening on {server.api_url} (control: {server.base_url}/_control)", flush=True)
-    stop.wait(server.stop)
-    return 0
+        ),
+        lambda server: (
+            f"Mailjet emulator listening on {server.api_url} (control: {server.base_url}/_control)"
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -10,11 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from include.emulators.kit.cli import StopOnSignal, configure_logging
+from include.emulators.kit.cli import add_common_arguments, serve
 from include.emulators.optimizely.config import DEFAULT_SEED_PATH
 from include.emulators.optimizely.response_files import MAX_LIFETIME_DAYS, MIN_LIFETIME_DAYS
 from include.emulators.optimizely.runner import EmulatorServer
-from include.emulators.optimizely.seed import SeedError
 
 DEFAULT_SFTP_PORT = 2222
 #: where the CLI keeps its SFTP host key, so the fingerprint clients pin survives restarts
@@ -28,8 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m include.emulators.optimizely",
         description="Local stand-in of the Optimizely Campaign SOAP API (SOAP 1.1 RPC/encoded, Axis style).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8089, help="port to listen on; 0 picks a free one")
     parser.add_argument("--mandator-id", type=int, default=1, help="the mandator (client) id login accepts")
     parser.add_argument("--user", default="demo", help="the user login accepts")
     parser.add_argument("--password", default="demo", help="the password login accepts")
@@ -44,11 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=10,
         help="requests in flight per session before faulting",
-    )
-    parser.add_argument(
-        "--allow-remote-control",
-        action="store_true",
-        help="let non-loopback clients use /_control (never on a shared network)",
     )
     sftp = parser.add_argument_group("SFTP (the platform's response-data files)")
     sftp.add_argument(
@@ -101,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=86400.0,
         help="the response-data job runs every this many seconds of emulator time (0 = on demand only)",
     )
-    parser.add_argument("--log-level", default="WARNING", help="Python log level (DEBUG logs every request)")
+    add_common_arguments(parser, default_port=8089)
     return parser
 
 
@@ -114,9 +106,9 @@ def sftp_port_of(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        server = EmulatorServer(
+    return serve(
+        args,
+        lambda: EmulatorServer(
             host=args.host,
             port=args.port,
             mandator_id=args.mandator_id,
@@ -134,26 +126,23 @@ def main(argv: list[str] | None = None) -> int:
             sftp_root=args.sftp_root,
             response_file_lifetime_days=args.response_file_lifetime_days,
             response_job_interval_seconds=args.response_job_interval_seconds,
-        )
-        server.start()
-    except (SeedError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    stop = StopOnSignal()
-    print(
-        f"Optimizely Campaign emulator listening on {server.base_url} (control: {server.base_url}/_control)",
-        flush=True,
+        ),
+        lambda server: banner(args, server),
+        stop=lambda server: server.close,
     )
+
+
+def banner(args: argparse.Namespace, server: EmulatorServer) -> str:
+    lines = [
+        f"Optimizely Campaign emulator listening on {server.base_url} (control: {server.base_url}/_control)"
+    ]
     if not args.no_sftp:
-        print(
+        lines.append(
             f"SFTP response files on sftp://{args.sftp_user}@{args.host}:{server.sftp_port}/responses "
             f"(host key {server.sftp_fingerprint})\n"
-            f"  pin it: {server.sftp_host_key_line}",
-            flush=True,
+            f"  pin it: {server.sftp_host_key_line}"
         )
-    stop.wait(server.close)
-    return 0
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

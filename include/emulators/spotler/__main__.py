@@ -11,8 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from include.emulators.kit.cli import StopOnSignal, configure_logging
-from include.emulators.kit.seed import SeedError
+from include.emulators.kit.cli import add_common_arguments, serve
 from include.emulators.spotler.runner import SpotlerEmulatorServer
 from include.emulators.spotler.seed import DEFAULT_SEED_PATH
 
@@ -22,8 +21,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m include.emulators.spotler",
         description="Local stand-in of the Spotler Mail+ REST API (audiences, contacts; OAuth 1.0a).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8091, help="port to listen on; 0 picks a free one")
     parser.add_argument(
         "--consumer-key", required=True, help="the OAuth consumer key requests must be signed with"
     )
@@ -37,20 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the account lacks the Automation/eCommerce product: every audience call answers 403",
     )
     parser.add_argument("--max-audiences", type=int, default=100, help="audiences the account may hold")
-    parser.add_argument(
-        "--allow-remote-control",
-        action="store_true",
-        help="let non-loopback clients use /_control (never on a shared network)",
-    )
-    parser.add_argument("--log-level", default="WARNING", help="Python log level (DEBUG logs every request)")
+    add_common_arguments(parser, default_port=8091)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    try:
-        server = SpotlerEmulatorServer(
+    return serve(
+        args,
+        lambda: SpotlerEmulatorServer(
             host=args.host,
             port=args.port,
             consumer_key=args.consumer_key,
@@ -59,18 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             automation_product=not args.no_automation_product,
             allow_remote_control=args.allow_remote_control,
             max_audiences=args.max_audiences,
-        )
-        server.start()
-    except (SeedError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    stop = StopOnSignal()
-    print(
-        f"Spotler Mail+ emulator listening on {server.api_url} (control: {server.base_url}/_control)",
-        flush=True,
+        ),
+        lambda server: (
+            f"Spotler Mail+ emulator listening on {server.api_url} (control: {server.base_url}/_control)"
+        ),
     )
-    stop.wait(server.stop)
-    return 0
 
 
 if __name__ == "__main__":
