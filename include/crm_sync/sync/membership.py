@@ -74,6 +74,7 @@ from include.crm_sync.sync.membership_store import (
     fields_hash,
     record_writer,
 )
+from include.crm_sync.sync.progress import Progress
 from include.crm_sync.sync.snapshot_pages import snapshot_batches
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class MembershipOptions:
     force: bool = False
     #: snapshot rows read per page
     page_size: int = 1000
+    #: a progress line per phase (upload check, removals, adds) at most this often
+    progress_every_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -345,9 +348,11 @@ class _Sync:
             reader.execution_options(isolation_level="AUTOCOMMIT")
             first_seq = 0
             width = len(lr.attribute_names) or None
+            progress = self._progress("checked for upload", lr.snapshot_rows, self.options.page_size)
             for page in snapshot_batches(
                 reader, lr.list_run_id, batch_size=self.options.page_size, width=width
             ):
+                progress.advance(len(page))
                 known = recorded.page(first_seq, len(page))
                 for i, (member_id, email, row, known_hash) in enumerate(
                     zip(page.recipient_ids, page.emails, page.attribute_rows, known, strict=True)
@@ -434,6 +439,8 @@ class _Sync:
 
     def _removals(self) -> None:
         size, after = self.platform.max_member_batch, None
+        with self.engine.connect() as conn:
+            progress = self._progress("removed", self.store.count_leaving(conn, self.lr.list_run_id), size)
         while True:
             with self.engine.connect() as conn:
                 ids = self.store.leaving_page(conn, self.lr.list_run_id, after, size)
@@ -454,6 +461,7 @@ class _Sync:
                     sorted({r.code for r in refused}),
                 )
             self.report.removed += len(removed)
+            progress.advance(len(ids))
             with self.writer.begin():
                 self.store.mark(self.writer, removed, in_audience=False, now=self.clock())
                 self._record_counts(self.writer)
@@ -462,12 +470,15 @@ class _Sync:
 
     def _adds(self) -> None:
         size, after_seq = self.platform.max_member_batch, -1
+        with self.engine.connect() as conn:
+            progress = self._progress("added", self.store.count_joining(conn, self.lr.list_run_id), size)
         while True:
             with self.engine.connect() as conn:
                 page = self.store.joining_page(conn, self.lr.list_run_id, after_seq, size)
             if not page:
                 return
             self._add(page)
+            progress.advance(len(page))
             after_seq = page[-1][0]
 
     def _add(self, page: list[tuple[int, str]], *, retried: bool = False) -> None:
@@ -615,6 +626,16 @@ class _Sync:
             update(list_run)
             .where(list_run.c.list_run_id == self.lr.list_run_id)
             .values(added=self.report.added, removed=self.report.removed, refused=dict(self.report.refused))
+        )
+
+    def _progress(self, what: str, rows: int, batch: int) -> Progress:
+        """Progress lines of one phase: ``list <name>: <what>: batch i/n, rows, rate, ETA``."""
+        return Progress(
+            total_rows=rows,
+            total_batches=max(-(-rows // batch), 1),
+            log=log,
+            label=f"list {self.lr.list_name}: {what}",
+            every_seconds=self.options.progress_every_seconds,
         )
 
     def _count_call(self, kind: str) -> None:

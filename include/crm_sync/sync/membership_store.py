@@ -252,20 +252,29 @@ class MembershipStore:
             query = query.where(M.c.member_id > after)
         return list(conn.execute(query.order_by(M.c.member_id).limit(limit)).scalars())
 
+    def _joining(self, list_run_id: int):  # noqa: ANN202 - the joined tables and the condition
+        """Snapshot members whose upsert is confirmed and who are not in the list."""
+        joined = list_snapshot.join(M, and_(self._mine, M.c.member_id == list_snapshot.c.recipient_id))
+        condition = and_(
+            list_snapshot.c.list_run_id == list_run_id, M.c.fields_hash.is_not(None), not_(M.c.in_audience)
+        )
+        return joined, condition
+
+    def count_joining(self, conn: Connection, list_run_id: int) -> int:
+        """How many members ``joining_page`` will hand out in all."""
+        joined, condition = self._joining(list_run_id)
+        return conn.execute(select(func.count()).select_from(joined).where(condition)).scalar_one()
+
     def joining_page(
         self, conn: Connection, list_run_id: int, after_seq: int, limit: int
     ) -> list[tuple[int, str]]:
         """The next ``limit`` (seq, member id) of the snapshot whose upsert is confirmed and who are
         not in the list, in snapshot order after ``after_seq``."""
+        joined, condition = self._joining(list_run_id)
         query = (
             select(list_snapshot.c.seq, list_snapshot.c.recipient_id)
-            .join(M, and_(self._mine, M.c.member_id == list_snapshot.c.recipient_id))
-            .where(
-                list_snapshot.c.list_run_id == list_run_id,
-                list_snapshot.c.seq > after_seq,
-                M.c.fields_hash.is_not(None),
-                not_(M.c.in_audience),
-            )
+            .select_from(joined)
+            .where(condition, list_snapshot.c.seq > after_seq)
             .order_by(list_snapshot.c.seq)
             .limit(limit)
         )

@@ -5,6 +5,7 @@ full resync, rename, the guard, and the opted-out contact that is never added.""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 import sqlalchemy as sa
@@ -94,6 +95,32 @@ def test_churn_removes_who_left_adds_who_is_new_and_re_uploads_only_changed_fiel
     assert (report.upserted, report.removed, report.added, report.unchanged) == (3, 2, 2, 8 - 1 + 1)
     contact = next(c for c in spotler.control.state()["contacts"] if c["externalId"] == contact_id(5))
     assert contact["properties"]["firstName"] == "Renamed"
+
+
+def test_each_phase_logs_its_progress_with_counts_and_no_addresses(staging_engine, spotler, tmp_path, caplog):
+    """An operator watching a 2.8M-member sync saw nothing between the lock line and the end."""
+    build_crm(staging_engine, 30)
+    sync(staging_engine, make_platform(spotler), prepare(staging_engine), tmp_path)
+    revoke(staging_engine, [1, 2])
+    add_entities(staging_engine, [30])
+    list_run_id = prepare(staging_engine, "run-2", new_run=True)
+    caplog.set_level(logging.INFO, logger="include.crm_sync.sync.membership")
+    caplog.clear()  # night 2's lines only
+    sync(
+        staging_engine,
+        make_platform(spotler),
+        list_run_id,
+        tmp_path,
+        run_id="run-2",
+        page_size=10,
+        progress_every_seconds=0,
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "include.crm_sync.sync.membership"]
+    checked = [line for line in lines if ": checked for upload: batch" in line]
+    assert len(checked) == 3 and "batch 3/3, 29/29 recipients" in checked[-1]
+    assert any(": removed: batch 1/1, 2/2 recipients" in line for line in lines), lines
+    assert any(": added: batch 1/1, 1/1 recipients" in line for line in lines), lines
+    assert not any("@" in line for line in lines)
 
 
 def test_removals_happen_before_adds(staging_engine, spotler, tmp_path):
