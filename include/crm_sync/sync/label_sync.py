@@ -57,6 +57,7 @@ from include.crm_sync.staging.tables import flexmail_import, list_run, list_snap
 from include.crm_sync.sync import label_store as store
 from include.crm_sync.sync.label_reconcile import reconcile_labels
 from include.crm_sync.sync.label_records import ImportRecord, import_pages
+from include.crm_sync.sync.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class LabelSyncOptions:
     force: bool = False
     #: first repair our record from Flexmail's own label members (label_reconcile.py; when in doubt)
     reconcile: bool = False
+    #: a progress line of the removals and of the import's records at most this often
+    progress_every_seconds: float = 10.0
 
 
 @dataclass
@@ -303,9 +306,17 @@ class _LabelSync:
                 back = store.cancel_returning(conn, r.label, r.list_run_id)
                 queued = store.enqueue_leavers(conn, r.label, r.list_run_id, r.consent_id, now)
                 self.report.lists[r.list_name].update(enqueued_for_removal=queued, removal_cancelled=back)
+                log.info(
+                    "list %s: label %r: %d removal(s) queued, %d cancelled (qualify again)",
+                    r.list_name,
+                    r.label,
+                    queued,
+                    back,
+                )
         deadline = self.clock() + self.options.removal_budget_seconds
         if self.options.removal_budget_seconds > 0:
             self._resolve_contact_ids(deadline)
+        progress = Progress(None, None, log, "Flexmail label removals", self.options.progress_every_seconds)
         while self.clock() < deadline:
             with self.engine.connect() as conn:
                 page = store.backlog_page(conn, 100)
@@ -315,6 +326,7 @@ class _LabelSync:
                 if self.clock() >= deadline:
                     break
                 self._remove(removal, labels)
+            progress.advance(len(page))
 
     def _resolve_contact_ids(self, deadline: float) -> None:
         """A removal needs the contact's Flexmail id: one lookup by address each, or -- when the
@@ -387,6 +399,8 @@ class _LabelSync:
         self.client.create_import(import_id)  # False: it exists (an answer was lost): go on filling it
         pages = import_pages(self.engine, ids, page_size=self.options.records_per_call)
         added: Counter[str] = Counter()
+        every = self.options.progress_every_seconds
+        progress = Progress(None, None, log, f"Flexmail import {import_id}: records sent", every)
         for page in pages:
             body = [self._record_json(record, labels) for record in page]
             self.client.add_import_records(import_id, body)
@@ -394,6 +408,7 @@ class _LabelSync:
             with self.engine.begin() as conn:
                 store.record_chunk(conn, import_id, pairs, len(page), self.now())
             added.update(label for label, _, _ in pairs)
+            progress.advance(len(page))
         self.client.queue_import(import_id)
         with self.engine.begin() as conn:
             conn.execute(

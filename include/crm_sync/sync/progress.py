@@ -14,10 +14,11 @@ class Progress:
 
     ``rows_done``/``batches_done`` may start above zero (a resumed upload): the rate and the ETA
     are computed from the rows sent since this object was made, not from those already there.
+    Without totals (``None``: not known in advance) the line has the counts and the rate only.
     """
 
-    total_rows: int
-    total_batches: int
+    total_rows: int | None
+    total_batches: int | None
     log: logging.Logger
     label: str
     every_seconds: float = 10.0
@@ -43,10 +44,15 @@ class Progress:
         self.rows_done += rows
         self.batches_done += 1
         now = self.clock()
-        if now - self._last_logged < self.every_seconds and self.batches_done < self.total_batches:
+        last = self.total_batches is not None and self.batches_done >= self.total_batches
+        if now - self._last_logged < self.every_seconds and not last:
             return
         self._last_logged = now
         rate = self.rate
+        if self.total_rows is None or self.total_batches is None:
+            done = (self.label, self.batches_done, self.rows_done, rate)
+            self.log.info("%s: batch %d, %d recipients, %.0f recipients/s", *done)
+            return
         left = max(self.total_rows - self.rows_done, 0)
         eta = f"{left / rate:.0f}s" if rate > 0 else "unknown"
         self.log.info(

@@ -4,6 +4,8 @@ contacts, and the report."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import sqlalchemy as sa
 
@@ -235,3 +237,22 @@ def test_the_run_summary_counts_labels_added_removed_unchanged_and_the_backlog(s
         assert refused is None
     assert got["dogs"][1] + got["cats"][1] == report.removed
     assert got["dogs"][3] + got["cats"][3] == report.backlog > 0
+
+
+def test_the_import_and_the_removals_log_their_progress_without_addresses(staging_engine, flexmail, caplog):
+    """A label sync of a 10M CRM ran for minutes with no line between the lock and the end."""
+    build_crm(staging_engine, 10)
+    caplog.set_level(logging.INFO, logger="include.crm_sync.sync.label_sync")
+    sync(staging_engine, flexmail, prepare(staging_engine), records_per_call=4, progress_every_seconds=0)
+    lines = [r.getMessage() for r in caplog.records if r.name == "include.crm_sync.sync.label_sync"]
+    sent = [line for line in lines if ": records sent: batch" in line]
+    assert len(sent) == 3 and ", 10 recipients," in sent[-1], lines  # 10 contacts, 4 a call
+
+    set_language(staging_engine, [0, 1, 2], "fr")  # leave the dogs selection
+    caplog.clear()
+    ids = prepare(staging_engine, "run-2", new_run=True)
+    sync(staging_engine, flexmail, ids, run_id="run-2", progress_every_seconds=0)
+    lines = [r.getMessage() for r in caplog.records if r.name == "include.crm_sync.sync.label_sync"]
+    assert any("list dogs: label 'Honden': 3 removal(s) queued, 0 cancelled" in line for line in lines), lines
+    assert any(line.startswith("Flexmail label removals: batch 1, 3 recipients") for line in lines), lines
+    assert not any("@" in line for line in lines)
