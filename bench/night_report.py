@@ -60,6 +60,8 @@ def carried_over(found: dict[str, Any], out_dir: Path, label: str = "10m") -> di
     if earlier.get(f"scale.night_{label}_s") is None:  # cut short: no whole night to carry
         return {}
     keys = {k: v for k, v in earlier.items() if k.startswith("scale.") and f"_{label}" in k}
+    # what one night writes, at the largest size measured
+    keys["scale.disk_per_night_mb"] = earlier.get(f"scale.disk_night1_{label}_mb")
     detail = earlier.get("detail", {})
     keys[f"scale.night_{label}_from"] = (
         f"bench/results/night_{label}.json: run {detail.get('started_at')}, code {detail.get('git_sha')}"

@@ -88,6 +88,8 @@ class NightSetup:
 
 
 def _group(table: str) -> str:
+    if table.startswith("list_snapshot_"):  # PostgreSQL: each list run's partition (extract/partitions.py)
+        return "snapshots"
     return next((group for group, names in TABLE_GROUPS.items() if table in names), "other")
 
 

@@ -41,6 +41,21 @@ def test_disk_report_groups_what_the_night_added() -> None:
     assert "crm_entity" not in disk["added_mb_by_table"]
 
 
+def test_each_list_runs_snapshot_partition_counts_as_snapshots() -> None:
+    """On PostgreSQL a list run's snapshot is a partition of its own: the 10M night's first report
+    put its 2,966 MB of snapshots under "other" (not the night's) and showed 0 MB of snapshots."""
+    before = {"list_snapshot": 0, "crm_entity": 500 * MB}
+    after = {
+        "list_snapshot": 0,
+        "list_snapshot_run_7": 30 * MB,
+        "list_snapshot_default": MB,
+        "crm_entity": 500 * MB,
+    }
+    disk = disk_report(before, after)
+    assert disk["groups"]["snapshots"] == {"mb": 31.0, "added_mb": 31.0}
+    assert disk["night_tables_added_mb"] == 31.0
+
+
 def _night(number: int, seconds: float, rss: float, total: float, added: float) -> dict:
     return {
         "night": number,
@@ -131,6 +146,7 @@ def test_a_10m_night_run_alone_is_carried_into_a_full_run_without_one(tmp_path) 
     carried = carried_over(full_run, tmp_path)
     assert carried["scale.night_10m_s"] == 1500.0 and carried["scale.rss_10m_mb"] == 290.0
     assert "scale.rss_1m_mb" not in carried  # the full run's own 1M figure stays
+    assert carried["scale.disk_per_night_mb"] == 1000.0  # the 10M night's, the largest size
     assert "2026-12-07T16:00:00+00:00" in carried["scale.night_10m_from"]
     target = rss_target({**full_run, **carried})
     assert target.met and round(target.ratio, 2) == 1.16
