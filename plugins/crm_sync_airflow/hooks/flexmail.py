@@ -32,11 +32,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
-from crm_sync_airflow.hooks.rest_connection import (
-    RestPlatformHook,
-    base_url,
-    parse_extras,
-)
+from crm_sync_airflow.hooks.platform_hook import PlatformHook
+from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -78,7 +75,7 @@ def parse_connection(
     return FlexmailConnectionSettings(base_url=host, account_id=login.strip(), token=password, extras=extras)
 
 
-class FlexmailHook(RestPlatformHook["FlexmailConnectionSettings", "FlexmailClient"]):
+class FlexmailHook(PlatformHook["FlexmailConnectionSettings", "FlexmailClient"]):
     """Interact with Flexmail contacts, interest labels and imports through its REST API.
 
     :param flexmail_conn_id: the Airflow connection to use

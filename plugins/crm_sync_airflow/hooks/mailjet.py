@@ -32,12 +32,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
-from crm_sync_airflow.hooks.rest_connection import (
-    ConnectionTestFailed,
-    RestPlatformHook,
-    base_url,
-    parse_extras,
-)
+from crm_sync_airflow.hooks.platform_hook import ConnectionTestFailed, PlatformHook
+from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -82,7 +78,7 @@ def parse_connection(
     return MailjetConnectionSettings(base_url=host, api_key=login, secret_key=password, extras=extras)
 
 
-class MailjetHook(RestPlatformHook["MailjetConnectionSettings", "MailjetClient"]):
+class MailjetHook(PlatformHook["MailjetConnectionSettings", "MailjetClient"]):
     """Interact with Mailjet contact lists through its v3 REST API (official ``mailjet-rest`` client).
 
     :param mailjet_conn_id: the Airflow connection to use

@@ -31,14 +31,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.sdk.bases.hook import BaseHook
-
 from crm_sync_airflow.connection_types import (
     OPTIMIZELY_CAMPAIGN,
     ConnectionExtrasError,
     OptimizelyCampaignExtras,
     parse_extras,
 )
+from crm_sync_airflow.hooks.platform_hook import ConnectionTestFailed, PlatformHook
 
 if TYPE_CHECKING:
     from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
@@ -116,7 +115,7 @@ def parse_connection(
     )
 
 
-class OptimizelyCampaignHook(BaseHook):
+class OptimizelyCampaignHook(PlatformHook["OptimizelyConnectionSettings", "OptimizelyCampaignClient"]):
     """Interact with Optimizely Campaign through its SOAP API.
 
     :param optimizely_campaign_conn_id: the Airflow connection to use
@@ -127,6 +126,9 @@ class OptimizelyCampaignHook(BaseHook):
     default_conn_name = "optimizely_campaign_default"
     conn_type = "optimizely_campaign"
     hook_name = "Optimizely Campaign"
+    platform_label = "Optimizely Campaign"
+    connection_error = OptimizelyConnectionError
+    _parse_connection = staticmethod(parse_connection)
 
     def __init__(
         self,
@@ -135,10 +137,7 @@ class OptimizelyCampaignHook(BaseHook):
         retry_policy: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.optimizely_campaign_conn_id = optimizely_campaign_conn_id
-        self._retry_policy = retry_policy
-        self._client: OptimizelyCampaignClient | None = None
+        super().__init__(optimizely_campaign_conn_id, retry_policy=retry_policy, **kwargs)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -150,48 +149,29 @@ class OptimizelyCampaignHook(BaseHook):
             "placeholders": OPTIMIZELY_CAMPAIGN.placeholders,
         }
 
-    def connection_settings(self) -> OptimizelyConnectionSettings:
-        """The connection, parsed and validated (raises ``OptimizelyConnectionError``)."""
-        conn = self.get_connection(self.optimizely_campaign_conn_id)
-        return parse_connection(
-            self.optimizely_campaign_conn_id,
-            conn.host,
-            conn.port,
-            conn.login,
-            conn.password,
-            conn.extra_dejson,
-        )
-
-    def _new_client(self) -> OptimizelyCampaignClient:
+    def _new_client(
+        self, settings: OptimizelyConnectionSettings, **overrides: Any
+    ) -> OptimizelyCampaignClient:
         from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
 
-        settings = self.connection_settings()
-        self.log.info(
-            "Optimizely Campaign: %s, mandator %s, user %s, batch size %s, %s parallel calls",
-            settings.base_url,
-            settings.mandator_id,
-            settings.user,
-            settings.batch_size,
-            settings.max_parallel_calls,
-        )
+        options: dict[str, Any] = {
+            "timeout": settings.timeout,
+            "connect_timeout": settings.connect_timeout,
+            "batch_size": settings.batch_size,
+            "max_parallel_calls": settings.max_parallel_calls,
+            "retry_policy": self._retry_policy,
+            "verify": settings.verify,
+        }
+        options.update(overrides)
         return OptimizelyCampaignClient(
-            settings.base_url,
-            settings.mandator_id,
-            settings.user,
-            settings.password,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            batch_size=settings.batch_size,
-            max_parallel_calls=settings.max_parallel_calls,
-            retry_policy=self._retry_policy,
-            verify=settings.verify,
+            settings.base_url, settings.mandator_id, settings.user, settings.password, **options
         )
 
-    def get_conn(self) -> OptimizelyCampaignClient:
-        """The hook's client, created on first use and cached (close it with ``close``)."""
-        if self._client is None:
-            self._client = self._new_client()
-        return self._client
+    def _describe(self, settings: OptimizelyConnectionSettings) -> str:
+        return (
+            f"{settings.base_url}, mandator {settings.mandator_id}, user {settings.user}, "
+            f"batch size {settings.batch_size}, {settings.max_parallel_calls} parallel calls"
+        )
 
     def get_platform(self) -> OptimizelyCampaignPlatform:
         """The ``RecipientListPlatform`` over the hook's client (closing it logs out; the hook
@@ -200,59 +180,23 @@ class OptimizelyCampaignHook(BaseHook):
 
         return OptimizelyCampaignPlatform(self.get_conn(), owns_client=False)
 
-    def close(self) -> None:
-        """Log out and release the HTTP connections."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def __enter__(self) -> OptimizelyCampaignHook:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def test_connection(self) -> tuple[bool, str]:
-        """Log in and out with the connection's credentials; never raises."""
-        from include.crm_sync.platforms.base import PlatformError
+    def _probe_overrides(self, settings: OptimizelyConnectionSettings) -> dict[str, Any]:
         from include.crm_sync.platforms.optimizely.retry import RetryPolicy
 
-        try:
-            settings = self.connection_settings()
-        except OptimizelyConnectionError as exc:
-            return False, str(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. the connection does not exist
-            return (
-                False,
-                f"connection {self.optimizely_campaign_conn_id!r} could not be read: {type(exc).__name__}",
-            )
+        return {
+            "timeout": min(settings.timeout, 30.0),
+            "retry_policy": self._retry_policy or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
+        }
 
-        from include.crm_sync.platforms.optimizely.client import OptimizelyCampaignClient
+    def _probe(self, client: OptimizelyCampaignClient, settings: OptimizelyConnectionSettings) -> str:
+        """Log in and out with the connection's credentials."""
+        from include.crm_sync.platforms.base import PlatformError
 
-        try:
-            client = OptimizelyCampaignClient(
-                settings.base_url,
-                settings.mandator_id,
-                settings.user,
-                settings.password,
-                timeout=min(settings.timeout, 30.0),
-                connect_timeout=settings.connect_timeout,
-                retry_policy=self._retry_policy
-                or RetryPolicy(max_attempts=2, initial_wait=0.5, max_wait=2.0),
-                verify=settings.verify,
-            )
-        except ValueError as exc:
-            return False, f"connection {self.optimizely_campaign_conn_id!r}: {exc}"
         try:
             client.login()
             client.logout()
         except PlatformError as exc:
-            return False, f"Optimizely Campaign login failed: {exc}"
+            raise ConnectionTestFailed(f"Optimizely Campaign login failed: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the UI wants a message, not a traceback
-            return False, f"Optimizely Campaign login failed: {type(exc).__name__}"
-        finally:
-            client.close()
-        return (
-            True,
-            f"Logged in to Optimizely Campaign as {settings.user!r} (mandator {settings.mandator_id})",
-        )
+            raise ConnectionTestFailed(f"Optimizely Campaign login failed: {type(exc).__name__}") from None
+        return f"Logged in to Optimizely Campaign as {settings.user!r} (mandator {settings.mandator_id})"

@@ -32,12 +32,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_sync_airflow import connection_types
-from crm_sync_airflow.hooks.rest_connection import (
-    ConnectionTestFailed,
-    RestPlatformHook,
-    base_url,
-    parse_extras,
-)
+from crm_sync_airflow.hooks.platform_hook import ConnectionTestFailed, PlatformHook
+from crm_sync_airflow.hooks.rest_connection import base_url, parse_extras
 
 if TYPE_CHECKING:
     from include.crm_sync.platforms.spotler.client import RetryPolicy, SpotlerClient
@@ -92,7 +88,7 @@ def parse_connection(
     )
 
 
-class SpotlerHook(RestPlatformHook["SpotlerConnectionSettings", "SpotlerClient"]):
+class SpotlerHook(PlatformHook["SpotlerConnectionSettings", "SpotlerClient"]):
     """Interact with Spotler Mail+ audiences and contacts through its REST API.
 
     :param spotler_conn_id: the Airflow connection to use
