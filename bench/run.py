@@ -628,7 +628,7 @@ class Run:
 
         label = report.size_label(size)
         url = self.copy(size, "flexmail")
-        emulator = fm.FlexmailProcess(self.workdir / "flexmail")
+        emulator = fm.start_flexmail(self.workdir / "flexmail")
         try:
             control = emulator.control()
             control.set_clock(fm.START, frozen=True)

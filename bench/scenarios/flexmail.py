@@ -22,14 +22,13 @@ against the Flexmail emulator in its own process under its 60 requests/minute li
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common.proc import ROOT, child_env
+from bench.common.emulator import RestEmulator, start_rest_emulator
 
 ACCOUNT, TOKEN = "1000", "bench-token"
 #: the Flexmail lists of config/lists.yaml
@@ -67,56 +66,22 @@ class EmulatedTime:
 # ---------------------------------------------------------------------------- the emulator
 
 
-class FlexmailProcess:
-    """``python -m include.emulators.flexmail`` on a free loopback port, in a process of its own."""
+@dataclass
+class FlexmailEmulator(RestEmulator):
+    """The Flexmail emulator's process; its control client also moves the emulated clock."""
 
-    def __init__(self, workdir: Path, timeout: float = 60) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "include.emulators.flexmail",
-                "--port",
-                "0",
-                "--account-id",
-                ACCOUNT,
-                "--token",
-                TOKEN,
-                "--requests-per-minute",
-                str(EMULATOR_REQUESTS_PER_MINUTE),
-            ],
-            cwd=ROOT,
-            env=child_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=open(workdir / "flexmail_emulator.log", "w"),
-            text=True,
-        )
-        line = self.process.stdout.readline()  # "Flexmail emulator listening on http://...": or EOF
-        if "listening on" not in line:
-            self.process.kill()
-            raise RuntimeError(f"the Flexmail emulator did not start: {line!r}; see {workdir}")
-        self.base_url = line.split("listening on ", 1)[1].split()[0]
-
-    def control(self):  # noqa: ANN201
+    def control(self, timeout: float = 600):  # noqa: ANN201 - a FlexmailControlClient
         from include.emulators.flexmail.control import FlexmailControlClient
 
-        return FlexmailControlClient(self.base_url, timeout=600)
+        return FlexmailControlClient(self.base_url, timeout=timeout)
 
-    def rss_mb(self) -> dict[str, float]:
-        from bench.common.emulator import process_rss_mb
 
-        return process_rss_mb(self.process.pid)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def start_flexmail(workdir: Path) -> FlexmailEmulator:
+    """``python -m include.emulators.flexmail`` on a free loopback port, at Flexmail's 60/min."""
+    options = ["--account-id", ACCOUNT, "--token", TOKEN]
+    options += ["--requests-per-minute", str(EMULATOR_REQUESTS_PER_MINUTE)]
+    started = start_rest_emulator("include.emulators.flexmail", options, workdir)
+    return FlexmailEmulator(started.process, base_url=started.base_url, api_url=started.api_url)
 
 
 # ---------------------------------------------------------------------------- steps (child processes)

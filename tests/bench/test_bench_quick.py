@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.bench_command import ROOT, run_bench
 
 
 def test_bench_default_parallelism_is_the_connections_default() -> None:
@@ -31,27 +27,8 @@ def test_bench_default_parallelism_is_the_connections_default() -> None:
 def test_quick_run_writes_every_figure(pg_server_url: str, tmp_path: Path) -> None:
     from bench.report import NULLABLE_KEYS, REQUIRED_KEYS
 
-    results = tmp_path / "results"
-    command = [
-        sys.executable,
-        str(ROOT / "bench" / "run.py"),
-        "--quick",
-        "--sizes",
-        "2000,5000",
-        "--parse-repeats",
-        "2",
-        "--pg-url",
-        pg_server_url,
-        "--db-prefix",
-        f"crm_sync_bench_t{uuid.uuid4().hex[:8]}",
-        "--workdir",
-        str(tmp_path / "work"),
-        "--results-dir",
-        str(results),
-    ]
-    env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1480)
-    assert done.returncode == 0, done.stderr[-5000:]
+    options = ("--quick", "--sizes", "2000,5000", "--parse-repeats", "2")
+    results = run_bench(pg_server_url, tmp_path, *options, timeout=1480)
 
     figures = json.loads((results / "latest.json").read_text())
     dag_files = list((ROOT / "dags").glob("*.py"))

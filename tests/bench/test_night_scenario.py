@@ -7,15 +7,11 @@ Speed is measured by the benchmark, never asserted here."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.bench_command import run_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
@@ -24,30 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 def test_two_nights_over_every_list(pg_server_url: str, tmp_path: Path) -> None:
     from include.crm_sync.config.loader import load_lists
 
-    results = tmp_path / "results"
-    command = [
-        sys.executable,
-        str(ROOT / "bench" / "run.py"),
-        "--only",
-        "night",
-        "--sizes",
-        "3000",
-        "--nights",
-        "2",
-        "--night-keep-runs",
-        "1",
-        "--pg-url",
-        pg_server_url,
-        "--db-prefix",
-        f"crm_sync_bench_t{uuid.uuid4().hex[:8]}",
-        "--workdir",
-        str(tmp_path / "work"),
-        "--results-dir",
-        str(results),
-    ]
-    env = os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1450)
-    assert done.returncode == 0, done.stderr[-5000:]
+    options = ("--only", "night", "--sizes", "3000", "--nights", "2", "--night-keep-runs", "1")
+    results = run_bench(pg_server_url, tmp_path, *options, timeout=1450)
 
     figures = json.loads((results / "night_3k.json").read_text())
     nights = figures["detail"]["night"]["3k"]["nights"]
