@@ -97,20 +97,13 @@ def remember_members_step(url: str, platform: str, list_id: str, night: int) -> 
 
 def extract_step(url: str, run_id: str, list_name: str) -> dict:
     """extract -> validate one list, as the DAG's extract and validate tasks do."""
-    from include.crm_sync.extract import extract_snapshot
-    from include.crm_sync.validate.snapshot_validation import validate_snapshot
+    from bench.scenarios.extraction import extract_and_validate
 
     engine = _engine(url)
-    list_def = list_definition(list_name)
-    started = time.perf_counter()
-    extracted = extract_snapshot(engine, list_def, run_id=run_id)
-    extract_s = time.perf_counter() - started
-    step = time.perf_counter()
-    validation = validate_snapshot(engine, list_def, extracted.list_run_id)
-    validate_s = time.perf_counter() - step
-    engine.dispose()
-    if not validation.passed:
-        raise RuntimeError(f"{list_name}: snapshot {validation.status}; the benchmark needs a valid list")
+    try:
+        extracted, extract_s, validate_s = extract_and_validate(engine, list_definition(list_name), run_id)
+    finally:
+        engine.dispose()
     return {
         "list_run_id": extracted.list_run_id,
         "recipients": extracted.snapshot_rows,
