@@ -273,7 +273,7 @@ class _Sync:
         if self.report.upserted:  # the record may have grown from nothing: plan the pages on it anew
             with self.engine.begin() as conn:
                 self.store.refresh_statistics(conn)
-        self._guard(mode)
+        leaving = self._guard(mode)
         with self.engine.begin() as conn:
             self._begin_writing(conn, mode, reason)
         if mode == FULL:
@@ -294,7 +294,7 @@ class _Sync:
                 self.store.forget_members(conn, self.clock())
             self.renew()
         else:
-            self._removals()
+            self._removals(leaving)
         self._adds()
         self._finish()
 
@@ -415,32 +415,36 @@ class _Sync:
 
     # ------------------------------------------------------------------ guard, removals, adds
 
-    def _guard(self, mode: str) -> None:
+    def _guard(self, mode: str) -> int | None:
+        """Raise if the sync would remove more than the guard allows; returns the members leaving
+        when it counted them (the removals' progress reuses the count), else None."""
         ratio = self.options.max_removal_ratio
         if ratio is None:
-            return
+            return None
         with self.engine.connect() as conn:
             recorded = self.store.count_in_audience(conn)
             leaving = self.store.count_leaving(conn, self.lr.list_run_id)
         if not recorded:
-            return
+            return leaving
         share = leaving / recorded
         if share <= ratio:
-            return
+            return leaving
         message = (
             f"list {self.lr.list_name}: {leaving:,} of the {recorded:,} members of platform list "
             f"{self.lr.platform_list_id} would be removed ({share:.1%}, the guard allows {ratio:.0%})"
         )
         if self.options.force:
             log.warning("%s; forced past the guard", message)
-            return
+            return leaving
         self._set_list_run(status="guarded", error=message)
         raise RemovalGuardTripped(message + "; nothing was removed. Check the selection, or force the run")
 
-    def _removals(self) -> None:
+    def _removals(self, leaving: int | None) -> None:
         size, after = self.platform.max_member_batch, None
-        with self.engine.connect() as conn:
-            progress = self._progress("removed", self.store.count_leaving(conn, self.lr.list_run_id), size)
+        if leaving is None:  # the guard is off: count them for the progress lines
+            with self.engine.connect() as conn:
+                leaving = self.store.count_leaving(conn, self.lr.list_run_id)
+        progress = self._progress("removed", leaving, size)
         while True:
             with self.engine.connect() as conn:
                 ids = self.store.leaving_page(conn, self.lr.list_run_id, after, size)
